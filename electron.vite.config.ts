@@ -1,0 +1,50 @@
+import { resolve } from 'node:path';
+import vue from '@vitejs/plugin-vue';
+import { defineConfig } from 'electron-vite';
+
+const root = import.meta.dirname;
+
+/**
+ * One build for the three bundles. `main` holds every Node entry point (Electron's main
+ * process, the CLI, browser mode, `npm start`'s launcher and the engine probe), so they share
+ * chunks of main/ and find each other beside them in out/main. Dependencies stay external
+ * (node_modules); the preload is bundled whole as CommonJS, as sandboxed preloads require.
+ */
+export default defineConfig({
+  main: {
+    build: {
+      outDir: resolve(root, 'out/main'),
+      target: 'node20',
+      rollupOptions: {
+        input: {
+          main: resolve(root, 'electron/main.ts'),
+          cli: resolve(root, 'main/cli.ts'),
+          serve: resolve(root, 'main/serve.ts'),
+          launch: resolve(root, 'main/launch.ts'),
+          'engine-probe': resolve(root, 'main/engine/probe-process.ts'),
+        },
+        output: { format: 'es', entryFileNames: '[name].js', chunkFileNames: 'chunk-[name]-[hash].js' },
+      },
+    },
+  },
+  preload: {
+    build: {
+      outDir: resolve(root, 'out/preload'),
+      externalizeDeps: false,
+      rollupOptions: {
+        input: { preload: resolve(root, 'electron/preload.ts') },
+        external: ['electron'],
+        output: { format: 'cjs', entryFileNames: '[name].cjs' },
+      },
+    },
+  },
+  renderer: {
+    root: resolve(root, 'renderer'),
+    base: './',
+    plugins: [vue()],
+    build: {
+      outDir: resolve(root, 'out/renderer'),
+      rollupOptions: { input: resolve(root, 'renderer/index.html') },
+    },
+  },
+});

@@ -1,0 +1,80 @@
+/**
+ * The desktop app's main process: lifecycle only. The core (store, services) comes from main/,
+ * served to the one window over the validated IPC router.
+ */
+import path from 'node:path';
+import { app, BrowserWindow, dialog, ipcMain } from 'electron';
+import { ipcCallChannel, ipcEventChannel } from '../main/common/api-contract';
+import { startCore, type Core } from '../main/core';
+import { defaultDataDir } from '../main/paths';
+import { dispatch } from '../main/services/dispatch';
+import { createIpcCallHandler, isOwnMainFrame } from './ipc-router';
+import { installMenu } from './menu';
+import { betterSqliteBinding } from './native';
+import { registerAppScheme, serveRenderer } from './protocol';
+import { applySecurityPolicies } from './security';
+import { createMainWindow } from './window';
+
+const here = import.meta.dirname;
+
+function dataDirFromArgs(argv: string[]): string | undefined {
+  const index = argv.findIndex((arg) => arg === '--data-dir' || arg.startsWith('--data-dir='));
+  if (index < 0) return undefined;
+  const arg = argv[index] ?? '';
+  return path.resolve(arg.includes('=') ? arg.slice(arg.indexOf('=') + 1) : (argv[index + 1] ?? ''));
+}
+
+// One data folder for the app, the CLI and browser mode: Electron's userData points at it.
+app.setPath('userData', dataDirFromArgs(process.argv) ?? defaultDataDir());
+registerAppScheme();
+
+let core: Core | undefined;
+let mainWindow: BrowserWindow | undefined;
+
+if (!app.requestSingleInstanceLock()) {
+  app.quit();
+} else {
+  app.on('second-instance', () => {
+    if (!mainWindow) return;
+    if (mainWindow.isMinimized()) mainWindow.restore();
+    mainWindow.focus();
+  });
+  app.whenReady().then(start, (error: unknown) => fail(error));
+}
+
+function fail(error: unknown): void {
+  dialog.showErrorBox('JigClu Studio could not start', (error as Error)?.message ?? String(error));
+  app.exit(1);
+}
+
+function start(): void {
+  try {
+    applySecurityPolicies();
+    serveRenderer(path.join(here, '..', 'renderer'));
+    const nativeBinding = betterSqliteBinding();
+    core = startCore({
+      dataDir: app.getPath('userData'),
+      mode: 'electron',
+      nativeBinding,
+      versions: { electron: process.versions.electron, chrome: process.versions.chrome },
+    });
+    const handle = createIpcCallHandler({
+      isTrustedSender: (event) => isOwnMainFrame(event, mainWindow?.webContents),
+      dispatch: (name, args) => dispatch(core!.handlers, name, args),
+    });
+    ipcMain.handle(ipcCallChannel, (event, name: unknown, args: unknown) => handle(event, name, args));
+    core.hub.subscribe((name, payload) => {
+      if (mainWindow && !mainWindow.isDestroyed()) mainWindow.webContents.send(ipcEventChannel, name, payload);
+    });
+    installMenu(core.hub, core.dataDir);
+    mainWindow = createMainWindow(core.db, path.join(here, '..', 'preload', 'preload.cjs'));
+    mainWindow.on('closed', () => {
+      mainWindow = undefined;
+    });
+  } catch (error) {
+    fail(error);
+  }
+}
+
+app.on('window-all-closed', () => app.quit());
+app.on('will-quit', () => core?.close());

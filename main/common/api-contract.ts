@@ -1,0 +1,163 @@
+import { z } from 'zod';
+import type { EngineReport } from './engine';
+import type { Result } from './result';
+import { settingsPatchSchema, type Settings } from './settings';
+
+/**
+ * The one API contract between the renderer and the core. Every call (name, argument schema,
+ * result type) and every event (name, payload type) is declared here once; the Electron IPC
+ * router, the preload, the browser-mode HTTP/WebSocket host and the renderer client are all
+ * built from these two maps, so nothing is declared twice.
+ */
+
+/** A phantom marker carrying a TypeScript type with no runtime cost. */
+export interface TypeMarker<T> {
+  readonly __type?: T;
+}
+
+/** Declares the TypeScript type of a call result or event payload. */
+export function returns<T>(): TypeMarker<T> {
+  return {};
+}
+
+/** One call: its runtime argument schema, its result type, and what it does. */
+export interface CallSpec<A extends z.ZodType, R> {
+  args: A;
+  result: TypeMarker<R>;
+  summary: string;
+}
+
+/** One event the core pushes to the renderer. */
+export interface EventSpec<P> {
+  payload: TypeMarker<P>;
+  summary: string;
+}
+
+/** Declares a call. */
+export function defineCall<A extends z.ZodType, R>(spec: CallSpec<A, R>): CallSpec<A, R> {
+  return spec;
+}
+
+/** Declares an event. */
+export function defineEvent<P>(summary: string): EventSpec<P> {
+  return { payload: returns<P>(), summary };
+}
+
+/** Where the core is running, as the renderer sees it. */
+export type HostMode = 'electron' | 'browser' | 'cli';
+
+/** What the About panel and `jigclu info` show. */
+export interface AppInfo {
+  name: string;
+  version: string;
+  mode: HostMode;
+  /** The folder holding the database, thumbnails and checkpoints. */
+  dataDir: string;
+  databasePath: string;
+  /** The database schema version after migrations. */
+  schemaVersion: number;
+  platform: string;
+  arch: string;
+  versions: { node: string; electron?: string; chrome?: string; sqlite: string };
+  engine: EngineReport;
+}
+
+/** A heartbeat from the core; the status bar uses it to show the connection is alive. */
+export interface PingEvent {
+  seq: number;
+  /** ISO time the core sent it. */
+  sentAt: string;
+}
+
+/** A menu command from the desktop app's menu bar. */
+export interface MenuEvent {
+  command: 'about' | 'settings';
+}
+
+const noArgs = z.object({}).strict();
+
+/** Every call the renderer can make. */
+export const calls = {
+  appInfo: defineCall({
+    args: noArgs,
+    result: returns<AppInfo>(),
+    summary: 'App version, data folder, schema version and which tfjs engine is available.',
+  }),
+  settingsGet: defineCall({
+    args: noArgs,
+    result: returns<Settings>(),
+    summary: 'All user settings, with defaults filled in.',
+  }),
+  settingsSet: defineCall({
+    args: z.object({ patch: settingsPatchSchema }).strict(),
+    result: returns<Settings>(),
+    summary: 'Changes some settings and returns all of them.',
+  }),
+} as const;
+
+/** Every event the core pushes to the renderer. */
+export const events = {
+  ping: defineEvent<PingEvent>('Heartbeat every few seconds while the core is running.'),
+  menu: defineEvent<MenuEvent>('A command chosen in the desktop menu bar.'),
+} as const;
+
+export type Calls = typeof calls;
+export type Events = typeof events;
+export type CallName = keyof Calls;
+export type EventName = keyof Events;
+
+/** The argument type of a call, as the caller writes it (before defaults are applied). */
+export type CallArgs<K extends CallName> = z.input<Calls[K]['args']>;
+/** The argument type of a call after validation (defaults applied). */
+export type ParsedCallArgs<K extends CallName> = z.output<Calls[K]['args']>;
+/** The result type of a call. */
+export type CallResult<K extends CallName> =
+  Calls[K]['result'] extends TypeMarker<infer R> ? R : never;
+/** The payload type of an event. */
+export type EventPayload<K extends EventName> =
+  Events[K]['payload'] extends TypeMarker<infer P> ? P : never;
+
+export const callNames = Object.keys(calls) as CallName[];
+export const eventNames = Object.keys(events) as EventName[];
+
+/** True when `name` is a call of the contract (own property; never a prototype key). */
+export function isCallName(name: unknown): name is CallName {
+  return typeof name === 'string' && Object.hasOwn(calls, name);
+}
+
+/** True when `name` is an event of the contract. */
+export function isEventName(name: unknown): name is EventName {
+  return typeof name === 'string' && Object.hasOwn(events, name);
+}
+
+/** The name of the preload method that subscribes to an event: ping -> onPing. */
+export type EventMethodName<K extends EventName> = `on${Capitalize<K>}`;
+
+/** Returns the preload method name for an event. */
+export function eventMethodName<K extends EventName>(name: K): EventMethodName<K> {
+  return `on${name.charAt(0).toUpperCase()}${name.slice(1)}` as EventMethodName<K>;
+}
+
+/**
+ * What the preload exposes on `window.jigclu`: one method per call and one subscribe method
+ * per event (returning an unsubscribe function). No generic send, no getters.
+ */
+export type PreloadApi = {
+  [K in CallName]: (args: CallArgs<K>) => Promise<Result<CallResult<K>>>;
+} & {
+  [K in EventName as EventMethodName<K>]: (listener: (payload: EventPayload<K>) => void) => () => void;
+};
+
+/** IPC channel for calls; the name travels as the first argument and is checked by the router. */
+export const ipcCallChannel = 'jigclu:call';
+/** IPC channel for events pushed from the main process. */
+export const ipcEventChannel = 'jigclu:event';
+
+/** HTTP route prefix of calls in browser mode: POST /api/call/<name> with `{ args }`. */
+export const httpCallPrefix = '/api/call/';
+/** WebSocket path of the event stream in browser mode. */
+export const httpEventsPath = '/api/events';
+/** Header carrying the per-launch token in browser mode. */
+export const tokenHeader = 'x-jigclu-token';
+/** Query parameter carrying the per-launch token in the URL the host prints. */
+export const tokenQuery = 'token';

@@ -1,0 +1,65 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { HostMode } from './common/api-contract';
+import { createForkedEngineProbe, type EngineProbe } from './engine/engine-probe';
+import { createServices } from './services/app-services';
+import type { Handlers } from './services/dispatch';
+import { EventHub, startPing } from './services/event-hub';
+import { openDatabase, type Database } from './store/db';
+import { databasePath } from './paths';
+import { appVersion } from './version';
+
+export interface CoreOptions {
+  dataDir: string;
+  mode: HostMode;
+  /** better_sqlite3.node built for the running ABI (Electron); Node uses its own. */
+  nativeBinding?: string;
+  /** Engine probe; defaults to forking the built probe-process.js beside this bundle. */
+  probeEngines?: EngineProbe;
+  /** Heartbeat period of the `ping` event. */
+  pingIntervalMs?: number;
+  versions?: { electron?: string; chrome?: string };
+}
+
+/** The running core: its call handlers, its event hub and how to stop it. */
+export interface Core {
+  handlers: Handlers;
+  hub: EventHub;
+  db: Database;
+  dataDir: string;
+  close(): void;
+}
+
+/** The probe script shipped beside the built entry points (out/main/engine-probe.js). */
+export function bundledProbeScript(): string {
+  return path.join(path.dirname(fileURLToPath(import.meta.url)), 'engine-probe.js');
+}
+
+/** Opens the data folder and database and builds the services every transport serves. */
+export function startCore(options: CoreOptions): Core {
+  fs.mkdirSync(options.dataDir, { recursive: true });
+  const dbFile = databasePath(options.dataDir);
+  const db = openDatabase(dbFile, options.nativeBinding ? { nativeBinding: options.nativeBinding } : {});
+  const hub = new EventHub();
+  const stopPing = startPing(hub, options.pingIntervalMs ?? 5000);
+  const handlers = createServices({
+    db,
+    dataDir: options.dataDir,
+    databasePath: dbFile,
+    mode: options.mode,
+    version: appVersion,
+    probeEngines: options.probeEngines ?? createForkedEngineProbe(bundledProbeScript()),
+    versions: options.versions,
+  });
+  return {
+    handlers,
+    hub,
+    db,
+    dataDir: options.dataDir,
+    close() {
+      stopPing();
+      db.close();
+    },
+  };
+}

@@ -1,0 +1,142 @@
+import path from 'node:path';
+import { createRequire } from 'node:module';
+import {
+  engineNames,
+  type EngineCandidate,
+  type EngineName,
+  type EngineReport,
+} from '../common/engine';
+
+const resolveModule = createRequire(import.meta.url).resolve;
+
+/** How to get each native engine working, shown when it is missing. */
+const remedies: Partial<Record<EngineName, string>> = {
+  'tfjs-node-gpu':
+    'On Linux x64 with an NVIDIA GPU, CUDA 11.2 and cuDNN 8.1: run `npm install @tensorflow/tfjs-node-gpu` (it downloads libtensorflow with GPU support).',
+  'tfjs-node':
+    'Run `npm install @tensorflow/tfjs-node` (it downloads libtensorflow for your CPU; Linux, macOS x64 and Windows x64).',
+};
+
+const nativePackages = {
+  'tfjs-node-gpu': '@tensorflow/tfjs-node-gpu',
+  'tfjs-node': '@tensorflow/tfjs-node',
+} as const;
+
+type TfCore = typeof import('@tensorflow/tfjs-core');
+
+/** Runs a tiny op on the current backend and checks the answer. */
+function tinyOp(tf: TfCore): void {
+  const result = tf.tidy(() => tf.add(tf.tensor1d([1, 2]), tf.tensor1d([3, 4])).dataSync());
+  if (result[0] !== 4 || result[1] !== 6) throw new Error(`a tiny op gave ${Array.from(result).join(',')}`);
+}
+
+function isMissingPackage(error: unknown, pkg: string): boolean {
+  const e = error as NodeJS.ErrnoException;
+  return (
+    (e.code === 'ERR_MODULE_NOT_FOUND' || e.code === 'MODULE_NOT_FOUND') &&
+    typeof e.message === 'string' &&
+    e.message.includes(pkg)
+  );
+}
+
+function firstLine(error: unknown): string {
+  return String((error as Error)?.message ?? error).split('\n')[0] ?? 'unknown error';
+}
+
+async function probeNative(name: 'tfjs-node-gpu' | 'tfjs-node', tf: TfCore): Promise<EngineCandidate> {
+  const pkg = nativePackages[name];
+  try {
+    // A package present in node_modules is no proof: its native binding may be missing or
+    // fail to load (no CUDA, wrong cuDNN), so load it and run an op.
+    await import(/* @vite-ignore */ pkg);
+    await tf.setBackend('tensorflow');
+    tinyOp(tf);
+    return { name, available: true, reason: `${pkg} loaded and ran a test op.` };
+  } catch (error) {
+    if (isMissingPackage(error, pkg)) {
+      return {
+        name,
+        available: false,
+        reason: `${pkg} is not installed (it is an optional dependency and its install needs to download libtensorflow).`,
+        remedy: remedies[name],
+      };
+    }
+    return {
+      name,
+      available: false,
+      reason: `${pkg} is installed but failed to load: ${firstLine(error)}`,
+      remedy: remedies[name],
+    };
+  }
+}
+
+/** The folder holding the wasm backend's .wasm files. */
+export function wasmDirectory(): string {
+  return path.join(path.dirname(resolveModule('@tensorflow/tfjs-backend-wasm/package.json')), 'dist') + path.sep;
+}
+
+async function probeWasm(tf: TfCore): Promise<EngineCandidate> {
+  try {
+    const wasm = await import('@tensorflow/tfjs-backend-wasm');
+    wasm.setWasmPaths(wasmDirectory());
+    const ready = await tf.setBackend('wasm');
+    if (!ready) throw new Error('the wasm backend did not initialise');
+    tinyOp(tf);
+    return { name: 'wasm', available: true, reason: 'WebAssembly backend loaded and ran a test op (single-threaded in Node).' };
+  } catch (error) {
+    return { name: 'wasm', available: false, reason: `WebAssembly backend failed: ${firstLine(error)}` };
+  }
+}
+
+async function probeCpu(tf: TfCore): Promise<EngineCandidate> {
+  try {
+    await import('@tensorflow/tfjs-backend-cpu');
+    await tf.setBackend('cpu');
+    tinyOp(tf);
+    return { name: 'cpu', available: true, reason: 'Pure JavaScript backend: always available, slowest.' };
+  } catch (error) {
+    return { name: 'cpu', available: false, reason: `JavaScript backend failed: ${firstLine(error)}` };
+  }
+}
+
+/**
+ * Tries every engine, best first, and picks the one to use: the requested one when it works,
+ * otherwise the best that works. Loads native code, so the app runs it in a child process
+ * (see probe-process.ts) rather than in the UI host.
+ */
+export async function probeEngines(requested: EngineName | 'auto' = 'auto'): Promise<EngineReport> {
+  const started = performance.now();
+  const tf = await import('@tensorflow/tfjs-core');
+  const candidates: EngineCandidate[] = [];
+  const gpu = await probeNative('tfjs-node-gpu', tf);
+  candidates.push(gpu);
+  // Both native packages register the same 'tensorflow' backend: load the CPU one only when
+  // the GPU one did not load.
+  candidates.push(
+    gpu.available
+      ? { name: 'tfjs-node', available: false, reason: 'Not loaded: tfjs-node-gpu is in use and provides the same backend.' }
+      : await probeNative('tfjs-node', tf),
+  );
+  candidates.push(await probeWasm(tf));
+  candidates.push(await probeCpu(tf));
+  return chooseEngine(candidates, requested, performance.now() - started);
+}
+
+/** Picks the engine from probe results: the requested one if it works, else the best working. */
+export function chooseEngine(
+  candidates: EngineCandidate[],
+  requested: EngineName | 'auto',
+  probeMs: number,
+): EngineReport {
+  const best = engineNames.find((name) => candidates.find((c) => c.name === name)?.available) ?? 'cpu';
+  if (requested === 'auto') return { chosen: best, requested, candidates, probeMs };
+  const wanted = candidates.find((c) => c.name === requested);
+  if (wanted?.available) return { chosen: requested, requested, candidates, probeMs };
+  return {
+    chosen: best,
+    requested,
+    fallbackReason: `The engine setting asks for ${requested}, which is not usable here (${wanted?.reason ?? 'unknown engine'}); using ${best} instead.`,
+    candidates,
+    probeMs,
+  };
+}

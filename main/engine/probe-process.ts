@@ -1,0 +1,28 @@
+/**
+ * Child-process entry that probes the tfjs engines and sends the report to its parent, so the
+ * UI host never loads libtensorflow or CUDA itself. Usage: fork(thisFile, [requested]).
+ */
+import { engineNames, type EngineName } from '../common/engine';
+import { probeEngines } from './backend';
+
+const requestedArg = process.argv[2] ?? 'auto';
+const requested: EngineName | 'auto' = (engineNames as readonly string[]).includes(requestedArg)
+  ? (requestedArg as EngineName)
+  : 'auto';
+
+probeEngines(requested)
+  .then((report) => {
+    if (process.send) process.send({ ok: true, report }, () => process.exit(0));
+    else {
+      process.stdout.write(JSON.stringify(report) + '\n');
+      process.exit(0);
+    }
+  })
+  .catch((error: unknown) => {
+    const message = String((error as Error)?.message ?? error);
+    if (process.send) process.send({ ok: false, message }, () => process.exit(1));
+    else {
+      process.stderr.write(message + '\n');
+      process.exit(1);
+    }
+  });

@@ -1,0 +1,75 @@
+import os from 'node:os';
+import type { AppInfo, HostMode } from '../common/api-contract';
+import type { EngineReport } from '../common/engine';
+import { ServiceError } from '../common/result';
+import { settingsSchema, type Settings, type SettingsPatch } from '../common/settings';
+import { schemaVersion, type Database } from '../store/db';
+import { SettingsRepository } from '../store/settings-repository';
+import type { EngineProbe } from '../engine/engine-probe';
+import type { Handlers } from './dispatch';
+
+/** What the services need from the host that runs them. */
+export interface ServiceContext {
+  db: Database;
+  dataDir: string;
+  databasePath: string;
+  mode: HostMode;
+  version: string;
+  /** Reports the engines; called once per requested engine and cached. */
+  probeEngines: EngineProbe;
+  /** Extra versions the host knows (Electron, Chrome). */
+  versions?: { electron?: string; chrome?: string };
+}
+
+/** Builds the handlers of every call in the contract over one database. */
+export function createServices(context: ServiceContext): Handlers {
+  const settings = new SettingsRepository(context.db);
+  const engineReports = new Map<string, Promise<EngineReport>>();
+
+  function readSettings(): Settings {
+    // Stored values that no longer validate (an older app wrote them) fall back to defaults
+    // one key at a time, so one bad value never hides the others.
+    const stored = settings.all();
+    const merged: Record<string, unknown> = {};
+    for (const key of Object.keys(settingsSchema.shape)) {
+      const single = settingsSchema.shape[key as keyof Settings].safeParse(stored[key]);
+      if (single.success) merged[key] = single.data;
+    }
+    return settingsSchema.parse(merged);
+  }
+
+  function engineReport(requested: Settings['engine']): Promise<EngineReport> {
+    let report = engineReports.get(requested);
+    if (!report) {
+      report = context.probeEngines(requested).catch((error: unknown) => {
+        engineReports.delete(requested);
+        throw new ServiceError('UNAVAILABLE', `Could not probe the tfjs engines: ${(error as Error).message}`);
+      });
+      engineReports.set(requested, report);
+    }
+    return report;
+  }
+
+  return {
+    async appInfo(): Promise<AppInfo> {
+      const sqlite = (context.db.prepare('SELECT sqlite_version() AS v').get() as { v: string }).v;
+      return {
+        name: 'JigClu Studio',
+        version: context.version,
+        mode: context.mode,
+        dataDir: context.dataDir,
+        databasePath: context.databasePath,
+        schemaVersion: schemaVersion(context.db),
+        platform: os.platform(),
+        arch: os.arch(),
+        versions: { node: process.versions.node, sqlite, ...context.versions },
+        engine: await engineReport(readSettings().engine),
+      };
+    },
+    settingsGet: () => readSettings(),
+    settingsSet({ patch }: { patch: SettingsPatch }) {
+      settings.setMany(patch);
+      return readSettings();
+    },
+  };
+}

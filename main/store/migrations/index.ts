@@ -1,0 +1,10 @@
+import { migration0001 } from './0001-settings';
+import type { Migration } from './types';
+
+export type { Migration } from './types';
+
+/** Every migration, in order. Append new ones; never edit or reorder applied ones. */
+export const migrations: readonly Migration[] = [migration0001];
+
+/** The schema version this build of the app writes. */
+export const latestSchemaVersion = migrations.length;

@@ -1,0 +1,66 @@
+import { createRouter, createWebHashHistory, type RouteRecordRaw } from 'vue-router';
+import ComingNext from './views/ComingNext.vue';
+import SettingsView from './views/SettingsView.vue';
+
+/** The left navigation, in the order a user works: data, pretrain, inspect, label, fine-tune. */
+export const navigation = [
+  {
+    path: '/library',
+    name: 'library',
+    title: 'Library',
+    icon: '▦',
+    summary: 'Add folders of your images; every bad file is reported and skipped, your folders are never written to.',
+  },
+  {
+    path: '/pretrain',
+    name: 'pretrain',
+    title: 'Pretrain',
+    icon: '◩',
+    summary: 'Pretrain a backbone with Jigsaw Clustering, watch the losses and the montages it trains on.',
+  },
+  {
+    path: '/clusters',
+    name: 'clusters',
+    title: 'Clusters',
+    icon: '◍',
+    summary: 'See the clusters and the embedding map the backbone finds; find similar images.',
+  },
+  {
+    path: '/label',
+    name: 'label',
+    title: 'Label',
+    icon: '◈',
+    summary: 'Label a few images with the keyboard, a whole cluster or a lasso selection at once.',
+  },
+  {
+    path: '/finetune',
+    name: 'finetune',
+    title: 'Fine-tune',
+    icon: '◎',
+    summary: 'Train a classifier from your few labels in one click and review its predictions.',
+  },
+  {
+    path: '/runs',
+    name: 'runs',
+    title: 'Runs',
+    icon: '☰',
+    summary: 'Every training run with its settings, curves and checkpoints.',
+  },
+] as const;
+
+const routes: RouteRecordRaw[] = [
+  { path: '/', redirect: '/library' },
+  ...navigation.map((item) => ({
+    path: item.path,
+    name: item.name,
+    component: ComingNext,
+    props: { title: item.title, summary: item.summary },
+  })),
+  { path: '/settings', name: 'settings', component: SettingsView },
+  { path: '/:pathMatch(.*)*', redirect: '/library' },
+];
+
+/** Hash history: works from app:// in Electron and from the browser host alike. */
+export function createAppRouter() {
+  return createRouter({ history: createWebHashHistory(), routes });
+}
