@@ -11,8 +11,6 @@ export default defineConfig({
     testTimeout: 30_000,
     hookTimeout: 30_000,
     pool: 'forks',
-  },
-  bench: {
-    include: ['test/bench/**/*.bench.ts'],
+    benchmark: { include: ['test/bench/**/*.bench.ts'] },
   },
 });

@@ -18,7 +18,7 @@ export interface IpcRouterOptions {
  */
 export function createIpcCallHandler(options: IpcRouterOptions) {
   return async (event: IpcCallEvent, name: unknown, args: unknown): Promise<Result<unknown>> => {
-    let trusted = false;
+    let trusted: boolean;
     try {
       trusted = options.isTrustedSender(event);
     } catch {

@@ -3,7 +3,7 @@
  * served to the one window over the validated IPC router.
  */
 import path from 'node:path';
-import { app, BrowserWindow, dialog, ipcMain } from 'electron';
+import { app, dialog, ipcMain, type BrowserWindow } from 'electron';
 import { ipcCallChannel, ipcEventChannel } from '../main/common/api-contract';
 import { startCore, type Core } from '../main/core';
 import { defaultDataDir } from '../main/paths';

@@ -1,4 +1,5 @@
 import path from 'node:path';
+import type * as tfCore from '@tensorflow/tfjs-core';
 import { createRequire } from 'node:module';
 import {
   engineNames,
@@ -22,7 +23,7 @@ const nativePackages = {
   'tfjs-node': '@tensorflow/tfjs-node',
 } as const;
 
-type TfCore = typeof import('@tensorflow/tfjs-core');
+type TfCore = typeof tfCore;
 
 /** Runs a tiny op on the current backend and checks the answer. */
 function tinyOp(tf: TfCore): void {

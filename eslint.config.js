@@ -1,0 +1,96 @@
+// @ts-check
+import { builtinModules } from 'node:module';
+import js from '@eslint/js';
+import pluginVue from 'eslint-plugin-vue';
+import globals from 'globals';
+import tseslint from 'typescript-eslint';
+
+const nodeBuiltins = [...builtinModules, ...builtinModules.map((name) => `node:${name}`)];
+
+/**
+ * The layering rule (compare VS Code's `code-layering`): imports go one direction only.
+ *   main/common  -> nothing but zod (no Node, no DOM, no other folder)
+ *   main         -> never electron, never renderer
+ *   renderer     -> only main/common of main/, never electron or Node
+ *   electron     -> anything
+ * Violations are errors, so `npm run lint` (and `npm test`) fail.
+ */
+const layering = {
+  common: {
+    paths: ['electron', ...nodeBuiltins].map((name) => ({
+      name,
+      message: 'main/common is shared with the renderer: no Node or Electron APIs here.',
+    })),
+    patterns: [
+      {
+        group: ['../*', '!../common', '!../common/*'],
+        message: 'main/common imports nothing outside main/common.',
+      },
+      { group: ['better-sqlite3', 'ws', 'sharp', '@tensorflow/*'], message: 'main/common holds no runtime dependencies but zod.' },
+    ],
+  },
+  main: {
+    paths: [{ name: 'electron', message: 'main/ never imports electron: put Electron code in electron/.' }],
+    patterns: [
+      { group: ['electron/*'], message: 'main/ never imports electron: put Electron code in electron/.' },
+      { group: ['**/electron/**', '**/renderer/**'], message: 'main/ does not import electron/ or renderer/ code.' },
+    ],
+  },
+  renderer: {
+    paths: ['electron', ...nodeBuiltins].map((name) => ({
+      name,
+      message: 'The renderer runs in a sandboxed page: no Electron or Node APIs; go through the API client.',
+    })),
+    patterns: [
+      {
+        group: ['**/main/**', '!**/main/common', '!**/main/common/**'],
+        message: 'The renderer imports only main/common of main/ (the contract and domain types).',
+      },
+      { group: ['**/electron/**'], message: 'The renderer never imports electron/ code.' },
+    ],
+  },
+};
+
+export default tseslint.config(
+  { ignores: ['out/**', 'dist/**', 'node_modules/**', 'test/output/**', 'test-results/**'] },
+  js.configs.recommended,
+  ...tseslint.configs.recommended,
+  ...pluginVue.configs['flat/recommended'],
+  {
+    files: ['**/*.vue'],
+    languageOptions: { parserOptions: { parser: tseslint.parser } },
+  },
+  {
+    languageOptions: {
+      ecmaVersion: 2023,
+      sourceType: 'module',
+      globals: { ...globals.node },
+    },
+    rules: {
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
+      '@typescript-eslint/consistent-type-imports': 'error',
+      'no-console': 'off',
+      // Formatting belongs to Prettier.
+      'vue/max-attributes-per-line': 'off',
+      'vue/singleline-html-element-content-newline': 'off',
+      'vue/html-self-closing': 'off',
+      'vue/html-indent': 'off',
+      'vue/html-closing-bracket-newline': 'off',
+      'vue/multiline-html-element-content-newline': 'off',
+    },
+  },
+  {
+    files: ['renderer/**/*.{ts,vue}'],
+    languageOptions: { globals: { ...globals.browser } },
+    rules: { 'no-restricted-imports': ['error', layering.renderer] },
+  },
+  {
+    files: ['main/**/*.ts'],
+    ignores: ['main/common/**'],
+    rules: { 'no-restricted-imports': ['error', layering.main] },
+  },
+  {
+    files: ['main/common/**/*.ts'],
+    rules: { 'no-restricted-imports': ['error', layering.common] },
+  },
+);
