@@ -54,7 +54,7 @@ const routes: RouteRecordRaw[] = [
     path: item.path,
     name: item.name,
     component: ComingNext,
-    props: { title: item.title, summary: item.summary },
+    props: { name: item.name, title: item.title, summary: item.summary },
   })),
   { path: '/settings', name: 'settings', component: SettingsView },
   { path: '/:pathMatch(.*)*', redirect: '/library' },

@@ -1,0 +1,54 @@
+import fs from 'node:fs';
+import { expect, test } from './fixtures';
+import { views } from './pages/app-page';
+
+const engineNames = ['tfjs-node-gpu', 'tfjs-node', 'wasm', 'cpu'];
+
+test('navigates every view and shows the engine in the status bar and the About panel', async ({ app, page }) => {
+  await page.emulateMedia({ colorScheme: 'dark' });
+  for (const view of views) {
+    const shown = await app.goTo(view);
+    await expect(shown.locator('h1')).not.toBeEmpty();
+    expect(page.url()).toContain(`#/${view}`);
+  }
+  await app.goTo('settings');
+
+  const engine = await app.engineInStatusBar();
+  expect(engineNames).toContain(engine);
+  await expect(app.statusConnection).toContainText('Connected');
+
+  await app.openAbout();
+  await expect(app.about.getByTestId('about-engine')).toContainText(engine);
+  const rows = app.about.getByTestId('about-engines').locator('tr');
+  await expect(rows).toHaveCount(engineNames.length);
+  // Every engine better than the chosen one says why it is not used.
+  for (const name of engineNames.slice(0, engineNames.indexOf(engine))) {
+    const row = app.about.locator(`tr[data-engine="${name}"]`);
+    await expect(row).toContainText('✕');
+    await expect(row).toContainText(/not installed|failed|not loaded/i);
+  }
+  await expect(app.about.getByTestId('about-version')).toHaveText(/^\d+\.\d+\.\d+/);
+  const shot = await app.screenshot('about-panel');
+  expect(fs.statSync(shot).size).toBeGreaterThan(10_000);
+  await app.closeAboutWithEscape();
+
+  await app.goTo('library');
+  await app.screenshot('library');
+});
+
+test('changing a setting persists across a reload', async ({ app, page }) => {
+  await app.goTo('settings');
+  await page.getByTestId('setting-theme').selectOption('light');
+  await expect(page.getByTestId('settings-message')).toHaveText('Saved.');
+  await expect(page.locator('html')).toHaveAttribute('data-theme', 'light');
+  await page.reload();
+  await app.goTo('settings');
+  await expect(page.getByTestId('setting-theme')).toHaveValue('light');
+  await app.screenshot('settings-light');
+});
+
+test('the page without the token is refused', async ({ page, server }) => {
+  const bare = server.url.replace(/\?token=.*/, '');
+  const response = await page.goto(bare);
+  expect(response?.status()).toBe(401);
+});

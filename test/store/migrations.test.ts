@@ -1,0 +1,266 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import { describe, expect, it } from 'vitest';
+import { openDatabase, schemaVersion, StoreError } from '../../main/store/db';
+import { latestSchemaVersion, migrations } from '../../main/store/migrations';
+import {
+  dumpRows,
+  ident,
+  migrationLog,
+  migrationTestFileName,
+  schemaDiff,
+  schemaSnapshot,
+  useTempDirs,
+  type SchemaDiff,
+} from './helpers';
+
+/**
+ * Generic checks that run for every migration in the list. Adding migration N means adding:
+ *  - its entry in `expectedAdditions` below (what it adds to the schema, in creation order),
+ *  - a seeder in `seeders` for each table it creates (so later migrations are tested on data),
+ *  - its own test file, test/store/migration-000N.test.ts.
+ * Each of these is checked, so a migration that lacks one fails the suite.
+ */
+
+type Additions = Pick<SchemaDiff, 'tables' | 'columns' | 'indexes' | 'triggers' | 'views'>;
+
+const expectedAdditions: Record<number, Additions> = {
+  1: { tables: { settings: ['key', 'value', 'updated_at'] }, columns: {}, indexes: [], triggers: [], views: [] },
+};
+
+/** Writes one row of plausible data into a table, for the upgrade-keeps-data checks. */
+const seeders: Record<string, (db: Database.Database) => void> = {
+  settings: (db) =>
+    db
+      .prepare('INSERT INTO settings (key, value) VALUES (?, ?)')
+      .run('seed.theme', JSON.stringify({ mode: 'dark', scale: 1.25 })),
+};
+
+const { tempDir, track } = useTempDirs();
+
+function dbFile(): string {
+  return path.join(tempDir(), 'nested', 'studio.db');
+}
+
+/** A raw handle that runs no migrations, to look at (or tamper with) a file as it is. */
+function raw(file: string): Database.Database {
+  return track(new Database(file));
+}
+
+/** Tables the app owns, i.e. everything but the migrations log. */
+function userTables(db: Database.Database): string[] {
+  return Object.keys(schemaSnapshot(db).tables).filter((table) => table !== 'schema_migrations');
+}
+
+function additionsOf(diff: SchemaDiff): Additions {
+  const { tables, columns, indexes, triggers, views } = diff;
+  return { tables, columns, indexes, triggers, views };
+}
+
+function expectedFor(version: number): Additions {
+  const expected = expectedAdditions[version];
+  if (!expected) throw new Error(`expectedAdditions has no entry for migration ${version}`);
+  return expected;
+}
+
+/** A statement that creates, ahead of the migration, the last object the migration would add. */
+function conflictingStatement(additions: Additions): string {
+  const tables = Object.keys(additions.tables);
+  const lastTable = tables.at(-1);
+  if (lastTable) return `CREATE TABLE ${ident(lastTable)} (conflict_marker TEXT)`;
+  const columnTables = Object.entries(additions.columns);
+  const lastColumn = columnTables.at(-1);
+  if (lastColumn) {
+    const [table, columns] = lastColumn;
+    return `ALTER TABLE ${ident(table)} ADD COLUMN ${ident(columns.at(-1) ?? '')} TEXT`;
+  }
+  const index = additions.indexes.at(-1);
+  if (index) return `CREATE INDEX ${ident(index)} ON schema_migrations (name)`;
+  const view = additions.views.at(-1) ?? additions.triggers.at(-1);
+  if (view) return `CREATE VIEW ${ident(view)} AS SELECT 1`;
+  throw new Error('the migration adds nothing');
+}
+
+describe('the migrations list', () => {
+  it('is numbered 1..n in order with no gaps, and latestSchemaVersion is n', () => {
+    expect(migrations.length).toBeGreaterThan(0);
+    expect(migrations.map((migration) => migration.version)).toEqual(migrations.map((_, index) => index + 1));
+    expect(latestSchemaVersion).toBe(migrations.length);
+  });
+
+  it('gives every migration a non-empty, unique name', () => {
+    const names = migrations.map((migration) => migration.name);
+    for (const name of names) expect(name.trim()).not.toBe('');
+    expect(new Set(names).size).toBe(names.length);
+  });
+
+  it.each(migrations.map((migration) => [migration.version, migrationTestFileName(migration.version)] as const))(
+    'migration %i has its own test file %s',
+    (_version, fileName) => {
+      expect(fs.existsSync(path.join(import.meta.dirname, fileName)), `test/store/${fileName} is missing`).toBe(
+        true,
+      );
+    },
+  );
+
+  it('has an expected-schema entry for every migration, and a seeder for every table', () => {
+    expect(Object.keys(expectedAdditions).map(Number).sort((a, b) => a - b)).toEqual(
+      migrations.map((migration) => migration.version),
+    );
+    const db = track(openDatabase(dbFile()));
+    const tables = userTables(db);
+    expect(tables.filter((table) => !seeders[table])).toEqual([]);
+    // Every seeder really writes a row into its table at the latest schema.
+    for (const table of tables) {
+      seeders[table]?.(db);
+      const { count } = db.prepare(`SELECT count(*) AS count FROM ${ident(table)}`).get() as { count: number };
+      expect(count, `seeder for ${table}`).toBe(1);
+    }
+  });
+});
+
+describe.each(migrations.map((migration) => [migration.version, migration] as const))('migration %i', (version, migration) => {
+  it('on an empty database, targetVersion N gives user_version N and adds what it should', () => {
+    const before = schemaSnapshot(track(openDatabase(dbFile(), { targetVersion: version - 1 })));
+
+    const file = dbFile();
+    const db = track(openDatabase(file, { targetVersion: version }));
+    expect(schemaVersion(db)).toBe(version);
+    expect(db.pragma('user_version', { simple: true })).toBe(version);
+
+    const after = schemaSnapshot(db);
+    const diff = schemaDiff(before, after);
+    expect(diff.removed, 'migrations only ever add').toEqual([]);
+    expect(additionsOf(diff)).toEqual(expectedFor(version));
+    for (const [table, columns] of Object.entries(expectedFor(version).tables)) {
+      expect(
+        db.prepare("SELECT count(*) AS n FROM sqlite_master WHERE type = 'table' AND name = ?").get(table),
+      ).toEqual({ n: 1 });
+      expect(db.prepare('SELECT name FROM pragma_table_info(?)').all(table)).toEqual(
+        columns.map((name) => ({ name })),
+      );
+    }
+
+    const log = migrationLog(db);
+    expect(log.map((row) => row.version)).toEqual(migrations.slice(0, version).map((m) => m.version));
+    expect(log.map((row) => row.name)).toEqual(migrations.slice(0, version).map((m) => m.name));
+    db.close();
+    expect(fs.existsSync(file)).toBe(true);
+  });
+
+  it('upgrades a database at N-1 to N, keeping its data and logging the migration once', () => {
+    const file = dbFile();
+    const old = track(openDatabase(file, { targetVersion: version - 1 }));
+    expect(schemaVersion(old)).toBe(version - 1);
+    for (const table of userTables(old)) {
+      const seed = seeders[table];
+      if (!seed) throw new Error(`no seeder for table ${table}`);
+      seed(old);
+    }
+    const oldSchema = schemaSnapshot(old);
+    const oldRows = dumpRows(old, oldSchema);
+    delete oldRows['schema_migrations'];
+    const oldLog = migrationLog(old);
+    old.close();
+
+    const db = track(openDatabase(file, { targetVersion: version }));
+    expect(schemaVersion(db)).toBe(version);
+
+    // The upgraded schema is exactly the one a fresh database at N gets.
+    const fresh = track(openDatabase(dbFile(), { targetVersion: version }));
+    expect(schemaSnapshot(db)).toEqual(schemaSnapshot(fresh));
+    expect(
+      db.prepare("SELECT type, name, sql FROM sqlite_master WHERE name <> 'schema_migrations' ORDER BY name").all(),
+    ).toEqual(
+      fresh.prepare("SELECT type, name, sql FROM sqlite_master WHERE name <> 'schema_migrations' ORDER BY name").all(),
+    );
+
+    // Old rows are all still there (read through the old columns).
+    const newRows = dumpRows(db, oldSchema);
+    delete newRows['schema_migrations'];
+    expect(newRows).toEqual(oldRows);
+
+    // The log kept its old rows untouched and gained exactly one, for this migration.
+    const log = migrationLog(db);
+    expect(log.slice(0, -1)).toEqual(oldLog);
+    expect(log).toHaveLength(version);
+    expect(log.at(-1)).toMatchObject({ version, name: migration.name });
+    expect(db.prepare('SELECT count(*) AS n FROM schema_migrations WHERE version = ?').get(version)).toEqual({ n: 1 });
+  });
+
+  it('is rolled back as a whole when it fails, leaving the database at N-1', () => {
+    const file = dbFile();
+    track(openDatabase(file, { targetVersion: version - 1 })).close();
+    const additions = expectedFor(version);
+
+    // Something the migration is about to create already exists, so its DDL fails.
+    const tamper = raw(file);
+    tamper.exec(conflictingStatement(additions));
+    const tamperedSchema = schemaSnapshot(tamper);
+    tamper.close();
+
+    let error: unknown;
+    try {
+      track(openDatabase(file, { targetVersion: version }));
+    } catch (caught) {
+      error = caught;
+    }
+    expect(error).toBeInstanceOf(StoreError);
+    expect((error as StoreError).code).toBe('MIGRATION_FAILED');
+    expect((error as StoreError).message).toContain(`migration ${version} (${migration.name})`);
+    expect((error as StoreError).message).toContain('rolled back');
+
+    const after = raw(file);
+    expect(schemaVersion(after)).toBe(version - 1);
+    expect(migrationLog(after).map((row) => row.version)).not.toContain(version);
+    expect(schemaSnapshot(after)).toEqual(tamperedSchema);
+  });
+
+  it('rolls back what it already created when logging it fails afterwards', () => {
+    const file = dbFile();
+    track(openDatabase(file, { targetVersion: version - 1 })).close();
+    const before = schemaSnapshot(raw(file));
+
+    // A stray log row for N makes the INSERT into schema_migrations fail *after* up() has run.
+    const tamper = raw(file);
+    tamper.prepare("INSERT INTO schema_migrations (version, name) VALUES (?, 'stray')").run(version);
+    tamper.close();
+
+    expect(() => openDatabase(file, { targetVersion: version })).toThrow(
+      expect.objectContaining({ name: 'StoreError', code: 'MIGRATION_FAILED' }),
+    );
+
+    const after = raw(file);
+    expect(schemaVersion(after)).toBe(version - 1);
+    expect(schemaSnapshot(after), 'nothing the migration created survives').toEqual(before);
+    expect(migrationLog(after).filter((row) => row.version === version)).toMatchObject([{ name: 'stray' }]);
+
+    // Once the stray row is gone the migration applies normally.
+    after.prepare('DELETE FROM schema_migrations WHERE version = ?').run(version);
+    after.close();
+    expect(schemaVersion(track(openDatabase(file, { targetVersion: version })))).toBe(version);
+  });
+});
+
+describe('reopening', () => {
+  it('applies nothing to a database that is already up to date', () => {
+    const file = dbFile();
+    const first = track(openDatabase(file));
+    expect(schemaVersion(first)).toBe(latestSchemaVersion);
+    const log = migrationLog(first);
+    const schema = first.prepare('SELECT type, name, sql FROM sqlite_master ORDER BY name').all();
+    first.close();
+
+    const again = track(openDatabase(file));
+    expect(schemaVersion(again)).toBe(latestSchemaVersion);
+    expect(migrationLog(again)).toEqual(log);
+    expect(again.prepare('SELECT type, name, sql FROM sqlite_master ORDER BY name').all()).toEqual(schema);
+  });
+
+  it('opens the database in WAL mode with foreign keys on', () => {
+    const db = track(openDatabase(dbFile()));
+    expect(db.pragma('journal_mode', { simple: true })).toBe('wal');
+    expect(db.pragma('foreign_keys', { simple: true })).toBe(1);
+  });
+});
