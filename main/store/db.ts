@@ -32,10 +32,13 @@ export interface OpenOptions {
  */
 export function openDatabase(file: string, options: OpenOptions = {}): Database.Database {
   if (file !== ':memory:') fs.mkdirSync(path.dirname(file), { recursive: true });
-  let db: Database.Database;
+  let db: Database.Database | undefined;
   try {
     db = new Database(file, options.nativeBinding ? { nativeBinding: options.nativeBinding } : {});
+    // The first read happens here, so "file is not a database" becomes a clear StoreError.
+    schemaVersion(db);
   } catch (cause) {
+    db?.close();
     throw new StoreError(
       'DATABASE_OPEN_FAILED',
       `Could not open the database at ${file}: ${(cause as Error).message}. ` +
@@ -44,6 +47,8 @@ export function openDatabase(file: string, options: OpenOptions = {}): Database.
     );
   }
   try {
+    // Checked before anything writes to the file (switching to WAL rewrites its header).
+    assertNotTooNew(db, file);
     db.pragma('journal_mode = WAL');
     db.pragma('foreign_keys = ON');
     db.pragma('synchronous = NORMAL');
@@ -63,15 +68,8 @@ export function schemaVersion(db: Database.Database): number {
 
 /** Applies the pending migrations up to `target`, each in its own transaction. */
 export function migrate(db: Database.Database, file: string, target = latestSchemaVersion): void {
+  assertNotTooNew(db, file);
   const current = schemaVersion(db);
-  if (current > latestSchemaVersion) {
-    throw new StoreError(
-      'DATABASE_TOO_NEW',
-      `The database at ${file} has schema version ${current}, but this version of JigClu Studio ` +
-        `only knows versions up to ${latestSchemaVersion}. It was written by a newer JigClu Studio: ` +
-        'update the app, or use another data folder (--data-dir). The database was not changed.',
-    );
-  }
   db.exec(`CREATE TABLE IF NOT EXISTS schema_migrations (
     version    INTEGER PRIMARY KEY,
     name       TEXT NOT NULL,
@@ -80,6 +78,19 @@ export function migrate(db: Database.Database, file: string, target = latestSche
   for (const migration of migrations) {
     if (migration.version <= current || migration.version > target) continue;
     applyMigration(db, migration);
+  }
+}
+
+/** Refuses a database written by a newer app, before anything is written to it. */
+function assertNotTooNew(db: Database.Database, file: string): void {
+  const current = schemaVersion(db);
+  if (current > latestSchemaVersion) {
+    throw new StoreError(
+      'DATABASE_TOO_NEW',
+      `The database at ${file} has schema version ${current}, but this version of JigClu Studio ` +
+        `only knows versions up to ${latestSchemaVersion}. It was written by a newer JigClu Studio: ` +
+        'update the app, or use another data folder (--data-dir). The database was not changed.',
+    );
   }
 }
 

@@ -32,7 +32,11 @@ export class SettingsRepository {
   /** Writes several keys in one transaction: all of them or none. */
   setMany(values: Record<string, unknown>): void {
     const write = this.db.transaction((pairs: [string, unknown][]) => {
-      for (const [key, value] of pairs) this.upsert.run(key, JSON.stringify(value));
+      for (const [key, value] of pairs) {
+        const json = JSON.stringify(value);
+        if (json === undefined) throw new TypeError(`Setting ${key} cannot be stored: ${typeof value} is not JSON.`);
+        this.upsert.run(key, json);
+      }
     });
     write(Object.entries(values).filter(([, value]) => value !== undefined));
   }

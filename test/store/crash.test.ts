@@ -13,7 +13,9 @@ import { useTempDirs } from './helpers';
  */
 
 const repoRoot = path.resolve(import.meta.dirname, '..', '..');
-const betterSqlite3 = pathToFileURL(createRequire(path.join(repoRoot, 'package.json')).resolve('better-sqlite3')).href;
+const betterSqlite3 = pathToFileURL(
+  createRequire(path.join(repoRoot, 'package.json')).resolve('better-sqlite3'),
+).href;
 
 const { tempDir, track } = useTempDirs();
 const children: ChildProcess[] = [];
@@ -76,7 +78,10 @@ function waitForLine(child: ChildProcess, line: string): Promise<void> {
   return new Promise((resolve, reject) => {
     let stdout = '';
     let stderr = '';
-    const timer = setTimeout(() => reject(new Error(`no "${line}" from the writer within 20 s: ${stderr}`)), 20_000);
+    const timer = setTimeout(
+      () => reject(new Error(`no "${line}" from the writer within 20 s: ${stderr}`)),
+      20_000,
+    );
     child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
     child.stdout?.on('data', (chunk: Buffer) => {
       stdout += chunk.toString();
@@ -130,7 +135,9 @@ describe('crash safety', () => {
     expect(count(db, 'uncommitted.%')).toBe(0);
     expect(count(db, 'committed.%')).toBe(100);
     expect(count(db, 'child.committed.%')).toBe(COMMITTED_BY_CHILD);
-    expect(db.prepare("SELECT value FROM settings WHERE key = 'committed.42'").pluck().get()).toBe('{"i":42}');
+    expect(db.prepare("SELECT value FROM settings WHERE key = 'committed.42'").pluck().get()).toBe(
+      '{"i":42}',
+    );
     // And the reopened database takes writes again.
     db.prepare("INSERT INTO settings (key, value) VALUES ('after.crash', 'true')").run();
     expect(count(db, 'after.crash')).toBe(1);
@@ -160,7 +167,9 @@ describe('crash safety', () => {
       // Everything committed before the writer announced itself is there...
       expect(k).toBeGreaterThan(LOOP_ROWS_BEFORE_SIGNAL);
       // ...as indexes 0..k-1 with no gaps, each row matching its key...
-      expect(rows.map((row) => JSON.parse(row.value) as number)).toEqual(Array.from({ length: k }, (_, i) => i));
+      expect(rows.map((row) => JSON.parse(row.value) as number)).toEqual(
+        Array.from({ length: k }, (_, i) => i),
+      );
       expect(rows.every((row) => row.key === `loop.${row.value.padStart(9, '0')}`)).toBe(true);
       // ...and the counter written in the same transactions agrees: no transaction half applied.
       expect(db.prepare("SELECT value FROM settings WHERE key = 'loop.count'").pluck().get()).toBe(String(k));

@@ -35,7 +35,7 @@ describe('migration 0001 (settings)', () => {
     expect(
       db
         .prepare<[], { name: string; type: string; notnull: number; pk: number }>(
-          "SELECT name, type, \"notnull\", pk FROM pragma_table_info('settings') ORDER BY cid",
+          'SELECT name, type, "notnull", pk FROM pragma_table_info(\'settings\') ORDER BY cid',
         )
         .all(),
     ).toEqual([
@@ -43,7 +43,9 @@ describe('migration 0001 (settings)', () => {
       { name: 'value', type: 'TEXT', notnull: 1, pk: 0 },
       { name: 'updated_at', type: 'TEXT', notnull: 1, pk: 0 },
     ]);
-    expect(db.prepare("SELECT strict FROM pragma_table_list WHERE name = 'settings'").get()).toEqual({ strict: 1 });
+    expect(db.prepare("SELECT strict FROM pragma_table_list WHERE name = 'settings'").get()).toEqual({
+      strict: 1,
+    });
     expect(migrationLog(db)).toMatchObject([{ version: VERSION, name: 'settings' }]);
     expect(migrationLog(db)[0]?.applied_at).toMatch(isoTimestamp);
   });
@@ -67,13 +69,19 @@ describe('migration 0001 (settings)', () => {
 
   it('refuses NULL values, NULL keys, non-text values and duplicate keys', () => {
     const db = openAtThisVersion();
-    expect(() => insert(db, 'k', null)).toThrow(expect.objectContaining({ code: 'SQLITE_CONSTRAINT_NOTNULL' }));
-    expect(() => insert(db, null, '1')).toThrow(expect.objectContaining({ code: 'SQLITE_CONSTRAINT_NOTNULL' }));
+    expect(() => insert(db, 'k', null)).toThrow(
+      expect.objectContaining({ code: 'SQLITE_CONSTRAINT_NOTNULL' }),
+    );
+    expect(() => insert(db, null, '1')).toThrow(
+      expect.objectContaining({ code: 'SQLITE_CONSTRAINT_NOTNULL' }),
+    );
     expect(() => insert(db, 'k', Buffer.from('{}'))).toThrow(
       expect.objectContaining({ code: 'SQLITE_CONSTRAINT_DATATYPE' }),
     );
     insert(db, 'k', '1');
-    expect(() => insert(db, 'k', '2')).toThrow(expect.objectContaining({ code: 'SQLITE_CONSTRAINT_PRIMARYKEY' }));
+    expect(() => insert(db, 'k', '2')).toThrow(
+      expect.objectContaining({ code: 'SQLITE_CONSTRAINT_PRIMARYKEY' }),
+    );
     expect(db.prepare('SELECT key, value FROM settings').all()).toEqual([{ key: 'k', value: '1' }]);
   });
 
@@ -82,7 +90,10 @@ describe('migration 0001 (settings)', () => {
     const before = Date.now();
     insert(db, 'theme', '"dark"');
     const after = Date.now();
-    const updatedAt = db.prepare("SELECT updated_at FROM settings WHERE key = 'theme'").pluck().get() as string;
+    const updatedAt = db
+      .prepare("SELECT updated_at FROM settings WHERE key = 'theme'")
+      .pluck()
+      .get() as string;
     expect(updatedAt).toMatch(isoTimestamp);
     const written = Date.parse(updatedAt);
     // SQLite's clock and Date.now() agree to the millisecond; allow a little slack either side.

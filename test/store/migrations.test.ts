@@ -26,7 +26,13 @@ import {
 type Additions = Pick<SchemaDiff, 'tables' | 'columns' | 'indexes' | 'triggers' | 'views'>;
 
 const expectedAdditions: Record<number, Additions> = {
-  1: { tables: { settings: ['key', 'value', 'updated_at'] }, columns: {}, indexes: [], triggers: [], views: [] },
+  1: {
+    tables: { settings: ['key', 'value', 'updated_at'] },
+    columns: {},
+    indexes: [],
+    triggers: [],
+    views: [],
+  },
 };
 
 /** Writes one row of plausible data into a table, for the upgrade-keeps-data checks. */
@@ -95,153 +101,169 @@ describe('the migrations list', () => {
     expect(new Set(names).size).toBe(names.length);
   });
 
-  it.each(migrations.map((migration) => [migration.version, migrationTestFileName(migration.version)] as const))(
-    'migration %i has its own test file %s',
-    (_version, fileName) => {
-      expect(fs.existsSync(path.join(import.meta.dirname, fileName)), `test/store/${fileName} is missing`).toBe(
-        true,
-      );
-    },
-  );
+  it.each(
+    migrations.map((migration) => [migration.version, migrationTestFileName(migration.version)] as const),
+  )('migration %i has its own test file %s', (_version, fileName) => {
+    expect(fs.existsSync(path.join(import.meta.dirname, fileName)), `test/store/${fileName} is missing`).toBe(
+      true,
+    );
+  });
 
   it('has an expected-schema entry for every migration, and a seeder for every table', () => {
-    expect(Object.keys(expectedAdditions).map(Number).sort((a, b) => a - b)).toEqual(
-      migrations.map((migration) => migration.version),
-    );
+    expect(
+      Object.keys(expectedAdditions)
+        .map(Number)
+        .sort((a, b) => a - b),
+    ).toEqual(migrations.map((migration) => migration.version));
     const db = track(openDatabase(dbFile()));
     const tables = userTables(db);
     expect(tables.filter((table) => !seeders[table])).toEqual([]);
     // Every seeder really writes a row into its table at the latest schema.
     for (const table of tables) {
       seeders[table]?.(db);
-      const { count } = db.prepare(`SELECT count(*) AS count FROM ${ident(table)}`).get() as { count: number };
+      const { count } = db.prepare(`SELECT count(*) AS count FROM ${ident(table)}`).get() as {
+        count: number;
+      };
       expect(count, `seeder for ${table}`).toBe(1);
     }
   });
 });
 
-describe.each(migrations.map((migration) => [migration.version, migration] as const))('migration %i', (version, migration) => {
-  it('on an empty database, targetVersion N gives user_version N and adds what it should', () => {
-    const before = schemaSnapshot(track(openDatabase(dbFile(), { targetVersion: version - 1 })));
+describe.each(migrations.map((migration) => [migration.version, migration] as const))(
+  'migration %i',
+  (version, migration) => {
+    it('on an empty database, targetVersion N gives user_version N and adds what it should', () => {
+      const before = schemaSnapshot(track(openDatabase(dbFile(), { targetVersion: version - 1 })));
 
-    const file = dbFile();
-    const db = track(openDatabase(file, { targetVersion: version }));
-    expect(schemaVersion(db)).toBe(version);
-    expect(db.pragma('user_version', { simple: true })).toBe(version);
+      const file = dbFile();
+      const db = track(openDatabase(file, { targetVersion: version }));
+      expect(schemaVersion(db)).toBe(version);
+      expect(db.pragma('user_version', { simple: true })).toBe(version);
 
-    const after = schemaSnapshot(db);
-    const diff = schemaDiff(before, after);
-    expect(diff.removed, 'migrations only ever add').toEqual([]);
-    expect(additionsOf(diff)).toEqual(expectedFor(version));
-    for (const [table, columns] of Object.entries(expectedFor(version).tables)) {
+      const after = schemaSnapshot(db);
+      const diff = schemaDiff(before, after);
+      expect(diff.removed, 'migrations only ever add').toEqual([]);
+      expect(additionsOf(diff)).toEqual(expectedFor(version));
+      for (const [table, columns] of Object.entries(expectedFor(version).tables)) {
+        expect(
+          db.prepare("SELECT count(*) AS n FROM sqlite_master WHERE type = 'table' AND name = ?").get(table),
+        ).toEqual({ n: 1 });
+        expect(db.prepare('SELECT name FROM pragma_table_info(?)').all(table)).toEqual(
+          columns.map((name) => ({ name })),
+        );
+      }
+
+      const log = migrationLog(db);
+      expect(log.map((row) => row.version)).toEqual(migrations.slice(0, version).map((m) => m.version));
+      expect(log.map((row) => row.name)).toEqual(migrations.slice(0, version).map((m) => m.name));
+      db.close();
+      expect(fs.existsSync(file)).toBe(true);
+    });
+
+    it('upgrades a database at N-1 to N, keeping its data and logging the migration once', () => {
+      const file = dbFile();
+      const old = track(openDatabase(file, { targetVersion: version - 1 }));
+      expect(schemaVersion(old)).toBe(version - 1);
+      for (const table of userTables(old)) {
+        const seed = seeders[table];
+        if (!seed) throw new Error(`no seeder for table ${table}`);
+        seed(old);
+      }
+      const oldSchema = schemaSnapshot(old);
+      const oldRows = dumpRows(old, oldSchema);
+      delete oldRows['schema_migrations'];
+      const oldLog = migrationLog(old);
+      old.close();
+
+      const db = track(openDatabase(file, { targetVersion: version }));
+      expect(schemaVersion(db)).toBe(version);
+
+      // The upgraded schema is exactly the one a fresh database at N gets.
+      const fresh = track(openDatabase(dbFile(), { targetVersion: version }));
+      expect(schemaSnapshot(db)).toEqual(schemaSnapshot(fresh));
       expect(
-        db.prepare("SELECT count(*) AS n FROM sqlite_master WHERE type = 'table' AND name = ?").get(table),
-      ).toEqual({ n: 1 });
-      expect(db.prepare('SELECT name FROM pragma_table_info(?)').all(table)).toEqual(
-        columns.map((name) => ({ name })),
+        db
+          .prepare(
+            "SELECT type, name, sql FROM sqlite_master WHERE name <> 'schema_migrations' ORDER BY name",
+          )
+          .all(),
+      ).toEqual(
+        fresh
+          .prepare(
+            "SELECT type, name, sql FROM sqlite_master WHERE name <> 'schema_migrations' ORDER BY name",
+          )
+          .all(),
       );
-    }
 
-    const log = migrationLog(db);
-    expect(log.map((row) => row.version)).toEqual(migrations.slice(0, version).map((m) => m.version));
-    expect(log.map((row) => row.name)).toEqual(migrations.slice(0, version).map((m) => m.name));
-    db.close();
-    expect(fs.existsSync(file)).toBe(true);
-  });
+      // Old rows are all still there (read through the old columns).
+      const newRows = dumpRows(db, oldSchema);
+      delete newRows['schema_migrations'];
+      expect(newRows).toEqual(oldRows);
 
-  it('upgrades a database at N-1 to N, keeping its data and logging the migration once', () => {
-    const file = dbFile();
-    const old = track(openDatabase(file, { targetVersion: version - 1 }));
-    expect(schemaVersion(old)).toBe(version - 1);
-    for (const table of userTables(old)) {
-      const seed = seeders[table];
-      if (!seed) throw new Error(`no seeder for table ${table}`);
-      seed(old);
-    }
-    const oldSchema = schemaSnapshot(old);
-    const oldRows = dumpRows(old, oldSchema);
-    delete oldRows['schema_migrations'];
-    const oldLog = migrationLog(old);
-    old.close();
+      // The log kept its old rows untouched and gained exactly one, for this migration.
+      const log = migrationLog(db);
+      expect(log.slice(0, -1)).toEqual(oldLog);
+      expect(log).toHaveLength(version);
+      expect(log.at(-1)).toMatchObject({ version, name: migration.name });
+      expect(
+        db.prepare('SELECT count(*) AS n FROM schema_migrations WHERE version = ?').get(version),
+      ).toEqual({ n: 1 });
+    });
 
-    const db = track(openDatabase(file, { targetVersion: version }));
-    expect(schemaVersion(db)).toBe(version);
+    it('is rolled back as a whole when it fails, leaving the database at N-1', () => {
+      const file = dbFile();
+      track(openDatabase(file, { targetVersion: version - 1 })).close();
+      const additions = expectedFor(version);
 
-    // The upgraded schema is exactly the one a fresh database at N gets.
-    const fresh = track(openDatabase(dbFile(), { targetVersion: version }));
-    expect(schemaSnapshot(db)).toEqual(schemaSnapshot(fresh));
-    expect(
-      db.prepare("SELECT type, name, sql FROM sqlite_master WHERE name <> 'schema_migrations' ORDER BY name").all(),
-    ).toEqual(
-      fresh.prepare("SELECT type, name, sql FROM sqlite_master WHERE name <> 'schema_migrations' ORDER BY name").all(),
-    );
+      // Something the migration is about to create already exists, so its DDL fails.
+      const tamper = raw(file);
+      tamper.exec(conflictingStatement(additions));
+      const tamperedSchema = schemaSnapshot(tamper);
+      tamper.close();
 
-    // Old rows are all still there (read through the old columns).
-    const newRows = dumpRows(db, oldSchema);
-    delete newRows['schema_migrations'];
-    expect(newRows).toEqual(oldRows);
+      let error: unknown;
+      try {
+        track(openDatabase(file, { targetVersion: version }));
+      } catch (caught) {
+        error = caught;
+      }
+      expect(error).toBeInstanceOf(StoreError);
+      expect((error as StoreError).code).toBe('MIGRATION_FAILED');
+      expect((error as StoreError).message).toContain(`migration ${version} (${migration.name})`);
+      expect((error as StoreError).message).toContain('rolled back');
 
-    // The log kept its old rows untouched and gained exactly one, for this migration.
-    const log = migrationLog(db);
-    expect(log.slice(0, -1)).toEqual(oldLog);
-    expect(log).toHaveLength(version);
-    expect(log.at(-1)).toMatchObject({ version, name: migration.name });
-    expect(db.prepare('SELECT count(*) AS n FROM schema_migrations WHERE version = ?').get(version)).toEqual({ n: 1 });
-  });
+      const after = raw(file);
+      expect(schemaVersion(after)).toBe(version - 1);
+      expect(migrationLog(after).map((row) => row.version)).not.toContain(version);
+      expect(schemaSnapshot(after)).toEqual(tamperedSchema);
+    });
 
-  it('is rolled back as a whole when it fails, leaving the database at N-1', () => {
-    const file = dbFile();
-    track(openDatabase(file, { targetVersion: version - 1 })).close();
-    const additions = expectedFor(version);
+    it('rolls back what it already created when logging it fails afterwards', () => {
+      const file = dbFile();
+      track(openDatabase(file, { targetVersion: version - 1 })).close();
+      const before = schemaSnapshot(raw(file));
 
-    // Something the migration is about to create already exists, so its DDL fails.
-    const tamper = raw(file);
-    tamper.exec(conflictingStatement(additions));
-    const tamperedSchema = schemaSnapshot(tamper);
-    tamper.close();
+      // A stray log row for N makes the INSERT into schema_migrations fail *after* up() has run.
+      const tamper = raw(file);
+      tamper.prepare("INSERT INTO schema_migrations (version, name) VALUES (?, 'stray')").run(version);
+      tamper.close();
 
-    let error: unknown;
-    try {
-      track(openDatabase(file, { targetVersion: version }));
-    } catch (caught) {
-      error = caught;
-    }
-    expect(error).toBeInstanceOf(StoreError);
-    expect((error as StoreError).code).toBe('MIGRATION_FAILED');
-    expect((error as StoreError).message).toContain(`migration ${version} (${migration.name})`);
-    expect((error as StoreError).message).toContain('rolled back');
+      expect(() => openDatabase(file, { targetVersion: version })).toThrow(
+        expect.objectContaining({ name: 'StoreError', code: 'MIGRATION_FAILED' }),
+      );
 
-    const after = raw(file);
-    expect(schemaVersion(after)).toBe(version - 1);
-    expect(migrationLog(after).map((row) => row.version)).not.toContain(version);
-    expect(schemaSnapshot(after)).toEqual(tamperedSchema);
-  });
+      const after = raw(file);
+      expect(schemaVersion(after)).toBe(version - 1);
+      expect(schemaSnapshot(after), 'nothing the migration created survives').toEqual(before);
+      expect(migrationLog(after).filter((row) => row.version === version)).toMatchObject([{ name: 'stray' }]);
 
-  it('rolls back what it already created when logging it fails afterwards', () => {
-    const file = dbFile();
-    track(openDatabase(file, { targetVersion: version - 1 })).close();
-    const before = schemaSnapshot(raw(file));
-
-    // A stray log row for N makes the INSERT into schema_migrations fail *after* up() has run.
-    const tamper = raw(file);
-    tamper.prepare("INSERT INTO schema_migrations (version, name) VALUES (?, 'stray')").run(version);
-    tamper.close();
-
-    expect(() => openDatabase(file, { targetVersion: version })).toThrow(
-      expect.objectContaining({ name: 'StoreError', code: 'MIGRATION_FAILED' }),
-    );
-
-    const after = raw(file);
-    expect(schemaVersion(after)).toBe(version - 1);
-    expect(schemaSnapshot(after), 'nothing the migration created survives').toEqual(before);
-    expect(migrationLog(after).filter((row) => row.version === version)).toMatchObject([{ name: 'stray' }]);
-
-    // Once the stray row is gone the migration applies normally.
-    after.prepare('DELETE FROM schema_migrations WHERE version = ?').run(version);
-    after.close();
-    expect(schemaVersion(track(openDatabase(file, { targetVersion: version })))).toBe(version);
-  });
-});
+      // Once the stray row is gone the migration applies normally.
+      after.prepare('DELETE FROM schema_migrations WHERE version = ?').run(version);
+      after.close();
+      expect(schemaVersion(track(openDatabase(file, { targetVersion: version })))).toBe(version);
+    });
+  },
+);
 
 describe('reopening', () => {
   it('applies nothing to a database that is already up to date', () => {

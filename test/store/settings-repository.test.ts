@@ -72,10 +72,10 @@ describe('SettingsRepository', () => {
     repo.setMany({ a: { now: 'an object' } });
     expect(repo.all()).toEqual({ a: { now: 'an object' }, b: 'keep' });
     const stamps = Object.fromEntries(
-      db.prepare<[], { key: string; updated_at: string }>('SELECT key, updated_at FROM settings').all().map((r) => [
-        r.key,
-        r.updated_at,
-      ]),
+      db
+        .prepare<[], { key: string; updated_at: string }>('SELECT key, updated_at FROM settings')
+        .all()
+        .map((r) => [r.key, r.updated_at]),
     );
     expect(stamps['a']).toMatch(isoTimestamp);
     expect(stamps['a']).not.toBe('2000-01-01T00:00:00.000Z');
@@ -99,11 +99,14 @@ describe('SettingsRepository', () => {
   describe('setMany is atomic', () => {
     const unstorable: [string, unknown][] = [
       ['a BigInt (JSON.stringify throws)', 10n],
-      ['a circular object (JSON.stringify throws)', (() => {
-        const loop: Record<string, unknown> = {};
-        loop['self'] = loop;
-        return loop;
-      })()],
+      [
+        'a circular object (JSON.stringify throws)',
+        (() => {
+          const loop: Record<string, unknown> = {};
+          loop['self'] = loop;
+          return loop;
+        })(),
+      ],
       ['a function (JSON.stringify gives undefined)', () => 1],
     ];
 
@@ -114,7 +117,9 @@ describe('SettingsRepository', () => {
       // Keys before the bad one have already been upserted when it fails; they must be undone.
       expect(() => repo.setMany({ existing: 'after', fresh: [1, 2, 3], bad, later: true })).toThrow();
 
-      expect(db.prepare('SELECT key, value, updated_at FROM settings ORDER BY key').all()).toEqual(rowsBefore);
+      expect(db.prepare('SELECT key, value, updated_at FROM settings ORDER BY key').all()).toEqual(
+        rowsBefore,
+      );
       expect(repo.all()).toEqual({ existing: 'before', other: 1 });
       expect(repo.get('fresh')).toBeUndefined();
       expect(repo.get('later')).toBeUndefined();

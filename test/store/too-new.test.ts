@@ -65,7 +65,9 @@ describe('a database written by a newer app', () => {
     expect(userVersionOf(file)).toBe(latestSchemaVersion + 1);
     const db = track(new Database(file, { readonly: true }));
     expect(db.prepare('SELECT count(*) FROM schema_migrations').pluck().get()).toBe(latestSchemaVersion);
-    expect(db.prepare("SELECT value FROM settings WHERE key = 'written.by'").pluck().get()).toBe('"a newer app"');
+    expect(db.prepare("SELECT value FROM settings WHERE key = 'written.by'").pluck().get()).toBe(
+      '"a newer app"',
+    );
   });
 
   it('is refused for any version above latest, not only latest+1', () => {
@@ -78,11 +80,8 @@ describe('a database written by a newer app', () => {
     expect(userVersionOf(file)).toBe(latestSchemaVersion + 7);
   });
 
-  // Known bug (see the report): openDatabase switches the journal to WAL *before* it reads the
-  // schema version, so a newer database in rollback-journal mode gets its header rewritten (file
-  // format bytes 18-19 go from 1 to 2) although the error says "The database was not changed".
-  // Turn `it.fails` into `it` once openDatabase checks the version first.
-  it.fails('is left unchanged when it uses a rollback journal rather than WAL', () => {
+  // Switching to WAL rewrites the file header (bytes 18-19), so the version must be checked first.
+  it('is left unchanged when it uses a rollback journal rather than WAL', () => {
     const file = newerAppDatabase('delete');
     const before = fs.readFileSync(file);
     expect(openError(file).code).toBe('DATABASE_TOO_NEW');
