@@ -6,6 +6,7 @@ import { createForkedEngineProbe, type EngineProbe } from './engine/engine-probe
 import { createServices } from './services/app-services';
 import type { Handlers } from './services/dispatch';
 import { EventHub, startPing } from './services/event-hub';
+import { TaskRegistry } from './services/tasks';
 import { openDatabase, type Database } from './store/db';
 import { databasePath } from './paths';
 import { appVersion } from './version';
@@ -26,6 +27,7 @@ export interface CoreOptions {
 export interface Core {
   handlers: Handlers;
   hub: EventHub;
+  tasks: TaskRegistry;
   db: Database;
   dataDir: string;
   close(): void;
@@ -43,6 +45,7 @@ export function startCore(options: CoreOptions): Core {
   const db = openDatabase(dbFile, options.nativeBinding ? { nativeBinding: options.nativeBinding } : {});
   const hub = new EventHub();
   const stopPing = startPing(hub, options.pingIntervalMs ?? 5000);
+  const tasks = new TaskRegistry((info) => hub.emit('task', info));
   const handlers = createServices({
     db,
     dataDir: options.dataDir,
@@ -51,14 +54,17 @@ export function startCore(options: CoreOptions): Core {
     version: appVersion,
     probeEngines: options.probeEngines ?? createForkedEngineProbe(bundledProbeScript()),
     versions: options.versions,
+    tasks,
   });
   return {
     handlers,
     hub,
+    tasks,
     db,
     dataDir: options.dataDir,
     close() {
       stopPing();
+      void tasks.cancelAll();
       db.close();
     },
   };

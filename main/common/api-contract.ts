@@ -2,6 +2,7 @@ import { z } from 'zod';
 import type { EngineReport } from './engine';
 import type { Result } from './result';
 import { settingsPatchSchema, type Settings } from './settings';
+import type { TaskInfo } from './tasks';
 
 /**
  * The one API contract between the renderer and the core. Every call (name, argument schema,
@@ -93,12 +94,23 @@ export const calls = {
     result: returns<Settings>(),
     summary: 'Changes some settings and returns all of them.',
   }),
+  tasksList: defineCall({
+    args: noArgs,
+    result: returns<TaskInfo[]>(),
+    summary: 'Running and recently ended long tasks (import, training, ...), newest first.',
+  }),
+  taskCancel: defineCall({
+    args: z.object({ id: z.string().min(1).max(100) }).strict(),
+    result: returns<TaskInfo>(),
+    summary: 'Asks a running task to stop; it ends as cancelled.',
+  }),
 } as const;
 
 /** Every event the core pushes to the renderer. */
 export const events = {
   ping: defineEvent<PingEvent>('Heartbeat every few seconds while the core is running.'),
   menu: defineEvent<MenuEvent>('A command chosen in the desktop menu bar.'),
+  task: defineEvent<TaskInfo>('Progress of a long task: counts, rate, ETA; always a final update when it ends.'),
 } as const;
 
 export type Calls = typeof calls;

@@ -7,6 +7,7 @@ import { schemaVersion, type Database } from '../store/db';
 import { SettingsRepository } from '../store/settings-repository';
 import type { EngineProbe } from '../engine/engine-probe';
 import type { Handlers } from './dispatch';
+import type { TaskRegistry } from './tasks';
 
 /** What the services need from the host that runs them. */
 export interface ServiceContext {
@@ -19,10 +20,29 @@ export interface ServiceContext {
   probeEngines: EngineProbe;
   /** Extra versions the host knows (Electron, Chrome). */
   versions?: { electron?: string; chrome?: string };
+  /** Long work with progress and cancel. */
+  tasks: TaskRegistry;
 }
+
+/** The calls one area of the app implements; `createServices` joins the areas. */
+export type AreaHandlers<K extends keyof Handlers> = Pick<Handlers, K>;
 
 /** Builds the handlers of every call in the contract over one database. */
 export function createServices(context: ServiceContext): Handlers {
+  return {
+    ...appHandlers(context),
+    ...taskHandlers(context),
+  };
+}
+
+function taskHandlers(context: ServiceContext): AreaHandlers<'tasksList' | 'taskCancel'> {
+  return {
+    tasksList: () => context.tasks.list(),
+    taskCancel: ({ id }) => context.tasks.cancel(id),
+  };
+}
+
+function appHandlers(context: ServiceContext): AreaHandlers<'appInfo' | 'settingsGet' | 'settingsSet'> {
   const settings = new SettingsRepository(context.db);
   const engineReports = new Map<string, Promise<EngineReport>>();
 
