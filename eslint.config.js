@@ -7,6 +7,12 @@ import tseslint from 'typescript-eslint';
 
 const nodeBuiltins = [...builtinModules, ...builtinModules.map((name) => `node:${name}`)];
 
+/** An import that walks into a folder and back out (`main/common/../store`) to dodge a rule. */
+const noDetour = {
+  regex: '(^|/)[^./][^/]*/\\.\\.(/|$)',
+  message: 'Write imports without detours through `..` inside a path: the layering rule reads them as written.',
+};
+
 /**
  * The layering rule (compare VS Code's `code-layering`): imports go one direction only.
  *   main/common  -> nothing but zod (no Node, no DOM, no other folder)
@@ -26,7 +32,9 @@ const layering = {
         group: ['../*', '!../common', '!../common/*'],
         message: 'main/common imports nothing outside main/common.',
       },
-      { group: ['better-sqlite3', 'ws', 'sharp', '@tensorflow/*'], message: 'main/common holds no runtime dependencies but zod.' },
+      { regex: '^(?!zod(/|$)|\\.{1,2}/)', message: 'main/common holds no runtime dependencies but zod.' },
+      { group: ['node:*'], message: 'main/common is shared with the renderer: no Node APIs here.' },
+      noDetour,
     ],
   },
   main: {
@@ -34,6 +42,7 @@ const layering = {
     patterns: [
       { group: ['electron/*'], message: 'main/ never imports electron: put Electron code in electron/.' },
       { group: ['**/electron/**', '**/renderer/**'], message: 'main/ does not import electron/ or renderer/ code.' },
+      noDetour,
     ],
   },
   renderer: {
@@ -47,6 +56,11 @@ const layering = {
         message: 'The renderer imports only main/common of main/ (the contract and domain types).',
       },
       { group: ['**/electron/**'], message: 'The renderer never imports electron/ code.' },
+      {
+        group: ['node:*', 'better-sqlite3', 'ws', 'sharp', '@tensorflow/tfjs-node', '@tensorflow/tfjs-node-gpu'],
+        message: 'The renderer runs in a sandboxed page: no Node APIs or native modules.',
+      },
+      noDetour,
     ],
   },
 };

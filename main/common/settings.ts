@@ -5,21 +5,31 @@ import { engineNames } from './engine';
  * User settings: one schema gives the defaults, the validation of every change, and the type.
  * Unknown keys are refused so a typo never silently does nothing.
  */
+const settingFields = {
+  /** Colour theme of the app. */
+  theme: z.enum(['system', 'light', 'dark']),
+  /** Which engine to train on: 'auto' picks the best that works here. */
+  engine: z.enum(['auto', ...engineNames]),
+  /** Ask for confirmation before deleting folders, runs or classes. */
+  confirmBeforeDelete: z.boolean(),
+};
+
 export const settingsSchema = z
   .object({
-    /** Colour theme of the app. */
-    theme: z.enum(['system', 'light', 'dark']).default('system'),
-    /** Which engine to train on: 'auto' picks the best that works here. */
-    engine: z.enum(['auto', ...engineNames]).default('auto'),
-    /** Ask for confirmation before deleting folders, runs or classes. */
-    confirmBeforeDelete: z.boolean().default(true),
+    theme: settingFields.theme.default('system'),
+    engine: settingFields.engine.default('auto'),
+    confirmBeforeDelete: settingFields.confirmBeforeDelete.default(true),
   })
   .strict();
 
 export type Settings = z.infer<typeof settingsSchema>;
 
-/** A partial change to the settings; each present field is validated like the full schema. */
-export const settingsPatchSchema = settingsSchema.partial().strict();
+/**
+ * A partial change to the settings; each present field is validated like the full schema.
+ * Built from the fields without defaults: zod's .partial() would fill absent fields with their
+ * defaults and so reset every setting the patch does not name.
+ */
+export const settingsPatchSchema = z.object(settingFields).partial().strict();
 
 export type SettingsPatch = z.infer<typeof settingsPatchSchema>;
 

@@ -22,6 +22,8 @@ export interface DecodeOptions {
   minSide?: number;
   /** Resize so the shorter side is this many pixels (keeps aspect), after orientation. */
   shortSide?: number;
+  /** Downscale so the shorter side is at most this many pixels; never upscales. */
+  maxShortSide?: number;
 }
 
 /** 8-bit sRGB RGB pixels of one image, row-major, 3 bytes per pixel. */
@@ -85,8 +87,10 @@ export async function decodeImage(file: string, options: DecodeOptions = {}): Pr
       .autoOrient()
       .flatten({ background: '#ffffff' })
       .toColourspace('srgb');
-    if (options.shortSide) {
-      const scale = options.shortSide / Math.min(originalWidth, originalHeight);
+    const shorter = Math.min(originalWidth, originalHeight);
+    const target = options.shortSide ?? (options.maxShortSide && shorter > options.maxShortSide ? options.maxShortSide : undefined);
+    if (target) {
+      const scale = target / shorter;
       pipeline = pipeline.resize(Math.max(1, Math.round(originalWidth * scale)), Math.max(1, Math.round(originalHeight * scale)), {
         fit: 'fill',
         kernel: 'lanczos3',

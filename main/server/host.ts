@@ -46,6 +46,24 @@ const contentTypes: Record<string, string> = {
   '.wasm': 'application/wasm',
 };
 
+/** decodeURIComponent that returns undefined for malformed escapes instead of throwing. */
+function safeDecode(text: string): string | undefined {
+  try {
+    return decodeURIComponent(text);
+  } catch {
+    return undefined;
+  }
+}
+
+/** Parses a request target; a malformed one (e.g. `//[`) gives undefined instead of throwing. */
+function parseRequestUrl(raw: string | undefined, port: number): URL | undefined {
+  try {
+    return new URL(raw ?? '/', `http://${bindAddress}:${port}`);
+  } catch {
+    return undefined;
+  }
+}
+
 function send(response: ServerResponse, status: number, body: string, type = 'application/json'): void {
   response.writeHead(status, {
     'content-type': type,
@@ -101,12 +119,17 @@ async function handleCall(handlers: Handlers, name: string, request: IncomingMes
     return;
   }
   const args = typeof body === 'object' && body !== null && 'args' in body ? (body as { args: unknown }).args : undefined;
-  sendResult(response, await dispatch(handlers, decodeURIComponent(name), args));
+  sendResult(response, await dispatch(handlers, safeDecode(name) ?? name, args));
 }
 
 function serveStatic(staticDir: string, url: URL, response: ServerResponse, setCookie?: string): void {
   const root = path.resolve(staticDir);
-  const relative = url.pathname === '/' ? 'index.html' : decodeURIComponent(url.pathname).replace(/^\/+/, '');
+  const decoded = safeDecode(url.pathname);
+  if (decoded === undefined) {
+    send(response, 400, 'Bad request', 'text/plain');
+    return;
+  }
+  const relative = url.pathname === '/' ? 'index.html' : decoded.replace(/^\/+/, '');
   const file = path.resolve(root, relative);
   if (file !== root && !file.startsWith(root + path.sep)) {
     send(response, 403, 'Forbidden', 'text/plain');
@@ -134,7 +157,11 @@ export async function startBrowserHost(options: BrowserHostOptions): Promise<Bro
   const wss = new WebSocketServer({ noServer: true, maxPayload: 64 * 1024 });
 
   const server = http.createServer((request, response) => {
-    const url = new URL(request.url ?? '/', `http://${bindAddress}:${port}`);
+    const url = parseRequestUrl(request.url, port);
+    if (!url) {
+      send(response, 400, JSON.stringify(err('INVALID_ARGUMENT', 'Malformed request URL.')));
+      return;
+    }
     const refusal = checkRequest(request, url, port, token);
     if (refusal) {
       send(response, refusal.status, JSON.stringify(err('FORBIDDEN', refusal.message)));
@@ -163,8 +190,10 @@ export async function startBrowserHost(options: BrowserHostOptions): Promise<Bro
   });
 
   server.on('upgrade', (request, socket, head) => {
-    const url = new URL(request.url ?? '/', `http://${bindAddress}:${port}`);
-    const refusal = url.pathname === httpEventsPath ? checkRequest(request, url, port, token) : { status: 403 as const, message: 'Unknown socket path.' };
+    const url = parseRequestUrl(request.url, port);
+    const refusal = !url
+      ? { status: 403 as const, message: 'Malformed socket URL.' }
+      : url.pathname === httpEventsPath ? checkRequest(request, url, port, token) : { status: 403 as const, message: 'Unknown socket path.' };
     if (refusal) {
       socket.write(`HTTP/1.1 ${refusal.status} ${refusal.status === 401 ? 'Unauthorized' : 'Forbidden'}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
       socket.destroy();

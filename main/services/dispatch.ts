@@ -19,7 +19,8 @@ export type Handlers = {
  */
 export async function dispatch(handlers: Handlers, name: unknown, rawArgs: unknown): Promise<Result<unknown>> {
   if (!isCallName(name)) {
-    return err('UNKNOWN_CALL', `Unknown call ${JSON.stringify(name)}: the API has no such call.`);
+    const shown = typeof name === 'string' ? JSON.stringify(name.slice(0, 100)) : `of type ${typeof name}`;
+    return err('UNKNOWN_CALL', `Unknown call ${shown}: the API has no such call.`);
   }
   const parsed = calls[name].args.safeParse(rawArgs ?? {});
   if (!parsed.success) {
@@ -30,7 +31,7 @@ export async function dispatch(handlers: Handlers, name: unknown, rawArgs: unkno
     return ok(await handler(parsed.data));
   } catch (error) {
     if (error instanceof ServiceError) return err(error.code, error.message);
-    return err('INTERNAL', `${name} failed: ${(error as Error)?.message ?? String(error)}`);
+    return err('INTERNAL', `${name} failed: ${describeError(error)}`);
   }
 }
 
@@ -51,5 +52,14 @@ export function httpStatusFor(result: Result<unknown>): number {
       return 503;
     default:
       return 500;
+  }
+}
+
+function describeError(error: unknown): string {
+  if (error instanceof Error) return error.message;
+  try {
+    return String(error);
+  } catch {
+    return 'an unprintable error';
   }
 }

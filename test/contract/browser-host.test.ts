@@ -11,6 +11,7 @@ import { isResult, type Result } from '../../main/common/result';
 import { startCore, type Core } from '../../main/core';
 import { startBrowserHost, type BrowserHost } from '../../main/server/host';
 import { contentSecurityPolicy, tokenCookie } from '../../main/server/security';
+import { badSettingsSetArgs, unknownCallNames } from './shared-cases';
 
 const fixedReport: EngineReport = {
   chosen: 'wasm',
@@ -24,7 +25,8 @@ const fixedReport: EngineReport = {
   probeMs: 1,
 };
 
-const indexHtml = '<!doctype html><html><head><title>JigClu test page</title></head><body>hello</body></html>';
+const indexHtml =
+  '<!doctype html><html><head><title>JigClu test page</title></head><body>hello</body></html>';
 const secretText = 'SECRET-OUTSIDE-STATIC-DIR';
 
 let tempDir: string;
@@ -42,7 +44,12 @@ beforeEach(async () => {
   // A file beside (not inside) the static folder: traversal must never reach it.
   fs.writeFileSync(path.join(tempDir, 'secret.txt'), secretText);
   probe = vi.fn(async (requested: EngineName | 'auto') => ({ ...fixedReport, requested }));
-  core = startCore({ dataDir: path.join(tempDir, 'data'), mode: 'browser', probeEngines: probe, pingIntervalMs: 50 });
+  core = startCore({
+    dataDir: path.join(tempDir, 'data'),
+    mode: 'browser',
+    probeEngines: probe,
+    pingIntervalMs: 50,
+  });
   host = await startBrowserHost({ handlers: core.handlers, hub: core.hub, staticDir });
 });
 
@@ -93,12 +100,22 @@ function rawRequest(options: {
 }): Promise<{ status: number; headers: http.IncomingHttpHeaders; body: string }> {
   return new Promise((resolve, reject) => {
     const request = http.request(
-      { host: '127.0.0.1', port: host.port, method: options.method ?? 'GET', path: options.path, headers: options.headers },
+      {
+        host: '127.0.0.1',
+        port: host.port,
+        method: options.method ?? 'GET',
+        path: options.path,
+        headers: options.headers,
+      },
       (response) => {
         const chunks: Buffer[] = [];
         response.on('data', (chunk: Buffer) => chunks.push(chunk));
         response.on('end', () =>
-          resolve({ status: response.statusCode ?? 0, headers: response.headers, body: Buffer.concat(chunks).toString('utf8') }),
+          resolve({
+            status: response.statusCode ?? 0,
+            headers: response.headers,
+            body: Buffer.concat(chunks).toString('utf8'),
+          }),
         );
         response.on('error', reject);
       },
@@ -110,7 +127,10 @@ function rawRequest(options: {
 
 type SocketOutcome = { opened: true; socket: WebSocket } | { opened: false; status: number | undefined };
 
-function openSocket(query: string, options: { headers?: Record<string, string>; origin?: string } = {}): Promise<SocketOutcome> {
+function openSocket(
+  query: string,
+  options: { headers?: Record<string, string>; origin?: string } = {},
+): Promise<SocketOutcome> {
   return new Promise((resolve) => {
     const socket = new WebSocket(`ws://127.0.0.1:${host.port}${httpEventsPath}${query}`, options);
     openSockets.push(socket);
@@ -201,7 +221,11 @@ describe('browser host: who may call', () => {
     const ours = await rawRequest({
       method: 'POST',
       path: `${httpCallPrefix}appInfo`,
-      headers: { host: `localhost:${host.port}`, 'content-type': 'application/json', [tokenHeader]: host.token },
+      headers: {
+        host: `localhost:${host.port}`,
+        'content-type': 'application/json',
+        [tokenHeader]: host.token,
+      },
       body: '{"args":{}}',
     });
     expect(ours.status).toBe(200);
@@ -225,25 +249,21 @@ describe('browser host: calls', () => {
   });
 
   it('refuses bad settingsSet arguments with 400 and INVALID_ARGUMENT', async () => {
-    const badValue = await call('settingsSet', { patch: { theme: 'blue' } });
-    expect(badValue.status).toBe(400);
-    expect(errorCode(badValue.body)).toBe('INVALID_ARGUMENT');
-
-    const extraKey = await call('settingsSet', { patch: {}, extra: 1 });
-    expect(extraKey.status).toBe(400);
-    expect(errorCode(extraKey.body)).toBe('INVALID_ARGUMENT');
-
-    const notObject = await call('settingsSet', 'dark');
-    expect(notObject.status).toBe(400);
-    expect(errorCode(notObject.body)).toBe('INVALID_ARGUMENT');
-
+    for (const [label, args] of badSettingsSetArgs) {
+      const response = await call('settingsSet', args);
+      expect(response.status, label).toBe(400);
+      expect(errorCode(response.body), label).toBe('INVALID_ARGUMENT');
+    }
     // Nothing was written.
     const after = expectResult((await call('settingsGet', {})).body);
-    expect(after).toMatchObject({ ok: true, value: { theme: 'system' } });
+    expect(after).toEqual({
+      ok: true,
+      value: { theme: 'system', engine: 'auto', confirmBeforeDelete: true },
+    });
   });
 
   it('refuses unknown calls with 404 and UNKNOWN_CALL', async () => {
-    for (const name of ['deleteEverything', '__proto__', 'toString', 'constructor']) {
+    for (const name of unknownCallNames) {
       const response = await call(name, {});
       expect(response.status, name).toBe(404);
       expect(errorCode(response.body), name).toBe('UNKNOWN_CALL');
@@ -267,7 +287,9 @@ describe('browser host: calls', () => {
   });
 
   it('refuses a GET on a call route', async () => {
-    const response = await fetch(`${base()}${httpCallPrefix}settingsGet`, { headers: { [tokenHeader]: host.token } });
+    const response = await fetch(`${base()}${httpCallPrefix}settingsGet`, {
+      headers: { [tokenHeader]: host.token },
+    });
     expect(response.status).toBe(405);
     expect(errorCode(await response.json())).toBe('INVALID_ARGUMENT');
   });
@@ -287,10 +309,11 @@ describe('browser host: calls', () => {
     });
   });
 
-  // KNOWN BUG (see the report): the patch schema applies every field's default, so a patch of
-  // one setting resets the others. Turn `it.fails` into `it` once settingsPatchSchema is fixed.
-  it.fails('KNOWN BUG: a patch of one setting keeps the others', async () => {
-    expect((await call('settingsSet', { patch: { engine: 'cpu', confirmBeforeDelete: false } })).status).toBe(200);
+  // zod's .partial() would apply every field's default, resetting settings a patch does not name.
+  it('a patch of one setting keeps the others', async () => {
+    expect((await call('settingsSet', { patch: { engine: 'cpu', confirmBeforeDelete: false } })).status).toBe(
+      200,
+    );
     expect((await call('settingsSet', { patch: { theme: 'light' } })).status).toBe(200);
     const get = await call('settingsGet', {});
     expect(expectResult(get.body)).toEqual({
@@ -316,7 +339,9 @@ describe('browser host: static files', () => {
   });
 
   it('lets the cookie, and nothing less, fetch the page assets', async () => {
-    const withCookie = await fetch(`${base()}/index.html`, { headers: { cookie: `${tokenCookie}=${host.token}` } });
+    const withCookie = await fetch(`${base()}/index.html`, {
+      headers: { cookie: `${tokenCookie}=${host.token}` },
+    });
     expect(withCookie.status).toBe(200);
     expect(withCookie.headers.get('set-cookie')).toBeNull();
 
@@ -376,7 +401,9 @@ describe('browser host: event stream', () => {
       const socket = new WebSocket(`ws://127.0.0.1:${host.port}/api/other?${tokenQuery}=${host.token}`);
       openSockets.push(socket);
       socket.once('open', () => resolve({ opened: true, socket }));
-      socket.once('unexpected-response', (_request, response) => resolve({ opened: false, status: response.statusCode }));
+      socket.once('unexpected-response', (_request, response) =>
+        resolve({ opened: false, status: response.statusCode }),
+      );
       socket.once('error', () => resolve({ opened: false, status: undefined }));
     });
     expect(outcome.opened).toBe(false);
@@ -408,5 +435,39 @@ describe('browser host: event stream', () => {
   it('accepts the token in a header as well', async () => {
     const outcome = await openSocket('', { headers: { [tokenHeader]: host.token } });
     expect(outcome.opened).toBe(true);
+  });
+});
+
+describe('browser host: malformed requests', () => {
+  /** Sends raw bytes and returns the status line's code (the socket must answer, not hang). */
+  function rawStatus(requestLine: string, withToken: boolean): Promise<number> {
+    return new Promise((resolve, reject) => {
+      const socket = net.connect(host.port, '127.0.0.1', () => {
+        const headers = [`Host: 127.0.0.1:${host.port}`, withToken ? `${tokenHeader}: ${host.token}` : '', 'Connection: close']
+          .filter(Boolean)
+          .join('\r\n');
+        socket.write(`${requestLine}\r\n${headers}\r\n\r\n`);
+      });
+      let data = '';
+      socket.on('data', (chunk) => (data += chunk.toString()));
+      socket.on('end', () => resolve(Number(/^HTTP\/1\.1 (\d{3})/.exec(data)?.[1] ?? 0)));
+      socket.on('error', reject);
+      socket.setTimeout(5000, () => reject(new Error(`no answer to ${requestLine}`)));
+    });
+  }
+
+  it('answers malformed targets and escapes with 4xx and keeps serving', async () => {
+    const cases: [string, boolean][] = [
+      ['GET //[ HTTP/1.1', false],
+      ['GET /%E0%A4%A HTTP/1.1', true],
+    ];
+    for (const [line, withToken] of cases) {
+      const status = await rawStatus(line, withToken);
+      expect(status, line).toBeGreaterThanOrEqual(400);
+      expect(status, line).toBeLessThan(500);
+    }
+    const bad = await call('%E0%A4%A', {});
+    expect(errorCode(bad.body)).toBe('UNKNOWN_CALL');
+    expect((await call('settingsGet', {})).status).toBe(200);
   });
 });

@@ -1,0 +1,124 @@
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { ESLint, type Linter } from 'eslint';
+import { beforeAll, describe, expect, it } from 'vitest';
+
+const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+const layeringRule = 'no-restricted-imports';
+
+let eslint: ESLint;
+
+beforeAll(() => {
+  eslint = new ESLint({ cwd: repoRoot });
+});
+
+/** Lints `code` as if it were the file at `relativePath` in the repo; returns its messages. */
+async function lintAs(relativePath: string, code: string): Promise<Linter.LintMessage[]> {
+  const [result] = await eslint.lintText(code, { filePath: path.join(repoRoot, relativePath) });
+  expect(result, relativePath).toBeDefined();
+  // A parse error would also be "an error" without proving anything about layering.
+  expect(result?.messages.filter((message) => message.fatal) ?? [], relativePath).toEqual([]);
+  return result?.messages ?? [];
+}
+
+function layeringErrors(messages: Linter.LintMessage[]): Linter.LintMessage[] {
+  return messages.filter((message) => message.ruleId === layeringRule && message.severity === 2);
+}
+
+/** A module that uses what it imports, so no other rule complains. */
+function importing(specifier: string): string {
+  return `import * as imported from '${specifier}';\n\nexport const used = imported;\n`;
+}
+
+describe('layering rule on single files', () => {
+  it.each<[string, string]>([
+    ['main/engine/x.ts', 'electron'],
+    ['main/engine/x.ts', 'electron/main'],
+    ['main/services/x.ts', '../../renderer/src/api/client'],
+    ['main/services/x.ts', '../../electron/ipc-router'],
+    ['renderer/src/x.ts', '../../main/store/db'],
+    ['renderer/src/x.ts', '../../main/services/dispatch'],
+    ['renderer/src/x.ts', 'electron'],
+    ['renderer/src/x.ts', 'node:fs'],
+    ['renderer/src/x.ts', 'fs'],
+    ['renderer/src/x.ts', '../../electron/preload'],
+    ['main/common/x.ts', 'node:fs'],
+    ['main/common/x.ts', 'path'],
+    ['main/common/x.ts', 'electron'],
+    ['main/common/x.ts', '../store/db'],
+    ['main/common/x.ts', 'better-sqlite3'],
+    ['main/common/x.ts', '@tensorflow/tfjs-core'],
+  ])('%s importing %s is a layering error', async (file, specifier) => {
+    const errors = layeringErrors(await lintAs(file, importing(specifier)));
+    expect(errors.length).toBeGreaterThan(0);
+  });
+
+  it.each<[string, string]>([
+    ['renderer/src/x.ts', '../../main/common/result'],
+    ['renderer/src/x.ts', '../../main/common/api-contract'],
+    ['renderer/src/x.ts', 'vue'],
+    ['electron/x.ts', 'electron'],
+    ['electron/x.ts', 'node:fs'],
+    ['electron/x.ts', '../main/core'],
+    ['main/engine/x.ts', 'node:fs'],
+    ['main/engine/x.ts', '../common/engine'],
+    ['main/common/x.ts', 'zod'],
+    ['main/common/x.ts', './result'],
+    ['main/common/x.ts', '../common/result'],
+  ])('%s importing %s is allowed', async (file, specifier) => {
+    const messages = await lintAs(file, importing(specifier));
+    expect(layeringErrors(messages)).toEqual([]);
+  });
+
+  // Detours through '..', npm packages in main/common, and native packages or prefix-only
+  // builtins ('node:test' is not in builtinModules) in the renderer are refused too.
+  it.each<[string, string]>([
+    ['renderer/src/x.ts', '../../main/common/../store/db'],
+    ['main/common/x.ts', '../common/../store/db'],
+    ['main/common/x.ts', 'vue'],
+    ['main/common/x.ts', 'node:test'],
+    ['renderer/src/x.ts', 'better-sqlite3'],
+  ])('%s importing %s is a layering error', async (file, specifier) => {
+    const errors = layeringErrors(await lintAs(file, importing(specifier)));
+    expect(errors.length).toBeGreaterThan(0);
+  });
+
+  it('reports the error with the layer-specific message', async () => {
+    const [mainError] = layeringErrors(await lintAs('main/engine/x.ts', importing('electron')));
+    expect(mainError?.message).toContain('main/ never imports electron');
+    const [rendererError] = layeringErrors(
+      await lintAs('renderer/src/x.ts', importing('../../main/store/db')),
+    );
+    expect(rendererError?.message).toContain('only main/common');
+    const [commonError] = layeringErrors(await lintAs('main/common/x.ts', importing('node:fs')));
+    expect(commonError?.message).toContain('no Node or Electron APIs');
+  });
+
+  it('applies to .vue files of the renderer too', async () => {
+    const sfc = `<script setup lang="ts">\nimport { readFileSync } from 'node:fs';\nconst read = readFileSync;\n</script>\n\n<template>\n  <p>{{ typeof read }}</p>\n</template>\n`;
+    const errors = layeringErrors(await lintAs('renderer/src/components/X.vue', sfc));
+    expect(errors.length).toBeGreaterThan(0);
+  });
+});
+
+describe('layering rule on the real repository', () => {
+  it('finds no layering error in main/, electron/ and renderer/', async () => {
+    const results = await eslint.lintFiles(['main', 'electron', 'renderer']);
+    const linted = results.map((result) =>
+      path.relative(repoRoot, result.filePath).split(path.sep).join('/'),
+    );
+    // The lint really covered each layer (an empty run would pass vacuously).
+    expect(linted).toContain('main/core.ts');
+    expect(linted).toContain('main/common/api-contract.ts');
+    expect(linted).toContain('electron/preload.ts');
+    expect(linted).toContain('renderer/src/api/client.ts');
+    expect(linted.some((file) => file.endsWith('.vue'))).toBe(true);
+
+    const problems = results.flatMap((result) =>
+      result.messages
+        .filter((message) => message.ruleId === layeringRule || message.fatal)
+        .map((message) => `${path.relative(repoRoot, result.filePath)}:${message.line} ${message.message}`),
+    );
+    expect(problems).toEqual([]);
+  }, 120_000);
+});
