@@ -28,8 +28,11 @@ export const useTasksStore = defineStore('tasks', () => {
     started = true;
     api().on('task', upsert);
     const result = await api().call('tasksList', {});
-    if (result.ok) for (const task of result.value) if (!byId.value.has(task.id)) upsert(task);
-    else error.value = result.error;
+    if (!result.ok) {
+      error.value = result.error;
+      return;
+    }
+    for (const task of result.value) if (!byId.value.has(task.id)) upsert(task);
   }
 
   async function cancel(id: string): Promise<void> {
