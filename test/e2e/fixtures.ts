@@ -40,6 +40,8 @@ export async function startBrowserMode(): Promise<{ server: BrowserMode; child: 
 }
 
 export const test = base.extend<{ server: BrowserMode; app: AppPage }>({
+  // Playwright reads fixture dependencies from the destructuring pattern: this one has none.
+  // eslint-disable-next-line no-empty-pattern
   server: async ({}, use) => {
     const { server, child } = await startBrowserMode();
     await use(server);
