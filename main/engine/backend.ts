@@ -141,3 +141,25 @@ export function chooseEngine(
     probeMs,
   };
 }
+
+/** The tfjs backend name each engine registers. */
+export const backendNames: Record<EngineName, string> = {
+  'tfjs-node-gpu': 'tensorflow',
+  'tfjs-node': 'tensorflow',
+  wasm: 'wasm',
+  cpu: 'cpu',
+};
+
+/**
+ * Probes the engines and makes the chosen one tfjs's backend for this process (the trainer
+ * process calls it once at start-up). Returns the report, with why better engines were not used.
+ */
+export async function selectEngine(requested: EngineName | 'auto' = 'auto'): Promise<EngineReport> {
+  const report = await probeEngines(requested);
+  const tf = await import('@tensorflow/tfjs-core');
+  if (!(await tf.setBackend(backendNames[report.chosen]))) {
+    throw new Error(`Could not switch tfjs to the ${report.chosen} engine after probing it.`);
+  }
+  await tf.ready();
+  return report;
+}

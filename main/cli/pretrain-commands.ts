@@ -1,0 +1,221 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import cliProgress from 'cli-progress';
+import { InvalidArgumentError, Option, type Command } from 'commander';
+import { engineNames, type EngineName } from '../common/engine';
+import { ConfigError, presetNames, resolvePretrainConfig, type PresetName, type PretrainOverrides } from '../common/pretrain-config';
+import { formatEta } from '../common/tasks';
+import { listImageFiles } from '../data/files';
+import { selectEngine } from '../engine/backend';
+import { defaultConvGradMode, type ConvGradMode } from '../engine/conv';
+import { knnEvaluate, loadBackbone, loadLabelledSet } from '../engine/evaluate';
+import { latestCheckpoint, runPretraining, type PretrainProgress } from '../engine/run-pretraining';
+import { JigCluTrainer } from '../engine/trainer';
+import * as tf from '../engine/tfjs';
+
+/** The bundled sample set (resources/sample), beside the built code or the source tree. */
+export function bundledSampleDir(): string {
+  const here = path.dirname(fileURLToPath(import.meta.url));
+  const candidates = [path.join(here, '..', '..', 'resources', 'sample'), path.join(here, '..', 'resources', 'sample')];
+  // Inside the packaged Electron app, resources/ is copied next to the asar.
+  const resourcesPath = (process as { resourcesPath?: string }).resourcesPath;
+  if (resourcesPath) candidates.unshift(path.join(resourcesPath, 'sample'));
+  return candidates.find((dir) => fs.existsSync(dir)) ?? candidates.at(-1)!;
+}
+
+function number(name: string, integer = false) {
+  return (value: string): number => {
+    const parsed = Number(value);
+    if (!Number.isFinite(parsed) || (integer && !Number.isInteger(parsed))) {
+      throw new InvalidArgumentError(`${name} must be ${integer ? 'a whole number' : 'a number'}.`);
+    }
+    return parsed;
+  };
+}
+
+interface PretrainOptions {
+  preset: PresetName;
+  epochs?: number;
+  batch?: number;
+  crop?: number;
+  cross?: number;
+  grid?: number;
+  temperature?: number;
+  lr?: number;
+  seed?: number;
+  engine: EngineName | 'auto';
+  convGrad?: 'auto' | 'fast' | 'native';
+  out?: string;
+  resume?: string;
+  checkpointEvery?: number;
+}
+
+function progressLine(progress: PretrainProgress): Record<string, string> {
+  return {
+    phase: progress.phase === 'preparing' ? 'decoding images' : `epoch ${Math.min(progress.epoch + 1, progress.epochs)}/${progress.epochs}`,
+    loss: progress.losses ? `loss ${progress.losses.total.toFixed(3)} (clu ${progress.losses.cluster.toFixed(3)}, loc ${progress.losses.location.toFixed(3)})` : '',
+    rate: progress.imagesPerSecond ? `${progress.imagesPerSecond.toFixed(1)} img/s` : '',
+    eta_text: formatEta(progress.etaSeconds),
+  };
+}
+
+/** Registers `pretrain` and `knn` on the program. */
+export function registerPretrainCommands(program: Command): void {
+  program
+    .command('pretrain')
+    .description('pretrain a backbone with Jigsaw Clustering on image folders (the bundled sample set when none is given)')
+    .argument('[folders...]', 'folders of images (searched recursively)')
+    .addOption(new Option('--preset <name>', 'settings preset').choices(presetNames).default('cpu-small'))
+    .option('--epochs <n>', 'epochs', number('--epochs', true))
+    .option('--batch <n>', 'images per batch', number('--batch', true))
+    .option('--crop <px>', 'patch size s (montages are grid * s)', number('--crop', true))
+    .option('--grid <m>', 'patches per side (2 or 3)', number('--grid', true))
+    .option('--cross <ratio>', 'patch overlap (cross ratio)', number('--cross'))
+    .option('--temperature <t>', 'cluster loss temperature', number('--temperature'))
+    .option('--lr <lr>', 'learning rate at batch 256 (scaled by batch / 256)', number('--lr'))
+    .option('--seed <n>', 'random seed', number('--seed', true))
+    .option('--checkpoint-every <steps>', 'write a checkpoint every N steps', number('--checkpoint-every', true))
+    .addOption(new Option('--engine <name>', 'tfjs engine').choices(['auto', ...engineNames]).default('auto'))
+    .addOption(new Option('--conv-grad <mode>', "conv filter gradient: ours ('fast') or tfjs's ('native')").choices(['auto', 'fast', 'native']))
+    .option('--out <folder>', 'run folder for checkpoints (default: <data-dir>/runs/<time>-<preset>)')
+    .option('--resume <run-or-checkpoint>', 'continue a run from its last checkpoint (a run folder or a .safetensors file)')
+    .action(async (folders: string[], options: PretrainOptions) => {
+      const dataDir = program.opts<{ dataDir: string }>().dataDir;
+      const roots = folders.length ? folders : [bundledSampleDir()];
+      if (!folders.length) console.error(`No folder given: training on the bundled sample set (${roots[0]}).`);
+      const files: string[] = [];
+      for (const root of roots) {
+        if (!fs.existsSync(root) || !fs.statSync(root).isDirectory()) throw new Error(`${root} is not a folder of images.`);
+        files.push(...(await listImageFiles(root)).map((item) => item.file));
+      }
+      let resumeFrom: string | undefined;
+      let runDir: string;
+      if (options.resume) {
+        const target = path.resolve(options.resume);
+        resumeFrom = fs.statSync(target).isDirectory() ? latestCheckpoint(target) : target;
+        if (!resumeFrom) throw new Error(`${target} has no checkpoint to resume from.`);
+        runDir = fs.statSync(target).isDirectory() ? target : path.dirname(path.dirname(target));
+      } else {
+        const stamp = new Date().toISOString().replace(/[:.]/g, '-').slice(0, 19);
+        runDir = path.resolve(options.out ?? path.join(dataDir, 'runs', `${stamp}-${options.preset}`));
+      }
+      const overrides: PretrainOverrides = {
+        epochs: options.epochs,
+        batch: options.batch,
+        crop: options.crop,
+        grid: options.grid as 2 | 3 | undefined,
+        cross: options.cross,
+        temperature: options.temperature,
+        baseLr: options.lr,
+        seed: options.seed,
+        engine: options.engine,
+        convGrad: options.convGrad,
+        checkpointEvery: options.checkpointEvery,
+      };
+      let config;
+      try {
+        const base = resumeFrom ? JigCluTrainer.readMetadata(fs.readFileSync(resumeFrom)).config : undefined;
+        config = base
+          ? resolvePretrainConfig(base.preset, { ...base, epochs: options.epochs ?? base.epochs })
+          : resolvePretrainConfig(options.preset, overrides, files.length);
+      } catch (error) {
+        if (error instanceof ConfigError) throw new Error(`invalid setting ${error.message}`, { cause: error });
+        throw error;
+      }
+      const engine = await selectEngine(config.engine);
+      console.error(`Engine: ${engine.chosen}${engine.fallbackReason ? ` — ${engine.fallbackReason}` : ''}`);
+      for (const candidate of engine.candidates) {
+        if (candidate.name === engine.chosen) break;
+        console.error(`  not ${candidate.name}: ${candidate.reason}`);
+      }
+      console.error(`Run folder: ${runDir}`);
+      const bar = new cliProgress.SingleBar(
+        {
+          stream: process.stderr,
+          format: '{phase} |{bar}| {value}/{total} · {loss} · {rate} · ETA {eta_text}',
+          noTTYOutput: !process.stderr.isTTY,
+          notTTYSchedule: 10_000,
+          hideCursor: Boolean(process.stderr.isTTY),
+        },
+        cliProgress.Presets.shades_classic,
+      );
+      let started = false;
+      let stop = false;
+      let interrupts = 0;
+      const onInterrupt = (): void => {
+        interrupts += 1;
+        if (interrupts > 1) process.exit(130);
+        stop = true;
+        process.stderr.write('\nStopping: writing a checkpoint first (Ctrl+C again to quit at once)…\n');
+      };
+      process.on('SIGINT', onInterrupt);
+      process.on('SIGTERM', onInterrupt);
+      try {
+        const outcome = await runPretraining(
+          { config, files, runDir, resumeFrom, engine },
+          {
+            progress: (progress) => {
+              if (!started) {
+                bar.start(progress.total, progress.done, progressLine(progress));
+                started = true;
+              }
+              bar.setTotal(progress.total);
+              bar.update(progress.done, progressLine(progress));
+            },
+            log: (level, message) => {
+              if (started && process.stderr.isTTY) process.stderr.write('\n');
+              console.error(level === 'warn' ? `warning: ${message}` : message);
+            },
+            control: () => (stop ? 'stop' : 'run'),
+          },
+        );
+        bar.stop();
+        console.log(
+          `${outcome.status === 'finished' ? 'Finished' : 'Stopped'} at epoch ${outcome.position.epoch}, step ${outcome.position.globalStep} on ${outcome.imageCount} images` +
+            (outcome.rejected.length ? ` (${outcome.rejected.length} files skipped)` : '') +
+            (outcome.lastLosses ? `; last loss ${outcome.lastLosses.total.toFixed(4)}` : '') +
+            `.\nCheckpoint: ${outcome.lastCheckpoint ?? 'none written'}`,
+        );
+      } finally {
+        bar.stop();
+        process.off('SIGINT', onInterrupt);
+        process.off('SIGTERM', onInterrupt);
+      }
+    });
+
+  program
+    .command('knn')
+    .description('kNN accuracy (k = 200, cosine, t = 0.1) of backbone features on class folders (root/<class>/<images>)')
+    .argument('[checkpoint]', 'a checkpoint (.safetensors) or run folder')
+    .requiredOption('--train <folder>', 'labelled images for the feature bank')
+    .requiredOption('--test <folder>', 'labelled images to classify')
+    .option('--random-init', 'evaluate a randomly initialised backbone of the same architecture (the untrained baseline)')
+    .addOption(new Option('--preset <name>', 'architecture for --random-init without a checkpoint').choices(presetNames).default('cpu-small'))
+    .option('--eval-size <px>', 'evaluate whole images at this size (default: the crop size s)', number('--eval-size', true))
+    .option('--k <n>', 'neighbours', number('--k', true), 200)
+    .option('--t <temperature>', 'vote temperature', number('--t'), 0.1)
+    .addOption(new Option('--engine <name>', 'tfjs engine').choices(['auto', ...engineNames]).default('auto'))
+    .action(async (checkpointArg: string | undefined, options: { train: string; test: string; randomInit?: boolean; preset: PresetName; evalSize?: number; k: number; t: number; engine: EngineName | 'auto' }) => {
+      if (!checkpointArg && !options.randomInit) throw new Error('give a checkpoint, or --random-init for the untrained baseline.');
+      let checkpoint = checkpointArg ? path.resolve(checkpointArg) : undefined;
+      if (checkpoint && fs.statSync(checkpoint).isDirectory()) {
+        checkpoint = latestCheckpoint(checkpoint);
+        if (!checkpoint) throw new Error(`${checkpointArg} has no checkpoint.`);
+      }
+      const engine = await selectEngine(options.engine);
+      const convGrad: ConvGradMode = defaultConvGradMode(tf.getBackend());
+      const { backbone, config, dispose } = loadBackbone(checkpoint, { randomInit: options.randomInit, config: resolvePretrainConfig(options.preset), convGrad });
+      const size = options.evalSize ?? config.crop;
+      const started = performance.now();
+      const train = await loadLabelledSet(options.train, size);
+      const test = await loadLabelledSet(options.test, size, train.classNames);
+      const accuracy = knnEvaluate(backbone, train, test, convGrad, options.k, options.t);
+      dispose();
+      const what = options.randomInit ? `random-init ${config.arch} x${config.width}` : path.basename(checkpoint!);
+      console.log(
+        `kNN top-1: ${(accuracy * 100).toFixed(2)}% (${what}; ${train.labels.length} train / ${test.labels.length} test images, ${train.classNames.length} classes, ` +
+          `eval size ${size}px, k=${options.k}, t=${options.t}, engine ${engine.chosen}, ${((performance.now() - started) / 1000).toFixed(1)} s)`,
+      );
+    });
+}

@@ -1,0 +1,99 @@
+import * as tf from './tfjs';
+import type { PretrainConfig } from '../common/pretrain-config';
+import type { ConvGradMode } from './conv';
+import { locationLoss, supCluLoss } from './losses';
+import { adaptiveAveragePool, addLinear, Parameters, ResNet, SeedSequence, type BatchNormUpdate } from './resnet';
+
+/** Loss values of one step. */
+export interface StepLosses {
+  total: number;
+  cluster: number;
+  location: number;
+}
+
+/** Per-patch outputs for the montage inspector: predicted location and embedding. */
+export interface PatchOutputs {
+  /** [N] argmax of the location head. */
+  predictedLocation: Int32Array;
+  /** [N, projectionDim] L2-normalised cluster embeddings. */
+  embeddings: Float32Array;
+}
+
+/**
+ * The JigClu network: a ResNet backbone whose last feature map is average-pooled to m x m
+ * (one cell per patch: the parameter-free decoupling), a cluster head
+ * Linear(d, d) -> ReLU -> Linear(d, 128) -> L2 norm, and a location head Linear(d, m*m).
+ */
+export class JigCluModel {
+  readonly backbone: ResNet;
+  readonly heads = new Parameters();
+
+  constructor(
+    readonly config: Pick<PretrainConfig, 'arch' | 'width' | 'grid' | 'projectionDim' | 'temperature' | 'alpha' | 'beta' | 'seed'>,
+  ) {
+    this.backbone = new ResNet({ arch: config.arch, width: config.width }, config.seed);
+    const d = this.backbone.outChannels;
+    const seeds = new SeedSequence(config.seed ^ 0x5bd1e995);
+    addLinear(this.heads, 'cluster_head.0', d, d, seeds);
+    addLinear(this.heads, 'cluster_head.2', d, config.projectionDim, seeds);
+    addLinear(this.heads, 'location_head', d, config.grid * config.grid, seeds);
+  }
+
+  /** Every variable, backbone first, in a stable order (checkpoints rely on it). */
+  allParameters(): [string, tf.Variable][] {
+    return [...this.backbone.params.variables, ...this.heads.variables];
+  }
+
+  /** The trainable variables, in a stable order. */
+  trainable(): [string, tf.Variable][] {
+    return [...this.backbone.params.trainable(), ...this.heads.trainable()];
+  }
+
+  /**
+   * Patch features: montages [n, S, S, 3] -> [n*m*m, d], row k = montage b, cell c (row-major)
+   * at k = b*m*m + c, matching the jigsaw batch's label order.
+   */
+  patchFeatures(montages: tf.Tensor4D, training: boolean, convGrad: ConvGradMode, updates?: BatchNormUpdate[]): tf.Tensor2D {
+    const m = this.config.grid;
+    const map = this.backbone.forward(montages, { training, convGrad, batchNormUpdates: updates });
+    const pooled = adaptiveAveragePool(map, m);
+    return tf.reshape(pooled, [montages.shape[0] * m * m, this.backbone.outChannels]);
+  }
+
+  /** Cluster head with L2 normalisation: [N, d] -> [N, projectionDim]. */
+  clusterEmbeddings(features: tf.Tensor2D): tf.Tensor2D {
+    const h = tf.relu(tf.add(tf.matMul(features, this.heads.get('cluster_head.0.weight') as tf.Tensor2D), this.heads.get('cluster_head.0.bias')));
+    const z = tf.add(tf.matMul(h, this.heads.get('cluster_head.2.weight') as tf.Tensor2D), this.heads.get('cluster_head.2.bias')) as tf.Tensor2D;
+    // F.normalize(dim=1): z / max(||z||, 1e-12)
+    return tf.div(z, tf.maximum(tf.norm(z, 2, 1, true), 1e-12)) as tf.Tensor2D;
+  }
+
+  locationLogits(features: tf.Tensor2D): tf.Tensor2D {
+    return tf.add(tf.matMul(features, this.heads.get('location_head.weight') as tf.Tensor2D), this.heads.get('location_head.bias')) as tf.Tensor2D;
+  }
+
+  /** The training objective: alpha * cluster loss + beta * location loss, with both parts. */
+  losses(montages: tf.Tensor4D, clusterLabels: tf.Tensor1D, locationLabels: tf.Tensor1D, convGrad: ConvGradMode, updates?: BatchNormUpdate[]): { total: tf.Scalar; cluster: tf.Scalar; location: tf.Scalar } {
+    const features = this.patchFeatures(montages, true, convGrad, updates);
+    const cluster = supCluLoss(this.clusterEmbeddings(features), clusterLabels, this.config.temperature);
+    const location = locationLoss(this.locationLogits(features), locationLabels);
+    const total = tf.add(tf.mul(cluster, this.config.alpha), tf.mul(location, this.config.beta)) as tf.Scalar;
+    return { total, cluster, location };
+  }
+
+  /** Inference-mode outputs per patch, for the montage inspector. */
+  inspect(montages: tf.Tensor4D, convGrad: ConvGradMode): PatchOutputs {
+    return tf.tidy(() => {
+      const features = this.patchFeatures(montages, false, convGrad);
+      return {
+        predictedLocation: tf.argMax(this.locationLogits(features), 1).dataSync() as Int32Array,
+        embeddings: this.clusterEmbeddings(features).dataSync() as Float32Array,
+      };
+    });
+  }
+
+  dispose(): void {
+    this.backbone.params.dispose();
+    this.heads.dispose();
+  }
+}

@@ -1,0 +1,189 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import * as tf from './tfjs';
+import type { EngineReport } from '../common/engine';
+import type { PretrainConfig } from '../common/pretrain-config';
+import { JigsawBatchSource, type RejectedFile } from '../data/batch-source';
+import { referenceAugmentation } from '../data/augment';
+import { defaultConvGradMode, type ConvGradMode } from './conv';
+import { JigCluTrainer, stepsPerEpoch, type StepResult } from './trainer';
+import { writeFileAtomic } from './safetensors';
+
+/** What a pretraining run reports while it runs (at most ~5 progress reports a second). */
+export interface PretrainProgress {
+  phase: 'preparing' | 'training';
+  /** Preparing: images decoded so far / total. Training: global step / total steps. */
+  done: number;
+  total: number;
+  epoch: number;
+  epochs: number;
+  stepInEpoch: number;
+  stepsPerEpoch: number;
+  losses?: { total: number; cluster: number; location: number };
+  lr?: number;
+  imagesPerSecond?: number;
+  etaSeconds?: number;
+}
+
+export interface CheckpointWritten {
+  file: string;
+  kind: 'step' | 'epoch' | 'final' | 'stop';
+  globalStep: number;
+  epoch: number;
+}
+
+export interface PretrainHooks {
+  progress?(progress: PretrainProgress): void;
+  log?(level: 'info' | 'warn', message: string): void;
+  checkpoint?(written: CheckpointWritten): void;
+  /** Polled between steps: 'stop' checkpoints and returns; 'pause' waits until it changes. */
+  control?(): 'run' | 'pause' | 'stop';
+}
+
+export interface PretrainRequest {
+  config: PretrainConfig;
+  /** Image files to train on. */
+  files: string[];
+  /** The run's folder: checkpoints/ and run.json are written here. */
+  runDir: string;
+  /** A checkpoint to continue from (its config is used; `config.epochs` may extend it). */
+  resumeFrom?: string;
+  engine: EngineReport;
+}
+
+export interface PretrainOutcome {
+  status: 'finished' | 'stopped';
+  lastCheckpoint?: string;
+  position: { epoch: number; globalStep: number };
+  lastLosses?: StepResult;
+  rejected: RejectedFile[];
+  imageCount: number;
+}
+
+/** Checkpoint files of a run folder, oldest first (by global step in the name). */
+export function listCheckpoints(runDir: string): string[] {
+  const dir = path.join(runDir, 'checkpoints');
+  if (!fs.existsSync(dir)) return [];
+  return fs
+    .readdirSync(dir)
+    .filter((name) => /^step-\d+\.safetensors$/.test(name))
+    .sort()
+    .map((name) => path.join(dir, name));
+}
+
+/** The newest checkpoint of a run folder, if any. */
+export function latestCheckpoint(runDir: string): string | undefined {
+  return listCheckpoints(runDir).at(-1);
+}
+
+function resolveConvGrad(config: PretrainConfig): ConvGradMode {
+  return config.convGrad === 'auto' ? defaultConvGradMode(tf.getBackend()) : config.convGrad;
+}
+
+/**
+ * Runs (or continues) JigClu pretraining on the current tfjs backend: decodes the images once,
+ * then trains epoch by epoch, writing a checkpoint every `checkpointEvery` steps, at every
+ * epoch end and when asked to stop, keeping the last `keepCheckpoints` (plus epoch ends).
+ */
+export async function runPretraining(request: PretrainRequest, hooks: PretrainHooks = {}): Promise<PretrainOutcome> {
+  const log = hooks.log ?? (() => undefined);
+  const convGradFor = (config: PretrainConfig) => resolveConvGrad(config);
+  let trainer: JigCluTrainer;
+  if (request.resumeFrom) {
+    trainer = JigCluTrainer.deserialize(fs.readFileSync(request.resumeFrom), { convGrad: convGradFor(request.config), epochs: request.config.epochs });
+    log('info', `Resuming from ${path.basename(request.resumeFrom)} at epoch ${trainer.position.epoch + 1}, step ${trainer.position.globalStep}.`);
+  } else {
+    trainer = new JigCluTrainer(request.config, convGradFor(request.config));
+  }
+  const config = trainer.config;
+  fs.mkdirSync(path.join(request.runDir, 'checkpoints'), { recursive: true });
+  writeFileAtomic(path.join(request.runDir, 'run.json'), JSON.stringify({ config, engine: request.engine.chosen, files: request.files.length }, null, 2));
+  log('info', `Engine ${request.engine.chosen}${request.engine.fallbackReason ? ` (${request.engine.fallbackReason})` : ''}; conv gradient: ${trainer.convGrad}; ${trainer.model.trainable().length} parameter tensors, ${(trainer.model.backbone.params.count() / 1e6).toFixed(2)} M backbone weights.`);
+
+  const source = new JigsawBatchSource(request.files, {
+    jigsaw: { grid: config.grid, crop: config.crop, cross: config.cross, augmentation: referenceAugmentation },
+    batch: config.batch,
+    seed: config.seed,
+    cacheShortSide: config.crop * 2,
+    prefetch: 2,
+  });
+  let lastReport = 0;
+  const imageCount = await source.prepare((done, total) => {
+    const now = performance.now();
+    if (now - lastReport > 200 || done === total) {
+      lastReport = now;
+      hooks.progress?.({ phase: 'preparing', done, total, epoch: trainer.position.epoch, epochs: config.epochs, stepInEpoch: 0, stepsPerEpoch: 0 });
+    }
+  });
+  for (const rejected of source.rejected) log('warn', `Skipped ${rejected.file}: ${rejected.reason}`);
+  const epochSteps = stepsPerEpoch(imageCount, config.batch);
+  if (epochSteps < 1) {
+    throw new Error(`Only ${imageCount} usable images for a batch of ${config.batch}: lower the batch size or add images.`);
+  }
+  const totalSteps = epochSteps * config.epochs;
+  let lastCheckpoint: string | undefined;
+  let lastLosses: StepResult | undefined;
+
+  const writeCheckpoint = (kind: CheckpointWritten['kind']): void => {
+    const file = path.join(request.runDir, 'checkpoints', `step-${String(trainer.position.globalStep).padStart(8, '0')}.safetensors`);
+    writeFileAtomic(file, trainer.serialize({ kind, files: String(imageCount) }));
+    lastCheckpoint = file;
+    hooks.checkpoint?.({ file, kind, globalStep: trainer.position.globalStep, epoch: trainer.position.epoch });
+    // Keep the newest `keepCheckpoints`; older ones go.
+    const all = listCheckpoints(request.runDir);
+    for (const old of all.slice(0, Math.max(0, all.length - config.keepCheckpoints))) fs.rmSync(old, { force: true });
+  };
+
+  // Images/s over a sliding window of recent steps (the first step includes warm-up).
+  const window: { time: number; images: number }[] = [];
+  let lastProgress = 0;
+  while (!trainer.done()) {
+    const control = hooks.control?.() ?? 'run';
+    if (control === 'stop') {
+      if (trainer.position.globalStep > 0 && lastCheckpoint !== checkpointName(request.runDir, trainer.position.globalStep)) writeCheckpoint('stop');
+      return { status: 'stopped', lastCheckpoint, position: trainer.position, lastLosses, rejected: source.rejected, imageCount };
+    }
+    if (control === 'pause') {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      continue;
+    }
+    const { epoch, stepInEpoch } = trainer.position;
+    const batch = await source.batch(epoch, stepInEpoch);
+    const result = await trainer.step(batch, epochSteps);
+    lastLosses = result;
+    if (!Number.isFinite(result.total)) {
+      throw new Error(`The loss became ${result.total} at step ${trainer.position.globalStep}: lower the learning rate (--lr) and resume from the last checkpoint.`);
+    }
+    const now = performance.now();
+    window.push({ time: now, images: config.batch });
+    while (window.length > 20) window.shift();
+    const elapsed = window.length > 1 ? (now - window[0]!.time) / 1000 : result.computeSeconds;
+    const imagesPerSecond = window.length > 1 ? (window.slice(1).reduce((sum, w) => sum + w.images, 0) / elapsed) : config.batch / result.computeSeconds;
+    const epochEnded = trainer.position.stepInEpoch === 0;
+    if (epochEnded || trainer.position.globalStep % config.checkpointEvery === 0) writeCheckpoint(epochEnded ? 'epoch' : 'step');
+    if (now - lastProgress > 200 || epochEnded || trainer.done()) {
+      lastProgress = now;
+      const remaining = totalSteps - trainer.position.globalStep;
+      hooks.progress?.({
+        phase: 'training',
+        done: trainer.position.globalStep,
+        total: totalSteps,
+        epoch: trainer.position.epoch,
+        epochs: config.epochs,
+        stepInEpoch: trainer.position.stepInEpoch,
+        stepsPerEpoch: epochSteps,
+        losses: { total: result.total, cluster: result.cluster, location: result.location },
+        lr: result.lr,
+        imagesPerSecond,
+        etaSeconds: (remaining * config.batch) / imagesPerSecond,
+      });
+    }
+    if (epochEnded) log('info', `Epoch ${trainer.position.epoch}/${config.epochs} done: loss ${result.total.toFixed(4)} (cluster ${result.cluster.toFixed(4)}, location ${result.location.toFixed(4)}), ${imagesPerSecond.toFixed(1)} images/s.`);
+  }
+  trainer.dispose();
+  return { status: 'finished', lastCheckpoint, position: trainer.position, lastLosses, rejected: source.rejected, imageCount };
+}
+
+function checkpointName(runDir: string, globalStep: number): string {
+  return path.join(runDir, 'checkpoints', `step-${String(globalStep).padStart(8, '0')}.safetensors`);
+}

@@ -1,0 +1,97 @@
+import fs from 'node:fs';
+import path from 'node:path';
+
+/**
+ * Reading and writing the safetensors format (8-byte little-endian header length, a JSON
+ * header of name -> { dtype, shape, data_offsets } plus string `__metadata__`, then the raw
+ * little-endian data). PyTorch reads it with `safetensors.torch.load_file`.
+ */
+
+export interface NamedTensor {
+  name: string;
+  shape: number[];
+  data: Float32Array | Int32Array;
+}
+
+export interface SafetensorsFile {
+  tensors: Map<string, NamedTensor>;
+  metadata: Record<string, string>;
+}
+
+/** Encodes tensors and metadata; tensors are laid out in the given order. */
+export function encodeSafetensors(tensors: NamedTensor[], metadata: Record<string, string> = {}): Buffer {
+  const header: Record<string, unknown> = { __metadata__: metadata };
+  let offset = 0;
+  for (const tensor of tensors) {
+    const bytes = tensor.data.byteLength;
+    header[tensor.name] = {
+      dtype: tensor.data instanceof Float32Array ? 'F32' : 'I32',
+      shape: tensor.shape,
+      data_offsets: [offset, offset + bytes],
+    };
+    offset += bytes;
+  }
+  let json = JSON.stringify(header);
+  // Pad the header with spaces to an 8-byte boundary (the format allows it; keeps data aligned).
+  json += ' '.repeat((8 - ((Buffer.byteLength(json) + 8) % 8)) % 8);
+  const headerBytes = Buffer.from(json, 'utf8');
+  const out = Buffer.alloc(8 + headerBytes.length + offset);
+  out.writeBigUInt64LE(BigInt(headerBytes.length), 0);
+  headerBytes.copy(out, 8);
+  let position = 8 + headerBytes.length;
+  for (const tensor of tensors) {
+    Buffer.from(tensor.data.buffer, tensor.data.byteOffset, tensor.data.byteLength).copy(out, position);
+    position += tensor.data.byteLength;
+  }
+  return out;
+}
+
+/** Decodes a safetensors buffer (F32 and I32 tensors). */
+export function decodeSafetensors(buffer: Buffer): SafetensorsFile {
+  if (buffer.length < 8) throw new Error('not a safetensors file: shorter than its header length');
+  const headerLength = Number(buffer.readBigUInt64LE(0));
+  if (headerLength > buffer.length - 8) throw new Error('not a safetensors file: header length past the end of the file');
+  const header = JSON.parse(buffer.subarray(8, 8 + headerLength).toString('utf8')) as Record<string, unknown>;
+  const dataStart = 8 + headerLength;
+  const tensors = new Map<string, NamedTensor>();
+  let metadata: Record<string, string> = {};
+  for (const [name, entry] of Object.entries(header)) {
+    if (name === '__metadata__') {
+      metadata = (entry ?? {}) as Record<string, string>;
+      continue;
+    }
+    const { dtype, shape, data_offsets: offsets } = entry as { dtype: string; shape: number[]; data_offsets: [number, number] };
+    const bytes = buffer.subarray(dataStart + offsets[0], dataStart + offsets[1]);
+    const copy = new Uint8Array(bytes).buffer; // aligned copy
+    if (dtype === 'F32') tensors.set(name, { name, shape, data: new Float32Array(copy) });
+    else if (dtype === 'I32') tensors.set(name, { name, shape, data: new Int32Array(copy) });
+    else throw new Error(`tensor ${name}: dtype ${dtype} is not supported`);
+  }
+  return { tensors, metadata };
+}
+
+/**
+ * Writes a file atomically: to a temporary file in the same folder, fsync, rename over the
+ * target, fsync the folder. A crash leaves either the old file or the new one, never half.
+ */
+export function writeFileAtomic(file: string, data: Buffer | string): void {
+  const dir = path.dirname(file);
+  fs.mkdirSync(dir, { recursive: true });
+  const temporary = path.join(dir, `.${path.basename(file)}.${process.pid}.${Date.now()}.tmp`);
+  const handle = fs.openSync(temporary, 'w');
+  try {
+    if (typeof data === 'string') fs.writeSync(handle, data);
+    else fs.writeSync(handle, data);
+    fs.fsyncSync(handle);
+  } finally {
+    fs.closeSync(handle);
+  }
+  fs.renameSync(temporary, file);
+  try {
+    const dirHandle = fs.openSync(dir, 'r');
+    fs.fsyncSync(dirHandle);
+    fs.closeSync(dirHandle);
+  } catch {
+    // Some platforms (Windows) cannot fsync a folder; the rename is still atomic there.
+  }
+}

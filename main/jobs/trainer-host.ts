@@ -1,0 +1,111 @@
+import { fork, type ChildProcess } from 'node:child_process';
+import { EventEmitter } from 'node:events';
+import type { FromTrainer, StartPretraining, ToTrainer } from './protocol';
+
+/** How a trainer process ended, as the parent saw it. */
+export type TrainerExit =
+  | { kind: 'finished' | 'stopped'; lastCheckpoint?: string; globalStep: number }
+  | { kind: 'failed'; code: string; message: string }
+  | { kind: 'crashed'; code: number | null; signal: NodeJS.Signals | null; message: string; stderr: string };
+
+export interface TrainerHostEvents {
+  message: [FromTrainer];
+  exit: [TrainerExit];
+}
+
+/**
+ * Starts and talks to one trainer process. The parent never dies with it: a crash, a kill or an
+ * out-of-memory ends in an `exit` event of kind 'crashed' (or 'failed' with OUT_OF_MEMORY when
+ * the trainer could still say so), with the tail of its stderr.
+ */
+export class TrainerHost extends EventEmitter<TrainerHostEvents> {
+  private child?: ChildProcess;
+  private seq = 0;
+  private lastSeq = 0;
+  private outcome?: TrainerExit;
+  private stderr = '';
+  readonly done: Promise<TrainerExit>;
+  private resolveDone!: (exit: TrainerExit) => void;
+
+  constructor(
+    private readonly script: string,
+    private readonly options: { execArgv?: string[]; maxOldSpaceMb?: number } = {},
+  ) {
+    super();
+    this.done = new Promise((resolve) => (this.resolveDone = resolve));
+  }
+
+  get pid(): number | undefined {
+    return this.child?.pid;
+  }
+
+  start(request: Omit<StartPretraining, 'type'>): void {
+    if (this.child) throw new Error('This trainer host already started a process.');
+    const execArgv = [...(this.options.execArgv ?? []), ...(this.options.maxOldSpaceMb ? [`--max-old-space-size=${this.options.maxOldSpaceMb}`] : [])];
+    this.child = fork(this.script, [], { stdio: ['ignore', 'inherit', 'pipe', 'ipc'], execArgv, serialization: 'advanced' });
+    this.child.stderr?.on('data', (chunk: Buffer) => {
+      this.stderr = (this.stderr + chunk.toString()).slice(-4000);
+    });
+    this.child.on('message', (message: FromTrainer) => {
+      if (message.seq !== this.lastSeq + 1) {
+        this.emit('message', { seq: message.seq, type: 'log', level: 'warn', message: `trainer messages out of order: ${this.lastSeq} then ${message.seq}` });
+      }
+      this.lastSeq = message.seq;
+      if (message.type === 'finished') this.outcome = { kind: message.status, lastCheckpoint: message.lastCheckpoint, globalStep: message.globalStep };
+      if (message.type === 'failed') this.outcome = { kind: 'failed', code: message.error.code, message: message.error.message };
+      this.emit('message', message);
+    });
+    this.child.on('exit', (code, signal) => {
+      const exit: TrainerExit = this.outcome ?? {
+        kind: 'crashed',
+        code,
+        signal,
+        stderr: this.stderr.trim(),
+        message: this.crashMessage(code, signal),
+      };
+      this.emit('exit', exit);
+      this.resolveDone(exit);
+    });
+    this.send({ type: 'start', ...request });
+  }
+
+  pause(): void {
+    this.send({ type: 'pause' });
+  }
+
+  resume(): void {
+    this.send({ type: 'resume' });
+  }
+
+  /** Asks for a clean stop: the trainer writes a checkpoint at the next step, then exits. */
+  stop(): void {
+    this.send({ type: 'stop' });
+  }
+
+  /** Kills the process at once (no checkpoint), after `graceMs` for a clean stop if given. */
+  async kill(graceMs = 0): Promise<TrainerExit> {
+    if (graceMs > 0) {
+      this.stop();
+      const timer = setTimeout(() => this.child?.kill('SIGKILL'), graceMs);
+      const exit = await this.done;
+      clearTimeout(timer);
+      return exit;
+    }
+    this.child?.kill('SIGKILL');
+    return this.done;
+  }
+
+  private send(message: ToTrainer extends infer M ? (M extends unknown ? Omit<M, 'seq'> : never) : never): void {
+    if (!this.child?.connected) return;
+    this.seq += 1;
+    this.child.send({ ...message, seq: this.seq });
+  }
+
+  private crashMessage(code: number | null, signal: NodeJS.Signals | null): string {
+    if (/heap out of memory|Allocation failed|out of memory/i.test(this.stderr)) {
+      return 'The trainer ran out of memory: lower the batch size or the crop size, then resume from the last checkpoint.';
+    }
+    if (signal) return `The trainer process was killed (${signal}); resume from the last checkpoint.`;
+    return `The trainer process exited unexpectedly with code ${code}; see its log, then resume from the last checkpoint.`;
+  }
+}

@@ -1,0 +1,87 @@
+/**
+ * Entry of the trainer process (a child process of the app; Electron's utilityProcess in the
+ * packaged app). It owns tfjs: selects the engine, runs pretraining, and reports over IPC with
+ * numbered messages. A crash or out-of-memory kills only this process; the app keeps running.
+ */
+import { selectEngine } from '../engine/backend';
+import { runPretraining } from '../engine/run-pretraining';
+import { isToTrainer, type FromTrainer, type StartPretraining, type ToTrainer } from './protocol';
+
+let seq = 0;
+let control: 'run' | 'pause' | 'stop' = 'run';
+let running = false;
+
+type Payload = FromTrainer extends infer M ? (M extends unknown ? Omit<M, 'seq'> : never) : never;
+
+function send(message: Payload): void {
+  seq += 1;
+  process.send?.({ ...message, seq });
+}
+
+function isOutOfMemory(error: unknown): boolean {
+  const message = String((error as Error)?.message ?? error);
+  return /out of memory|OOM|Array buffer allocation failed|allocation failed|Invalid typed array length/i.test(message);
+}
+
+async function start(request: StartPretraining): Promise<void> {
+  running = true;
+  try {
+    const engine = await selectEngine(request.engine);
+    send({ type: 'ready', engine, pid: process.pid });
+    const outcome = await runPretraining(
+      { config: request.config, files: request.files, runDir: request.runDir, resumeFrom: request.resumeFrom, engine },
+      {
+        progress: (progress) => send({ type: 'progress', progress }),
+        log: (level, message) => send({ type: 'log', level, message }),
+        checkpoint: (checkpoint) => send({ type: 'checkpoint', checkpoint }),
+        control: () => control,
+      },
+    );
+    send({
+      type: 'finished',
+      status: outcome.status,
+      lastCheckpoint: outcome.lastCheckpoint,
+      globalStep: outcome.position.globalStep,
+      epoch: outcome.position.epoch,
+      rejected: outcome.rejected.length,
+      imageCount: outcome.imageCount,
+    });
+  } catch (error) {
+    send({
+      type: 'failed',
+      error: { code: isOutOfMemory(error) ? 'OUT_OF_MEMORY' : 'TRAINING_FAILED', message: String((error as Error)?.message ?? error) },
+    });
+  } finally {
+    running = false;
+    // Let the last message flush, then leave.
+    setTimeout(() => process.exit(0), 50);
+  }
+}
+
+process.on('message', (message: unknown) => {
+  if (!isToTrainer(message)) return;
+  const m = message as ToTrainer;
+  switch (m.type) {
+    case 'start':
+      if (running) send({ type: 'failed', error: { code: 'BAD_REQUEST', message: 'This trainer process is already training.' } });
+      else void start(m);
+      break;
+    case 'pause':
+      control = 'pause';
+      send({ type: 'paused' });
+      break;
+    case 'resume':
+      control = 'run';
+      send({ type: 'resumed' });
+      break;
+    case 'stop':
+      control = 'stop';
+      break;
+  }
+});
+
+// The parent went away: stop cleanly (a checkpoint is written at the next step boundary).
+process.on('disconnect', () => {
+  control = 'stop';
+  if (!running) process.exit(0);
+});
