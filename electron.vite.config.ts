@@ -22,6 +22,7 @@ export default defineConfig({
           serve: resolve(root, 'main/serve.ts'),
           launch: resolve(root, 'main/launch.ts'),
           'engine-probe': resolve(root, 'main/engine/probe-process.ts'),
+          'trainer-process': resolve(root, 'main/jobs/trainer-process.ts'),
         },
         output: { format: 'es', entryFileNames: '[name].js', chunkFileNames: 'chunk-[name]-[hash].js' },
       },
