@@ -199,16 +199,14 @@ export class ResNet {
     if (!options.training) {
       return tf.batchNorm4d(x, this.params.get(`${prefix}.running_mean`) as tf.Tensor1D, this.params.get(`${prefix}.running_var`) as tf.Tensor1D, beta, gamma, bnEpsilon);
     }
-    const { mean, variance } = tf.moments(x, [0, 1, 2]);
+    const { y, mean, variance } = batchNormTraining(x, gamma, beta);
     if (options.batchNormUpdates) {
-      options.batchNormUpdates.push({
-        prefix,
-        mean: tf.keep(mean.clone()) as tf.Tensor1D,
-        variance: tf.keep(variance.clone()) as tf.Tensor1D,
-        count: x.shape[0] * x.shape[1] * x.shape[2],
-      });
+      options.batchNormUpdates.push({ prefix, mean: tf.keep(mean), variance: tf.keep(variance), count: x.shape[0] * x.shape[1] * x.shape[2] });
+    } else {
+      mean.dispose();
+      variance.dispose();
     }
-    return tf.batchNorm4d(x, mean as tf.Tensor1D, variance as tf.Tensor1D, beta, gamma, bnEpsilon);
+    return y;
   }
 
   /** Applies batch statistics to the running ones (PyTorch semantics) and disposes them. */
@@ -227,6 +225,49 @@ export class ResNet {
       update.variance.dispose();
     }
   }
+}
+
+/**
+ * Training-mode BatchNorm over N, H, W with the batch statistics, and its gradient written out
+ * (the standard closed form), so the backward pass is a few broadcast element-wise ops and two
+ * channel reductions. tfjs's own FusedBatchNorm gradient tiles mean, variance and scale to the
+ * input's full shape, which took a third of a training step on wasm.
+ *   y = gamma * xhat + beta,  xhat = (x - mean) / sqrt(var + eps)
+ *   dx = gamma / sqrt(var + eps) / N * (N dy - sum(dy) - xhat * sum(dy * xhat))
+ *   dgamma = sum(dy * xhat),  dbeta = sum(dy)
+ * Returns y and (not differentiated) the batch mean and biased variance, for the running stats.
+ */
+export function batchNormTraining(x: tf.Tensor4D, gamma: tf.Tensor1D, beta: tf.Tensor1D): { y: tf.Tensor4D; mean: tf.Tensor1D; variance: tf.Tensor1D } {
+  let mean!: tf.Tensor1D;
+  let variance!: tf.Tensor1D;
+  const count = x.shape[0] * x.shape[1] * x.shape[2];
+  const normalize = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+    const [input, g, b] = args as [tf.Tensor4D, tf.Tensor1D, tf.Tensor1D];
+    const save = args[3] as tf.GradSaveFunc;
+    const moments = tf.moments(input, [0, 1, 2]);
+    mean = tf.keep(moments.mean as tf.Tensor1D);
+    variance = tf.keep(moments.variance as tf.Tensor1D);
+    const invStd = tf.rsqrt(tf.add(variance, bnEpsilon)) as tf.Tensor1D;
+    const scale = tf.mul(g, invStd);
+    const shift = tf.sub(b, tf.mul(mean, scale));
+    save([input, g, mean, invStd]);
+    return {
+      value: tf.add(tf.mul(input, scale), shift) as tf.Tensor4D,
+      gradFunc: (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]) => {
+        const [savedX, savedGamma, savedMean, savedInvStd] = saved as [tf.Tensor4D, tf.Tensor1D, tf.Tensor1D, tf.Tensor1D];
+        const grad = dy as tf.Tensor4D;
+        const xhat = tf.mul(tf.sub(savedX, savedMean), savedInvStd);
+        const sumDy = tf.sum(grad, [0, 1, 2]);
+        const sumDyXhat = tf.sum(tf.mul(grad, xhat), [0, 1, 2]);
+        const k = tf.div(tf.mul(savedGamma, savedInvStd), count);
+        // dx = k * (N dy - sum(dy) - xhat * sum(dy xhat))
+        const inner = tf.sub(tf.sub(tf.mul(grad, count), sumDy), tf.mul(xhat, sumDyXhat));
+        return [tf.mul(inner, k), sumDyXhat, sumDy];
+      },
+    };
+  });
+  const y = normalize(x, gamma, beta) as tf.Tensor4D;
+  return { y, mean, variance };
 }
 
 /** Global average pooling: [n, h, w, c] -> [n, c]. */
