@@ -23,6 +23,7 @@ export default defineConfig({
           launch: resolve(root, 'main/launch.ts'),
           'engine-probe': resolve(root, 'main/engine/probe-process.ts'),
           'trainer-process': resolve(root, 'main/jobs/trainer-process.ts'),
+          'batch-worker': resolve(root, 'main/data/batch-worker.ts'),
         },
         output: { format: 'es', entryFileNames: '[name].js', chunkFileNames: 'chunk-[name]-[hash].js' },
       },

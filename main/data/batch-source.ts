@@ -1,11 +1,13 @@
+import fs from 'node:fs';
+import { Worker } from 'node:worker_threads';
 import { toFloatImage, type FloatImage } from './augment';
 import { decodeImage, DecodeError } from './decode';
 import { makeJigsawBatch, type JigsawBatch, type JigsawConfig } from './jigsaw';
 import { Rng } from './rng';
 
 /** A decoded training image kept in memory as 8-bit RGB at the cache size. */
-interface CachedImage {
-  data: Buffer;
+export interface CachedImage {
+  data: Uint8Array;
   width: number;
   height: number;
 }
@@ -27,6 +29,29 @@ export interface BatchSourceOptions {
   cacheShortSide: number;
   /** Batches prepared ahead of the one being trained on. */
   prefetch?: number;
+  /**
+   * The built batch-worker.js: when given (and present), batches are made in a worker thread,
+   * on the other core, while this thread trains. Without it they are made here, between steps.
+   */
+  workerScript?: string;
+}
+
+/** The part of the options a worker needs (structured-cloneable). */
+export type BatchRecipe = Pick<BatchSourceOptions, 'jigsaw' | 'batch' | 'seed'>;
+
+/** The indices of the images in batch b of epoch e (epoch order from the seed alone). */
+export function batchIndices(recipe: BatchRecipe, imageCount: number, epoch: number, batchIndex: number): Int32Array {
+  const order = new Rng(seedOf(recipe.seed, epoch, 0x0dde)).permutation(imageCount);
+  return order.subarray(batchIndex * recipe.batch, (batchIndex + 1) * recipe.batch);
+}
+
+/** Builds batch b of epoch e from cached images: the same bytes in a worker or in this thread. */
+export function buildBatch(images: CachedImage[], recipe: BatchRecipe, epoch: number, batchIndex: number): JigsawBatch {
+  const floats: FloatImage[] = Array.from(batchIndices(recipe, images.length, epoch, batchIndex), (index) => {
+    const image = images[index]!;
+    return toFloatImage(image.data, image.width, image.height);
+  });
+  return makeJigsawBatch(floats, recipe.jigsaw, new Rng(seedOf(recipe.seed, epoch, batchIndex)));
 }
 
 /**
@@ -39,6 +64,8 @@ export class JigsawBatchSource {
   private images: CachedImage[] = [];
   readonly rejected: RejectedFile[] = [];
   private readonly queue = new Map<string, Promise<JigsawBatch>>();
+  private worker?: Worker;
+  private readonly waiting = new Map<string, { resolve: (batch: JigsawBatch) => void; reject: (error: Error) => void }>();
 
   constructor(
     private readonly files: string[],
@@ -68,7 +95,39 @@ export class JigsawBatchSource {
     // sharp decodes on libuv's thread pool: a few requests in flight keep both cores busy.
     await Promise.all([worker(), worker(), worker(), worker()]);
     this.images = images.filter((image): image is CachedImage => image !== undefined);
+    this.startWorker();
     return this.images.length;
+  }
+
+  /** True when batches are made in a worker thread. */
+  get threaded(): boolean {
+    return this.worker !== undefined;
+  }
+
+  private startWorker(): void {
+    const script = this.options.workerScript;
+    if (!script || !fs.existsSync(script)) return;
+    const recipe: BatchRecipe = { jigsaw: this.options.jigsaw, batch: this.options.batch, seed: this.options.seed };
+    this.worker = new Worker(script, { workerData: { images: this.images, recipe } });
+    this.worker.unref();
+    this.worker.on('message', (message: { key: string; batch?: JigsawBatch; error?: string }) => {
+      const waiter = this.waiting.get(message.key);
+      if (!waiter) return;
+      this.waiting.delete(message.key);
+      if (message.batch) waiter.resolve(message.batch);
+      else waiter.reject(new Error(`The batch worker failed: ${message.error ?? 'no batch'}`));
+    });
+    this.worker.on('error', (error) => {
+      for (const waiter of this.waiting.values()) waiter.reject(error);
+      this.waiting.clear();
+    });
+  }
+
+  /** Stops the worker thread, if any. */
+  async close(): Promise<void> {
+    this.queue.clear();
+    await this.worker?.terminate();
+    this.worker = undefined;
   }
 
   get size(): number {
@@ -81,8 +140,7 @@ export class JigsawBatchSource {
 
   /** The indices of the images in batch b of epoch e. */
   batchIndices(epoch: number, batchIndex: number): Int32Array {
-    const order = new Rng(seedOf(this.options.seed, epoch, 0x0dde)).permutation(this.images.length);
-    return order.subarray(batchIndex * this.options.batch, (batchIndex + 1) * this.options.batch);
+    return batchIndices(this.options, this.images.length, epoch, batchIndex);
   }
 
   /** Batch b of epoch e; prepares the next ones in the background. */
@@ -111,28 +169,28 @@ export class JigsawBatchSource {
     const key = `${epoch}:${batchIndex}`;
     let pending = this.queue.get(key);
     if (!pending) {
-      // Yield first so the step in flight is not delayed by this batch's preparation.
-      pending = new Promise<JigsawBatch>((resolve, reject) =>
-        setImmediate(() => {
-          try {
-            resolve(this.build(epoch, batchIndex));
-          } catch (error) {
-            reject(error as Error);
-          }
-        }),
-      );
+      if (this.worker) {
+        const worker = this.worker;
+        pending = new Promise<JigsawBatch>((resolve, reject) => {
+          this.waiting.set(key, { resolve, reject });
+          worker.postMessage({ key, epoch, batchIndex });
+        });
+      } else {
+        // Yield first so the step in flight is not delayed by this batch's preparation.
+        pending = new Promise<JigsawBatch>((resolve, reject) =>
+          setImmediate(() => {
+            try {
+              resolve(buildBatch(this.images, this.options, epoch, batchIndex));
+            } catch (error) {
+              reject(error as Error);
+            }
+          }),
+        );
+      }
       pending.catch(() => undefined);
       this.queue.set(key, pending);
     }
     return pending;
-  }
-
-  private build(epoch: number, batchIndex: number): JigsawBatch {
-    const floats: FloatImage[] = Array.from(this.batchIndices(epoch, batchIndex), (index) => {
-      const image = this.images[index]!;
-      return toFloatImage(image.data, image.width, image.height);
-    });
-    return makeJigsawBatch(floats, this.options.jigsaw, new Rng(seedOf(this.options.seed, epoch, batchIndex)));
   }
 
   /** The cached 8-bit images (for evaluation and the montage inspector). */

@@ -1,5 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import * as tf from './tfjs';
 import type { EngineReport } from '../common/engine';
 import type { PretrainConfig } from '../common/pretrain-config';
@@ -106,6 +107,7 @@ export async function runPretraining(request: PretrainRequest, hooks: PretrainHo
     seed: config.seed,
     cacheShortSide: config.crop * 2,
     prefetch: 2,
+    workerScript: path.join(path.dirname(fileURLToPath(import.meta.url)), 'batch-worker.js'),
   });
   let lastReport = 0;
   const imageCount = await source.prepare((done, total) => {
@@ -116,6 +118,7 @@ export async function runPretraining(request: PretrainRequest, hooks: PretrainHo
     }
   });
   for (const rejected of source.rejected) log('warn', `Skipped ${rejected.file}: ${rejected.reason}`);
+  log('info', `${imageCount} images ready; batches are made ${source.threaded ? 'in a worker thread' : 'between steps'}.`);
   const epochSteps = stepsPerEpoch(imageCount, config.batch);
   if (epochSteps < 1) {
     throw new Error(`Only ${imageCount} usable images for a batch of ${config.batch}: lower the batch size or add images.`);
@@ -134,54 +137,58 @@ export async function runPretraining(request: PretrainRequest, hooks: PretrainHo
     for (const old of all.slice(0, Math.max(0, all.length - config.keepCheckpoints))) fs.rmSync(old, { force: true });
   };
 
-  // Images/s over a sliding window of recent steps (the first step includes warm-up).
-  const window: { time: number; images: number }[] = [];
-  let lastProgress = 0;
-  while (!trainer.done()) {
-    const control = hooks.control?.() ?? 'run';
-    if (control === 'stop') {
-      if (trainer.position.globalStep > 0 && lastCheckpoint !== checkpointName(request.runDir, trainer.position.globalStep)) writeCheckpoint('stop');
-      return { status: 'stopped', lastCheckpoint, position: trainer.position, lastLosses, rejected: source.rejected, imageCount };
+  try {
+    // Images/s over a sliding window of recent steps (the first step includes warm-up).
+    const window: { time: number; images: number }[] = [];
+    let lastProgress = 0;
+    while (!trainer.done()) {
+      const control = hooks.control?.() ?? 'run';
+      if (control === 'stop') {
+        if (trainer.position.globalStep > 0 && lastCheckpoint !== checkpointName(request.runDir, trainer.position.globalStep)) writeCheckpoint('stop');
+        return { status: 'stopped', lastCheckpoint, position: trainer.position, lastLosses, rejected: source.rejected, imageCount };
+      }
+      if (control === 'pause') {
+        await new Promise((resolve) => setTimeout(resolve, 100));
+        continue;
+      }
+      const { epoch, stepInEpoch } = trainer.position;
+      const batch = await source.batch(epoch, stepInEpoch);
+      const result = await trainer.step(batch, epochSteps);
+      lastLosses = result;
+      if (!Number.isFinite(result.total)) {
+        throw new Error(`The loss became ${result.total} at step ${trainer.position.globalStep}: lower the learning rate (--lr) and resume from the last checkpoint.`);
+      }
+      const now = performance.now();
+      window.push({ time: now, images: config.batch });
+      while (window.length > 20) window.shift();
+      const elapsed = window.length > 1 ? (now - window[0]!.time) / 1000 : result.computeSeconds;
+      const imagesPerSecond = window.length > 1 ? (window.slice(1).reduce((sum, w) => sum + w.images, 0) / elapsed) : config.batch / result.computeSeconds;
+      const epochEnded = trainer.position.stepInEpoch === 0;
+      if (epochEnded || trainer.position.globalStep % config.checkpointEvery === 0) writeCheckpoint(epochEnded ? 'epoch' : 'step');
+      if (now - lastProgress > 200 || epochEnded || trainer.done()) {
+        lastProgress = now;
+        const remaining = totalSteps - trainer.position.globalStep;
+        hooks.progress?.({
+          phase: 'training',
+          done: trainer.position.globalStep,
+          total: totalSteps,
+          epoch: trainer.position.epoch,
+          epochs: config.epochs,
+          stepInEpoch: trainer.position.stepInEpoch,
+          stepsPerEpoch: epochSteps,
+          losses: { total: result.total, cluster: result.cluster, location: result.location },
+          lr: result.lr,
+          imagesPerSecond,
+          etaSeconds: (remaining * config.batch) / imagesPerSecond,
+        });
+      }
+      if (epochEnded) log('info', `Epoch ${trainer.position.epoch}/${config.epochs} done: loss ${result.total.toFixed(4)} (cluster ${result.cluster.toFixed(4)}, location ${result.location.toFixed(4)}), ${imagesPerSecond.toFixed(1)} images/s.`);
     }
-    if (control === 'pause') {
-      await new Promise((resolve) => setTimeout(resolve, 100));
-      continue;
-    }
-    const { epoch, stepInEpoch } = trainer.position;
-    const batch = await source.batch(epoch, stepInEpoch);
-    const result = await trainer.step(batch, epochSteps);
-    lastLosses = result;
-    if (!Number.isFinite(result.total)) {
-      throw new Error(`The loss became ${result.total} at step ${trainer.position.globalStep}: lower the learning rate (--lr) and resume from the last checkpoint.`);
-    }
-    const now = performance.now();
-    window.push({ time: now, images: config.batch });
-    while (window.length > 20) window.shift();
-    const elapsed = window.length > 1 ? (now - window[0]!.time) / 1000 : result.computeSeconds;
-    const imagesPerSecond = window.length > 1 ? (window.slice(1).reduce((sum, w) => sum + w.images, 0) / elapsed) : config.batch / result.computeSeconds;
-    const epochEnded = trainer.position.stepInEpoch === 0;
-    if (epochEnded || trainer.position.globalStep % config.checkpointEvery === 0) writeCheckpoint(epochEnded ? 'epoch' : 'step');
-    if (now - lastProgress > 200 || epochEnded || trainer.done()) {
-      lastProgress = now;
-      const remaining = totalSteps - trainer.position.globalStep;
-      hooks.progress?.({
-        phase: 'training',
-        done: trainer.position.globalStep,
-        total: totalSteps,
-        epoch: trainer.position.epoch,
-        epochs: config.epochs,
-        stepInEpoch: trainer.position.stepInEpoch,
-        stepsPerEpoch: epochSteps,
-        losses: { total: result.total, cluster: result.cluster, location: result.location },
-        lr: result.lr,
-        imagesPerSecond,
-        etaSeconds: (remaining * config.batch) / imagesPerSecond,
-      });
-    }
-    if (epochEnded) log('info', `Epoch ${trainer.position.epoch}/${config.epochs} done: loss ${result.total.toFixed(4)} (cluster ${result.cluster.toFixed(4)}, location ${result.location.toFixed(4)}), ${imagesPerSecond.toFixed(1)} images/s.`);
+    return { status: 'finished', lastCheckpoint, position: trainer.position, lastLosses, rejected: source.rejected, imageCount };
+  } finally {
+    trainer.dispose();
+    await source.close();
   }
-  trainer.dispose();
-  return { status: 'finished', lastCheckpoint, position: trainer.position, lastLosses, rejected: source.rejected, imageCount };
 }
 
 function checkpointName(runDir: string, globalStep: number): string {
