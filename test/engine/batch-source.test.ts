@@ -1,0 +1,57 @@
+import { describe, expect, it } from 'vitest';
+import { referenceAugmentation } from '../../main/data/augment';
+import { JigsawBatchSource } from '../../main/data/batch-source';
+import { listImageFiles } from '../../main/data/files';
+import { builtEntry, sharedDataset } from './built';
+
+function bytes(array: Float32Array): Buffer {
+  return Buffer.from(array.buffer, array.byteOffset, array.byteLength);
+}
+
+async function source(workerScript?: string) {
+  const files = (await listImageFiles(sharedDataset('tiny'))).map((item) => item.file);
+  const s = new JigsawBatchSource(files, {
+    jigsaw: { grid: 2, crop: 32, cross: 0.3, augmentation: referenceAugmentation },
+    batch: 8,
+    seed: 5,
+    cacheShortSide: 64,
+    workerScript,
+  });
+  await s.prepare();
+  return s;
+}
+
+describe('jigsaw batch source', () => {
+  it('gives the same batches from the worker thread as in-thread, and the same again after a restart', async () => {
+    const inThread = await source();
+    const threaded = await source(builtEntry('batch-worker'));
+    expect(inThread.threaded).toBe(false);
+    expect(threaded.threaded).toBe(true);
+    for (const [epoch, b] of [[0, 0], [0, 2], [3, 1]] as const) {
+      const a = await inThread.batch(epoch, b);
+      const w = await threaded.batch(epoch, b);
+      expect(w.montages.length).toBe(a.montages.length);
+      expect(bytes(w.montages).equals(bytes(a.montages))).toBe(true);
+      expect(Array.from(w.clusterLabels)).toEqual(Array.from(a.clusterLabels));
+    }
+    // Different epochs see different orders and augmentations.
+    const e0 = await inThread.batch(0, 0);
+    const e1 = await inThread.batch(1, 0);
+    expect(bytes(e0.montages).equals(bytes(e1.montages))).toBe(false);
+    await threaded.close();
+    await inThread.close();
+  }, 60_000);
+
+  it('reports files that fail to decode and trains on the rest', async () => {
+    const files = (await listImageFiles(sharedDataset('tiny'))).map((item) => item.file);
+    const s = new JigsawBatchSource([...files, `${files[0]}.missing.jpg`], {
+      jigsaw: { grid: 2, crop: 32, cross: 0.3 },
+      batch: 8,
+      seed: 1,
+      cacheShortSide: 64,
+    });
+    expect(await s.prepare()).toBe(files.length);
+    expect(s.rejected).toHaveLength(1);
+    expect(s.rejected[0]!.reason).toMatch(/cannot read the file/);
+  });
+});
