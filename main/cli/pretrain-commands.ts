@@ -10,6 +10,7 @@ import { listImageFiles } from '../data/files';
 import { selectEngine } from '../engine/backend';
 import { defaultConvGradMode, type ConvGradMode } from '../engine/conv';
 import { knnEvaluate, loadBackbone, loadLabelledSet } from '../engine/evaluate';
+import { exportBackbone } from '../engine/export';
 import { latestCheckpoint, runPretraining, type PretrainProgress } from '../engine/run-pretraining';
 import { JigCluTrainer } from '../engine/trainer';
 import * as tf from '../engine/tfjs';
@@ -49,6 +50,8 @@ interface PretrainOptions {
   out?: string;
   resume?: string;
   checkpointEvery?: number;
+  timeLimit?: number;
+  cache: boolean;
 }
 
 function progressLine(progress: PretrainProgress): Record<string, string> {
@@ -76,9 +79,11 @@ export function registerPretrainCommands(program: Command): void {
     .option('--lr <lr>', 'learning rate at batch 256 (scaled by batch / 256)', number('--lr'))
     .option('--seed <n>', 'random seed', number('--seed', true))
     .option('--checkpoint-every <steps>', 'write a checkpoint every N steps', number('--checkpoint-every', true))
+    .option('--time-limit <minutes>', 'stop (with a checkpoint) after this many minutes of training', number('--time-limit'))
     .addOption(new Option('--engine <name>', 'tfjs engine').choices(['auto', ...engineNames]).default('auto'))
     .addOption(new Option('--conv-grad <mode>', "conv filter gradient: ours ('fast') or tfjs's ('native')").choices(['auto', 'fast', 'native']))
     .option('--out <folder>', 'run folder for checkpoints (default: <data-dir>/runs/<time>-<preset>)')
+    .option('--no-cache', 'do not keep resized copies of the images in the data folder')
     .option('--resume <run-or-checkpoint>', 'continue a run from its last checkpoint (a run folder or a .safetensors file)')
     .action(async (folders: string[], options: PretrainOptions) => {
       const dataDir = program.opts<{ dataDir: string }>().dataDir;
@@ -142,6 +147,7 @@ export function registerPretrainCommands(program: Command): void {
       );
       let started = false;
       let stop = false;
+      const deadline = options.timeLimit ? performance.now() + options.timeLimit * 60_000 : Infinity;
       let interrupts = 0;
       const onInterrupt = (): void => {
         interrupts += 1;
@@ -153,7 +159,7 @@ export function registerPretrainCommands(program: Command): void {
       process.on('SIGTERM', onInterrupt);
       try {
         const outcome = await runPretraining(
-          { config, files, runDir, resumeFrom, engine },
+          { config, files, runDir, resumeFrom, engine, cacheDir: options.cache ? path.join(dataDir, 'cache', 'images') : undefined },
           {
             progress: (progress) => {
               if (!started) {
@@ -167,7 +173,7 @@ export function registerPretrainCommands(program: Command): void {
               if (started && process.stderr.isTTY) process.stderr.write('\n');
               console.error(level === 'warn' ? `warning: ${message}` : message);
             },
-            control: () => (stop ? 'stop' : 'run'),
+            control: () => (stop || performance.now() > deadline ? 'stop' : 'run'),
           },
         );
         bar.stop();
@@ -182,6 +188,24 @@ export function registerPretrainCommands(program: Command): void {
         process.off('SIGINT', onInterrupt);
         process.off('SIGTERM', onInterrupt);
       }
+    });
+
+  program
+    .command('export')
+    .description('write the backbone of a checkpoint alone, in tfjs format (model.json + weights.bin)')
+    .argument('<checkpoint>', 'a checkpoint (.safetensors) or run folder')
+    .requiredOption('--out <folder>', 'folder to write model.json and weights.bin into')
+    .action(async (checkpointArg: string, options: { out: string }) => {
+      let checkpoint = path.resolve(checkpointArg);
+      if (fs.statSync(checkpoint).isDirectory()) {
+        const latest = latestCheckpoint(checkpoint);
+        if (!latest) throw new Error(`${checkpointArg} has no checkpoint.`);
+        checkpoint = latest;
+      }
+      const trainer = JigCluTrainer.deserialize(fs.readFileSync(checkpoint), { convGrad: 'native' });
+      const file = await exportBackbone(trainer.model.backbone, path.resolve(options.out), { checkpoint: path.basename(checkpoint), position: trainer.position, config: trainer.config });
+      trainer.dispose();
+      console.log(`Backbone written to ${file}`);
     });
 
   program

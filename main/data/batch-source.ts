@@ -1,4 +1,6 @@
+import crypto from 'node:crypto';
 import fs from 'node:fs';
+import path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { toFloatImage, type FloatImage } from './augment';
 import { decodeImage, DecodeError } from './decode';
@@ -27,6 +29,13 @@ export interface BatchSourceOptions {
    * image, then RandomResizedCrop scales it to the crop size).
    */
   cacheShortSide: number;
+  /**
+   * Optional on-disk cache of the resized images (a folder under the data folder): a second run
+   * on the same files at the same size reads them instead of decoding the originals again.
+   * Entries are keyed by path, size, modification time and cache size, so edited files are
+   * decoded afresh. User folders are never written to.
+   */
+  diskCache?: string;
   /** Batches prepared ahead of the one being trained on. */
   prefetch?: number;
   /**
@@ -83,8 +92,7 @@ export class JigsawBatchSource {
         const index = next++;
         const file = this.files[index]!;
         try {
-          const decoded = await decodeImage(file, { maxShortSide: this.options.cacheShortSide });
-          images[index] = { data: decoded.data, width: decoded.width, height: decoded.height };
+          images[index] = await this.load(file);
         } catch (error) {
           this.rejected.push({ file, reason: error instanceof DecodeError ? error.message : (error as Error).message });
         }
@@ -97,6 +105,34 @@ export class JigsawBatchSource {
     this.images = images.filter((image): image is CachedImage => image !== undefined);
     this.startWorker();
     return this.images.length;
+  }
+
+  /** Decodes one file, through the disk cache when there is one. */
+  private async load(file: string): Promise<CachedImage> {
+    const cacheDir = this.options.diskCache;
+    let cacheFile: string | undefined;
+    if (cacheDir) {
+      const stat = await fs.promises.stat(file);
+      const key = crypto.createHash('sha1').update(`${path.resolve(file)}\0${stat.size}\0${stat.mtimeMs}\0${this.options.cacheShortSide}`).digest('hex');
+      cacheFile = path.join(cacheDir, key.slice(0, 2), `${key}.rgb`);
+      const cached = await fs.promises.readFile(cacheFile).catch(() => undefined);
+      if (cached && cached.length > 8) {
+        const width = cached.readUInt32LE(0);
+        const height = cached.readUInt32LE(4);
+        if (cached.length === 8 + width * height * 3) return { data: cached.subarray(8), width, height };
+      }
+    }
+    const decoded = await decodeImage(file, { maxShortSide: this.options.cacheShortSide });
+    if (cacheFile) {
+      const header = Buffer.alloc(8);
+      header.writeUInt32LE(decoded.width, 0);
+      header.writeUInt32LE(decoded.height, 4);
+      await fs.promises.mkdir(path.dirname(cacheFile), { recursive: true });
+      const temporary = `${cacheFile}.${process.pid}.tmp`;
+      await fs.promises.writeFile(temporary, Buffer.concat([header, decoded.data]));
+      await fs.promises.rename(temporary, cacheFile);
+    }
+    return { data: decoded.data, width: decoded.width, height: decoded.height };
   }
 
   /** True when batches are made in a worker thread. */

@@ -50,6 +50,8 @@ export interface PretrainRequest {
   /** A checkpoint to continue from (its config is used; `config.epochs` may extend it). */
   resumeFrom?: string;
   engine: EngineReport;
+  /** Folder for the on-disk cache of resized images (optional). */
+  cacheDir?: string;
 }
 
 export interface PretrainOutcome {
@@ -106,6 +108,7 @@ export async function runPretraining(request: PretrainRequest, hooks: PretrainHo
     batch: config.batch,
     seed: config.seed,
     cacheShortSide: config.crop * 2,
+    diskCache: request.cacheDir,
     prefetch: 2,
     workerScript: path.join(path.dirname(fileURLToPath(import.meta.url)), 'batch-worker.js'),
   });

@@ -15,6 +15,7 @@ export interface StartPretraining {
   runDir: string;
   resumeFrom?: string;
   engine: EngineName | 'auto';
+  cacheDir?: string;
 }
 
 export type ToTrainer = { seq: number } & (StartPretraining | { type: 'pause' } | { type: 'resume' } | { type: 'stop' });

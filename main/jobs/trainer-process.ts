@@ -29,7 +29,7 @@ async function start(request: StartPretraining): Promise<void> {
     const engine = await selectEngine(request.engine);
     send({ type: 'ready', engine, pid: process.pid });
     const outcome = await runPretraining(
-      { config: request.config, files: request.files, runDir: request.runDir, resumeFrom: request.resumeFrom, engine },
+      { config: request.config, files: request.files, runDir: request.runDir, resumeFrom: request.resumeFrom, engine, cacheDir: request.cacheDir },
       {
         progress: (progress) => send({ type: 'progress', progress }),
         log: (level, message) => send({ type: 'log', level, message }),

@@ -55,3 +55,29 @@ describe('jigsaw batch source', () => {
     expect(s.rejected[0]!.reason).toMatch(/cannot read the file/);
   });
 });
+
+describe('jigsaw batch source disk cache', () => {
+  it('decodes each file once: a second source on the same files reads the cache and gives the same batches', async () => {
+    const fs = await import('node:fs');
+    const os = await import('node:os');
+    const path = await import('node:path');
+    const cacheDir = fs.mkdtempSync(path.join(os.tmpdir(), 'jigclu-cache-'));
+    try {
+      const files = (await listImageFiles(sharedDataset('tiny'))).map((item) => item.file);
+      const options = { jigsaw: { grid: 2, crop: 32, cross: 0.3, augmentation: referenceAugmentation }, batch: 8, seed: 2, cacheShortSide: 48, diskCache: cacheDir };
+      const first = new JigsawBatchSource(files, options);
+      await first.prepare();
+      const entries = fs.readdirSync(cacheDir, { recursive: true }).filter((name) => String(name).endsWith('.rgb'));
+      expect(entries).toHaveLength(files.length);
+      const second = new JigsawBatchSource(files, options);
+      await second.prepare();
+      expect(bytes((await second.batch(0, 1)).montages).equals(bytes((await first.batch(0, 1)).montages))).toBe(true);
+      // Each entry holds its width, height and the RGB bytes.
+      const one = path.join(cacheDir, String(entries[0]));
+      const data = fs.readFileSync(one);
+      expect(data.readUInt32LE(0) * data.readUInt32LE(4) * 3 + 8).toBe(data.length);
+    } finally {
+      fs.rmSync(cacheDir, { recursive: true, force: true });
+    }
+  });
+});
