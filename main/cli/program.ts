@@ -6,6 +6,8 @@ import { engineLabels } from '../common/engine';
 import { startCore } from '../core';
 import { defaultDataDir } from '../paths';
 import { startBrowserHost } from '../server/host';
+import { registerPretrainCommands } from './pretrain-commands';
+import { registerSampleCommand } from './sample-command';
 import { appVersion } from '../version';
 
 /** The built renderer, beside the built entry points (out/main -> out/renderer). */
@@ -97,6 +99,8 @@ export function buildProgram(): Command {
       await serve({ dataDir: program.opts<{ dataDir: string }>().dataDir, port: options.port });
     });
 
+  registerPretrainCommands(program);
+  registerSampleCommand(program);
   return program;
 }
 
