@@ -8,6 +8,7 @@ import { JigsawBatchSource, type RejectedFile } from '../data/batch-source';
 import { referenceAugmentation } from '../data/augment';
 import { defaultConvGradMode, type ConvGradMode } from './conv';
 import { JigCluTrainer, stepsPerEpoch, type StepResult } from './trainer';
+import { ParallelTrainer } from './parallel-trainer';
 import { writeFileAtomic } from './safetensors';
 
 /** What a pretraining run reports while it runs (at most ~5 progress reports a second). */
@@ -52,6 +53,14 @@ export interface PretrainRequest {
   engine: EngineReport;
   /** Folder for the on-disk cache of resized images (optional). */
   cacheDir?: string;
+  /**
+   * Training threads: 2 runs each step on two replica threads with the loss over the whole
+   * batch (parallel-trainer.ts; wasm or cpu engine, even batch, built replica script). Default
+   * 1: on a 2-core machine two half-batch replicas cost ~1.5x the CPU of one whole-batch step
+   * (tfjs's per-op overhead does not halve) and the batch worker needs a core too, so it was
+   * not faster end to end here; tfjs-node(-gpu) has its own threads.
+   */
+  replicas?: 1 | 2;
 }
 
 export interface PretrainOutcome {
@@ -91,17 +100,25 @@ function resolveConvGrad(config: PretrainConfig): ConvGradMode {
 export async function runPretraining(request: PretrainRequest, hooks: PretrainHooks = {}): Promise<PretrainOutcome> {
   const log = hooks.log ?? (() => undefined);
   const convGradFor = (config: PretrainConfig) => resolveConvGrad(config);
-  let trainer: JigCluTrainer;
+  const replicaScript = path.join(path.dirname(fileURLToPath(import.meta.url)), 'replica-thread.js');
+  const batchSize = request.resumeFrom ? JigCluTrainer.readMetadata(fs.readFileSync(request.resumeFrom)).config.batch : request.config.batch;
+  const parallelOk = (request.engine.chosen === 'wasm' || request.engine.chosen === 'cpu') && batchSize % 2 === 0 && fs.existsSync(replicaScript);
+  const replicas = request.replicas ?? 1;
+  if (replicas === 2 && !parallelOk) throw new Error(`Two training threads need the wasm or cpu engine, an even batch size and ${replicaScript}.`);
+  let trainer: JigCluTrainer | ParallelTrainer;
   if (request.resumeFrom) {
-    trainer = JigCluTrainer.deserialize(fs.readFileSync(request.resumeFrom), { convGrad: convGradFor(request.config), epochs: request.config.epochs });
+    const overrides = { convGrad: convGradFor(request.config), epochs: request.config.epochs };
+    const checkpoint = fs.readFileSync(request.resumeFrom);
+    trainer = replicas === 2 ? await ParallelTrainer.deserialize(checkpoint, overrides, { replicaScript }) : JigCluTrainer.deserialize(checkpoint, overrides);
     log('info', `Resuming from ${path.basename(request.resumeFrom)} at epoch ${trainer.position.epoch + 1}, step ${trainer.position.globalStep}.`);
   } else {
-    trainer = new JigCluTrainer(request.config, convGradFor(request.config));
+    trainer = replicas === 2 ? await ParallelTrainer.create(request.config, convGradFor(request.config), { replicaScript }) : new JigCluTrainer(request.config, convGradFor(request.config));
   }
   const config = trainer.config;
+  const sizes = trainer instanceof ParallelTrainer ? trainer : { trainableTensors: trainer.model.trainable().length, backboneWeights: trainer.model.backbone.params.count() };
   fs.mkdirSync(path.join(request.runDir, 'checkpoints'), { recursive: true });
   writeFileAtomic(path.join(request.runDir, 'run.json'), JSON.stringify({ config, engine: request.engine.chosen, files: request.files.length }, null, 2));
-  log('info', `Engine ${request.engine.chosen}${request.engine.fallbackReason ? ` (${request.engine.fallbackReason})` : ''}; conv gradient: ${trainer.convGrad}; ${trainer.model.trainable().length} parameter tensors, ${(trainer.model.backbone.params.count() / 1e6).toFixed(2)} M backbone weights.`);
+  log('info', `Engine ${request.engine.chosen}${request.engine.fallbackReason ? ` (${request.engine.fallbackReason})` : ''}; conv gradient: ${trainer.convGrad}; ${sizes.trainableTensors} parameter tensors, ${(sizes.backboneWeights / 1e6).toFixed(2)} M backbone weights; ${replicas === 2 ? 'two training threads (data-parallel replicas, loss over the whole batch)' : 'one training thread'}.`);
 
   const source = new JigsawBatchSource(request.files, {
     jigsaw: { grid: config.grid, crop: config.crop, cross: config.cross, augmentation: referenceAugmentation },
@@ -130,9 +147,9 @@ export async function runPretraining(request: PretrainRequest, hooks: PretrainHo
   let lastCheckpoint: string | undefined;
   let lastLosses: StepResult | undefined;
 
-  const writeCheckpoint = (kind: CheckpointWritten['kind']): void => {
+  const writeCheckpoint = async (kind: CheckpointWritten['kind']): Promise<void> => {
     const file = path.join(request.runDir, 'checkpoints', `step-${String(trainer.position.globalStep).padStart(8, '0')}.safetensors`);
-    writeFileAtomic(file, trainer.serialize({ kind, files: String(imageCount) }));
+    writeFileAtomic(file, await trainer.serialize({ kind, files: String(imageCount) }));
     lastCheckpoint = file;
     hooks.checkpoint?.({ file, kind, globalStep: trainer.position.globalStep, epoch: trainer.position.epoch });
     // Keep the newest `keepCheckpoints`; older ones go.
@@ -145,9 +162,12 @@ export async function runPretraining(request: PretrainRequest, hooks: PretrainHo
     const window: { time: number; images: number }[] = [];
     let lastProgress = 0;
     while (!trainer.done()) {
+      // Let pending I/O (a stop or pause message) in: a prefetched batch and the step resolve
+      // as microtasks only, which never yield to the event loop.
+      await new Promise((resolve) => setImmediate(resolve));
       const control = hooks.control?.() ?? 'run';
       if (control === 'stop') {
-        if (trainer.position.globalStep > 0 && lastCheckpoint !== checkpointName(request.runDir, trainer.position.globalStep)) writeCheckpoint('stop');
+        if (trainer.position.globalStep > 0 && lastCheckpoint !== checkpointName(request.runDir, trainer.position.globalStep)) await writeCheckpoint('stop');
         return { status: 'stopped', lastCheckpoint, position: trainer.position, lastLosses, rejected: source.rejected, imageCount };
       }
       if (control === 'pause') {
@@ -167,7 +187,7 @@ export async function runPretraining(request: PretrainRequest, hooks: PretrainHo
       const elapsed = window.length > 1 ? (now - window[0]!.time) / 1000 : result.computeSeconds;
       const imagesPerSecond = window.length > 1 ? (window.slice(1).reduce((sum, w) => sum + w.images, 0) / elapsed) : config.batch / result.computeSeconds;
       const epochEnded = trainer.position.stepInEpoch === 0;
-      if (epochEnded || trainer.position.globalStep % config.checkpointEvery === 0) writeCheckpoint(epochEnded ? 'epoch' : 'step');
+      if (epochEnded || trainer.position.globalStep % config.checkpointEvery === 0) await writeCheckpoint(epochEnded ? 'epoch' : 'step');
       if (now - lastProgress > 200 || epochEnded || trainer.done()) {
         lastProgress = now;
         const remaining = totalSteps - trainer.position.globalStep;
@@ -189,7 +209,7 @@ export async function runPretraining(request: PretrainRequest, hooks: PretrainHo
     }
     return { status: 'finished', lastCheckpoint, position: trainer.position, lastLosses, rejected: source.rejected, imageCount };
   } finally {
-    trainer.dispose();
+    await trainer.dispose();
     await source.close();
   }
 }
