@@ -8,10 +8,11 @@ import { ipcCallChannel, ipcEventChannel } from '../main/common/api-contract';
 import { startCore, type Core } from '../main/core';
 import { defaultDataDir } from '../main/paths';
 import { dispatch } from '../main/services/dispatch';
+import { pickFolderHandler } from './dialogs';
 import { createIpcCallHandler, isOwnMainFrame } from './ipc-router';
 import { installMenu } from './menu';
 import { betterSqliteBinding } from './native';
-import { registerAppScheme, serveRenderer } from './protocol';
+import { registerAppScheme, serveMedia, serveRenderer } from './protocol';
 import { applySecurityPolicies } from './security';
 import { createMainWindow } from './window';
 
@@ -58,6 +59,9 @@ function start(): void {
       nativeBinding,
       versions: { electron: process.versions.electron, chrome: process.versions.chrome },
     });
+    // The native folder dialog lives here, in electron/; the core's handler says browser mode has none.
+    core.handlers.libraryPickFolder = pickFolderHandler(() => mainWindow);
+    serveMedia(core.media);
     const handle = createIpcCallHandler({
       isTrustedSender: (event) => isOwnMainFrame(event, mainWindow?.webContents),
       dispatch: (name, args) => dispatch(core!.handlers, name, args),

@@ -2,12 +2,16 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { net, protocol } from 'electron';
 import { pathToFileURL } from 'node:url';
+import { mediaScheme, mediaVersionPattern, parseMediaPath } from '../main/common/library';
 import { contentSecurityPolicy } from '../main/server/security';
+import type { MediaSource } from '../main/services/library';
 
-/** Must run before `app.ready`: makes app:// a standard, secure scheme. */
+/** Must run before `app.ready`: makes app:// and jigclu-media:// standard, secure schemes. */
 export function registerAppScheme(): void {
   protocol.registerSchemesAsPrivileged([
     { scheme: 'app', privileges: { standard: true, secure: true, supportFetchAPI: true } },
+    // Thumbnails and images of the library: jigclu-media://thumbs/<id>, jigclu-media://images/<id>.
+    { scheme: mediaScheme, privileges: { standard: true, secure: true, supportFetchAPI: true } },
   ]);
 }
 
@@ -33,5 +37,27 @@ export function serveRenderer(rendererDir: string): void {
     headers.set('content-security-policy', contentSecurityPolicy);
     headers.set('x-content-type-options', 'nosniff');
     return new Response(response.body, { status: response.status, headers });
+  });
+}
+
+/**
+ * Serves the library's thumbnails and images at jigclu-media://thumbs/<id> and
+ * jigclu-media://images/<id>. The id is looked up in the database (images of registered
+ * folders only, checked to resolve inside their folder); no path is taken from the URL.
+ */
+export function serveMedia(media: MediaSource): void {
+  protocol.handle(mediaScheme, async (request) => {
+    const url = new URL(request.url);
+    const target = parseMediaPath(`/${url.host}${url.pathname}`);
+    const version = url.searchParams.get('v') ?? undefined;
+    if (!target || request.method !== 'GET') return new Response('Not found', { status: 404 });
+    if (version !== undefined && !mediaVersionPattern.test(version)) return new Response('Bad version', { status: 400 });
+    const result = await media.open(target.kind, target.id, { ifNoneMatch: request.headers.get('if-none-match') ?? undefined, version });
+    if (result.status === 304) return new Response(null, { status: 304, headers: { etag: result.etag, 'cache-control': result.cacheControl } });
+    if (result.status !== 200) return new Response(result.message, { status: result.status, headers: { 'content-type': 'text/plain; charset=utf-8' } });
+    return new Response(new Uint8Array(result.body), {
+      status: 200,
+      headers: { 'content-type': result.type, etag: result.etag, 'cache-control': result.cacheControl, 'x-content-type-options': 'nosniff' },
+    });
   });
 }

@@ -3,9 +3,10 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { HostMode } from './common/api-contract';
 import { createForkedEngineProbe, type EngineProbe } from './engine/engine-probe';
-import { createServices } from './services/app-services';
+import { createServices, type ServiceContext } from './services/app-services';
 import type { Handlers } from './services/dispatch';
 import { EventHub, startPing } from './services/event-hub';
+import { libraryService, type LibraryOptions, type MediaSource } from './services/library';
 import { TaskRegistry } from './services/tasks';
 import { openDatabase, type Database } from './store/db';
 import { databasePath } from './paths';
@@ -21,6 +22,8 @@ export interface CoreOptions {
   /** Heartbeat period of the `ping` event. */
   pingIntervalMs?: number;
   versions?: { electron?: string; chrome?: string };
+  /** Options of the image library (tests inject a decoder). */
+  library?: LibraryOptions;
 }
 
 /** The running core: its call handlers, its event hub and how to stop it. */
@@ -30,6 +33,8 @@ export interface Core {
   tasks: TaskRegistry;
   db: Database;
   dataDir: string;
+  /** Thumbnails and images of the library by id, for browser mode's routes and Electron's protocol. */
+  media: MediaSource;
   close(): void;
 }
 
@@ -46,7 +51,7 @@ export function startCore(options: CoreOptions): Core {
   const hub = new EventHub();
   const stopPing = startPing(hub, options.pingIntervalMs ?? 5000);
   const tasks = new TaskRegistry((info) => hub.emit('task', info));
-  const handlers = createServices({
+  const context: ServiceContext = {
     db,
     dataDir: options.dataDir,
     databasePath: dbFile,
@@ -55,13 +60,17 @@ export function startCore(options: CoreOptions): Core {
     probeEngines: options.probeEngines ?? createForkedEngineProbe(bundledProbeScript()),
     versions: options.versions,
     tasks,
-  });
+    emit: (name, payload) => hub.emit(name, payload),
+    library: options.library,
+  };
+  const handlers = createServices(context);
   return {
     handlers,
     hub,
     tasks,
     db,
     dataDir: options.dataDir,
+    media: libraryService(context).media,
     close() {
       stopPing();
       void tasks.cancelAll();

@@ -6,6 +6,7 @@ import { engineLabels } from '../common/engine';
 import { startCore } from '../core';
 import { defaultDataDir } from '../paths';
 import { startBrowserHost } from '../server/host';
+import { registerLibraryCommands } from './library-commands';
 import { registerPretrainCommands } from './pretrain-commands';
 import { registerSampleCommand } from './sample-command';
 import { appVersion } from '../version';
@@ -52,6 +53,7 @@ export async function serve(options: ServeOptions, log: (line: string) => void =
   const host = await startBrowserHost({
     handlers: core.handlers,
     hub: core.hub,
+    media: core.media,
     staticDir: builtRendererDir(),
     port: options.port,
   });
@@ -101,6 +103,7 @@ export function buildProgram(): Command {
 
   registerPretrainCommands(program);
   registerSampleCommand(program);
+  registerLibraryCommands(program);
   return program;
 }
 

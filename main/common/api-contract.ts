@@ -1,5 +1,16 @@
 import { z } from 'zod';
 import type { EngineReport } from './engine';
+import {
+  galleryQuerySchema,
+  importOptionsSchema,
+  problemsQuerySchema,
+  type ClassInfo,
+  type FolderInfo,
+  type GalleryPage,
+  type ImageDetails,
+  type LibraryChangedEvent,
+  type ProblemsPage,
+} from './library';
 import type { Result } from './result';
 import { settingsPatchSchema, type Settings } from './settings';
 import type { TaskInfo } from './tasks';
@@ -76,6 +87,13 @@ export interface MenuEvent {
 }
 
 const noArgs = z.object({}).strict();
+const folderId = z.number().int().positive();
+/** A folder path typed or picked by the user (absolute; `~` is not expanded). */
+const folderPath = z
+  .string()
+  .min(1)
+  .max(4096)
+  .refine((value) => !value.includes('\0'), 'a path cannot contain a NUL character');
 
 /** Every call the renderer can make. */
 export const calls = {
@@ -104,6 +122,57 @@ export const calls = {
     result: returns<TaskInfo>(),
     summary: 'Asks a running task to stop; it ends as cancelled.',
   }),
+  libraryFolders: defineCall({
+    args: noArgs,
+    result: returns<FolderInfo[]>(),
+    summary: 'Registered image folders with their counts (images, rejected, labelled) and scan state.',
+  }),
+  libraryPickFolder: defineCall({
+    args: noArgs,
+    result: returns<{ path: string | null }>(),
+    summary: 'Opens the native folder dialog (desktop app only); null when the user cancels.',
+  }),
+  libraryAddFolder: defineCall({
+    args: z.object({ path: folderPath, options: importOptionsSchema.optional() }).strict(),
+    result: returns<{ folder: FolderInfo; task: TaskInfo }>(),
+    summary: 'Registers a folder of images and starts importing it in the background.',
+  }),
+  libraryRescan: defineCall({
+    args: z.object({ folderId }).strict(),
+    result: returns<TaskInfo>(),
+    summary: 'Looks for new, changed, moved and deleted files in a folder (unchanged files are not decoded again).',
+  }),
+  libraryRemoveFolder: defineCall({
+    args: z.object({ folderId, confirmed: z.boolean().default(false) }).strict(),
+    result: returns<{ removedImages: number }>(),
+    summary:
+      "Forgets a folder: our records and cached thumbnails only, never the user's files. Needs confirmed=true when it has labels.",
+  }),
+  libraryUseFolderLabels: defineCall({
+    args: z.object({ folderId }).strict(),
+    result: returns<{ classes: number; labelled: number }>(),
+    summary: 'Imports the class-folder names of a folder as labels of its images (and of images added later).',
+  }),
+  libraryClasses: defineCall({
+    args: noArgs,
+    result: returns<ClassInfo[]>(),
+    summary: 'Every label class with its number of images.',
+  }),
+  libraryPage: defineCall({
+    args: galleryQuerySchema,
+    result: returns<GalleryPage>(),
+    summary: 'One page of the gallery for a filter (folder, label, duplicates, rejected), with the total.',
+  }),
+  libraryImage: defineCall({
+    args: z.object({ id: z.number().int().positive() }).strict(),
+    result: returns<ImageDetails>(),
+    summary: 'Everything known about one image: path, size, dimensions, format, hash, labels, duplicates.',
+  }),
+  libraryProblems: defineCall({
+    args: problemsQuerySchema,
+    result: returns<ProblemsPage>(),
+    summary: 'Files that were not imported, each with the reason, a page at a time.',
+  }),
 } as const;
 
 /** Every event the core pushes to the renderer. */
@@ -111,6 +180,7 @@ export const events = {
   ping: defineEvent<PingEvent>('Heartbeat every few seconds while the core is running.'),
   menu: defineEvent<MenuEvent>('A command chosen in the desktop menu bar.'),
   task: defineEvent<TaskInfo>('Progress of a long task: counts, rate, ETA; always a final update when it ends.'),
+  library: defineEvent<LibraryChangedEvent>('Folders, counts or thumbnails changed; views refresh what they show.'),
 } as const;
 
 export type Calls = typeof calls;

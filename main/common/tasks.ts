@@ -24,6 +24,8 @@ export interface TaskInfo {
   etaSeconds?: number;
   /** The latest line of detail: the current file, the last loss. */
   message?: string;
+  /** Named counts a task keeps besides `done` (an import: seen, imported, rejected, ...). */
+  counts?: Record<string, number>;
   /** Set when status is 'failed'. */
   error?: string;
   startedAt: string;

@@ -1,5 +1,7 @@
 import fs from 'node:fs/promises';
 import sharp, { type Metadata } from 'sharp';
+import { defaultMaxPixels as libraryMaxPixels } from '../common/library';
+import { looksLikeText, sniffBytes, sniffFormat } from './sniff';
 
 /** Why a file was not decoded, as a code for programs and a reason a person understands. */
 export type DecodeFailure = 'empty' | 'not-an-image' | 'unsupported' | 'corrupt' | 'too-large' | 'too-small' | 'unreadable';
@@ -38,41 +40,102 @@ export interface DecodedImage {
   originalHeight: number;
   /** Frames in the file; only the first is used. */
   pages: number;
+  /** What reading it took beyond a plain decode: "EXIF orientation 6 applied", "CMYK converted to RGB". */
+  notes: string[];
 }
 
 /** The default pixel limit: 178.9 megapixels, Pillow's decompression-bomb error threshold. */
-export const defaultMaxPixels = 2 * 89_478_485;
+export const defaultMaxPixels = libraryMaxPixels;
+
+/** Reads the first bytes of a file (read-only), for format detection. */
+async function readHead(file: string): Promise<Buffer> {
+  const handle = await fs.open(file, 'r');
+  try {
+    const head = Buffer.alloc(sniffBytes);
+    const { bytesRead } = await handle.read(head, 0, sniffBytes, 0);
+    return head.subarray(0, bytesRead);
+  } finally {
+    await handle.close();
+  }
+}
+
+/** Refuses content that is not an image format we decode, with a reason naming what it is. */
+function checkFormat(head: Uint8Array): void {
+  const sniffed = sniffFormat(head);
+  if (!sniffed) {
+    throw new DecodeError(
+      'not-an-image',
+      looksLikeText(head)
+        ? 'not an image: the file holds text'
+        : 'not an image (the content is not a known image format)',
+    );
+  }
+  if (!sniffed.supported) {
+    throw new DecodeError('unsupported', `unsupported format: ${sniffed.label} (convert it to PNG or JPEG to import it)`);
+  }
+}
+
+/** True when JPEG bytes end with the End Of Image marker (FF D9), allowing trailing padding. */
+function endsWithJpegEnd(bytes: Buffer): boolean {
+  let end = bytes.length;
+  while (end > 2 && (bytes[end - 1] === 0x00 || bytes[end - 1] === 0x0a || bytes[end - 1] === 0x0d || bytes[end - 1] === 0x20)) end -= 1;
+  return bytes[end - 2] === 0xff && bytes[end - 1] === 0xd9;
+}
+
+/** What reading the image needed beyond a plain decode, for the image's "note" (empty when nothing). */
+function conversionNotes(metadata: Metadata): string[] {
+  const notes: string[] = [];
+  const pages = metadata.pages ?? 1;
+  if (pages > 1) notes.push(`animated (${pages} frames): the first frame is used`);
+  if ((metadata.orientation ?? 1) > 1) notes.push(`EXIF orientation ${metadata.orientation} applied`);
+  if (metadata.depth === 'ushort') notes.push('16 bits per channel scaled to 8');
+  if (metadata.space === 'cmyk') notes.push('CMYK converted to RGB');
+  else if (metadata.space === 'b-w' || metadata.space === 'grey16' || metadata.channels === 1) notes.push('grayscale copied to RGB');
+  if (metadata.hasAlpha) notes.push('transparency flattened onto white');
+  return notes;
+}
 
 /**
- * Fully decodes one image file to 8-bit sRGB RGB (so a truncated file fails here, not later):
- * format from content, EXIF orientation applied, grayscale/CMYK/16-bit converted, alpha
- * composited on white, first frame of animations, a pixel limit checked from the header.
+ * Fully decodes one image (a file, opened read-only, or its bytes) to 8-bit sRGB RGB, so a
+ * truncated file fails here, not later: format from content (not the name), EXIF orientation
+ * applied, grayscale/CMYK/16-bit converted, alpha composited on white, first frame of
+ * animations, a pixel limit checked from the header before any pixel is decoded.
  */
-export async function decodeImage(file: string, options: DecodeOptions = {}): Promise<DecodedImage> {
+export async function decodeImage(input: string | Buffer, options: DecodeOptions = {}): Promise<DecodedImage> {
   const maxPixels = options.maxPixels ?? defaultMaxPixels;
-  let stat;
-  try {
-    stat = await fs.stat(file);
-  } catch (error) {
-    throw new DecodeError('unreadable', `cannot read the file (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`);
+  let head: Buffer;
+  if (typeof input === 'string') {
+    let stat;
+    try {
+      stat = await fs.stat(input);
+      head = stat.size === 0 ? Buffer.alloc(0) : await readHead(input);
+    } catch (error) {
+      throw new DecodeError('unreadable', `cannot read the file (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`);
+    }
+    if (stat.size === 0) throw new DecodeError('empty', 'empty file (0 bytes)');
+  } else {
+    if (input.length === 0) throw new DecodeError('empty', 'empty file (0 bytes)');
+    head = input.subarray(0, sniffBytes);
   }
-  if (stat.size === 0) throw new DecodeError('empty', 'empty file (0 bytes)');
+  checkFormat(head);
 
   let metadata: Metadata;
   try {
     // No pixel limit here: the header alone is read, and we report the size ourselves.
-    metadata = await sharp(file, { limitInputPixels: false, pages: 1 }).metadata();
+    metadata = await sharp(input, { limitInputPixels: false, pages: 1 }).metadata();
   } catch (error) {
     const message = (error as Error).message;
     if (/unsupported image format/i.test(message)) throw new DecodeError('not-an-image', 'not an image (the content is not a known image format)');
-    throw new DecodeError('corrupt', `unreadable image header: ${message}`);
+    // libvips keeps one error buffer for all threads, so with decodes running side by side its
+    // message may belong to another file: the reason is ours, the same every time.
+    throw new DecodeError('corrupt', 'corrupt image: its header cannot be read');
   }
   const width = metadata.width ?? 0;
   const height = metadata.height ?? 0;
   if (width * height > maxPixels) {
     throw new DecodeError(
       'too-large',
-      `too large: ${width}x${height} is ${(width * height / 1e6).toFixed(0)} megapixels, over the limit of ${(maxPixels / 1e6).toFixed(0)} (a possible decompression bomb); raise the pixel limit in Settings to import it`,
+      `too large: ${width}x${height} is ${(width * height / 1e6).toFixed(0)} megapixels, over the limit of ${(maxPixels / 1e6).toFixed(0)} (a possible decompression bomb); raise the pixel limit to import it`,
     );
   }
   const rotated = (metadata.orientation ?? 1) >= 5;
@@ -83,10 +146,14 @@ export async function decodeImage(file: string, options: DecodeOptions = {}): Pr
   }
 
   try {
-    let pipeline = sharp(file, { failOn: 'error', limitInputPixels: maxPixels, pages: 1, animated: false })
-      .autoOrient()
-      .flatten({ background: '#ffffff' })
-      .toColourspace('srgb');
+    // Only the steps this image needs (a plain 8-bit sRGB JPEG needs none), so the common case
+    // costs what a bare decode costs.
+    let pipeline = sharp(input, { failOn: 'error', limitInputPixels: maxPixels, pages: 1, animated: false });
+    if ((metadata.orientation ?? 1) > 1) pipeline = pipeline.autoOrient();
+    if (metadata.hasAlpha) pipeline = pipeline.flatten({ background: '#ffffff' });
+    if (metadata.space !== 'srgb' || (metadata.depth !== undefined && metadata.depth !== 'uchar') || (metadata.channels ?? 3) < 3) {
+      pipeline = pipeline.toColourspace('srgb');
+    }
     const shorter = Math.min(originalWidth, originalHeight);
     const target = options.shortSide ?? (options.maxShortSide && shorter > options.maxShortSide ? options.maxShortSide : undefined);
     if (target) {
@@ -106,8 +173,15 @@ export async function decodeImage(file: string, options: DecodeOptions = {}): Pr
       originalWidth,
       originalHeight,
       pages: metadata.pages ?? 1,
+      notes: conversionNotes(metadata),
     };
-  } catch (error) {
-    throw new DecodeError('corrupt', `corrupt or truncated image: ${(error as Error).message.split('\n')[0]}`);
+  } catch {
+    const truncatedJpeg = metadata.format === 'jpeg' && typeof input !== 'string' && !endsWithJpegEnd(input);
+    throw new DecodeError(
+      'corrupt',
+      truncatedJpeg
+        ? 'corrupt or truncated image: the JPEG data ends before its end marker (an incomplete copy or download?)'
+        : 'corrupt or truncated image: the pixel data cannot be decoded',
+    );
   }
 }

@@ -1,5 +1,6 @@
 import * as tf from './tfjs';
 import { conv2d, type ConvGradMode } from './conv';
+import { maxPool } from './ops';
 
 /**
  * ResNet-18 and ResNet-50 with torchvision's layout and parameter names (conv1, bn1,
@@ -177,7 +178,7 @@ export class ResNet {
     const p = this.params;
     let y = conv2d(x, p.get('conv1.weight') as tf.Tensor4D, 2, 3, options.convGrad);
     y = tf.relu(this.batchNorm(y, 'bn1', options));
-    y = tf.maxPool(y, 3, 2, 1);
+    y = maxPool(y, 3, 2, 1, options.convGrad);
     for (const block of this.blocks) {
       const identity = block.downsample
         ? this.batchNorm(conv2d(y, p.get(`${block.prefix}.downsample.0.weight`) as tf.Tensor4D, block.stride, 0, options.convGrad), `${block.prefix}.downsample.1`, options)

@@ -4,9 +4,11 @@ import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { httpCallPrefix, httpEventsPath, tokenQuery } from '../common/api-contract';
+import { mediaVersionPattern, parseMediaPath } from '../common/library';
 import { err, type Result } from '../common/result';
 import { dispatch, httpStatusFor, type Handlers } from '../services/dispatch';
 import type { EventHub } from '../services/event-hub';
+import type { MediaSource } from '../services/library';
 import { checkRequest, contentSecurityPolicy, newToken, tokenCookie } from './security';
 
 export interface BrowserHostOptions {
@@ -18,6 +20,8 @@ export interface BrowserHostOptions {
   port?: number;
   /** Fixed token (tests); a random one per launch otherwise. */
   token?: string;
+  /** Thumbnails and images of the library, served at /thumbs/<id> and /images/<id>. */
+  media?: MediaSource;
 }
 
 export interface BrowserHost {
@@ -146,6 +150,38 @@ function serveStatic(staticDir: string, url: URL, response: ServerResponse, setC
 }
 
 /**
+ * GET /thumbs/<id> and /images/<id>: the id is looked up in the library, never a path from the
+ * request; anything else under those prefixes is refused.
+ */
+async function serveMedia(media: MediaSource | undefined, url: URL, request: IncomingMessage, response: ServerResponse): Promise<void> {
+  const target = parseMediaPath(url.pathname);
+  if (!target || !media) {
+    send(response, 404, 'Not found: media paths are /thumbs/<image id> and /images/<image id>.', 'text/plain');
+    return;
+  }
+  const ifNoneMatch = request.headers['if-none-match'];
+  const version = url.searchParams.get('v') ?? undefined;
+  if (version !== undefined && !mediaVersionPattern.test(version)) {
+    send(response, 400, 'Bad version: v is a hexadecimal content hash prefix.', 'text/plain');
+    return;
+  }
+  const result = await media.open(target.kind, target.id, { ifNoneMatch: typeof ifNoneMatch === 'string' ? ifNoneMatch : undefined, version });
+  if (result.status === 200 || result.status === 304) {
+    response.writeHead(result.status, {
+      ...(result.status === 200 ? { 'content-type': result.type, 'content-length': result.body.length } : {}),
+      etag: result.etag,
+      'cache-control': result.cacheControl,
+      'x-content-type-options': 'nosniff',
+      'cross-origin-resource-policy': 'same-origin',
+      'content-security-policy': "default-src 'none'",
+    });
+    response.end(result.status === 200 && request.method !== 'HEAD' ? result.body : undefined);
+    return;
+  }
+  send(response, result.status, result.message, 'text/plain; charset=utf-8');
+}
+
+/**
  * The browser-mode host: the same contract as the Electron IPC router, over HTTP (calls) and
  * a WebSocket (events). Binds 127.0.0.1 only; every request and socket must carry the
  * per-launch token and, when it has one, our own Origin; the Host header must be ours.
@@ -175,6 +211,12 @@ export async function startBrowserHost(options: BrowserHostOptions): Promise<Bro
     }
     if (request.method !== 'GET' && request.method !== 'HEAD') {
       send(response, 405, 'Method not allowed', 'text/plain');
+      return;
+    }
+    if (/^\/(thumbs|images)(\/|$)/.test(url.pathname)) {
+      serveMedia(options.media, url, request, response).catch((error: unknown) =>
+        send(response, 500, `Cannot serve this image: ${(error as Error).message}`, 'text/plain'),
+      );
       return;
     }
     if (!options.staticDir) {

@@ -1,6 +1,7 @@
 import crypto from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import { tokenHeader, tokenQuery } from '../common/api-contract';
+import { mediaScheme } from '../common/library';
 
 /** A fresh random token for one launch of the browser host. */
 export function newToken(): string {
@@ -73,7 +74,7 @@ export const contentSecurityPolicy = [
   "default-src 'none'",
   "script-src 'self'",
   "style-src 'self'",
-  "img-src 'self' data: blob:",
+  `img-src 'self' data: blob: ${mediaScheme}:`,
   "font-src 'self'",
   "connect-src 'self'",
   "worker-src 'self' blob:",

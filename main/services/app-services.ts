@@ -1,5 +1,5 @@
 import os from 'node:os';
-import type { AppInfo, HostMode } from '../common/api-contract';
+import type { AppInfo, EventName, EventPayload, HostMode } from '../common/api-contract';
 import type { EngineReport } from '../common/engine';
 import { ServiceError } from '../common/result';
 import { settingsSchema, type Settings, type SettingsPatch } from '../common/settings';
@@ -7,6 +7,7 @@ import { schemaVersion, type Database } from '../store/db';
 import { SettingsRepository } from '../store/settings-repository';
 import type { EngineProbe } from '../engine/engine-probe';
 import type { Handlers } from './dispatch';
+import { libraryHandlers, type LibraryOptions } from './library';
 import type { TaskRegistry } from './tasks';
 
 /** What the services need from the host that runs them. */
@@ -22,6 +23,10 @@ export interface ServiceContext {
   versions?: { electron?: string; chrome?: string };
   /** Long work with progress and cancel. */
   tasks: TaskRegistry;
+  /** Pushes an event to every connected view (the core's event hub). */
+  emit?: <K extends EventName>(name: K, payload: EventPayload<K>) => void;
+  /** Options of the image library (tests inject a decoder, smaller batches). */
+  library?: LibraryOptions;
 }
 
 /** The calls one area of the app implements; `createServices` joins the areas. */
@@ -32,6 +37,7 @@ export function createServices(context: ServiceContext): Handlers {
   return {
     ...appHandlers(context),
     ...taskHandlers(context),
+    ...libraryHandlers(context),
   };
 }
 

@@ -6,7 +6,7 @@ import { ServiceError } from '../common/result';
 export interface TaskContext {
   signal: AbortSignal;
   /** Reports progress; cheap to call often (events are throttled to ~5 a second). */
-  progress(done: number, total?: number, message?: string): void;
+  progress(done: number, total?: number, message?: string, counts?: Record<string, number>): void;
 }
 
 export interface TaskOptions {
@@ -71,7 +71,7 @@ export class TaskRegistry {
     this.tasks.set(id, entry);
     const context: TaskContext = {
       signal: controller.signal,
-      progress: (done, total, message) => this.progress(entry, done, total, message),
+      progress: (done, total, message, counts) => this.progress(entry, done, total, message, counts),
     };
     this.emit({ ...info });
     entry.done = body(context).then(
@@ -114,13 +114,20 @@ export class TaskRegistry {
     await Promise.all([...this.tasks.values()].map((entry) => entry.done));
   }
 
-  private progress(entry: Entry, done: number, total: number | undefined, message: string | undefined): void {
+  private progress(
+    entry: Entry,
+    done: number,
+    total: number | undefined,
+    message: string | undefined,
+    counts: Record<string, number> | undefined,
+  ): void {
     if (entry.info.status !== 'running') return;
     const now = this.now();
     const info = entry.info;
     info.done = done;
     if (total !== undefined) info.total = total;
     if (message !== undefined) info.message = message;
+    if (counts !== undefined) info.counts = { ...counts };
     const elapsed = (now - entry.lastTime) / 1000;
     if (elapsed >= 0.5) {
       const instant = (done - entry.lastDone) / elapsed;

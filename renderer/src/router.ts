@@ -1,5 +1,6 @@
 import { createRouter, createWebHashHistory, type RouteRecordRaw } from 'vue-router';
 import ComingNext from './views/ComingNext.vue';
+import LibraryView from './views/LibraryView.vue';
 import SettingsView from './views/SettingsView.vue';
 
 /** The left navigation, in the order a user works: data, pretrain, inspect, label, fine-tune. */
@@ -50,12 +51,15 @@ export const navigation = [
 
 const routes: RouteRecordRaw[] = [
   { path: '/', redirect: '/library' },
-  ...navigation.map((item) => ({
-    path: item.path,
-    name: item.name,
-    component: ComingNext,
-    props: { name: item.name, title: item.title, summary: item.summary },
-  })),
+  { path: '/library', name: 'library', component: LibraryView },
+  ...navigation
+    .filter((item) => item.name !== 'library')
+    .map((item) => ({
+      path: item.path,
+      name: item.name,
+      component: ComingNext,
+      props: { name: item.name, title: item.title, summary: item.summary },
+    })),
   { path: '/settings', name: 'settings', component: SettingsView },
   { path: '/:pathMatch(.*)*', redirect: '/library' },
 ];

@@ -33,7 +33,67 @@ const expectedAdditions: Record<number, Additions> = {
     triggers: [],
     views: [],
   },
+  2: {
+    tables: {
+      folders: [
+        'id',
+        'path',
+        'name',
+        'min_side',
+        'max_pixels',
+        'labels_from_folders',
+        'scan_status',
+        'last_scan_at',
+        'last_scan',
+        'added_at',
+      ],
+      images: [
+        'id',
+        'folder_id',
+        'rel_path',
+        'size',
+        'mtime_ms',
+        'width',
+        'height',
+        'format',
+        'content_hash',
+        'copies',
+        'folder_class',
+        'note',
+        'thumb_state',
+        'imported_at',
+      ],
+      rejected_files: ['id', 'folder_id', 'rel_path', 'size', 'mtime_ms', 'kind', 'reason', 'seen_at'],
+      classes: ['id', 'name', 'created_at'],
+      labels: ['image_id', 'class_id', 'source', 'created_at'],
+    },
+    columns: {},
+    indexes: ['images_duplicates', 'images_folder', 'images_hash', 'images_thumb_pending', 'labels_class'],
+    triggers: [],
+    views: [],
+  },
 };
+
+/** A folder row for seeders that need one (each with its own path: paths are unique). */
+function seedFolder(db: Database.Database, folderPath: string): number {
+  return Number(
+    db
+      .prepare('INSERT INTO folders (path, name, min_side, max_pixels) VALUES (?, ?, 8, 178956970)')
+      .run(folderPath, folderPath.split('/').at(-1)).lastInsertRowid,
+  );
+}
+
+/** An image row for seeders that need one. */
+function seedImage(db: Database.Database, folderId: number): number {
+  return Number(
+    db
+      .prepare(
+        `INSERT INTO images (folder_id, rel_path, size, mtime_ms, width, height, format, content_hash, folder_class, note)
+         VALUES (?, 'cats/café 猫.jpg', 1639, 1732530000123.5, 80, 80, 'jpeg', ?, 'cats', 'EXIF orientation 6 applied')`,
+      )
+      .run(folderId, 'ab'.repeat(32)).lastInsertRowid,
+  );
+}
 
 /** Writes one row of plausible data into a table, for the upgrade-keeps-data checks. */
 const seeders: Record<string, (db: Database.Database) => void> = {
@@ -41,6 +101,28 @@ const seeders: Record<string, (db: Database.Database) => void> = {
     db
       .prepare('INSERT INTO settings (key, value) VALUES (?, ?)')
       .run('seed.theme', JSON.stringify({ mode: 'dark', scale: 1.25 })),
+  folders: (db) => {
+    const id = seedFolder(db, '/seed/photos');
+    db.prepare("UPDATE folders SET scan_status = 'finished', last_scan = ?, last_scan_at = '2026-01-02T03:04:05.678Z' WHERE id = ?").run(
+      JSON.stringify({ seen: 3, imported: 2, rejected: 1 }),
+      id,
+    );
+  },
+  images: (db) => {
+    seedImage(db, seedFolder(db, '/seed/for-images'));
+  },
+  rejected_files: (db) =>
+    db
+      .prepare(
+        "INSERT INTO rejected_files (folder_id, rel_path, size, mtime_ms, kind, reason) VALUES (?, 'truncated.jpg', 10048, 1732530000000, 'corrupt', 'corrupt or truncated image')",
+      )
+      .run(seedFolder(db, '/seed/for-rejected')),
+  classes: (db) => db.prepare("INSERT INTO classes (name) VALUES ('seed-class')").run(),
+  labels: (db) => {
+    const image = seedImage(db, seedFolder(db, '/seed/for-labels'));
+    const classId = db.prepare("INSERT INTO classes (name) VALUES ('seed-label-class')").run().lastInsertRowid;
+    db.prepare("INSERT INTO labels (image_id, class_id, source) VALUES (?, ?, 'folder')").run(image, classId);
+  },
 };
 
 const { tempDir, track } = useTempDirs();
