@@ -19,7 +19,7 @@ import { learningRateAt, pretrainConfigSchema, type PretrainConfig } from '../co
 import type { JigsawBatch } from '../data/jigsaw';
 import type { ConvGradMode } from './conv';
 import type { ReplicaInfo, ReplicaInit, ReplicaRequest, ReplicaStepReply } from './replica-thread';
-import { JigCluTrainer, type StepResult, type TrainingPosition } from './trainer';
+import { advancePosition, JigCluTrainer, type StepResult, type TrainingPosition } from './trainer';
 
 export interface ParallelOptions {
   /** The built replica entry (out/main/replica-thread.js). */
@@ -196,12 +196,7 @@ export class ParallelTrainer {
   }
 
   private advance(epochSteps: number): void {
-    this.position.globalStep += 1;
-    this.position.stepInEpoch += 1;
-    if (this.position.stepInEpoch >= epochSteps) {
-      this.position.epoch += 1;
-      this.position.stepInEpoch = 0;
-    }
+    advancePosition(this.position, epochSteps);
   }
 
   /** True once every epoch has run. */

@@ -21,6 +21,16 @@ export interface StepResult extends StepLosses {
   computeSeconds: number;
 }
 
+/** Moves a position one step on, into the next epoch after `epochSteps` steps. */
+export function advancePosition(position: TrainingPosition, epochSteps: number): void {
+  position.globalStep += 1;
+  position.stepInEpoch += 1;
+  if (position.stepInEpoch >= epochSteps) {
+    position.epoch += 1;
+    position.stepInEpoch = 0;
+  }
+}
+
 /** Steps per epoch: the reference's DataLoader drops the last incomplete batch. */
 export function stepsPerEpoch(imageCount: number, batch: number): number {
   return Math.floor(imageCount / batch);
@@ -81,12 +91,7 @@ export class JigCluTrainer {
   }
 
   private advance(epochSteps: number): void {
-    this.position.globalStep += 1;
-    this.position.stepInEpoch += 1;
-    if (this.position.stepInEpoch >= epochSteps) {
-      this.position.epoch += 1;
-      this.position.stepInEpoch = 0;
-    }
+    advancePosition(this.position, epochSteps);
   }
 
   /** True once every epoch has run. */
