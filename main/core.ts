@@ -7,6 +7,7 @@ import { createServices, type ServiceContext } from './services/app-services';
 import type { Handlers } from './services/dispatch';
 import { EventHub, startPing } from './services/event-hub';
 import { libraryService, type LibraryOptions, type MediaSource } from './services/library';
+import { pretrainingService, type PretrainingOptions } from './services/pretraining';
 import { TaskRegistry } from './services/tasks';
 import { openDatabase, type Database } from './store/db';
 import { databasePath } from './paths';
@@ -24,6 +25,8 @@ export interface CoreOptions {
   versions?: { electron?: string; chrome?: string };
   /** Options of the image library (tests inject a decoder). */
   library?: LibraryOptions;
+  /** Pretraining runs; the trainer script defaults to the built trainer-process.js beside this bundle. */
+  pretraining?: PretrainingOptions;
 }
 
 /** The running core: its call handlers, its event hub and how to stop it. */
@@ -35,12 +38,18 @@ export interface Core {
   dataDir: string;
   /** Thumbnails and images of the library by id, for browser mode's routes and Electron's protocol. */
   media: MediaSource;
+  /** Stops any training job (a clean stop with a checkpoint when it can), then closes. */
   close(): void;
 }
 
 /** The probe script shipped beside the built entry points (out/main/engine-probe.js). */
 export function bundledProbeScript(): string {
   return path.join(path.dirname(fileURLToPath(import.meta.url)), 'engine-probe.js');
+}
+
+/** The trainer script shipped beside the built entry points (out/main/trainer-process.js). */
+export function bundledTrainerScript(): string {
+  return path.join(path.dirname(fileURLToPath(import.meta.url)), 'trainer-process.js');
 }
 
 /** Opens the data folder and database and builds the services every transport serves. */
@@ -62,6 +71,7 @@ export function startCore(options: CoreOptions): Core {
     tasks,
     emit: (name, payload) => hub.emit(name, payload),
     library: options.library,
+    pretraining: { trainerScript: bundledTrainerScript(), ...options.pretraining },
   };
   const handlers = createServices(context);
   return {
@@ -73,6 +83,7 @@ export function startCore(options: CoreOptions): Core {
     media: libraryService(context).media,
     close() {
       stopPing();
+      pretrainingService(context).close();
       void tasks.cancelAll();
       db.close();
     },

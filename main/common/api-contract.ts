@@ -12,6 +12,7 @@ import {
   type ProblemsPage,
 } from './library';
 import type { Result } from './result';
+import { pretrainStartSchema, type RunDetails, type RunEvent, type RunInfo } from './runs';
 import { settingsPatchSchema, type Settings } from './settings';
 import type { TaskInfo } from './tasks';
 
@@ -87,6 +88,7 @@ export interface MenuEvent {
 }
 
 const noArgs = z.object({}).strict();
+const runId = z.number().int().positive();
 const folderId = z.number().int().positive();
 /** A folder path typed or picked by the user (absolute; `~` is not expanded). */
 const folderPath = z
@@ -173,6 +175,51 @@ export const calls = {
     result: returns<ProblemsPage>(),
     summary: 'Files that were not imported, each with the reason, a page at a time.',
   }),
+  pretrainStart: defineCall({
+    args: pretrainStartSchema,
+    result: returns<RunInfo>(),
+    summary: 'Starts a pretraining run on some library folders (all by default) from a preset and overrides; one at a time.',
+  }),
+  pretrainPause: defineCall({
+    args: z.object({ runId }).strict(),
+    result: returns<RunInfo>(),
+    summary: 'Pauses the running run between two steps.',
+  }),
+  pretrainResume: defineCall({
+    args: z.object({ runId }).strict(),
+    result: returns<RunInfo>(),
+    summary: 'Resumes a paused run.',
+  }),
+  pretrainCancel: defineCall({
+    args: z.object({ runId }).strict(),
+    result: returns<RunInfo>(),
+    summary: 'Stops the running run: it writes a checkpoint, then ends as cancelled.',
+  }),
+  runsList: defineCall({
+    args: noArgs,
+    result: returns<RunInfo[]>(),
+    summary: 'Every pretraining run, newest first.',
+  }),
+  runGet: defineCall({
+    args: z.object({ runId, maxPoints: z.number().int().min(10).max(10_000).default(2000) }).strict(),
+    result: returns<RunDetails>(),
+    summary: 'One run with its metric curves (downsampled to at most maxPoints points) and checkpoints.',
+  }),
+  runRename: defineCall({
+    args: z.object({ runId, name: z.string().trim().min(1).max(200) }).strict(),
+    result: returns<RunInfo>(),
+    summary: 'Renames a run.',
+  }),
+  runNote: defineCall({
+    args: z.object({ runId, note: z.string().max(10_000) }).strict(),
+    result: returns<RunInfo>(),
+    summary: "Sets a run's note.",
+  }),
+  runDelete: defineCall({
+    args: z.object({ runId, confirm: z.literal(true) }).strict(),
+    result: returns<{ deleted: true }>(),
+    summary: 'Deletes a run that is not running, with its metrics and its checkpoint folder. Needs confirm=true.',
+  }),
 } as const;
 
 /** Every event the core pushes to the renderer. */
@@ -181,6 +228,7 @@ export const events = {
   menu: defineEvent<MenuEvent>('A command chosen in the desktop menu bar.'),
   task: defineEvent<TaskInfo>('Progress of a long task: counts, rate, ETA; always a final update when it ends.'),
   library: defineEvent<LibraryChangedEvent>('Folders, counts or thumbnails changed; views refresh what they show.'),
+  run: defineEvent<RunEvent>('Progress of the pretraining run: step, epoch, losses, learning rate, images/s, ETA; a final update when it ends.'),
 } as const;
 
 export type Calls = typeof calls;

@@ -8,6 +8,7 @@ import { SettingsRepository } from '../store/settings-repository';
 import type { EngineProbe } from '../engine/engine-probe';
 import type { Handlers } from './dispatch';
 import { libraryHandlers, type LibraryOptions } from './library';
+import { pretrainingHandlers, type PretrainingOptions } from './pretraining';
 import type { TaskRegistry } from './tasks';
 
 /** What the services need from the host that runs them. */
@@ -27,6 +28,8 @@ export interface ServiceContext {
   emit?: <K extends EventName>(name: K, payload: EventPayload<K>) => void;
   /** Options of the image library (tests inject a decoder, smaller batches). */
   library?: LibraryOptions;
+  /** Options of pretraining runs (the trainer script; tests inject their own). */
+  pretraining?: PretrainingOptions;
 }
 
 /** The calls one area of the app implements; `createServices` joins the areas. */
@@ -38,6 +41,7 @@ export function createServices(context: ServiceContext): Handlers {
     ...appHandlers(context),
     ...taskHandlers(context),
     ...libraryHandlers(context),
+    ...pretrainingHandlers(context),
   };
 }
 

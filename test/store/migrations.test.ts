@@ -72,7 +72,45 @@ const expectedAdditions: Record<number, Additions> = {
     triggers: [],
     views: [],
   },
+  3: {
+    tables: {
+      runs: [
+        'id',
+        'name',
+        'note',
+        'config',
+        'engine',
+        'image_count',
+        'files_hash',
+        'run_dir',
+        'status',
+        'error',
+        'started_at',
+        'ended_at',
+        'final_total_loss',
+        'final_cluster_loss',
+        'final_location_loss',
+        'knn_accuracy',
+      ],
+      run_metrics: ['run_id', 'step', 'epoch', 'total', 'cluster', 'location', 'lr', 'images_per_second', 'at'],
+      checkpoints: ['id', 'run_id', 'step', 'epoch', 'kind', 'file', 'created_at'],
+    },
+    columns: {},
+    indexes: ['checkpoints_run', 'runs_status'],
+    triggers: [],
+    views: [],
+  },
 };
+
+/** The one seeded run (created on first use), for the seeders of tables that need a run. */
+function seedRun(db: Database.Database): number {
+  const runDir = '/seed/runs/1';
+  db.prepare(
+    `INSERT OR IGNORE INTO runs (name, config, engine, image_count, files_hash, run_dir, status, ended_at, final_total_loss)
+     VALUES ('Run 1 ☃', ?, 'cpu', 24, ?, ?, 'finished', '2026-01-02T03:04:05.678Z', 9.25)`,
+  ).run(JSON.stringify({ preset: 'cpu-small', batch: 8 }), 'ef'.repeat(32), runDir);
+  return db.prepare('SELECT id FROM runs WHERE run_dir = ?').pluck().get(runDir) as number;
+}
 
 /** A folder row for seeders that need one (each with its own path: paths are unique). */
 function seedFolder(db: Database.Database, folderPath: string): number {
@@ -123,6 +161,17 @@ const seeders: Record<string, (db: Database.Database) => void> = {
     const classId = db.prepare("INSERT INTO classes (name) VALUES ('seed-label-class')").run().lastInsertRowid;
     db.prepare("INSERT INTO labels (image_id, class_id, source) VALUES (?, ?, 'folder')").run(image, classId);
   },
+  runs: (db) => {
+    seedRun(db);
+  },
+  run_metrics: (db) =>
+    db
+      .prepare('INSERT INTO run_metrics (run_id, step, epoch, total, cluster, location, lr, images_per_second) VALUES (?, 3, 0, 9.5, 8.25, 1.25, 0.001, 12.5)')
+      .run(seedRun(db)),
+  checkpoints: (db) =>
+    db
+      .prepare("INSERT INTO checkpoints (run_id, step, epoch, kind, file) VALUES (?, 3, 0, 'epoch', '/seed/runs/for-checkpoints/checkpoints/step-3.ckpt')")
+      .run(seedRun(db)),
 };
 
 const { tempDir, track } = useTempDirs();

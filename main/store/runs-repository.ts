@@ -1,0 +1,205 @@
+import type { Database } from 'better-sqlite3';
+import type { PretrainConfig } from '../common/pretrain-config';
+import type { CheckpointInfo, RunInfo, RunLosses, RunMetric, RunStatus } from '../common/runs';
+
+/** A row of `runs` as SQLite returns it. */
+interface RunRow {
+  id: number;
+  name: string;
+  note: string;
+  config: string;
+  engine: string;
+  image_count: number;
+  files_hash: string;
+  run_dir: string;
+  status: RunStatus;
+  error: string | null;
+  started_at: string;
+  ended_at: string | null;
+  final_total_loss: number | null;
+  final_cluster_loss: number | null;
+  final_location_loss: number | null;
+  knn_accuracy: number | null;
+  last_step: number | null;
+}
+
+const runColumns = `r.*, (SELECT max(step) FROM run_metrics m WHERE m.run_id = r.id) AS last_step`;
+
+function toRunInfo(row: RunRow): RunInfo {
+  const finalLosses: RunLosses | null =
+    row.final_total_loss === null ? null : { total: row.final_total_loss, cluster: row.final_cluster_loss ?? 0, location: row.final_location_loss ?? 0 };
+  return {
+    id: row.id,
+    name: row.name,
+    note: row.note,
+    config: JSON.parse(row.config) as PretrainConfig,
+    engine: row.engine,
+    imageCount: row.image_count,
+    filesHash: row.files_hash,
+    runDir: row.run_dir,
+    status: row.status,
+    error: row.error,
+    startedAt: row.started_at,
+    endedAt: row.ended_at,
+    finalLosses,
+    knnAccuracy: row.knn_accuracy,
+    lastStep: row.last_step ?? 0,
+  };
+}
+
+/** The images a run trains on: absolute paths, in id order. */
+export interface RunFile {
+  id: number;
+  folder_path: string;
+  rel_path: string;
+  content_hash: string;
+}
+
+/** Pretraining runs, their metrics and checkpoints (migration 0003). */
+export class RunsRepository {
+  constructor(readonly db: Database) {}
+
+  /** Creates a run; its folder is named after its id by `folderFor`. */
+  create(run: { name: string; config: PretrainConfig; engine: string; imageCount: number; filesHash: string; folderFor: (id: number) => string }): RunInfo {
+    return this.db
+      .transaction(() => {
+        const id = Number(
+          this.db
+            .prepare('INSERT INTO runs (name, config, engine, image_count, files_hash, run_dir) VALUES (?, ?, ?, ?, ?, ?)')
+            .run(run.name, JSON.stringify(run.config), run.engine, run.imageCount, run.filesHash, `pending:${process.pid}:${Date.now()}:${Math.random()}`).lastInsertRowid,
+        );
+        this.db.prepare('UPDATE runs SET run_dir = ? WHERE id = ?').run(run.folderFor(id), id);
+        return this.get(id)!;
+      })
+      .immediate();
+  }
+
+  get(id: number): RunInfo | undefined {
+    const row = this.db.prepare(`SELECT ${runColumns} FROM runs r WHERE r.id = ?`).get(id) as RunRow | undefined;
+    return row ? toRunInfo(row) : undefined;
+  }
+
+  list(): RunInfo[] {
+    return (this.db.prepare(`SELECT ${runColumns} FROM runs r ORDER BY r.id DESC`).all() as RunRow[]).map(toRunInfo);
+  }
+
+  nextRunNumber(): number {
+    return (this.db.prepare("SELECT coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'runs'), 0) + 1").pluck().get() as number);
+  }
+
+  setStatus(id: number, status: RunStatus, error: string | null = null): void {
+    const ended = ['finished', 'cancelled', 'crashed', 'interrupted'].includes(status);
+    this.db
+      .prepare(
+        `UPDATE runs SET status = ?, error = coalesce(?, error),
+           ended_at = CASE WHEN ? THEN strftime('%Y-%m-%dT%H:%M:%fZ', 'now') ELSE NULL END WHERE id = ?`,
+      )
+      .run(status, error, ended ? 1 : 0, id);
+  }
+
+  setEngine(id: number, engine: string): void {
+    this.db.prepare('UPDATE runs SET engine = ? WHERE id = ?').run(engine, id);
+  }
+
+  rename(id: number, name: string): void {
+    this.db.prepare('UPDATE runs SET name = ? WHERE id = ?').run(name, id);
+  }
+
+  setNote(id: number, note: string): void {
+    this.db.prepare('UPDATE runs SET note = ? WHERE id = ?').run(note, id);
+  }
+
+  /** Copies the losses of the last metric row into the run's final losses. */
+  setFinalLosses(id: number): void {
+    this.db
+      .prepare(
+        `UPDATE runs SET (final_total_loss, final_cluster_loss, final_location_loss) =
+           (SELECT total, cluster, location FROM run_metrics WHERE run_id = ? ORDER BY step DESC LIMIT 1)
+         WHERE id = ? AND EXISTS (SELECT 1 FROM run_metrics WHERE run_id = ?)`,
+      )
+      .run(id, id, id);
+  }
+
+  delete(id: number): void {
+    this.db.prepare('DELETE FROM runs WHERE id = ?').run(id);
+  }
+
+  /** Runs the app left running or paused when it was killed: they end as interrupted. */
+  markInterrupted(): number {
+    return this.db
+      .prepare(
+        `UPDATE runs SET status = 'interrupted', ended_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now'),
+           error = coalesce(error, 'The app stopped while this run was training; resume it from its last checkpoint.')
+         WHERE status IN ('running', 'paused')`,
+      )
+      .run().changes;
+  }
+
+  addMetric(id: number, metric: RunMetric): void {
+    this.db
+      .prepare(
+        `INSERT OR REPLACE INTO run_metrics (run_id, step, epoch, total, cluster, location, lr, images_per_second)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+      )
+      .run(id, metric.step, metric.epoch, metric.total, metric.cluster, metric.location, metric.lr, metric.imagesPerSecond);
+  }
+
+  metricCount(id: number): number {
+    return this.db.prepare('SELECT count(*) FROM run_metrics WHERE run_id = ?').pluck().get(id) as number;
+  }
+
+  /**
+   * The metrics of a run in step order, at most `maxPoints` of them: consecutive rows are
+   * averaged in equal buckets (each point carries the last step of its bucket).
+   */
+  metrics(id: number, maxPoints: number): RunMetric[] {
+    const count = this.metricCount(id);
+    const stride = Math.max(1, Math.ceil(count / maxPoints));
+    return this.db
+      .prepare(
+        `SELECT max(step) AS step, max(epoch) AS epoch, avg(total) AS total, avg(cluster) AS cluster, avg(location) AS location,
+                avg(lr) AS lr, avg(images_per_second) AS imagesPerSecond
+         FROM (SELECT *, row_number() OVER (ORDER BY step) - 1 AS rn FROM run_metrics WHERE run_id = ?)
+         GROUP BY rn / CAST(? AS INTEGER) ORDER BY step`,
+      )
+      .all(id, stride) as RunMetric[];
+  }
+
+  addCheckpoint(id: number, checkpoint: Omit<CheckpointInfo, 'createdAt'>): void {
+    this.db
+      .prepare('INSERT OR IGNORE INTO checkpoints (run_id, step, epoch, kind, file) VALUES (?, ?, ?, ?, ?)')
+      .run(id, checkpoint.step, checkpoint.epoch, checkpoint.kind, checkpoint.file);
+  }
+
+  removeCheckpoint(id: number, file: string): void {
+    this.db.prepare('DELETE FROM checkpoints WHERE run_id = ? AND file = ?').run(id, file);
+  }
+
+  checkpoints(id: number): CheckpointInfo[] {
+    return this.db
+      .prepare('SELECT step, epoch, kind, file, created_at AS createdAt FROM checkpoints WHERE run_id = ? ORDER BY step, id')
+      .all(id) as CheckpointInfo[];
+  }
+
+  /** The library images of some folders (all folders when `folderIds` is undefined), in id order. */
+  files(folderIds?: number[]): RunFile[] {
+    if (folderIds) {
+      const placeholders = folderIds.map(() => '?').join(', ');
+      return this.db
+        .prepare(
+          `SELECT i.id, f.path AS folder_path, i.rel_path, i.content_hash FROM images i JOIN folders f ON f.id = i.folder_id
+           WHERE i.folder_id IN (${placeholders}) ORDER BY i.id`,
+        )
+        .all(...folderIds) as RunFile[];
+    }
+    return this.db
+      .prepare('SELECT i.id, f.path AS folder_path, i.rel_path, i.content_hash FROM images i JOIN folders f ON f.id = i.folder_id ORDER BY i.id')
+      .all() as RunFile[];
+  }
+
+  /** Which of these folder ids are not registered. */
+  unknownFolders(folderIds: number[]): number[] {
+    const known = new Set(this.db.prepare('SELECT id FROM folders').pluck().all() as number[]);
+    return folderIds.filter((id) => !known.has(id));
+  }
+}
