@@ -81,16 +81,22 @@ function toPad(padding: ConvPadding): Pad {
   ];
 }
 
-/** Registers the kernel for this backend (delegating to its Conv2D) and, once, the gradient. */
+/**
+ * Registers `name` on a backend as an alias of the backend's own `base` kernel (same forward),
+ * and, once, `gradFunc` as its gradient: how our ops swap in a faster backward pass while each
+ * backend keeps its native forward.
+ */
+export function registerDelegatingKernel(name: string, base: string, backendName: string, inputsToSave: string[], gradFunc: tf.GradConfig['gradFunc']): void {
+  if (!tf.getKernel(name, backendName)) {
+    const kernel = tf.getKernel(base, backendName);
+    if (!kernel) throw new Error(`the ${backendName} backend has no ${base} kernel`);
+    tf.registerKernel({ kernelName: name, backendName, kernelFunc: kernel.kernelFunc });
+  }
+  if (!tf.getGradient(name)) tf.registerGradient({ kernelName: name, inputsToSave, gradFunc });
+}
+
 function ensureFastConvRegistered(backendName: string): void {
-  if (!tf.getKernel(FAST_CONV, backendName)) {
-    const conv = tf.getKernel('Conv2D', backendName);
-    if (!conv) throw new Error(`conv2d: the ${backendName} backend has no Conv2D kernel`);
-    tf.registerKernel({ kernelName: FAST_CONV, backendName, kernelFunc: conv.kernelFunc });
-  }
-  if (!tf.getGradient(FAST_CONV)) {
-    tf.registerGradient({ kernelName: FAST_CONV, inputsToSave: ['x', 'filter'], gradFunc: fastConvGrad });
-  }
+  registerDelegatingKernel(FAST_CONV, 'Conv2D', backendName, ['x', 'filter'], fastConvGrad);
 }
 
 function fastConvGrad(

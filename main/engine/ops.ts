@@ -10,7 +10,7 @@
  * routed like tfjs's cpu kernel and PyTorch (to the first maximum of each window, row by row).
  */
 import * as tf from './tfjs';
-import { defaultConvGradMode, type ConvGradMode, type ConvPadding } from './conv';
+import { defaultConvGradMode, registerDelegatingKernel, type ConvGradMode, type ConvPadding } from './conv';
 
 const FAST_MAX_POOL = 'JigCluMaxPool';
 
@@ -47,14 +47,7 @@ export function maxPool(
 }
 
 function ensureFastMaxPoolRegistered(backendName: string): void {
-  if (!tf.getKernel(FAST_MAX_POOL, backendName)) {
-    const pool = tf.getKernel('MaxPool', backendName);
-    if (!pool) throw new Error(`maxPool: the ${backendName} backend has no MaxPool kernel`);
-    tf.registerKernel({ kernelName: FAST_MAX_POOL, backendName, kernelFunc: pool.kernelFunc });
-  }
-  if (!tf.getGradient(FAST_MAX_POOL)) {
-    tf.registerGradient({ kernelName: FAST_MAX_POOL, inputsToSave: ['x'], gradFunc: fastMaxPoolGrad });
-  }
+  registerDelegatingKernel(FAST_MAX_POOL, 'MaxPool', backendName, ['x'], fastMaxPoolGrad);
 }
 
 function fastMaxPoolGrad(
