@@ -18,3 +18,21 @@ export function pickFolderHandler(window: () => BrowserWindow | undefined): Hand
     return { path: result.canceled ? null : (result.filePaths[0] ?? null) };
   };
 }
+
+/**
+ * Quitting with a run in progress: asks whether to stop it. Stopping writes a checkpoint first
+ * and leaves the run resumable (interrupted); "Keep training" cancels the quit.
+ */
+export async function confirmQuitWhileTraining(parent: BrowserWindow | undefined): Promise<'stop' | 'stay'> {
+  const options = {
+    type: 'question' as const,
+    buttons: ['Stop the run and quit', 'Keep training'],
+    defaultId: 1,
+    cancelId: 1,
+    title: 'A run is training',
+    message: 'A pretraining run is in progress. Stop it and quit?',
+    detail: 'It writes a checkpoint first; you can resume it from the Runs page with one click.',
+  };
+  const result = parent ? await dialog.showMessageBox(parent, options) : await dialog.showMessageBox(options);
+  return result.response === 0 ? 'stop' : 'stay';
+}

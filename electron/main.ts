@@ -8,7 +8,7 @@ import { ipcCallChannel, ipcEventChannel } from '../main/common/api-contract';
 import { startCore, type Core } from '../main/core';
 import { defaultDataDir } from '../main/paths';
 import { dispatch } from '../main/services/dispatch';
-import { pickFolderHandler } from './dialogs';
+import { confirmQuitWhileTraining, pickFolderHandler } from './dialogs';
 import { createIpcCallHandler, isOwnMainFrame } from './ipc-router';
 import { installMenu } from './menu';
 import { betterSqliteBinding } from './native';
@@ -17,6 +17,8 @@ import { applySecurityPolicies } from './security';
 import { createMainWindow } from './window';
 
 const here = import.meta.dirname;
+/** Set once the user chose to stop a training run and quit (or none was training). */
+let quitConfirmed = false;
 
 function dataDirFromArgs(argv: string[]): string | undefined {
   const index = argv.findIndex((arg) => arg === '--data-dir' || arg.startsWith('--data-dir='));
@@ -72,6 +74,12 @@ function start(): void {
     });
     installMenu(core.hub, core.dataDir);
     mainWindow = createMainWindow(core.db, path.join(here, '..', 'preload', 'preload.cjs'));
+    // Closing the window with a run in progress asks first, like quitting does.
+    mainWindow.on('close', (event) => {
+      if (quitConfirmed || !core?.hasActiveRun()) return;
+      event.preventDefault();
+      askToStopAndQuit();
+    });
     mainWindow.on('closed', () => {
       mainWindow = undefined;
     });
@@ -80,5 +88,26 @@ function start(): void {
   }
 }
 
+// Quitting with a run in progress asks first; stopping checkpoints before the app goes.
+let asking = false;
+function askToStopAndQuit(): void {
+  if (asking) return;
+  asking = true;
+  void confirmQuitWhileTraining(mainWindow)
+    .then(async (choice) => {
+      if (choice === 'stay') return;
+      await core?.stopTraining();
+      quitConfirmed = true;
+      app.quit();
+    })
+    .finally(() => {
+      asking = false;
+    });
+}
+app.on('before-quit', (event) => {
+  if (quitConfirmed || !core?.hasActiveRun()) return;
+  event.preventDefault();
+  askToStopAndQuit();
+});
 app.on('window-all-closed', () => app.quit());
 app.on('will-quit', () => core?.close());

@@ -38,8 +38,21 @@ export interface Core {
   dataDir: string;
   /** Thumbnails and images of the library by id, for browser mode's routes and Electron's protocol. */
   media: MediaSource;
+  /** True while a pretraining run trains or is paused (quitting should ask first). */
+  hasActiveRun(): boolean;
+  /** Stops the training run with a checkpoint and waits for it (it stays resumable as interrupted). */
+  stopTraining(timeoutMs?: number): Promise<void>;
   /** Stops any training job (a clean stop with a checkpoint when it can), then closes. */
   close(): void;
+}
+
+/**
+ * JIGCLU_STEP_DELAY_MS slows every training step down (demos, and the end-to-end tests that
+ * must pause a run on 24 images before it finishes). Unset in normal use.
+ */
+function stepDelayFromEnv(): number | undefined {
+  const value = Number(process.env.JIGCLU_STEP_DELAY_MS);
+  return Number.isFinite(value) && value > 0 ? Math.min(value, 60_000) : undefined;
 }
 
 /** The probe script shipped beside the built entry points (out/main/engine-probe.js). */
@@ -71,7 +84,7 @@ export function startCore(options: CoreOptions): Core {
     tasks,
     emit: (name, payload) => hub.emit(name, payload),
     library: options.library,
-    pretraining: { trainerScript: bundledTrainerScript(), ...options.pretraining },
+    pretraining: { trainerScript: bundledTrainerScript(), stepDelayMs: stepDelayFromEnv(), ...options.pretraining },
   };
   const handlers = createServices(context);
   return {
@@ -81,6 +94,8 @@ export function startCore(options: CoreOptions): Core {
     db,
     dataDir: options.dataDir,
     media: libraryService(context).media,
+    hasActiveRun: () => pretrainingService(context).hasActiveRun(),
+    stopTraining: (timeoutMs) => pretrainingService(context).stopForQuit(timeoutMs),
     close() {
       stopPing();
       pretrainingService(context).close();

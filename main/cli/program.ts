@@ -60,6 +60,11 @@ export async function serve(options: ServeOptions, log: (line: string) => void =
   log(`JigClu Studio (browser mode) is running at ${host.url}`);
   log(`Data folder: ${core.dataDir}. Only this machine can connect; press Ctrl+C to stop.`);
   const stop = async (): Promise<void> => {
+    // A run in progress stops with a checkpoint and is resumable from the app (interrupted).
+    if (core.hasActiveRun()) {
+      log('Stopping the training run (writing a checkpoint)...');
+      await core.stopTraining();
+    }
     await host.close();
     core.close();
   };

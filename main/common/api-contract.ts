@@ -12,7 +12,18 @@ import {
   type ProblemsPage,
 } from './library';
 import type { Result } from './result';
-import { pretrainStartSchema, type RunDetails, type RunEvent, type RunInfo } from './runs';
+import {
+  pretrainContinueSchema,
+  pretrainEstimateSchema,
+  pretrainInspectSchema,
+  pretrainStartSchema,
+  type BackboneChoice,
+  type MontageInspection,
+  type PretrainEstimate,
+  type RunDetails,
+  type RunEvent,
+  type RunInfo,
+} from './runs';
 import { settingsPatchSchema, type Settings } from './settings';
 import type { TaskInfo } from './tasks';
 
@@ -194,6 +205,41 @@ export const calls = {
     args: z.object({ runId }).strict(),
     result: returns<RunInfo>(),
     summary: 'Stops the running run: it writes a checkpoint, then ends as cancelled.',
+  }),
+  pretrainEstimate: defineCall({
+    args: pretrainEstimateSchema,
+    result: returns<PretrainEstimate>(),
+    summary: 'Checks run settings field by field and estimates steps, memory and (with measure) time per epoch from a short warm-up.',
+  }),
+  pretrainContinue: defineCall({
+    args: pretrainContinueSchema,
+    result: returns<RunInfo>(),
+    summary: 'Continues a run that is not training: in place from its newest checkpoint, or as a new run from an older one; epochs extends it.',
+  }),
+  pretrainInspect: defineCall({
+    args: pretrainInspectSchema,
+    result: returns<MontageInspection>(),
+    summary: 'The montages of one training batch of the running or paused run, with true and predicted locations and cluster neighbours.',
+  }),
+  pretrainState: defineCall({
+    args: noArgs,
+    result: returns<RunEvent | null>(),
+    summary: 'The latest progress of the run that is training, or null when none is.',
+  }),
+  runLog: defineCall({
+    args: z.object({ runId, lines: z.number().int().min(1).max(10_000).default(500) }).strict(),
+    result: returns<{ lines: string[] }>(),
+    summary: "The last lines of a run's log.",
+  }),
+  runUseCheckpoint: defineCall({
+    args: z.object({ runId, step: z.number().int().min(0) }).strict(),
+    result: returns<BackboneChoice>(),
+    summary: 'Chooses a checkpoint as the backbone for clusters and fine-tuning.',
+  }),
+  backboneGet: defineCall({
+    args: noArgs,
+    result: returns<BackboneChoice | null>(),
+    summary: 'The checkpoint chosen for clusters and fine-tuning, if any.',
   }),
   runsList: defineCall({
     args: noArgs,

@@ -84,7 +84,7 @@ export const presets: Record<PresetName, PretrainConfig> = {
     preset: 'resnet18',
     arch: 'resnet18',
     width: 1,
-    crop: 56,
+    crop: 64,
     temperature: 0.07,
     batch: 64,
     epochs: 100,
@@ -133,10 +133,105 @@ export function resolvePretrainConfig(preset: PresetName, overrides: PretrainOve
   if (config.cross > 0 && config.cross * config.grid >= 1) {
     throw new ConfigError('cross', `a cross ratio of ${config.cross} with a ${config.grid}x${config.grid} grid makes every patch cover the whole image; use less than ${(1 / config.grid).toFixed(2)}.`);
   }
+  if ((config.grid * config.crop) % 32 !== 0) {
+    const options = [32, 48, 64, 96, 112, 128, 160, 192, 224].filter((crop) => (config.grid * crop) % 32 === 0).slice(0, 4).join(', ');
+    throw new ConfigError(
+      'crop',
+      `the montage side ${config.grid} x ${config.crop} = ${config.grid * config.crop} px is not a multiple of 32 (the backbone's stride), so patches would not line up with the feature map; use a crop such as ${options}.`,
+    );
+  }
   if (imageCount !== undefined && config.batch > imageCount) {
     throw new ConfigError('batch', `a batch of ${config.batch} needs at least ${config.batch} images, but only ${imageCount} were found; lower --batch or add images.`);
   }
   return config;
+}
+
+/** One refused field of a configuration. */
+export interface FieldError {
+  field: string;
+  message: string;
+}
+
+/**
+ * Checks a preset and overrides like `resolvePretrainConfig` but reports every field at fault
+ * (for a form that validates as the user types), not only the first.
+ */
+export function validatePretrainConfig(
+  preset: PresetName,
+  overrides: PretrainOverrides = {},
+  imageCount?: number,
+): { config?: PretrainConfig; errors: FieldError[] } {
+  if (!(presetNames as readonly string[]).includes(preset)) {
+    return { errors: [{ field: 'preset', message: `unknown preset "${preset}"; choose one of ${presetNames.join(', ')}.` }] };
+  }
+  const defined = Object.fromEntries(Object.entries(overrides).filter(([, value]) => value !== undefined));
+  const parsed = pretrainConfigSchema.safeParse({ ...presets[preset], ...defined, preset });
+  const errors: FieldError[] = [];
+  if (!parsed.success) {
+    for (const issue of parsed.error.issues) {
+      if (issue.code === 'unrecognized_keys') {
+        for (const key of issue.keys) errors.push({ field: key, message: `"${key}" is not a setting of a pretraining run.` });
+        continue;
+      }
+      const field = issue.path.join('.') || 'config';
+      if (!errors.some((error) => error.field === field)) errors.push({ field, message: issue.message });
+    }
+    return { errors };
+  }
+  try {
+    return { config: resolvePretrainConfig(preset, overrides, imageCount), errors };
+  } catch (error) {
+    if (error instanceof ConfigError) return { errors: [{ field: error.field, message: error.message.slice(error.field.length + 2) }] };
+    throw error;
+  }
+}
+
+/** Steps per epoch: the reference's DataLoader drops the last incomplete batch. */
+export function stepsPerEpochFor(imageCount: number, batch: number): number {
+  return Math.floor(imageCount / batch);
+}
+
+/**
+ * A rough estimate of the training memory in MiB: weights, gradients and momentum (3 copies of
+ * the parameters) plus the activations kept for the backward pass (about 4 floats per element
+ * of every feature map: conv output, BatchNorm output, ReLU output, its gradient), for one
+ * batch of montages of (grid * crop)^2 pixels. Within a factor of about 2 of what tfjs uses.
+ */
+export function estimateTrainingMemoryMb(config: Pick<PretrainConfig, 'arch' | 'width' | 'grid' | 'crop' | 'batch' | 'projectionDim'>): number {
+  const size = config.grid * config.crop;
+  const ch = (c: number) => Math.max(1, Math.round(c * config.width));
+  const bottleneck = config.arch === 'resnet50';
+  const blocks = bottleneck ? [3, 4, 6, 3] : [2, 2, 2, 2];
+  const expansion = bottleneck ? 4 : 1;
+  let params = 3 * 49 * ch(64);
+  let activations = 0;
+  let side = Math.ceil(size / 2);
+  activations += side * side * ch(64) * 3; // conv1, bn1, relu
+  side = Math.ceil(side / 2);
+  activations += side * side * ch(64); // max pool
+  let inChannels = ch(64);
+  [64, 128, 256, 512].forEach((base, stage) => {
+    const width = ch(base);
+    const out = width * expansion;
+    for (let block = 0; block < blocks[stage]!; block++) {
+      if (block === 0 && stage > 0) side = Math.ceil(side / 2);
+      if (bottleneck) {
+        params += inChannels * width + 9 * width * width + width * out;
+        activations += side * side * (width * 3 * 2 + out * 3);
+      } else {
+        params += 9 * inChannels * width + 9 * width * width;
+        activations += side * side * (width * 3 + out * 3);
+      }
+      if (block === 0 && (stage > 0 || inChannels !== out)) {
+        params += inChannels * out;
+        activations += side * side * out * 2;
+      }
+      inChannels = out;
+    }
+  });
+  params += inChannels * inChannels + inChannels * config.projectionDim + inChannels * config.grid * config.grid;
+  const bytes = 4 * (3 * params + 2 * activations * config.batch) + 4 * size * size * 3 * config.batch * 2;
+  return Math.ceil(bytes / 2 ** 20);
 }
 
 /** The learning rate actually used at epoch `epoch` (0-based): linear scaling, cosine per epoch. */

@@ -1,5 +1,6 @@
 import { z } from 'zod';
-import { presetNames, pretrainConfigSchema, type PretrainConfig } from './pretrain-config';
+import type { EngineReport } from './engine';
+import { presetNames, pretrainConfigSchema, type FieldError, type PretrainConfig } from './pretrain-config';
 
 /**
  * Pretraining runs as the contract shows them: history rows, their metrics and checkpoints,
@@ -20,6 +21,114 @@ export const pretrainStartSchema = z
     overrides: pretrainOverridesSchema.default({}),
   })
   .strict();
+
+/**
+ * What the new-run form sends to get its estimate: overrides are loose here (any value), so
+ * every field at fault comes back as a FieldError rather than one refusal of the whole call.
+ */
+export const pretrainEstimateSchema = z
+  .object({
+    folderIds: z.array(z.number().int().positive()).min(1).max(10_000).optional(),
+    preset: z.enum(presetNames),
+    overrides: z.record(z.string().max(64), z.union([z.number(), z.string().max(100), z.boolean(), z.null()])).default({}),
+    /** Also time a short warm-up (a few training steps on random montages) with this engine. */
+    measure: z.boolean().default(false),
+  })
+  .strict();
+
+/** Continue a run: in place from its last checkpoint, or as a new run from an older one. */
+export const pretrainContinueSchema = z
+  .object({
+    runId: z.number().int().positive(),
+    /** The checkpoint (its global step); the run's newest when left out. */
+    step: z.number().int().min(0).optional(),
+    /** Train to this many epochs in all (more than the run had, to extend a finished run). */
+    epochs: z.number().int().min(1).max(10_000).optional(),
+  })
+  .strict();
+
+export const pretrainInspectSchema = z
+  .object({
+    runId: z.number().int().positive(),
+    /** The training step whose batch to show (1-based, as the charts count); the last one trained when left out. */
+    step: z.number().int().min(1).optional(),
+    /** How many montages of the batch to return (the accuracies cover the whole batch). */
+    montages: z.number().int().min(1).max(64).default(8),
+  })
+  .strict();
+
+/** The estimate shown under the new-run form. */
+export interface PretrainEstimate {
+  imageCount: number;
+  /** The resolved config when every field is valid. */
+  config: PretrainConfig | null;
+  /** Every field at fault, with what is wrong. */
+  errors: FieldError[];
+  stepsPerEpoch: number;
+  totalSteps: number;
+  /** Rough training memory (weights, optimizer, activations) in MiB. */
+  memoryMb: number | null;
+  /** The engine the run would use, with the reason when it is a fallback. */
+  engine: EngineReport;
+  /** Time per step and epoch, when measured (or taken from a run of the same shape). */
+  timing: {
+    secondsPerStep: number;
+    secondsPerEpoch: number;
+    totalSeconds: number;
+    source: 'measured' | 'active-run';
+    note: string;
+  } | null;
+  /** Why there is no timing (not asked for, invalid config, a run is training...). */
+  timingNote: string | null;
+}
+
+/** One patch of an inspected montage. */
+export interface InspectedPatch {
+  montage: number;
+  /** Cell of the montage, row-major (r * grid + c). */
+  cell: number;
+  /** Source image of the patch: its index in the batch, its library image id and file name. */
+  source: number;
+  imageId: number | null;
+  fileName: string;
+  /** The location the patch had in its source image (row-major), and what the model predicts. */
+  trueLocation: number;
+  predictedLocation: number;
+  /** The 3 most similar other patches of the batch (cluster head, cosine), best first. */
+  neighbours: { montage: number; cell: number; similarity: number; sameSource: boolean }[];
+}
+
+/** The montages of one training batch as the model sees them, with its predictions. */
+export interface MontageInspection {
+  runId: number;
+  /** The training step whose batch this is (1-based), its epoch (1-based) and step in the epoch (1-based). */
+  step: number;
+  epoch: number;
+  stepInEpoch: number;
+  /** The step of the weights used for the predictions. */
+  weightsStep: number;
+  grid: number;
+  crop: number;
+  /** Montage side in pixels. */
+  size: number;
+  batch: number;
+  /** Each montage as base64 RGBA bytes (size * size * 4), de-normalised for display. */
+  montages: string[];
+  /** montages.length * grid * grid patches, montage-major. */
+  patches: InspectedPatch[];
+  /** Over the whole batch: location head right / all patches; nearest other patch from the same source / all patches. */
+  locationAccuracy: number;
+  clusterAccuracy: number;
+}
+
+/** A checkpoint chosen as the backbone for clusters and fine-tuning. */
+export interface BackboneChoice {
+  runId: number;
+  runName: string;
+  step: number;
+  file: string;
+  chosenAt: string;
+}
 
 export interface RunLosses {
   total: number;
@@ -47,6 +156,13 @@ export interface RunInfo {
   knnAccuracy: number | null;
   /** The last step with metrics (0 before the first). */
   lastStep: number;
+  /** Steps in all, when known (epochs * steps per epoch). */
+  totalSteps: number | null;
+  /** The run this one continues from an older checkpoint of, and that checkpoint's step. */
+  parentRunId: number | null;
+  parentStep: number | null;
+  /** The classes of the kNN monitor's held-out subset (null: the images have no labels). */
+  monitor: { classes: number; bank: number; queries: number } | null;
 }
 
 export interface RunMetric {
@@ -57,6 +173,16 @@ export interface RunMetric {
   location: number;
   lr: number;
   imagesPerSecond: number | null;
+  /** Batch-level accuracies of the step: location head, and nearest-patch same source (cluster top-1). */
+  locationAccuracy: number | null;
+  clusterAccuracy: number | null;
+}
+
+/** The kNN monitor after an epoch. */
+export interface RunEpochMetric {
+  epoch: number;
+  step: number;
+  knnAccuracy: number;
 }
 
 export interface CheckpointInfo {
@@ -73,6 +199,8 @@ export interface RunDetails extends RunInfo {
   /** How many metric rows the run has in all (before downsampling). */
   metricCount: number;
   checkpoints: CheckpointInfo[];
+  /** kNN accuracy after each epoch (empty without labels). */
+  epochMetrics: RunEpochMetric[];
 }
 
 /** Live progress of the running job. */
@@ -88,5 +216,15 @@ export interface RunEvent {
   lr?: number;
   imagesPerSecond?: number;
   etaSeconds?: number;
+  /** Seconds of training so far in this session of the run. */
+  elapsedSeconds?: number;
+  locationAccuracy?: number;
+  clusterAccuracy?: number;
+  /** Set on the event that reports a new kNN monitor value. */
+  knn?: RunEpochMetric;
+  /** Set on the event that reports a new checkpoint. */
+  checkpoint?: CheckpointInfo;
+  /** A log line (also kept in the run's log). */
   message?: string;
+  level?: 'info' | 'warn' | 'error';
 }

@@ -72,6 +72,8 @@ export function buildBatch(images: CachedImage[], recipe: BatchRecipe, epoch: nu
 export class JigsawBatchSource {
   private images: CachedImage[] = [];
   readonly rejected: RejectedFile[] = [];
+  /** For each usable image (the indices batches use), its index in the files given. */
+  fileIndices: number[] = [];
   private readonly queue = new Map<string, Promise<JigsawBatch>>();
   private worker?: Worker;
   private readonly waiting = new Map<string, { resolve: (batch: JigsawBatch) => void; reject: (error: Error) => void }>();
@@ -102,6 +104,10 @@ export class JigsawBatchSource {
     };
     // sharp decodes on libuv's thread pool: a few requests in flight keep both cores busy.
     await Promise.all([worker(), worker(), worker(), worker()]);
+    this.fileIndices = [];
+    images.forEach((image, index) => {
+      if (image !== undefined) this.fileIndices.push(index);
+    });
     this.images = images.filter((image): image is CachedImage => image !== undefined);
     this.startWorker();
     return this.images.length;

@@ -9,6 +9,26 @@ export interface StepLosses {
   total: number;
   cluster: number;
   location: number;
+  /** Batch-level: the location head's argmax is the patch's true location. */
+  locationAccuracy?: number;
+  /** Batch-level: each patch's most similar other patch (cluster head) comes from the same image. */
+  clusterAccuracy?: number;
+}
+
+/** The batch-level accuracies of `StepLosses` from embeddings and location logits (no gradient). */
+export function batchAccuracies(embeddings: tf.Tensor2D, locationLogits: tf.Tensor2D, clusterLabels: tf.Tensor1D, locationLabels: tf.Tensor1D): { location: tf.Scalar; cluster: tf.Scalar } {
+  return tf.tidy(() => {
+    // Off the path to the loss: variableGrads prunes these ops from the backward pass.
+    const z = embeddings;
+    const n = z.shape[0];
+    const location = tf.mean(tf.cast(tf.equal(tf.argMax(locationLogits, 1), tf.cast(locationLabels, 'int32')), 'float32')) as tf.Scalar;
+    // Cosine similarity with every other patch (self pushed below every real value).
+    const similarity = tf.sub(tf.matMul(z, z, false, true), tf.mul(tf.eye(n), 4));
+    const nearest = tf.argMax(similarity, 1);
+    const labels = tf.cast(clusterLabels, 'int32');
+    const cluster = tf.mean(tf.cast(tf.equal(tf.gather(labels, nearest), labels), 'float32')) as tf.Scalar;
+    return { location, cluster };
+  });
 }
 
 /** Per-patch outputs for the montage inspector: predicted location and embedding. */
@@ -73,12 +93,20 @@ export class JigCluModel {
   }
 
   /** The training objective: alpha * cluster loss + beta * location loss, with both parts. */
-  losses(montages: tf.Tensor4D, clusterLabels: tf.Tensor1D, locationLabels: tf.Tensor1D, convGrad: ConvGradMode, updates?: BatchNormUpdate[]): { total: tf.Scalar; cluster: tf.Scalar; location: tf.Scalar } {
+  losses(
+    montages: tf.Tensor4D,
+    clusterLabels: tf.Tensor1D,
+    locationLabels: tf.Tensor1D,
+    convGrad: ConvGradMode,
+    updates?: BatchNormUpdate[],
+  ): { total: tf.Scalar; cluster: tf.Scalar; location: tf.Scalar; accuracies: { location: tf.Scalar; cluster: tf.Scalar } } {
     const features = this.patchFeatures(montages, true, convGrad, updates);
-    const cluster = supCluLoss(this.clusterEmbeddings(features), clusterLabels, this.config.temperature);
-    const location = locationLoss(this.locationLogits(features), locationLabels);
+    const embeddings = this.clusterEmbeddings(features);
+    const logits = this.locationLogits(features);
+    const cluster = supCluLoss(embeddings, clusterLabels, this.config.temperature);
+    const location = locationLoss(logits, locationLabels);
     const total = tf.add(tf.mul(cluster, this.config.alpha), tf.mul(location, this.config.beta)) as tf.Scalar;
-    return { total, cluster, location };
+    return { total, cluster, location, accuracies: batchAccuracies(embeddings, logits, clusterLabels, locationLabels) };
   }
 
   /** Inference-mode outputs per patch, for the montage inspector. */

@@ -10,6 +10,30 @@ import { defaultConvGradMode, type ConvGradMode } from './conv';
 import { JigCluTrainer, stepsPerEpoch, type StepResult } from './trainer';
 import { ParallelTrainer } from './parallel-trainer';
 import { writeFileAtomic } from './safetensors';
+import { inspectBatch, loadMonitorImages, monitorAccuracy, type BatchInspection, type MonitorImages, type MonitorSet } from './monitor';
+
+/** The numbers of one training step, as stored in the run's metrics. */
+export interface StepMetric {
+  /** The global step after this step (1 for the first). */
+  step: number;
+  /** The epoch the step trained in (0-based). */
+  epoch: number;
+  total: number;
+  cluster: number;
+  location: number;
+  lr: number;
+  imagesPerSecond: number | null;
+  locationAccuracy: number | null;
+  clusterAccuracy: number | null;
+}
+
+/** A request of the montage inspector, answered between two steps (or while paused). */
+export interface InspectRequest {
+  id: number;
+  /** 1-based training step whose batch to show; the last one trained when left out. */
+  step?: number;
+  count: number;
+}
 
 /** What a pretraining run reports while it runs (at most ~5 progress reports a second). */
 export interface PretrainProgress {
@@ -25,6 +49,12 @@ export interface PretrainProgress {
   lr?: number;
   imagesPerSecond?: number;
   etaSeconds?: number;
+  /** Seconds spent training in this process so far (pauses excluded). */
+  elapsedSeconds?: number;
+  locationAccuracy?: number;
+  clusterAccuracy?: number;
+  /** Every step since the previous report (training phase). */
+  steps?: StepMetric[];
 }
 
 export interface CheckpointWritten {
@@ -40,6 +70,11 @@ export interface PretrainHooks {
   checkpoint?(written: CheckpointWritten): void;
   /** Polled between steps: 'stop' checkpoints and returns; 'pause' waits until it changes. */
   control?(): 'run' | 'pause' | 'stop';
+  /** Polled between steps and while paused: a montage inspector request to answer. */
+  takeInspectRequest?(): InspectRequest | undefined;
+  inspected?(id: number, outcome: { result: BatchInspection } | { error: string }): void;
+  /** The kNN monitor's accuracy before training (epoch 0) and after each epoch. */
+  knn?(metric: { epoch: number; step: number; accuracy: number }): void;
 }
 
 export interface PretrainRequest {
@@ -61,6 +96,10 @@ export interface PretrainRequest {
    * not faster end to end here; tfjs-node(-gpu) has its own threads.
    */
   replicas?: 1 | 2;
+  /** A labelled subset of the images for the kNN monitor (after each epoch). */
+  monitor?: MonitorSet;
+  /** Waits this long after each step (demos and end-to-end tests slow training down with it). */
+  stepDelayMs?: number;
 }
 
 export interface PretrainOutcome {
@@ -143,6 +182,34 @@ export async function runPretraining(request: PretrainRequest, hooks: PretrainHo
   if (epochSteps < 1) {
     throw new Error(`Only ${imageCount} usable images for a batch of ${config.batch}: lower the batch size or add images.`);
   }
+  let monitor: MonitorImages | undefined;
+  if (request.monitor && request.monitor.files.length > 0 && trainer instanceof JigCluTrainer) {
+    monitor = await loadMonitorImages(request.monitor, config.grid * config.crop);
+    log('info', `kNN monitor: ${monitor.queries.labels.length} held-out images voted on by ${monitor.bank.labels.length} labelled ones (${monitor.classes} classes), checked after each epoch${monitor.skipped ? `; ${monitor.skipped} could not be decoded` : ''}.`);
+  }
+  const runKnn = (): void => {
+    if (!monitor || !(trainer instanceof JigCluTrainer)) return;
+    const accuracy = monitorAccuracy(trainer, monitor);
+    hooks.knn?.({ epoch: trainer.position.epoch, step: trainer.position.globalStep, accuracy });
+    log('info', `kNN accuracy after epoch ${trainer.position.epoch}: ${(accuracy * 100).toFixed(1)}%.`);
+  };
+  const answerInspect = async (): Promise<void> => {
+    const inspect = hooks.takeInspectRequest?.();
+    if (!inspect) return;
+    try {
+      if (!(trainer instanceof JigCluTrainer)) throw new Error('the montage inspector needs one training thread (this run trains on two)');
+      const step = inspect.step ?? Math.max(1, trainer.position.globalStep);
+      if (step > totalSteps) throw new Error(`step ${step} is beyond the run's ${totalSteps} steps`);
+      const epoch = Math.floor((step - 1) / epochSteps);
+      const stepInEpoch = (step - 1) % epochSteps;
+      const batch = await source.batch(epoch, stepInEpoch);
+      const indices = source.batchIndices(epoch, stepInEpoch);
+      const result = inspectBatch(trainer, batch, inspect.count, { step, epoch: epoch + 1, stepInEpoch: stepInEpoch + 1 }, (sourceIndex) => source.fileIndices[indices[sourceIndex]!]!);
+      hooks.inspected?.(inspect.id, { result });
+    } catch (error) {
+      hooks.inspected?.(inspect.id, { error: (error as Error).message });
+    }
+  };
   const totalSteps = epochSteps * config.epochs;
   let lastCheckpoint: string | undefined;
   let lastLosses: StepResult | undefined;
@@ -161,22 +228,39 @@ export async function runPretraining(request: PretrainRequest, hooks: PretrainHo
     // Images/s over a sliding window of recent steps (the first step includes warm-up).
     const window: { time: number; images: number }[] = [];
     let lastProgress = 0;
+    let pending: StepMetric[] = [];
+    let report: PretrainProgress | undefined;
+    // Steps not reported yet go out before a pause or a stop, so the stored curves are whole.
+    const flush = (): void => {
+      if (pending.length === 0 || !report) return;
+      const last = pending.at(-1)!;
+      hooks.progress?.({ ...report, done: last.step, losses: { total: last.total, cluster: last.cluster, location: last.location }, lr: last.lr, steps: pending, elapsedSeconds: trainingSeconds });
+      pending = [];
+    };
+    let trainingSeconds = 0;
+    if (trainer.position.globalStep === 0) runKnn();
     while (!trainer.done()) {
       // Let pending I/O (a stop or pause message) in: a prefetched batch and the step resolve
       // as microtasks only, which never yield to the event loop.
       await new Promise((resolve) => setImmediate(resolve));
+      await answerInspect();
       const control = hooks.control?.() ?? 'run';
+      if (control !== 'run') flush();
       if (control === 'stop') {
         if (trainer.position.globalStep > 0 && lastCheckpoint !== checkpointName(request.runDir, trainer.position.globalStep)) await writeCheckpoint('stop');
         return { status: 'stopped', lastCheckpoint, position: trainer.position, lastLosses, rejected: source.rejected, imageCount };
       }
       if (control === 'pause') {
         await new Promise((resolve) => setTimeout(resolve, 100));
+        // Images/s restarts after a pause.
+        window.length = 0;
         continue;
       }
       const { epoch, stepInEpoch } = trainer.position;
       const batch = await source.batch(epoch, stepInEpoch);
+      const stepEpoch = trainer.position.epoch;
       const result = await trainer.step(batch, epochSteps);
+      trainingSeconds += result.computeSeconds;
       lastLosses = result;
       if (!Number.isFinite(result.total)) {
         throw new Error(`The loss became ${result.total} at step ${trainer.position.globalStep}: lower the learning rate (--lr) and resume from the last checkpoint.`);
@@ -186,12 +270,23 @@ export async function runPretraining(request: PretrainRequest, hooks: PretrainHo
       while (window.length > 20) window.shift();
       const elapsed = window.length > 1 ? (now - window[0]!.time) / 1000 : result.computeSeconds;
       const imagesPerSecond = window.length > 1 ? (window.slice(1).reduce((sum, w) => sum + w.images, 0) / elapsed) : config.batch / result.computeSeconds;
+      pending.push({
+        step: trainer.position.globalStep,
+        epoch: stepEpoch,
+        total: result.total,
+        cluster: result.cluster,
+        location: result.location,
+        lr: result.lr,
+        imagesPerSecond: window.length > 1 ? imagesPerSecond : null,
+        locationAccuracy: result.locationAccuracy ?? null,
+        clusterAccuracy: result.clusterAccuracy ?? null,
+      });
       const epochEnded = trainer.position.stepInEpoch === 0;
       if (epochEnded || trainer.position.globalStep % config.checkpointEvery === 0) await writeCheckpoint(epochEnded ? 'epoch' : 'step');
       if (now - lastProgress > 200 || epochEnded || trainer.done()) {
         lastProgress = now;
         const remaining = totalSteps - trainer.position.globalStep;
-        hooks.progress?.({
+        report = {
           phase: 'training',
           done: trainer.position.globalStep,
           total: totalSteps,
@@ -203,9 +298,19 @@ export async function runPretraining(request: PretrainRequest, hooks: PretrainHo
           lr: result.lr,
           imagesPerSecond,
           etaSeconds: (remaining * config.batch) / imagesPerSecond,
-        });
+          elapsedSeconds: trainingSeconds,
+          locationAccuracy: result.locationAccuracy,
+          clusterAccuracy: result.clusterAccuracy,
+          steps: pending,
+        };
+        hooks.progress?.(report);
+        pending = [];
       }
-      if (epochEnded) log('info', `Epoch ${trainer.position.epoch}/${config.epochs} done: loss ${result.total.toFixed(4)} (cluster ${result.cluster.toFixed(4)}, location ${result.location.toFixed(4)}), ${imagesPerSecond.toFixed(1)} images/s.`);
+      if (epochEnded) {
+        log('info', `Epoch ${trainer.position.epoch}/${config.epochs} done: loss ${result.total.toFixed(4)} (cluster ${result.cluster.toFixed(4)}, location ${result.location.toFixed(4)}), ${imagesPerSecond.toFixed(1)} images/s.`);
+        runKnn();
+      }
+      if (request.stepDelayMs) await new Promise((resolve) => setTimeout(resolve, request.stepDelayMs));
     }
     return { status: 'finished', lastCheckpoint, position: trainer.position, lastLosses, rejected: source.rejected, imageCount };
   } finally {

@@ -73,7 +73,7 @@ export class JigCluTrainer {
       let parts: tf.Scalar[] = [];
       const { value, grads } = tf.variableGrads(() => {
         const losses = this.model.losses(montages, clusterLabels, locationLabels, this.convGrad, updates);
-        parts = [tf.keep(losses.cluster), tf.keep(losses.location)];
+        parts = [tf.keep(losses.cluster), tf.keep(losses.location), tf.keep(losses.accuracies.location), tf.keep(losses.accuracies.cluster)];
         return losses.total;
       }, trainable.map(([, variable]) => variable));
       const byName: Record<string, tf.Tensor> = {};
@@ -84,10 +84,10 @@ export class JigCluTrainer {
       return stacked;
     });
     this.model.backbone.applyBatchNormUpdates(updates);
-    const [total, cluster, location] = Array.from(await values.data());
+    const [total, cluster, location, locationAccuracy, clusterAccuracy] = Array.from(await values.data());
     values.dispose();
     this.advance(epochSteps);
-    return { total: total!, cluster: cluster!, location: location!, lr, computeSeconds: (performance.now() - started) / 1000 };
+    return { total: total!, cluster: cluster!, location: location!, locationAccuracy, clusterAccuracy, lr, computeSeconds: (performance.now() - started) / 1000 };
   }
 
   private advance(epochSteps: number): void {

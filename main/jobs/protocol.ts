@@ -1,5 +1,6 @@
 import type { EngineName, EngineReport } from '../common/engine';
 import type { PretrainConfig } from '../common/pretrain-config';
+import type { BatchInspection, MonitorSet } from '../engine/monitor';
 import type { CheckpointWritten, PretrainProgress } from '../engine/run-pretraining';
 
 /**
@@ -16,9 +17,26 @@ export interface StartPretraining {
   resumeFrom?: string;
   engine: EngineName | 'auto';
   cacheDir?: string;
+  monitor?: MonitorSet;
+  stepDelayMs?: number;
 }
 
-export type ToTrainer = { seq: number } & (StartPretraining | { type: 'pause' } | { type: 'resume' } | { type: 'stop' });
+/** Times a few training steps of a config on random montages (the new-run form's estimate). */
+export interface MeasureSpeed {
+  type: 'measure';
+  config: PretrainConfig;
+  engine: EngineName | 'auto';
+  steps?: number;
+}
+
+export type ToTrainer = { seq: number } & (
+  | StartPretraining
+  | MeasureSpeed
+  | { type: 'pause' }
+  | { type: 'resume' }
+  | { type: 'stop' }
+  | { type: 'inspect'; id: number; step?: number; count: number }
+);
 
 export type FromTrainer = { seq: number } & (
   | { type: 'ready'; engine: EngineReport; pid: number }
@@ -27,6 +45,9 @@ export type FromTrainer = { seq: number } & (
   | { type: 'checkpoint'; checkpoint: CheckpointWritten }
   | { type: 'paused' }
   | { type: 'resumed' }
+  | { type: 'inspection'; id: number; result?: BatchInspection; error?: string }
+  | { type: 'knn'; epoch: number; step: number; accuracy: number }
+  | { type: 'measured'; secondsPerStep: number; engine: EngineReport }
   | { type: 'finished'; status: 'finished' | 'stopped'; lastCheckpoint?: string; globalStep: number; epoch: number; rejected: number; imageCount: number }
   | { type: 'failed'; error: { code: 'OUT_OF_MEMORY' | 'TRAINING_FAILED' | 'BAD_REQUEST'; message: string } }
 );
@@ -34,5 +55,5 @@ export type FromTrainer = { seq: number } & (
 /** Type guard for messages arriving from the parent. */
 export function isToTrainer(message: unknown): message is ToTrainer {
   const m = message as { seq?: unknown; type?: unknown };
-  return typeof m === 'object' && m !== null && typeof m.seq === 'number' && ['start', 'pause', 'resume', 'stop'].includes(String(m.type));
+  return typeof m === 'object' && m !== null && typeof m.seq === 'number' && ['start', 'measure', 'pause', 'resume', 'stop', 'inspect'].includes(String(m.type));
 }

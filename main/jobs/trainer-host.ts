@@ -1,6 +1,6 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { EventEmitter } from 'node:events';
-import type { FromTrainer, StartPretraining, ToTrainer } from './protocol';
+import type { FromTrainer, MeasureSpeed, StartPretraining, ToTrainer } from './protocol';
 
 /** How a trainer process ended, as the parent saw it. */
 export type TrainerExit =
@@ -40,6 +40,20 @@ export class TrainerHost extends EventEmitter<TrainerHostEvents> {
   }
 
   start(request: Omit<StartPretraining, 'type'>): void {
+    this.launch({ type: 'start', ...request });
+  }
+
+  /** Starts the process to time a few training steps; the answer is a `measured` message. */
+  measure(request: Omit<MeasureSpeed, 'type'>): void {
+    this.launch({ type: 'measure', ...request });
+  }
+
+  /** Asks the running trainer for one batch's montages and predictions (answered by an `inspection` message). */
+  inspect(request: { id: number; step?: number; count: number }): void {
+    this.send({ type: 'inspect', ...request });
+  }
+
+  private launch(first: StartPretraining | MeasureSpeed): void {
     if (this.child) throw new Error('This trainer host already started a process.');
     const execArgv = [...(this.options.execArgv ?? []), ...(this.options.maxOldSpaceMb ? [`--max-old-space-size=${this.options.maxOldSpaceMb}`] : [])];
     this.child = fork(this.script, [], { stdio: ['ignore', 'inherit', 'pipe', 'ipc'], execArgv, serialization: 'advanced' });
@@ -66,7 +80,7 @@ export class TrainerHost extends EventEmitter<TrainerHostEvents> {
       this.emit('exit', exit);
       this.resolveDone(exit);
     });
-    this.send({ type: 'start', ...request });
+    this.send(first);
   }
 
   pause(): void {

@@ -4,12 +4,16 @@
  * numbered messages. A crash or out-of-memory kills only this process; the app keeps running.
  */
 import { selectEngine } from '../engine/backend';
-import { runPretraining } from '../engine/run-pretraining';
-import { isToTrainer, type FromTrainer, type StartPretraining, type ToTrainer } from './protocol';
+import { defaultConvGradMode } from '../engine/conv';
+import { measureStepSeconds } from '../engine/monitor';
+import { runPretraining, type InspectRequest } from '../engine/run-pretraining';
+import * as tf from '../engine/tfjs';
+import { isToTrainer, type FromTrainer, type MeasureSpeed, type StartPretraining, type ToTrainer } from './protocol';
 
 let seq = 0;
 let control: 'run' | 'pause' | 'stop' = 'run';
 let running = false;
+const inspectRequests: InspectRequest[] = [];
 
 type Payload = FromTrainer extends infer M ? (M extends unknown ? Omit<M, 'seq'> : never) : never;
 
@@ -29,12 +33,24 @@ async function start(request: StartPretraining): Promise<void> {
     const engine = await selectEngine(request.engine);
     send({ type: 'ready', engine, pid: process.pid });
     const outcome = await runPretraining(
-      { config: request.config, files: request.files, runDir: request.runDir, resumeFrom: request.resumeFrom, engine, cacheDir: request.cacheDir },
+      {
+        config: request.config,
+        files: request.files,
+        runDir: request.runDir,
+        resumeFrom: request.resumeFrom,
+        engine,
+        cacheDir: request.cacheDir,
+        monitor: request.monitor,
+        stepDelayMs: request.stepDelayMs,
+      },
       {
         progress: (progress) => send({ type: 'progress', progress }),
         log: (level, message) => send({ type: 'log', level, message }),
         checkpoint: (checkpoint) => send({ type: 'checkpoint', checkpoint }),
         control: () => control,
+        takeInspectRequest: () => inspectRequests.shift(),
+        inspected: (id, outcome) => send({ type: 'inspection', id, ...outcome }),
+        knn: (metric) => send({ type: 'knn', ...metric }),
       },
     );
     send({
@@ -58,6 +74,22 @@ async function start(request: StartPretraining): Promise<void> {
   }
 }
 
+async function measure(request: MeasureSpeed): Promise<void> {
+  running = true;
+  try {
+    const engine = await selectEngine(request.engine);
+    send({ type: 'ready', engine, pid: process.pid });
+    const convGrad = request.config.convGrad === 'auto' ? defaultConvGradMode(tf.getBackend()) : request.config.convGrad;
+    const secondsPerStep = await measureStepSeconds(request.config, convGrad, request.steps ?? 3);
+    send({ type: 'measured', secondsPerStep, engine });
+  } catch (error) {
+    send({ type: 'failed', error: { code: isOutOfMemory(error) ? 'OUT_OF_MEMORY' : 'TRAINING_FAILED', message: String((error as Error)?.message ?? error) } });
+  } finally {
+    running = false;
+    setTimeout(() => process.exit(0), 50);
+  }
+}
+
 process.on('message', (message: unknown) => {
   if (!isToTrainer(message)) return;
   const m = message as ToTrainer;
@@ -65,6 +97,14 @@ process.on('message', (message: unknown) => {
     case 'start':
       if (running) send({ type: 'failed', error: { code: 'BAD_REQUEST', message: 'This trainer process is already training.' } });
       else void start(m);
+      break;
+    case 'measure':
+      if (running) send({ type: 'failed', error: { code: 'BAD_REQUEST', message: 'This trainer process is already busy.' } });
+      else void measure(m);
+      break;
+    case 'inspect':
+      if (!running) send({ type: 'inspection', id: m.id, error: 'the trainer is not training' });
+      else inspectRequests.push({ id: m.id, step: m.step, count: m.count });
       break;
     case 'pause':
       control = 'pause';

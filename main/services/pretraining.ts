@@ -1,13 +1,33 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { ConfigError, resolvePretrainConfig, type PretrainOverrides, type PresetName } from '../common/pretrain-config';
+import type { EngineReport } from '../common/engine';
+import {
+  ConfigError,
+  estimateTrainingMemoryMb,
+  resolvePretrainConfig,
+  stepsPerEpochFor,
+  validatePretrainConfig,
+  type PretrainConfig,
+  type PretrainOverrides,
+  type PresetName,
+} from '../common/pretrain-config';
 import { ServiceError } from '../common/result';
-import type { RunDetails, RunEvent, RunInfo, RunStatus } from '../common/runs';
-import type { FromTrainer, StartPretraining } from '../jobs/protocol';
+import type {
+  BackboneChoice,
+  CheckpointInfo,
+  MontageInspection,
+  PretrainEstimate,
+  RunDetails,
+  RunEvent,
+  RunInfo,
+  RunStatus,
+} from '../common/runs';
+import type { BatchInspection, MonitorSet } from '../engine/monitor';
+import type { FromTrainer, MeasureSpeed, StartPretraining } from '../jobs/protocol';
 import { TrainerHost, type TrainerExit } from '../jobs/trainer-host';
 import { joinFolderPath } from '../store/library-repository';
-import { RunsRepository } from '../store/runs-repository';
+import { RunsRepository, type RunFile } from '../store/runs-repository';
 import type { AreaHandlers, ServiceContext } from './app-services';
 
 /** The part of a trainer host the service uses (tests may inject another). */
@@ -15,6 +35,9 @@ export interface TrainerHandle {
   readonly done: Promise<TrainerExit>;
   on(event: 'message', listener: (message: FromTrainer) => void): unknown;
   start(request: Omit<StartPretraining, 'type'>): void;
+  measure?(request: Omit<MeasureSpeed, 'type'>): void;
+  inspect?(request: { id: number; step?: number; count: number }): void;
+  readonly pid?: number;
   pause(): void;
   resume(): void;
   stop(): void;
@@ -26,6 +49,21 @@ export interface PretrainingOptions {
   trainerScript?: string;
   /** Builds the trainer host (tests inject one); defaults to forking `trainerScript`. */
   createTrainer?: (script: string) => TrainerHandle;
+  /** Slows each training step down by this many ms (demos and end-to-end tests; env JIGCLU_STEP_DELAY_MS). */
+  stepDelayMs?: number;
+  /** Largest kNN monitor subset (bank + held-out queries). */
+  monitorLimit?: number;
+}
+
+/** What a run trains on, kept in its folder so a continued run sees the same images. */
+interface RunFileList {
+  files: { id: number; path: string }[];
+}
+
+/** Answers the montage inspector waits for, by request id. */
+interface PendingInspection {
+  resolve: (inspection: BatchInspection) => void;
+  reject: (error: Error) => void;
 }
 
 /** The one job that is training now. */
@@ -36,6 +74,11 @@ interface ActiveRun {
   cancelRequested: boolean;
   last?: RunEvent;
   ended: Promise<void>;
+  files: { id: number; path: string }[];
+  inspections: Map<number, PendingInspection>;
+  pid?: number;
+  /** Stopped because the app is quitting: ends as interrupted (resumable), not cancelled. */
+  quitting?: boolean;
 }
 
 /**
@@ -46,6 +89,9 @@ export class PretrainingService {
   readonly repo: RunsRepository;
   private active?: ActiveRun;
   private closed = false;
+  private inspectionId = 0;
+  /** Measured seconds per step, by engine and model shape, for this session. */
+  private readonly measurements = new Map<string, Promise<number>>();
 
   constructor(
     private readonly context: ServiceContext,
@@ -67,7 +113,13 @@ export class PretrainingService {
 
   get(runId: number, maxPoints = 2000): RunDetails {
     const run = this.mustGet(runId);
-    return { ...run, metrics: this.repo.metrics(runId, maxPoints), metricCount: this.repo.metricCount(runId), checkpoints: this.repo.checkpoints(runId) };
+    return {
+      ...run,
+      metrics: this.repo.metrics(runId, maxPoints),
+      metricCount: this.repo.metricCount(runId),
+      checkpoints: this.repo.checkpoints(runId),
+      epochMetrics: this.repo.epochMetrics(runId),
+    };
   }
 
   /** Resolves once the running job (if any) has ended and been recorded. */
@@ -76,23 +128,8 @@ export class PretrainingService {
   }
 
   start(args: { folderIds?: number[]; preset: PresetName; overrides: PretrainOverrides }): RunInfo {
-    if (this.closed) throw new ServiceError('UNAVAILABLE', 'The app is closing.');
-    if (this.active) {
-      throw new ServiceError(
-        'CONFLICT',
-        `Run ${this.active.runId} is already training: one training job runs at a time. Wait for it to finish, or pause or cancel it first.`,
-      );
-    }
-    const script = this.options.trainerScript;
-    if (!script && !this.options.createTrainer) throw new ServiceError('UNAVAILABLE', 'This host cannot start training: the trainer process is not available.');
-    if (args.folderIds) {
-      const unknown = this.repo.unknownFolders(args.folderIds);
-      if (unknown.length > 0) throw new ServiceError('NOT_FOUND', `No library folder with id ${unknown.join(', ')}.`);
-    }
-    const rows = this.repo.files(args.folderIds);
-    if (rows.length === 0) {
-      throw new ServiceError('INVALID_ARGUMENT', args.folderIds ? 'The chosen folders have no images: import some first.' : 'The library has no images: add a folder first.');
-    }
+    this.mustBeFree();
+    const rows = this.filesOf(args.folderIds);
     let config;
     try {
       config = resolvePretrainConfig(args.preset, args.overrides, rows.length);
@@ -100,36 +137,405 @@ export class PretrainingService {
       if (error instanceof ConfigError) throw new ServiceError('INVALID_ARGUMENT', `Invalid run settings: ${error.message}`);
       throw error;
     }
-    const files = rows.map((row) => joinFolderPath(row.folder_path, row.rel_path));
+    const files = rows.map((row) => ({ id: row.id, path: joinFolderPath(row.folder_path, row.rel_path) }));
     const filesHash = crypto.createHash('sha256');
     for (const row of rows) filesHash.update(`${row.folder_path}\0${row.rel_path}\0${row.content_hash}\n`);
-
-    const runsDir = this.runsDir();
-    const run = this.repo.create({
+    const monitor = this.monitorSet(files, config.seed);
+    const run = this.createRun({
       name: `Run ${this.repo.nextRunNumber()} (${config.preset})`,
       config,
-      engine: config.engine,
       imageCount: rows.length,
       filesHash: filesHash.digest('hex'),
+      files,
+      monitor: monitor ? { classes: monitor.classes, bank: monitor.query.filter((q) => !q).length, queries: monitor.query.filter(Boolean).length } : null,
+    });
+    this.launch(run, { config, files, monitor });
+    return this.repo.get(run.id)!;
+  }
+
+  /**
+   * Continues a run that is not training. From its newest checkpoint the same run goes on (its
+   * metrics after that checkpoint are dropped, as those steps are trained again); from an older
+   * checkpoint a new run starts, with its own folder, that remembers where it came from.
+   * `epochs` sets the length of the schedule (more than before extends a finished run).
+   */
+  continue(args: { runId: number; step?: number; epochs?: number }): RunInfo {
+    this.mustBeFree();
+    const run = this.mustGet(args.runId);
+    const checkpoints = this.repo.checkpoints(run.id).filter((checkpoint) => fs.existsSync(checkpoint.file));
+    if (checkpoints.length === 0) {
+      throw new ServiceError('NOT_FOUND', `${run.name} has no checkpoint to continue from: it stopped before its first one. Start a new run instead.`);
+    }
+    const newest = checkpoints.at(-1)!;
+    const from = args.step === undefined ? newest : checkpoints.find((checkpoint) => checkpoint.step === args.step);
+    if (!from) throw new ServiceError('NOT_FOUND', `${run.name} has no checkpoint at step ${args.step}; it has ${checkpoints.map((c) => c.step).join(', ')}.`);
+    const list = this.readFileList(run);
+    const config: PretrainConfig = { ...run.config, epochs: args.epochs ?? run.config.epochs };
+    const stepsPerEpoch = stepsPerEpochFor(run.imageCount, config.batch);
+    if (stepsPerEpoch > 0 && from.step >= config.epochs * stepsPerEpoch) {
+      throw new ServiceError(
+        'INVALID_ARGUMENT',
+        `epochs: the checkpoint at step ${from.step} has already trained all ${config.epochs} epochs; ask for more epochs to train further.`,
+      );
+    }
+    const monitor = this.monitorSet(list.files, config.seed);
+    if (from === newest && run.status !== 'running' && run.status !== 'paused') {
+      this.repo.rewindTo(run.id, from.step);
+      this.repo.setPlan(run.id, { config });
+      this.appendLog(run.runDir, `Continuing from the checkpoint at step ${from.step} (epoch ${from.epoch}).`);
+      this.launch(this.repo.get(run.id)!, { config, files: list.files, monitor, resumeFrom: from.file });
+      return this.repo.get(run.id)!;
+    }
+    const child = this.createRun({
+      name: `Run ${this.repo.nextRunNumber()} (from ${run.name} at step ${from.step})`,
+      config,
+      imageCount: run.imageCount,
+      filesHash: run.filesHash,
+      files: list.files,
+      monitor: run.monitor,
+      parent: { runId: run.id, step: from.step },
+    });
+    // The new run's curves start with the parent's up to the checkpoint.
+    for (const metric of this.repo.metrics(run.id, Number.MAX_SAFE_INTEGER)) if (metric.step <= from.step) this.repo.addMetric(child.id, metric);
+    for (const epoch of this.repo.epochMetrics(run.id)) if (epoch.step <= from.step) this.repo.addEpochMetric(child.id, epoch);
+    this.appendLog(child.runDir, `Continuing ${run.name} from its checkpoint at step ${from.step} (epoch ${from.epoch}).`);
+    this.launch(child, { config, files: list.files, monitor, resumeFrom: from.file });
+    return this.repo.get(child.id)!;
+  }
+
+  /** The montages of one batch of the running or paused run, with the model's predictions. */
+  async inspect(args: { runId: number; step?: number; montages: number }): Promise<MontageInspection> {
+    const active = this.mustBeActive(args.runId);
+    if (!active.host.inspect) throw new ServiceError('UNAVAILABLE', 'This trainer cannot show its montages.');
+    if (active.last?.phase !== 'training') throw new ServiceError('CONFLICT', 'The run is still preparing its images: inspect its montages once it trains.');
+    this.inspectionId += 1;
+    const id = this.inspectionId;
+    const result = await new Promise<BatchInspection>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        active.inspections.delete(id);
+        reject(new ServiceError('UNAVAILABLE', 'The trainer did not answer within 10 minutes (a step may be very slow on this engine); try again.'));
+      }, 600_000);
+      active.inspections.set(id, {
+        resolve: (value) => {
+          clearTimeout(timer);
+          resolve(value);
+        },
+        reject: (error) => {
+          clearTimeout(timer);
+          reject(error);
+        },
+      });
+      active.host.inspect!({ id, step: args.step, count: args.montages });
+    });
+    const cells = result.grid * result.grid;
+    return {
+      runId: args.runId,
+      step: result.step,
+      epoch: result.epoch,
+      stepInEpoch: result.stepInEpoch,
+      weightsStep: result.weightsStep,
+      grid: result.grid,
+      crop: result.crop,
+      size: result.size,
+      batch: result.batch,
+      montages: result.montages.map((rgba) => Buffer.from(rgba.buffer, rgba.byteOffset, rgba.byteLength).toString('base64')),
+      patches: result.sources.map((source, slot) => {
+        const file = active.files[result.sourceFiles[source]!];
+        return {
+          montage: Math.floor(slot / cells),
+          cell: slot % cells,
+          source,
+          imageId: file?.id ?? null,
+          fileName: file ? path.basename(file.path) : '',
+          trueLocation: result.trueLocations[slot]!,
+          predictedLocation: result.predictedLocations[slot]!,
+          neighbours: result.neighbours[slot]!.map((neighbour) => ({
+            montage: Math.floor(neighbour.slot / cells),
+            cell: neighbour.slot % cells,
+            similarity: neighbour.similarity,
+            sameSource: neighbour.sameSource,
+          })),
+        };
+      }),
+      locationAccuracy: result.locationAccuracy,
+      clusterAccuracy: result.clusterAccuracy,
+    };
+  }
+
+  /** The latest progress of the training run, if any. */
+  state(): RunEvent | null {
+    return this.active?.last ?? null;
+  }
+
+  /** The last `lines` lines of a run's log. */
+  log(runId: number, lines: number): { lines: string[] } {
+    const run = this.mustGet(runId);
+    const file = path.join(run.runDir, 'train.log');
+    if (!fs.existsSync(file)) return { lines: [] };
+    const all = fs.readFileSync(file, 'utf8').split('\n').filter((line) => line.length > 0);
+    return { lines: all.slice(-lines) };
+  }
+
+  /** Chooses one of a run's checkpoints as the backbone for clusters and fine-tuning. */
+  useCheckpoint(runId: number, step: number): BackboneChoice {
+    const run = this.mustGet(runId);
+    const checkpoint = this.repo.checkpoints(runId).find((c) => c.step === step && fs.existsSync(c.file));
+    if (!checkpoint) throw new ServiceError('NOT_FOUND', `${run.name} has no checkpoint at step ${step}.`);
+    this.repo.chooseBackbone({ runId, step, file: checkpoint.file });
+    return this.repo.backbone()!;
+  }
+
+  backbone(): BackboneChoice | null {
+    const choice = this.repo.backbone();
+    return choice && fs.existsSync(choice.file) ? choice : null;
+  }
+
+  /** True while a run trains or is paused (the desktop shell asks before quitting). */
+  hasActiveRun(): boolean {
+    return this.active !== undefined;
+  }
+
+  /**
+   * Checks run settings field by field and estimates the run: steps, memory, the engine, and
+   * with `measure` the time per step from a few warm-up steps in a trainer process.
+   */
+  async estimate(args: { folderIds?: number[]; preset: PresetName; overrides: Record<string, unknown>; measure: boolean }): Promise<PretrainEstimate> {
+    const rows = this.filesOf(args.folderIds, false);
+    const overrides = Object.fromEntries(Object.entries(args.overrides).filter(([, value]) => value !== null && value !== '')) as PretrainOverrides;
+    const { config, errors } = validatePretrainConfig(args.preset, overrides, rows.length);
+    if (rows.length === 0) errors.push({ field: 'folders', message: args.folderIds ? 'the chosen folders have no images; import some first.' : 'the library has no images; add a folder first.' });
+    const engine = await this.engineFor(config?.engine ?? 'auto');
+    const stepsPerEpoch = config ? stepsPerEpochFor(rows.length, config.batch) : 0;
+    const estimate: PretrainEstimate = {
+      imageCount: rows.length,
+      config: config ?? null,
+      errors,
+      stepsPerEpoch,
+      totalSteps: config ? stepsPerEpoch * config.epochs : 0,
+      memoryMb: config ? estimateTrainingMemoryMb(config) : null,
+      engine,
+      timing: null,
+      timingNote: args.measure ? null : 'Measure the speed to estimate the time per epoch.',
+    };
+    if (!args.measure) return estimate;
+    if (!config || errors.length > 0) {
+      estimate.timingNote = 'Fix the settings first: the speed is measured with valid settings only.';
+      return estimate;
+    }
+    const seconds = await this.measure(config, engine);
+    if (typeof seconds === 'string') {
+      estimate.timingNote = seconds;
+      return estimate;
+    }
+    estimate.timing = {
+      secondsPerStep: seconds.secondsPerStep,
+      secondsPerEpoch: seconds.secondsPerStep * stepsPerEpoch,
+      totalSeconds: seconds.secondsPerStep * estimate.totalSteps,
+      source: seconds.source,
+      note: seconds.note,
+    };
+    return estimate;
+  }
+
+  private async measure(config: PretrainConfig, engine: EngineReport): Promise<{ secondsPerStep: number; source: 'measured' | 'active-run'; note: string } | string> {
+    const shapeKey = JSON.stringify([engine.chosen, config.arch, config.width, config.grid, config.crop, config.batch, config.projectionDim, config.convGrad]);
+    const active = this.active;
+    if (active) {
+      const activeConfig = this.repo.get(active.runId)?.config;
+      const rate = active.last?.imagesPerSecond;
+      if (activeConfig && rate && JSON.stringify([engine.chosen, activeConfig.arch, activeConfig.width, activeConfig.grid, activeConfig.crop, activeConfig.batch, activeConfig.projectionDim, activeConfig.convGrad]) === shapeKey) {
+        return { secondsPerStep: config.batch / rate, source: 'active-run', note: `from the run training now (${rate.toFixed(1)} images/s)` };
+      }
+      return 'A run is training: the speed is measured while no run trains (one training job at a time), so this estimate has no time.';
+    }
+    let pending = this.measurements.get(shapeKey);
+    if (!pending) {
+      pending = this.measureInProcess(config, engine).catch((error: Error) => {
+        this.measurements.delete(shapeKey);
+        throw error;
+      });
+      this.measurements.set(shapeKey, pending);
+    }
+    try {
+      const secondsPerStep = await pending;
+      return { secondsPerStep, source: 'measured', note: `measured: 3 warm-up steps on ${engine.chosen} took ${(secondsPerStep * 1000).toFixed(0)} ms each` };
+    } catch (error) {
+      return `Could not measure the speed: ${(error as Error).message}`;
+    }
+  }
+
+  private measureInProcess(config: PretrainConfig, engine: EngineReport): Promise<number> {
+    const script = this.options.trainerScript;
+    if (!script && !this.options.createTrainer) return Promise.reject(new Error('the trainer process is not available on this host'));
+    const host = this.options.createTrainer ? this.options.createTrainer(script ?? '') : new TrainerHost(script!);
+    if (!host.measure) return Promise.reject(new Error('this trainer cannot measure'));
+    return new Promise<number>((resolve, reject) => {
+      let answered = false;
+      const timer = setTimeout(() => void host.kill(), 180_000);
+      host.on('message', (message) => {
+        if (message.type === 'measured') {
+          answered = true;
+          resolve(message.secondsPerStep);
+        } else if (message.type === 'failed') {
+          answered = true;
+          reject(new Error(message.error.message));
+        }
+      });
+      void host.done.then((exit) => {
+        clearTimeout(timer);
+        if (!answered) reject(new Error(exit.kind === 'crashed' ? exit.message : 'the measuring process ended without an answer'));
+      });
+      host.measure!({ config, engine: engine.chosen, steps: 3 });
+    });
+  }
+
+  private async engineFor(requested: PretrainConfig['engine']): Promise<EngineReport> {
+    return this.context.probeEngines(requested);
+  }
+
+  /** The library rows a run would train on (refusing unknown folders; empty allowed when `required` is false). */
+  private filesOf(folderIds: number[] | undefined, required = true): RunFile[] {
+    if (folderIds) {
+      const unknown = this.repo.unknownFolders(folderIds);
+      if (unknown.length > 0) throw new ServiceError('NOT_FOUND', `No library folder with id ${unknown.join(', ')}.`);
+    }
+    const rows = this.repo.files(folderIds);
+    if (required && rows.length === 0) {
+      throw new ServiceError('INVALID_ARGUMENT', folderIds ? 'The chosen folders have no images: import some first.' : 'The library has no images: add a folder first.');
+    }
+    return rows;
+  }
+
+  private mustBeFree(): void {
+    if (this.closed) throw new ServiceError('UNAVAILABLE', 'The app is closing.');
+    if (this.active) {
+      throw new ServiceError(
+        'CONFLICT',
+        `Run ${this.active.runId} is already training: one training job runs at a time. Wait for it to finish, or pause or cancel it first.`,
+      );
+    }
+    if (!this.options.trainerScript && !this.options.createTrainer) throw new ServiceError('UNAVAILABLE', 'This host cannot start training: the trainer process is not available.');
+  }
+
+  private createRun(spec: {
+    name: string;
+    config: PretrainConfig;
+    imageCount: number;
+    filesHash: string;
+    files: { id: number; path: string }[];
+    monitor: RunInfo['monitor'];
+    parent?: { runId: number; step: number };
+  }): RunInfo {
+    const runsDir = this.runsDir();
+    const run = this.repo.create({
+      name: spec.name,
+      config: spec.config,
+      engine: spec.config.engine,
+      imageCount: spec.imageCount,
+      filesHash: spec.filesHash,
+      parent: spec.parent,
+      monitor: spec.monitor,
       // A folder left by an older database is never reused: two runs never share one.
       folderFor: (id) => (fs.existsSync(path.join(runsDir, String(id))) ? path.join(runsDir, `${id}-${Date.now()}`) : path.join(runsDir, String(id))),
     });
     fs.mkdirSync(run.runDir, { recursive: true });
+    const list: RunFileList = { files: spec.files };
+    fs.writeFileSync(path.join(run.runDir, 'files.json'), JSON.stringify(list));
+    return run;
+  }
 
+  private readFileList(run: RunInfo): RunFileList {
+    try {
+      return JSON.parse(fs.readFileSync(path.join(run.runDir, 'files.json'), 'utf8')) as RunFileList;
+    } catch (error) {
+      throw new ServiceError('NOT_FOUND', `${run.name} has lost its file list (${path.join(run.runDir, 'files.json')}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}); start a new run instead.`);
+    }
+  }
+
+  /**
+   * The kNN monitor's labelled subset: images with a label (a hand label wins over the folder
+   * one) in classes with at least 2 images, at least 2 classes; per class 20% (at least 1) held
+   * out as queries, the rest the bank; at most `monitorLimit` images, drawn evenly per class.
+   */
+  private monitorSet(files: { id: number; path: string }[], seed: number): MonitorSet | undefined {
+    const labelOf = this.repo.labelsOf(files.map((file) => file.id));
+    const byClass = new Map<number, { id: number; path: string }[]>();
+    for (const file of files) {
+      const classId = labelOf.get(file.id);
+      if (classId === undefined) continue;
+      const list = byClass.get(classId) ?? [];
+      list.push(file);
+      byClass.set(classId, list);
+    }
+    const classes = [...byClass.entries()].filter(([, list]) => list.length >= 2).sort(([a], [b]) => a - b);
+    if (classes.length < 2) return undefined;
+    const limit = this.options.monitorLimit ?? 1000;
+    const perClass = Math.max(2, Math.floor(limit / classes.length));
+    const set: MonitorSet = { files: [], labels: [], query: [], classes: classes.length };
+    let state = (seed ^ 0x9e3779b9) >>> 0;
+    const random = () => {
+      state = (Math.imul(state ^ (state >>> 15), 0x2c1b3c6d) + 0x6d2b79f5) >>> 0;
+      return state / 2 ** 32;
+    };
+    classes.forEach(([, list], label) => {
+      const shuffled = [...list];
+      for (let i = shuffled.length - 1; i > 0; i -= 1) {
+        const j = Math.floor(random() * (i + 1));
+        [shuffled[i], shuffled[j]] = [shuffled[j]!, shuffled[i]!];
+      }
+      const chosen = shuffled.slice(0, perClass);
+      const queries = Math.max(1, Math.round(chosen.length * 0.2));
+      chosen.forEach((file, index) => {
+        set.files.push(file.path);
+        set.labels.push(label);
+        set.query.push(index < queries);
+      });
+    });
+    return set;
+  }
+
+  private appendLog(runDir: string, line: string, level: 'info' | 'warn' | 'error' = 'info'): void {
+    try {
+      fs.appendFileSync(path.join(runDir, 'train.log'), `${new Date().toISOString()} ${level.toUpperCase().padEnd(5)} ${line.replace(/\n/g, ' ')}\n`);
+    } catch {
+      // The log is a convenience: a full disk must not stop training.
+    }
+  }
+
+  /** Starts the trainer process for a run (new, continued in place, or continued as a new run). */
+  private launch(run: RunInfo, job: { config: PretrainConfig; files: { id: number; path: string }[]; monitor?: MonitorSet; resumeFrom?: string }): void {
+    const script = this.options.trainerScript;
     const host = this.options.createTrainer ? this.options.createTrainer(script ?? '') : new TrainerHost(script!);
-    const active: ActiveRun = { runId: run.id, host, status: 'running', cancelRequested: false, ended: Promise.resolve() };
+    const active: ActiveRun = {
+      runId: run.id,
+      host,
+      status: 'running',
+      cancelRequested: false,
+      ended: Promise.resolve(),
+      files: job.files,
+      inspections: new Map(),
+    };
     this.active = active;
     host.on('message', (message) => this.onMessage(active, message));
     active.ended = host.done.then((exit) => this.onExit(active, exit));
+    this.appendLog(run.runDir, `${run.name}: ${job.files.length} images, preset ${job.config.preset}, ${job.config.epochs} epochs, batch ${job.config.batch}, engine ${job.config.engine}.`);
     try {
-      host.start({ config, files, runDir: run.runDir, engine: config.engine, cacheDir: path.join(this.context.dataDir, 'cache', 'train') });
+      host.start({
+        config: job.config,
+        files: job.files.map((file) => file.path),
+        runDir: run.runDir,
+        resumeFrom: job.resumeFrom,
+        engine: job.config.engine,
+        cacheDir: path.join(this.context.dataDir, 'cache', 'train'),
+        monitor: job.monitor,
+        stepDelayMs: this.options.stepDelayMs,
+      });
     } catch (error) {
       this.active = undefined;
       this.repo.setStatus(run.id, 'crashed', `Could not start the trainer: ${(error as Error).message}`);
       throw new ServiceError('INTERNAL', `Could not start the trainer: ${(error as Error).message}`);
     }
-    this.emit(active, { phase: 'preparing', step: 0, totalSteps: 0, epoch: 0, epochs: config.epochs });
-    return this.repo.get(run.id)!;
+    this.emit(active, { phase: 'preparing', step: run.lastStep, totalSteps: run.totalSteps ?? 0, epoch: 0, epochs: job.config.epochs });
   }
 
   pause(runId: number): RunInfo {
@@ -187,6 +593,22 @@ export class PretrainingService {
   }
 
   /**
+   * The app is quitting with a run in progress and the user chose to stop it: the trainer
+   * writes a checkpoint and exits; the run ends as interrupted (one click resumes it). Killed
+   * after `timeoutMs` if it has not stopped by then.
+   */
+  async stopForQuit(timeoutMs = 60_000): Promise<void> {
+    const active = this.active;
+    if (!active) return;
+    active.quitting = true;
+    if (active.status === 'paused') active.host.resume();
+    active.host.stop();
+    const timer = setTimeout(() => void active.host.kill(), timeoutMs);
+    await active.ended;
+    clearTimeout(timer);
+  }
+
+  /**
    * The core is closing: the running job is marked interrupted (resumable from its last
    * checkpoint), asked to stop cleanly (it checkpoints at the next step) and killed if it has
    * not exited within `graceMs`. Nothing is written to the database after this.
@@ -204,26 +626,20 @@ export class PretrainingService {
   private onMessage(active: ActiveRun, message: FromTrainer): void {
     if (this.closed) return;
     const { runId } = active;
+    const runDir = this.repo.get(runId)?.runDir;
     switch (message.type) {
       case 'ready':
+        active.pid = message.pid;
         this.repo.setEngine(runId, message.engine.chosen);
+        if (runDir) this.appendLog(runDir, `Trainer process ${message.pid} on engine ${message.engine.chosen}${message.engine.fallbackReason ? ` (${message.engine.fallbackReason})` : ''}.`);
         break;
       case 'progress': {
         const p = message.progress;
-        if (p.phase === 'training' && p.losses) {
-          this.repo.addMetric(runId, {
-            step: p.done,
-            epoch: p.epoch,
-            total: p.losses.total,
-            cluster: p.losses.cluster,
-            location: p.losses.location,
-            lr: p.lr ?? 0,
-            imagesPerSecond: p.imagesPerSecond ?? null,
-          });
-        }
+        if (p.phase === 'training' && p.steps && p.steps.length > 0) this.repo.addMetrics(runId, p.steps);
+        if (p.phase === 'training' && active.last?.totalSteps !== p.total) this.repo.setPlan(runId, { totalSteps: p.total });
         this.emit(active, {
           phase: p.phase,
-          step: p.phase === 'training' ? p.done : 0,
+          step: p.phase === 'training' ? p.done : (active.last?.step ?? 0),
           totalSteps: p.phase === 'training' ? p.total : p.epochs * p.stepsPerEpoch,
           epoch: p.epoch,
           epochs: p.epochs,
@@ -231,6 +647,10 @@ export class PretrainingService {
           lr: p.lr,
           imagesPerSecond: p.imagesPerSecond,
           etaSeconds: p.etaSeconds,
+          elapsedSeconds: p.elapsedSeconds,
+          locationAccuracy: p.locationAccuracy,
+          clusterAccuracy: p.clusterAccuracy,
+          ...(p.phase === 'preparing' ? { message: `Preparing images: ${p.done} / ${p.total}`, level: 'info' as const } : {}),
         });
         break;
       }
@@ -239,10 +659,30 @@ export class PretrainingService {
         this.repo.addCheckpoint(runId, { step: c.globalStep, epoch: c.epoch, kind: c.kind, file: c.file });
         // The trainer keeps only the newest few: forget the rows of files it removed.
         for (const known of this.repo.checkpoints(runId)) if (!fs.existsSync(known.file)) this.repo.removeCheckpoint(runId, known.file);
+        const info: CheckpointInfo | undefined = this.repo.checkpoints(runId).find((known) => known.file === c.file);
+        if (info) this.emit(active, { checkpoint: info });
+        break;
+      }
+      case 'knn': {
+        const metric = { epoch: message.epoch, step: message.step, knnAccuracy: message.accuracy };
+        this.repo.addEpochMetric(runId, metric);
+        this.emit(active, { knn: metric });
+        break;
+      }
+      case 'inspection': {
+        const waiter = active.inspections.get(message.id);
+        if (!waiter) break;
+        active.inspections.delete(message.id);
+        if (message.result) waiter.resolve(message.result);
+        else waiter.reject(new ServiceError('CONFLICT', `Could not inspect the montages: ${message.error ?? 'no answer'}.`));
         break;
       }
       case 'log':
-        this.emit(active, { message: message.message });
+        if (runDir) this.appendLog(runDir, message.message, message.level);
+        this.emit(active, { message: message.message, level: message.level });
+        break;
+      case 'failed':
+        if (runDir) this.appendLog(runDir, message.error.message, 'error');
         break;
       default:
         break;
@@ -250,24 +690,36 @@ export class PretrainingService {
   }
 
   private onExit(active: ActiveRun, exit: TrainerExit): void {
+    for (const waiter of active.inspections.values()) waiter.reject(new ServiceError('CONFLICT', 'The run stopped before its montages could be shown.'));
+    active.inspections.clear();
     if (this.closed) return;
     let status: RunStatus;
     let error: string | null = null;
-    if (exit.kind === 'failed' || exit.kind === 'crashed') {
+    if (exit.kind === 'failed') {
       status = 'crashed';
+      error = exit.message;
+    } else if (exit.kind === 'crashed') {
+      // Killed from outside (a signal): the work up to the last checkpoint is safe and resumable.
+      status = exit.signal ? 'interrupted' : 'crashed';
       error = exit.message;
     } else if (exit.kind === 'finished') status = 'finished';
     else status = active.cancelRequested ? 'cancelled' : 'interrupted';
+    if (active.quitting && status !== 'crashed') {
+      status = 'interrupted';
+      error = 'The app was quit while this run was training; it stopped at a checkpoint: resume it from there.';
+    }
     active.status = status;
     this.repo.setStatus(active.runId, status, error);
     this.repo.setFinalLosses(active.runId);
     if (this.active === active) this.active = undefined;
-    this.emit(active, { phase: 'ended', ...(error ? { message: error } : {}) });
+    const runDir = this.repo.get(active.runId)?.runDir;
+    if (runDir) this.appendLog(runDir, `Run ended: ${status}${error ? ` (${error})` : ''}.`, status === 'crashed' ? 'error' : 'info');
+    this.emit(active, { phase: 'ended', message: `Run ended: ${status}${error ? ` (${error})` : ''}.`, level: status === 'crashed' ? 'error' : 'info' });
   }
 
   private emit(active: ActiveRun, update: Partial<RunEvent>): void {
     const previous = active.last ?? { runId: active.runId, status: active.status, phase: 'preparing', step: 0, totalSteps: 0, epoch: 0, epochs: 0 };
-    const { message: _message, ...kept } = previous;
+    const { message: _message, level: _level, knn: _knn, checkpoint: _checkpoint, ...kept } = previous;
     const event: RunEvent = { ...kept, ...update, runId: active.runId, status: active.status };
     active.last = event;
     this.context.emit?.('run', event);
@@ -303,6 +755,13 @@ type PretrainingCalls =
   | 'pretrainPause'
   | 'pretrainResume'
   | 'pretrainCancel'
+  | 'pretrainEstimate'
+  | 'pretrainContinue'
+  | 'pretrainInspect'
+  | 'pretrainState'
+  | 'runLog'
+  | 'runUseCheckpoint'
+  | 'backboneGet'
   | 'runsList'
   | 'runGet'
   | 'runRename'
@@ -316,6 +775,13 @@ export function pretrainingHandlers(context: ServiceContext): AreaHandlers<Pretr
     pretrainPause: ({ runId }) => service.pause(runId),
     pretrainResume: ({ runId }) => service.resume(runId),
     pretrainCancel: ({ runId }) => service.cancel(runId),
+    pretrainEstimate: (args) => service.estimate(args),
+    pretrainContinue: (args) => service.continue(args),
+    pretrainInspect: (args) => service.inspect(args),
+    pretrainState: () => service.state(),
+    runLog: ({ runId, lines }) => service.log(runId, lines),
+    runUseCheckpoint: ({ runId, step }) => service.useCheckpoint(runId, step),
+    backboneGet: () => service.backbone(),
     runsList: () => service.list(),
     runGet: ({ runId, maxPoints }) => service.get(runId, maxPoints),
     runRename: ({ runId, name }) => service.rename(runId, name),

@@ -1,6 +1,6 @@
 import type { Database } from 'better-sqlite3';
 import type { PretrainConfig } from '../common/pretrain-config';
-import type { CheckpointInfo, RunInfo, RunLosses, RunMetric, RunStatus } from '../common/runs';
+import type { BackboneChoice, CheckpointInfo, RunEpochMetric, RunInfo, RunLosses, RunMetric, RunStatus } from '../common/runs';
 
 /** A row of `runs` as SQLite returns it. */
 interface RunRow {
@@ -21,6 +21,10 @@ interface RunRow {
   final_location_loss: number | null;
   knn_accuracy: number | null;
   last_step: number | null;
+  parent_run_id: number | null;
+  parent_step: number | null;
+  total_steps: number | null;
+  monitor: string | null;
 }
 
 const runColumns = `r.*, (SELECT max(step) FROM run_metrics m WHERE m.run_id = r.id) AS last_step`;
@@ -44,6 +48,10 @@ function toRunInfo(row: RunRow): RunInfo {
     finalLosses,
     knnAccuracy: row.knn_accuracy,
     lastStep: row.last_step ?? 0,
+    totalSteps: row.total_steps,
+    parentRunId: row.parent_run_id,
+    parentStep: row.parent_step,
+    monitor: row.monitor === null ? null : (JSON.parse(row.monitor) as RunInfo['monitor']),
   };
 }
 
@@ -60,13 +68,32 @@ export class RunsRepository {
   constructor(readonly db: Database) {}
 
   /** Creates a run; its folder is named after its id by `folderFor`. */
-  create(run: { name: string; config: PretrainConfig; engine: string; imageCount: number; filesHash: string; folderFor: (id: number) => string }): RunInfo {
+  create(run: {
+    name: string;
+    config: PretrainConfig;
+    engine: string;
+    imageCount: number;
+    filesHash: string;
+    folderFor: (id: number) => string;
+    parent?: { runId: number; step: number };
+    monitor?: RunInfo['monitor'];
+  }): RunInfo {
     return this.db
       .transaction(() => {
         const id = Number(
           this.db
-            .prepare('INSERT INTO runs (name, config, engine, image_count, files_hash, run_dir) VALUES (?, ?, ?, ?, ?, ?)')
-            .run(run.name, JSON.stringify(run.config), run.engine, run.imageCount, run.filesHash, `pending:${process.pid}:${Date.now()}:${Math.random()}`).lastInsertRowid,
+            .prepare('INSERT INTO runs (name, config, engine, image_count, files_hash, run_dir, parent_run_id, parent_step, monitor) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)')
+            .run(
+              run.name,
+              JSON.stringify(run.config),
+              run.engine,
+              run.imageCount,
+              run.filesHash,
+              `pending:${process.pid}:${Date.now()}:${Math.random()}`,
+              run.parent?.runId ?? null,
+              run.parent?.step ?? null,
+              run.monitor ? JSON.stringify(run.monitor) : null,
+            ).lastInsertRowid,
         );
         this.db.prepare('UPDATE runs SET run_dir = ? WHERE id = ?').run(run.folderFor(id), id);
         return this.get(id)!;
@@ -95,6 +122,43 @@ export class RunsRepository {
            ended_at = CASE WHEN ? THEN strftime('%Y-%m-%dT%H:%M:%fZ', 'now') ELSE NULL END WHERE id = ?`,
       )
       .run(status, error, ended ? 1 : 0, id);
+  }
+
+  /** Sets the config (a continued run may train more epochs) and its total steps once known. */
+  setPlan(id: number, plan: { config?: PretrainConfig; totalSteps?: number }): void {
+    if (plan.config) this.db.prepare('UPDATE runs SET config = ? WHERE id = ?').run(JSON.stringify(plan.config), id);
+    if (plan.totalSteps !== undefined) this.db.prepare('UPDATE runs SET total_steps = ? WHERE id = ?').run(plan.totalSteps, id);
+  }
+
+  /** A run continues in place from a checkpoint at `step`: metrics and kNN values after it are dropped (they are trained again). */
+  rewindTo(id: number, step: number): void {
+    this.db.transaction(() => {
+      this.db.prepare('DELETE FROM run_metrics WHERE run_id = ? AND step > ?').run(id, step);
+      this.db.prepare('DELETE FROM run_epochs WHERE run_id = ? AND step > ?').run(id, step);
+      this.db.prepare("UPDATE runs SET status = 'running', error = NULL, ended_at = NULL WHERE id = ?").run(id);
+    })();
+  }
+
+  addEpochMetric(id: number, metric: RunEpochMetric): void {
+    this.db.transaction(() => {
+      this.db.prepare('INSERT OR REPLACE INTO run_epochs (run_id, epoch, step, knn_accuracy) VALUES (?, ?, ?, ?)').run(id, metric.epoch, metric.step, metric.knnAccuracy);
+      this.db.prepare('UPDATE runs SET knn_accuracy = ? WHERE id = ?').run(metric.knnAccuracy, id);
+    })();
+  }
+
+  epochMetrics(id: number): RunEpochMetric[] {
+    return this.db.prepare('SELECT epoch, step, knn_accuracy AS knnAccuracy FROM run_epochs WHERE run_id = ? ORDER BY epoch').all(id) as RunEpochMetric[];
+  }
+
+  chooseBackbone(choice: { runId: number; step: number; file: string }): void {
+    this.db.prepare('INSERT OR REPLACE INTO backbone_choice (only, run_id, step, file) VALUES (1, ?, ?, ?)').run(choice.runId, choice.step, choice.file);
+  }
+
+  backbone(): BackboneChoice | null {
+    const row = this.db
+      .prepare('SELECT b.run_id AS runId, r.name AS runName, b.step, b.file, b.chosen_at AS chosenAt FROM backbone_choice b JOIN runs r ON r.id = b.run_id')
+      .get() as BackboneChoice | undefined;
+    return row ?? null;
   }
 
   setEngine(id: number, engine: string): void {
@@ -138,10 +202,26 @@ export class RunsRepository {
   addMetric(id: number, metric: RunMetric): void {
     this.db
       .prepare(
-        `INSERT OR REPLACE INTO run_metrics (run_id, step, epoch, total, cluster, location, lr, images_per_second)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+        `INSERT OR REPLACE INTO run_metrics (run_id, step, epoch, total, cluster, location, lr, images_per_second, location_accuracy, cluster_accuracy)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       )
-      .run(id, metric.step, metric.epoch, metric.total, metric.cluster, metric.location, metric.lr, metric.imagesPerSecond);
+      .run(id, metric.step, metric.epoch, metric.total, metric.cluster, metric.location, metric.lr, metric.imagesPerSecond, metric.locationAccuracy, metric.clusterAccuracy);
+  }
+
+  /** Many steps' metrics in one transaction. */
+  addMetrics(id: number, metrics: RunMetric[]): void {
+    this.db.transaction(() => {
+      for (const metric of metrics) this.addMetric(id, metric);
+    })();
+  }
+
+  /** The class of each image that has a label (a hand label wins over the folder's). */
+  labelsOf(imageIds: number[]): Map<number, number> {
+    const out = new Map<number, number>();
+    const wanted = new Set(imageIds);
+    const rows = this.db.prepare("SELECT image_id AS imageId, class_id AS classId, source FROM labels ORDER BY source = 'hand'").all() as { imageId: number; classId: number; source: string }[];
+    for (const row of rows) if (wanted.has(row.imageId)) out.set(row.imageId, row.classId);
+    return out;
   }
 
   metricCount(id: number): number {
@@ -158,7 +238,8 @@ export class RunsRepository {
     return this.db
       .prepare(
         `SELECT max(step) AS step, max(epoch) AS epoch, avg(total) AS total, avg(cluster) AS cluster, avg(location) AS location,
-                avg(lr) AS lr, avg(images_per_second) AS imagesPerSecond
+                avg(lr) AS lr, avg(images_per_second) AS imagesPerSecond,
+                avg(location_accuracy) AS locationAccuracy, avg(cluster_accuracy) AS clusterAccuracy
          FROM (SELECT *, row_number() OVER (ORDER BY step) - 1 AS rn FROM run_metrics WHERE run_id = ?)
          GROUP BY rn / CAST(? AS INTEGER) ORDER BY step`,
       )

@@ -18,12 +18,12 @@ describe('pretraining presets', () => {
     }
     expect(presets.paper).toMatchObject({ arch: 'resnet50', width: 1, crop: 112, temperature: 0.3, batch: 256, epochs: 200 });
     expect(presets['cpu-small']).toMatchObject({ arch: 'resnet18', width: 0.25, crop: 32, batch: 32 });
-    expect(presets.resnet18).toMatchObject({ arch: 'resnet18', width: 1, crop: 56 });
+    expect(presets.resnet18).toMatchObject({ arch: 'resnet18', width: 1, crop: 64 });
   });
 
   it('lets every field be overridden', () => {
-    const config = resolvePretrainConfig('paper', { batch: 64, temperature: 0.2, grid: 3, cross: 0.2, epochs: 5 });
-    expect(config).toMatchObject({ preset: 'paper', batch: 64, temperature: 0.2, grid: 3, cross: 0.2, epochs: 5, arch: 'resnet50' });
+    const config = resolvePretrainConfig('paper', { batch: 64, temperature: 0.2, grid: 3, crop: 96, cross: 0.2, epochs: 5 });
+    expect(config).toMatchObject({ preset: 'paper', batch: 64, temperature: 0.2, grid: 3, crop: 96, cross: 0.2, epochs: 5, arch: 'resnet50' });
   });
 
   it('refuses invalid values and combinations, naming the field', () => {

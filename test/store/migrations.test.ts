@@ -100,6 +100,19 @@ const expectedAdditions: Record<number, Additions> = {
     triggers: [],
     views: [],
   },
+  4: {
+    tables: {
+      run_epochs: ['run_id', 'epoch', 'step', 'knn_accuracy', 'at'],
+      backbone_choice: ['only', 'run_id', 'step', 'file', 'chosen_at'],
+    },
+    columns: {
+      run_metrics: ['location_accuracy', 'cluster_accuracy'],
+      runs: ['parent_run_id', 'parent_step', 'total_steps', 'monitor'],
+    },
+    indexes: [],
+    triggers: [],
+    views: [],
+  },
 };
 
 /** The one seeded run (created on first use), for the seeders of tables that need a run. */
@@ -168,6 +181,9 @@ const seeders: Record<string, (db: Database.Database) => void> = {
     db
       .prepare('INSERT INTO run_metrics (run_id, step, epoch, total, cluster, location, lr, images_per_second) VALUES (?, 3, 0, 9.5, 8.25, 1.25, 0.001, 12.5)')
       .run(seedRun(db)),
+  run_epochs: (db) => db.prepare('INSERT INTO run_epochs (run_id, epoch, step, knn_accuracy) VALUES (?, 1, 3, 0.375)').run(seedRun(db)),
+  backbone_choice: (db) =>
+    db.prepare("INSERT INTO backbone_choice (only, run_id, step, file) VALUES (1, ?, 3, '/seed/runs/1/checkpoints/step-3.safetensors')").run(seedRun(db)),
   checkpoints: (db) =>
     db
       .prepare("INSERT INTO checkpoints (run_id, step, epoch, kind, file) VALUES (?, 3, 0, 'epoch', '/seed/runs/for-checkpoints/checkpoints/step-3.ckpt')")
