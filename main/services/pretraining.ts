@@ -29,6 +29,7 @@ import { TrainerHost, type TrainerExit } from '../jobs/trainer-host';
 import { joinFolderPath } from '../store/library-repository';
 import { RunsRepository, type RunFile } from '../store/runs-repository';
 import type { AreaHandlers, ServiceContext } from './app-services';
+import type { TaskContext } from './tasks';
 
 /** The part of a trainer host the service uses (tests may inject another). */
 export interface TrainerHandle {
@@ -79,6 +80,8 @@ interface ActiveRun {
   pid?: number;
   /** Stopped because the app is quitting: ends as interrupted (resumable), not cancelled. */
   quitting?: boolean;
+  /** The run as a task of the status bar (progress, ETA, cancel). */
+  task?: TaskContext;
 }
 
 /**
@@ -536,6 +539,17 @@ export class PretrainingService {
       throw new ServiceError('INTERNAL', `Could not start the trainer: ${(error as Error).message}`);
     }
     this.emit(active, { phase: 'preparing', step: run.lastStep, totalSteps: run.totalSteps ?? 0, epoch: 0, epochs: job.config.epochs });
+    // The run is also a task: the status bar shows its progress and ETA and can cancel it.
+    this.context.tasks.start({ kind: 'pretrain', title: `Pretraining ${run.name}`, unit: 'steps' }, async (task) => {
+      active.task = task;
+      task.signal.addEventListener('abort', () => {
+        if (this.active === active) this.cancel(active.runId);
+      });
+      await active.ended;
+      if (active.status === 'crashed' || (active.status === 'interrupted' && !active.quitting)) {
+        throw new Error(this.repo.get(active.runId)?.error ?? `the run ended as ${active.status}`);
+      }
+    });
   }
 
   pause(runId: number): RunInfo {
@@ -637,6 +651,8 @@ export class PretrainingService {
         const p = message.progress;
         if (p.phase === 'training' && p.steps && p.steps.length > 0) this.repo.addMetrics(runId, p.steps);
         if (p.phase === 'training' && active.last?.totalSteps !== p.total) this.repo.setPlan(runId, { totalSteps: p.total });
+        if (p.phase === 'training') active.task?.progress(p.done, p.total, p.losses ? `loss ${p.losses.total.toFixed(4)}, epoch ${Math.min(p.epoch + 1, p.epochs)} of ${p.epochs}` : undefined);
+        else active.task?.progress(0, undefined, `preparing images: ${p.done} / ${p.total}`);
         this.emit(active, {
           phase: p.phase,
           step: p.phase === 'training' ? p.done : (active.last?.step ?? 0),

@@ -220,6 +220,9 @@ describe('a pretraining run in the workspace', () => {
     }
     expect(finished.knnAccuracy).toBe(details.epochMetrics.at(-1)!.knnAccuracy);
     expect(finished.totalSteps).toBe(6);
+    // The run was also a task of the status bar, with its steps counted.
+    const task = (await core.handlers.tasksList({})).find((t) => t.kind === 'pretrain' && t.title.includes(finished.name));
+    expect(task).toMatchObject({ status: 'finished', done: 6, total: 6, unit: 'steps' });
     // Batch accuracies are stored per step.
     for (const metric of details.metrics) expect(metric.locationAccuracy).not.toBeNull();
   }, 180_000);
