@@ -16,10 +16,11 @@ export interface BrowserMode {
 }
 
 /** Starts `node out/main/serve.js` on a free port with a fresh data folder. */
-export async function startBrowserMode(): Promise<{ server: BrowserMode; child: ChildProcess }> {
+export async function startBrowserMode(env: Record<string, string> = {}): Promise<{ server: BrowserMode; child: ChildProcess }> {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'jigclu-e2e-'));
   const child = spawn(process.execPath, [path.join(repoRoot, 'out', 'main', 'serve.js'), '--data-dir', dataDir, '--port', '0'], {
     stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, ...env },
   });
   let output = '';
   const url = await new Promise<string>((resolve, reject) => {
@@ -39,11 +40,11 @@ export async function startBrowserMode(): Promise<{ server: BrowserMode; child: 
   return { server: { url, dataDir, output: () => output }, child };
 }
 
-export const test = base.extend<{ server: BrowserMode; app: AppPage }>({
-  // Playwright reads fixture dependencies from the destructuring pattern: this one has none.
-  // eslint-disable-next-line no-empty-pattern
-  server: async ({}, use) => {
-    const { server, child } = await startBrowserMode();
+export const test = base.extend<{ serverEnv: Record<string, string>; server: BrowserMode; app: AppPage }>({
+  /** Extra environment of the browser-mode server (a spec sets it with test.use). */
+  serverEnv: [{}, { option: true }],
+  server: async ({ serverEnv }, use) => {
+    const { server, child } = await startBrowserMode(serverEnv);
     await use(server);
     child.kill('SIGTERM');
     await new Promise((resolve) => child.once('exit', resolve));
