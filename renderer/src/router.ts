@@ -1,6 +1,9 @@
 import { createRouter, createWebHashHistory, type RouteRecordRaw } from 'vue-router';
 import ComingNext from './views/ComingNext.vue';
 import LibraryView from './views/LibraryView.vue';
+import PretrainView from './views/PretrainView.vue';
+import RunsView from './views/RunsView.vue';
+import RunView from './views/RunView.vue';
 import SettingsView from './views/SettingsView.vue';
 
 /** The left navigation, in the order a user works: data, pretrain, inspect, label, fine-tune. */
@@ -52,8 +55,17 @@ export const navigation = [
 const routes: RouteRecordRaw[] = [
   { path: '/', redirect: '/library' },
   { path: '/library', name: 'library', component: LibraryView },
+  { path: '/pretrain', name: 'pretrain', component: PretrainView },
+  {
+    // One parent, so the Runs navigation link stays highlighted on a run's page.
+    path: '/runs',
+    children: [
+      { path: '', name: 'runs', component: RunsView },
+      { path: ':id', name: 'run', component: RunView, props: true },
+    ],
+  },
   ...navigation
-    .filter((item) => item.name !== 'library')
+    .filter((item) => !['library', 'pretrain', 'runs'].includes(item.name))
     .map((item) => ({
       path: item.path,
       name: item.name,

@@ -140,3 +140,13 @@ describe('ticks', () => {
     expect(nearestIndex([], 1)).toBe(-1);
   });
 });
+
+describe('niceTicks on a range that is only rounding noise wide', () => {
+  it('returns a few ticks around the value instead of looping forever', () => {
+    const ticks = niceTicks(184.2, 184.20000000000002, 5);
+    expect(ticks.length).toBeGreaterThan(1);
+    expect(ticks.length).toBeLessThan(20);
+    expect(ticks[0]).toBeLessThanOrEqual(184.2);
+    expect(ticks.at(-1)).toBeGreaterThanOrEqual(184.2);
+  });
+});

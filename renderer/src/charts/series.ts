@@ -192,7 +192,9 @@ export class LiveSeries {
 export function niceTicks(min: number, max: number, count: number): number[] {
   if (!Number.isFinite(min) || !Number.isFinite(max)) return [];
   if (min > max) [min, max] = [max, min];
-  if (min === max) {
+  // A range that is only rounding noise wide (a value and its smoothed copy) is one value:
+  // a step that small would make `i` too large to count with (i++ would stop changing it).
+  if (max - min <= 1e-9 * Math.max(Math.abs(min), Math.abs(max))) {
     const pad = min === 0 ? 1 : Math.abs(min) * 0.1;
     min -= pad;
     max += pad;
@@ -204,6 +206,8 @@ export function niceTicks(min: number, max: number, count: number): number[] {
   const start = Math.floor(min / step + 1e-9);
   const end = Math.ceil(max / step - 1e-9);
   const ticks: number[] = [];
+  // Never more than a few hundred ticks, whatever the input.
+  if (!(end - start < 1000)) return [min, max];
   for (let i = start; i <= end; i++) ticks.push(Number((i * step).toPrecision(12)));
   return ticks;
 }

@@ -1,0 +1,62 @@
+import { expect, type Locator, type Page } from '@playwright/test';
+import type { AppPage } from './app-page';
+
+/**
+ * Page object of the pretraining workspace: the new-run form with its estimate, the live run
+ * view (progress, charts, controls, log, montage inspector) and the run history with compare.
+ */
+export class PretrainPage {
+  readonly page: Page;
+
+  constructor(readonly app: AppPage) {
+    this.page = app.page;
+  }
+
+  async openForm(): Promise<Locator> {
+    const view = await this.app.goTo('pretrain');
+    await expect(this.page.getByTestId('run-form')).toBeVisible();
+    return view;
+  }
+
+  field(name: string): Locator {
+    return this.page.getByTestId(`field-${name}`);
+  }
+
+  fieldError(name: string): Locator {
+    return this.page.getByTestId(`field-error-${name}`);
+  }
+
+  /** Types a value into a field of the form (replacing what is there). */
+  async setField(name: string, value: string | number): Promise<void> {
+    const input = this.field(name);
+    const tag = await input.evaluate((element) => element.tagName.toLowerCase());
+    if (tag === 'select') await input.selectOption(String(value));
+    else await input.fill(String(value));
+  }
+
+  async choosePreset(preset: string): Promise<void> {
+    await this.page.getByTestId('field-preset').selectOption(preset);
+  }
+
+  /** Starts the run and waits for its live view; returns its id. */
+  async start(): Promise<number> {
+    await expect(this.page.getByTestId('run-start')).toBeEnabled();
+    await this.page.getByTestId('run-start').click();
+    await expect(this.page.getByTestId('view-run')).toBeVisible();
+    await expect.poll(() => this.page.url()).toMatch(/#\/runs\/\d+/);
+    return Number(/#\/runs\/(\d+)/.exec(this.page.url())![1]);
+  }
+
+  status(): Locator {
+    return this.page.getByTestId('run-status');
+  }
+
+  async waitForStatus(status: string, timeout = 120_000): Promise<void> {
+    await expect(this.status()).toHaveAttribute('data-status', status, { timeout });
+  }
+
+  /** Points drawn by a chart (the sum over its series). */
+  async chartPoints(testid: string): Promise<number> {
+    return Number(await this.page.getByTestId(testid).getAttribute('data-points'));
+  }
+}
