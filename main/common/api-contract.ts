@@ -6,11 +6,27 @@ import {
   problemsQuerySchema,
   type ClassInfo,
   type FolderInfo,
+  type GalleryItem,
   type GalleryPage,
   type ImageDetails,
   type LibraryChangedEvent,
   type ProblemsPage,
 } from './library';
+import {
+  clusterComputeSchema,
+  clusterImagesSchema,
+  embeddingsComputeSchema,
+  nearDuplicatesSchema,
+  projectionSchema,
+  similarImagesSchema,
+  type ClusterImagesPage,
+  type ClusteringInfo,
+  type EmbeddingSetInfo,
+  type EmbeddingsComputeResult,
+  type ImageDistance,
+  type NearDuplicatePair,
+  type Projection,
+} from './embeddings';
 import type { Result } from './result';
 import {
   pretrainContinueSchema,
@@ -265,6 +281,56 @@ export const calls = {
     args: z.object({ runId, confirm: z.literal(true) }).strict(),
     result: returns<{ deleted: true }>(),
     summary: 'Deletes a run that is not running, with its metrics and its checkpoint folder. Needs confirm=true.',
+  }),
+  embeddingsCompute: defineCall({
+    args: embeddingsComputeSchema,
+    result: returns<EmbeddingsComputeResult>(),
+    summary: "Embeds the library's images (some folders, or all) with a checkpoint's backbone or a random-init one, as a task; only images without an embedding are computed.",
+  }),
+  embeddingSets: defineCall({
+    args: noArgs,
+    result: returns<EmbeddingSetInfo[]>(),
+    summary: 'Every embedding set (one per backbone) with how many images it holds.',
+  }),
+  clusterCompute: defineCall({
+    args: clusterComputeSchema,
+    result: returns<ClusteringInfo>(),
+    summary: "k-means (k-means++ seeding, cosine or Euclidean, seeded) on a set's embeddings, with purity, NMI and ARI against the labels.",
+  }),
+  clusteringGet: defineCall({
+    args: z.object({ clusteringId: z.number().int().positive() }).strict(),
+    result: returns<ClusteringInfo>(),
+    summary: 'A stored clustering with its clusters and outliers.',
+  }),
+  clusteringLatest: defineCall({
+    args: z.object({ setId: z.number().int().positive() }).strict(),
+    result: returns<ClusteringInfo | null>(),
+    summary: 'The newest clustering of an embedding set, if any.',
+  }),
+  clusterImages: defineCall({
+    args: clusterImagesSchema,
+    result: returns<ClusterImagesPage>(),
+    summary: 'One page of the images of a cluster, nearest its centre first.',
+  }),
+  projectionGet: defineCall({
+    args: projectionSchema,
+    result: returns<Projection>(),
+    summary: "A 2-D map of a set's images: PCA at once, UMAP as a task the first time.",
+  }),
+  similarImages: defineCall({
+    args: similarImagesSchema,
+    result: returns<ImageDistance[]>(),
+    summary: 'The nearest images to one image in embedding space, with distances.',
+  }),
+  nearDuplicates: defineCall({
+    args: nearDuplicatesSchema,
+    result: returns<NearDuplicatePair[]>(),
+    summary: 'Pairs of images closer than a threshold in embedding space.',
+  }),
+  libraryItems: defineCall({
+    args: z.object({ ids: z.array(z.number().int().positive()).max(100_000) }).strict(),
+    result: returns<GalleryItem[]>(),
+    summary: 'Gallery tiles of some images in the order given (a selection shown as a grid).',
   }),
 } as const;
 

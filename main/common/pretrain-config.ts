@@ -141,7 +141,7 @@ export function resolvePretrainConfig(preset: PresetName, overrides: PretrainOve
     );
   }
   if (imageCount !== undefined && config.batch > imageCount) {
-    throw new ConfigError('batch', `a batch of ${config.batch} needs at least ${config.batch} images, but only ${imageCount} were found; lower --batch or add images.`);
+    throw new ConfigError('batch', `a batch of ${config.batch} needs at least ${config.batch} images, but only ${imageCount} were found; lower the batch size (--batch) or add images.`);
   }
   return config;
 }

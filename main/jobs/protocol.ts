@@ -1,5 +1,6 @@
 import type { EngineName, EngineReport } from '../common/engine';
 import type { PretrainConfig } from '../common/pretrain-config';
+import type { ComputeJob, EmbedChunk } from '../engine/compute-jobs';
 import type { BatchInspection, MonitorSet } from '../engine/monitor';
 import type { CheckpointWritten, PretrainProgress } from '../engine/run-pretraining';
 
@@ -36,6 +37,7 @@ export type ToTrainer = { seq: number } & (
   | { type: 'resume' }
   | { type: 'stop' }
   | { type: 'inspect'; id: number; step?: number; count: number }
+  | { type: 'job'; job: ComputeJob; engine: EngineName | 'auto' }
 );
 
 export type FromTrainer = { seq: number } & (
@@ -48,6 +50,9 @@ export type FromTrainer = { seq: number } & (
   | { type: 'inspection'; id: number; result?: BatchInspection; error?: string }
   | { type: 'knn'; epoch: number; step: number; accuracy: number }
   | { type: 'measured'; secondsPerStep: number; engine: EngineReport }
+  | { type: 'job-progress'; done: number; total: number; message?: string }
+  | { type: 'job-chunk'; chunk: EmbedChunk }
+  | { type: 'job-result'; result: unknown }
   | { type: 'finished'; status: 'finished' | 'stopped'; lastCheckpoint?: string; globalStep: number; epoch: number; rejected: number; imageCount: number }
   | { type: 'failed'; error: { code: 'OUT_OF_MEMORY' | 'TRAINING_FAILED' | 'BAD_REQUEST'; message: string } }
 );
@@ -55,5 +60,5 @@ export type FromTrainer = { seq: number } & (
 /** Type guard for messages arriving from the parent. */
 export function isToTrainer(message: unknown): message is ToTrainer {
   const m = message as { seq?: unknown; type?: unknown };
-  return typeof m === 'object' && m !== null && typeof m.seq === 'number' && ['start', 'measure', 'pause', 'resume', 'stop', 'inspect'].includes(String(m.type));
+  return typeof m === 'object' && m !== null && typeof m.seq === 'number' && ['start', 'measure', 'pause', 'resume', 'stop', 'inspect', 'job'].includes(String(m.type));
 }

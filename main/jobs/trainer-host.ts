@@ -1,5 +1,7 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { EventEmitter } from 'node:events';
+import type { ComputeJob } from '../engine/compute-jobs';
+import type { EngineName } from '../common/engine';
 import type { FromTrainer, MeasureSpeed, StartPretraining, ToTrainer } from './protocol';
 
 /** How a trainer process ended, as the parent saw it. */
@@ -53,7 +55,12 @@ export class TrainerHost extends EventEmitter<TrainerHostEvents> {
     this.send({ type: 'inspect', ...request });
   }
 
-  private launch(first: StartPretraining | MeasureSpeed): void {
+  /** Starts the process for one compute job (embedding, k-means, a projection); answers with job-progress/job-chunk/job-result messages. */
+  runJob(job: ComputeJob, engine: EngineName | 'auto'): void {
+    this.launch({ type: 'job', job, engine });
+  }
+
+  private launch(first: StartPretraining | MeasureSpeed | { type: 'job'; job: ComputeJob; engine: EngineName | 'auto' }): void {
     if (this.child) throw new Error('This trainer host already started a process.');
     const execArgv = [...(this.options.execArgv ?? []), ...(this.options.maxOldSpaceMb ? [`--max-old-space-size=${this.options.maxOldSpaceMb}`] : [])];
     this.child = fork(this.script, [], { stdio: ['ignore', 'inherit', 'pipe', 'ipc'], execArgv, serialization: 'advanced' });

@@ -4,6 +4,7 @@
  * numbered messages. A crash or out-of-memory kills only this process; the app keeps running.
  */
 import { selectEngine } from '../engine/backend';
+import { runComputeJob } from '../engine/compute-runner';
 import { defaultConvGradMode } from '../engine/conv';
 import { measureStepSeconds } from '../engine/monitor';
 import { runPretraining, type InspectRequest } from '../engine/run-pretraining';
@@ -90,6 +91,24 @@ async function measure(request: MeasureSpeed): Promise<void> {
   }
 }
 
+async function job(request: Extract<ToTrainer, { type: 'job' }>): Promise<void> {
+  running = true;
+  try {
+    const engine = await selectEngine(request.engine);
+    send({ type: 'ready', engine, pid: process.pid });
+    const result = await runComputeJob(request.job, {
+      progress: (done, total, message) => send({ type: 'job-progress', done, total, message }),
+      chunk: (chunk) => send({ type: 'job-chunk', chunk }),
+    });
+    send({ type: 'job-result', result });
+  } catch (error) {
+    send({ type: 'failed', error: { code: isOutOfMemory(error) ? 'OUT_OF_MEMORY' : 'TRAINING_FAILED', message: String((error as Error)?.message ?? error) } });
+  } finally {
+    running = false;
+    setTimeout(() => process.exit(0), 50);
+  }
+}
+
 process.on('message', (message: unknown) => {
   if (!isToTrainer(message)) return;
   const m = message as ToTrainer;
@@ -101,6 +120,10 @@ process.on('message', (message: unknown) => {
     case 'measure':
       if (running) send({ type: 'failed', error: { code: 'BAD_REQUEST', message: 'This trainer process is already busy.' } });
       else void measure(m);
+      break;
+    case 'job':
+      if (running) send({ type: 'failed', error: { code: 'BAD_REQUEST', message: 'This trainer process is already busy.' } });
+      else void job(m);
       break;
     case 'inspect':
       if (!running) send({ type: 'inspection', id: m.id, error: 'the trainer is not training' });

@@ -7,6 +7,7 @@ import { schemaVersion, type Database } from '../store/db';
 import { SettingsRepository } from '../store/settings-repository';
 import type { EngineProbe } from '../engine/engine-probe';
 import type { Handlers } from './dispatch';
+import { embeddingHandlers } from './embeddings';
 import { libraryHandlers, type LibraryOptions } from './library';
 import { pretrainingHandlers, type PretrainingOptions } from './pretraining';
 import type { TaskRegistry } from './tasks';
@@ -42,6 +43,7 @@ export function createServices(context: ServiceContext): Handlers {
     ...taskHandlers(context),
     ...libraryHandlers(context),
     ...pretrainingHandlers(context),
+    ...embeddingHandlers(context),
   };
 }
 

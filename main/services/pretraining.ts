@@ -29,6 +29,7 @@ import { TrainerHost, type TrainerExit } from '../jobs/trainer-host';
 import { joinFolderPath } from '../store/library-repository';
 import { RunsRepository, type RunFile } from '../store/runs-repository';
 import type { AreaHandlers, ServiceContext } from './app-services';
+import type { ComputeHost } from './embeddings';
 import type { TaskContext } from './tasks';
 
 /** The part of a trainer host the service uses (tests may inject another). */
@@ -54,6 +55,8 @@ export interface PretrainingOptions {
   stepDelayMs?: number;
   /** Largest kNN monitor subset (bank + held-out queries). */
   monitorLimit?: number;
+  /** Builds the process host of a compute job (embedding, k-means, maps); tests inject one. */
+  createComputeHost?: () => ComputeHost;
 }
 
 /** What a run trains on, kept in its folder so a continued run sees the same images. */

@@ -375,6 +375,34 @@ export class LibraryRepository {
     };
   }
 
+  /** Gallery tiles of some images, in the order given (unknown ids left out). */
+  itemsByIds(ids: number[]): GalleryItem[] {
+    if (ids.length === 0) return [];
+    const rows = this.prepare<unknown[], GalleryRow>(
+      `SELECT images.id, images.folder_id, images.rel_path, images.width, images.height, images.format, images.copies,
+              substr(images.content_hash, 1, 16) AS version, ${labelColumn}
+       FROM images WHERE images.id IN (SELECT value FROM json_each(?))`,
+    ).all(JSON.stringify(ids));
+    const byId = new Map(rows.map((row) => [row.id, row]));
+    return ids.flatMap((id) => {
+      const row = byId.get(id);
+      if (!row) return [];
+      return [
+        {
+          id: row.id,
+          folderId: row.folder_id,
+          relPath: row.rel_path,
+          width: row.width,
+          height: row.height,
+          format: row.format,
+          copies: row.copies,
+          version: row.version,
+          ...(row.label !== null ? { label: row.label } : {}),
+        },
+      ];
+    });
+  }
+
   /** Labelled images (any class), counted once each, optionally in one folder. */
   private labelledCount(folderId: number | undefined): number {
     if (folderId === undefined) return this.prepare<[], { n: number }>('SELECT count(DISTINCT image_id) AS n FROM labels').get()!.n;

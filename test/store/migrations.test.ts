@@ -113,6 +113,19 @@ const expectedAdditions: Record<number, Additions> = {
     triggers: [],
     views: [],
   },
+  5: {
+    tables: {
+      embedding_sets: ['id', 'kind', 'run_id', 'step', 'checkpoint_file', 'dim', 'size', 'created_at', 'updated_at'],
+      embeddings: ['set_id', 'image_id', 'content_hash', 'vector'],
+      clusterings: ['id', 'set_id', 'k', 'metric', 'seed', 'folder_key', 'images', 'inertia', 'iterations', 'scores', 'created_at'],
+      cluster_members: ['clustering_id', 'image_id', 'cluster', 'distance', 'outlier'],
+      projections: ['set_id', 'method', 'folder_key', 'image_ids', 'xy', 'created_at'],
+    },
+    columns: {},
+    indexes: ['cluster_members_order', 'clusterings_set', 'embeddings_image'],
+    triggers: [],
+    views: [],
+  },
 };
 
 /** The one seeded run (created on first use), for the seeders of tables that need a run. */
@@ -125,6 +138,23 @@ function seedRun(db: Database.Database): number {
   return db.prepare('SELECT id FROM runs WHERE run_dir = ?').pluck().get(runDir) as number;
 }
 
+/** The one seeded embedding set (of the seeded run's checkpoint at step 3). */
+function seedEmbeddingSet(db: Database.Database): number {
+  db.prepare("INSERT OR IGNORE INTO embedding_sets (kind, run_id, step, checkpoint_file, dim, size) VALUES ('checkpoint', ?, 3, '/seed/runs/1/step-3.safetensors', 2, 64)").run(seedRun(db));
+  return db.prepare("SELECT id FROM embedding_sets WHERE kind = 'checkpoint' AND step = 3").pluck().get() as number;
+}
+
+/** The one seeded clustering. */
+function seedClustering(db: Database.Database): number {
+  const existing = db.prepare('SELECT id FROM clusterings LIMIT 1').pluck().get() as number | undefined;
+  if (existing !== undefined) return existing;
+  return Number(
+    db
+      .prepare("INSERT INTO clusterings (set_id, k, metric, seed, folder_key, images, inertia, iterations, scores) VALUES (?, 3, 'cosine', 0, '', 1, 0.5, 7, ?)")
+      .run(seedEmbeddingSet(db), JSON.stringify({ nmi: 0.5, ari: 0.25, purity: 0.75, labelled: 1 })).lastInsertRowid,
+  );
+}
+
 /** A folder row for seeders that need one (each with its own path: paths are unique). */
 function seedFolder(db: Database.Database, folderPath: string): number {
   return Number(
@@ -132,6 +162,21 @@ function seedFolder(db: Database.Database, folderPath: string): number {
       .prepare('INSERT INTO folders (path, name, min_side, max_pixels) VALUES (?, ?, 8, 178956970)')
       .run(folderPath, folderPath.split('/').at(-1)).lastInsertRowid,
   );
+}
+
+/**
+ * The folder and image the folders and images seeders write, shared with seeders of tables that
+ * sort before them (cluster_members, embeddings) so each table still ends up with one row.
+ */
+function sharedFolder(db: Database.Database): number {
+  const existing = db.prepare("SELECT id FROM folders WHERE path = '/seed/photos'").pluck().get() as number | undefined;
+  return existing ?? seedFolder(db, '/seed/photos');
+}
+
+function sharedImage(db: Database.Database): number {
+  const folder = sharedFolder(db);
+  const existing = db.prepare('SELECT id FROM images WHERE folder_id = ?').pluck().get(folder) as number | undefined;
+  return existing ?? seedImage(db, folder);
 }
 
 /** An image row for seeders that need one. */
@@ -153,14 +198,14 @@ const seeders: Record<string, (db: Database.Database) => void> = {
       .prepare('INSERT INTO settings (key, value) VALUES (?, ?)')
       .run('seed.theme', JSON.stringify({ mode: 'dark', scale: 1.25 })),
   folders: (db) => {
-    const id = seedFolder(db, '/seed/photos');
+    const id = sharedFolder(db);
     db.prepare("UPDATE folders SET scan_status = 'finished', last_scan = ?, last_scan_at = '2026-01-02T03:04:05.678Z' WHERE id = ?").run(
       JSON.stringify({ seen: 3, imported: 2, rejected: 1 }),
       id,
     );
   },
   images: (db) => {
-    seedImage(db, seedFolder(db, '/seed/for-images'));
+    sharedImage(db);
   },
   rejected_files: (db) =>
     db
@@ -184,6 +229,24 @@ const seeders: Record<string, (db: Database.Database) => void> = {
   run_epochs: (db) => db.prepare('INSERT INTO run_epochs (run_id, epoch, step, knn_accuracy) VALUES (?, 1, 3, 0.375)').run(seedRun(db)),
   backbone_choice: (db) =>
     db.prepare("INSERT INTO backbone_choice (only, run_id, step, file) VALUES (1, ?, 3, '/seed/runs/1/checkpoints/step-3.safetensors')").run(seedRun(db)),
+  embedding_sets: (db) => {
+    seedEmbeddingSet(db);
+  },
+  embeddings: (db) =>
+    db
+      .prepare('INSERT INTO embeddings (set_id, image_id, content_hash, vector) VALUES (?, ?, ?, ?)')
+      .run(seedEmbeddingSet(db), sharedImage(db), 'ab'.repeat(32), Buffer.from(new Float32Array([0.6, 0.8]).buffer)),
+  clusterings: (db) => {
+    seedClustering(db);
+  },
+  cluster_members: (db) =>
+    db
+      .prepare('INSERT INTO cluster_members (clustering_id, image_id, cluster, distance) VALUES (?, ?, 1, 0.25)')
+      .run(seedClustering(db), sharedImage(db)),
+  projections: (db) =>
+    db
+      .prepare("INSERT INTO projections (set_id, method, folder_key, image_ids, xy) VALUES (?, 'pca', '', ?, ?)")
+      .run(seedEmbeddingSet(db), Buffer.from(new Int32Array([1]).buffer), Buffer.from(new Float32Array([0.5, -0.5]).buffer)),
   checkpoints: (db) =>
     db
       .prepare("INSERT INTO checkpoints (run_id, step, epoch, kind, file) VALUES (?, 3, 0, 'epoch', '/seed/runs/for-checkpoints/checkpoints/step-3.ckpt')")

@@ -1,0 +1,28 @@
+import { embedFiles, type ComputeJob, type JobHooks } from './compute-jobs';
+import { kmeans } from './kmeans';
+import { nearDuplicatePairs, pca2d, umap2d } from './projection';
+
+/** Runs one compute job in the trainer process and returns its result (structured-cloneable). */
+export async function runComputeJob(job: ComputeJob, hooks: JobHooks): Promise<unknown> {
+  switch (job.kind) {
+    case 'embed':
+      return embedFiles(job, hooks);
+    case 'kmeans': {
+      const maxIterations = job.maxIterations ?? 50;
+      hooks.progress(0, maxIterations, 'k-means');
+      return kmeans(job.features, job.n, job.dim, {
+        k: job.k,
+        seed: job.seed,
+        metric: job.metric,
+        maxIterations,
+        onIteration: (iteration) => hooks.progress(iteration, maxIterations, 'k-means'),
+      });
+    }
+    case 'pca':
+      return pca2d(job.features, job.n, job.dim);
+    case 'umap':
+      return umap2d(job.features, job.n, job.dim, { seed: job.seed, metric: 'cosine', onEpoch: (epoch, total) => hooks.progress(epoch, total, 'UMAP') });
+    case 'duplicates':
+      return nearDuplicatePairs(job.features, job.n, job.dim, job.threshold, job.metric, job.limit);
+  }
+}

@@ -1,0 +1,424 @@
+import fs from 'node:fs';
+import { adjustedRandIndex, clusterPurity, nmi } from '../common/cluster-metrics';
+import {
+  defaultClusterCount,
+  type ClusterImagesPage,
+  type ClusterInfo,
+  type ClusteringInfo,
+  type DistanceMetric,
+  type EmbeddingSetInfo,
+  type EmbeddingSource,
+  type EmbeddingsComputeResult,
+  type ImageDistance,
+  type NearDuplicatePair,
+  type Projection,
+} from '../common/embeddings';
+import type { PretrainConfig } from '../common/pretrain-config';
+import { ServiceError } from '../common/result';
+import type { GalleryItem } from '../common/library';
+import type { TaskInfo } from '../common/tasks';
+import type { ComputeJob, EmbedChunk } from '../engine/compute-jobs';
+import type { FromTrainer } from '../jobs/protocol';
+import { TrainerHost } from '../jobs/trainer-host';
+import { EmbeddingsRepository, folderKey, type EmbeddableImage, type EmbeddingSetRow } from '../store/embeddings-repository';
+import { LibraryRepository } from '../store/library-repository';
+import { RunsRepository } from '../store/runs-repository';
+import type { AreaHandlers, ServiceContext } from './app-services';
+import { pretrainingService } from './pretraining';
+
+/** The backbone's feature width for a config (torchvision widths x the width multiplier). */
+export function backboneDim(config: Pick<PretrainConfig, 'arch' | 'width'>): number {
+  return Math.max(1, Math.round(512 * config.width)) * (config.arch === 'resnet50' ? 4 : 1);
+}
+
+/** What a compute job reports back while it runs. */
+interface JobListeners {
+  progress?(done: number, total: number): void;
+  chunk?(chunk: EmbedChunk): void;
+}
+
+/** The part of a trainer host a compute job needs (tests may inject another). */
+export interface ComputeHost {
+  readonly done: Promise<unknown>;
+  on(event: 'message', listener: (message: FromTrainer) => void): unknown;
+  runJob(job: ComputeJob, engine: PretrainConfig['engine']): void;
+  kill(graceMs?: number): Promise<unknown>;
+}
+
+/**
+ * Embeddings of the library's images by a backbone, k-means clusters of them with their
+ * scores against labels, 2-D maps, nearest neighbours and near-duplicates. The tensor work
+ * runs in a trainer process; results are stored in SQLite so each is computed once.
+ */
+export class EmbeddingsService {
+  readonly repo: EmbeddingsRepository;
+  private readonly runs: RunsRepository;
+  private readonly library: LibraryRepository;
+  /** The embedding task running now, if any (one at a time). */
+  private embedding?: { setId: number; task: TaskInfo };
+  private readonly umapTasks = new Map<string, TaskInfo>();
+
+  constructor(private readonly context: ServiceContext) {
+    this.repo = new EmbeddingsRepository(context.db);
+    this.runs = new RunsRepository(context.db);
+    this.library = new LibraryRepository(context.db);
+  }
+
+  private host(): ComputeHost {
+    const options = this.context.pretraining ?? {};
+    if (options.createComputeHost) return options.createComputeHost();
+    if (!options.trainerScript) throw new ServiceError('UNAVAILABLE', 'This host cannot run compute jobs: the trainer process is not available.');
+    return new TrainerHost(options.trainerScript);
+  }
+
+  /** Runs one job in a fresh process; `signal` kills it. Rejects with the job's error. */
+  runJob(job: ComputeJob, listeners: JobListeners = {}, signal?: AbortSignal, engine: PretrainConfig['engine'] = 'auto'): Promise<unknown> {
+    const host = this.host();
+    return new Promise((resolve, reject) => {
+      let settled = false;
+      const finish = (action: () => void): void => {
+        if (settled) return;
+        settled = true;
+        action();
+      };
+      host.on('message', (message) => {
+        if (message.type === 'job-progress') listeners.progress?.(message.done, message.total);
+        else if (message.type === 'job-chunk') listeners.chunk?.(message.chunk);
+        else if (message.type === 'job-result') finish(() => resolve(message.result));
+        else if (message.type === 'failed') finish(() => reject(new ServiceError('INTERNAL', message.error.message)));
+      });
+      void host.done.then((exit) => finish(() => reject(new ServiceError('INTERNAL', `The compute process ended without an answer (${(exit as { message?: string }).message ?? 'no message'}).`))));
+      signal?.addEventListener('abort', () => {
+        void host.kill();
+        finish(() => reject(new ServiceError('CONFLICT', 'Cancelled.')));
+      });
+      host.runJob(job, engine);
+    });
+  }
+
+  private setInfo(row: EmbeddingSetRow): EmbeddingSetInfo {
+    const source: EmbeddingSource = row.kind === 'checkpoint' ? { kind: 'checkpoint', runId: row.run_id, step: row.step } : { kind: 'random', runId: row.run_id };
+    return {
+      id: row.id,
+      source,
+      label: row.kind === 'checkpoint' ? `${row.run_name} at step ${row.step}` : `Random init (${row.run_name}'s architecture)`,
+      runName: row.run_name,
+      dim: row.dim,
+      size: row.size,
+      images: row.images,
+      libraryImages: this.context.db.prepare('SELECT count(*) FROM images').pluck().get() as number,
+      createdAt: row.created_at,
+      updatedAt: row.updated_at,
+    };
+  }
+
+  sets(): EmbeddingSetInfo[] {
+    return this.repo.sets().map((row) => this.setInfo(row));
+  }
+
+  private mustGetSet(setId: number): EmbeddingSetRow {
+    const row = this.repo.getSet(setId);
+    if (!row) throw new ServiceError('NOT_FOUND', `No embedding set with id ${setId}.`);
+    return row;
+  }
+
+  /**
+   * Embeds the images of some folders (all by default) that the set lacks (new or changed
+   * since), as a task with progress, ETA and cancel; vectors are stored as they come.
+   */
+  compute(source: EmbeddingSource, folderIds?: number[]): EmbeddingsComputeResult {
+    const run = this.runs.get(source.runId);
+    if (!run) throw new ServiceError('NOT_FOUND', `No run with id ${source.runId}.`);
+    let checkpointFile: string | null = null;
+    if (source.kind === 'checkpoint') {
+      const checkpoint = this.runs.checkpoints(run.id).find((c) => c.step === source.step);
+      if (!checkpoint || !fs.existsSync(checkpoint.file)) {
+        throw new ServiceError('NOT_FOUND', `${run.name} has no checkpoint at step ${source.step}; pick one of its checkpoints on the Runs page.`);
+      }
+      checkpointFile = checkpoint.file;
+    }
+    if (folderIds) {
+      const unknown = this.runs.unknownFolders(folderIds);
+      if (unknown.length > 0) throw new ServiceError('NOT_FOUND', `No library folder with id ${unknown.join(', ')}.`);
+    }
+    const set = this.repo.findSet(source) ?? this.repo.createSet(source, { checkpointFile, dim: backboneDim(run.config), size: run.config.grid * run.config.crop });
+    const images = this.repo.images(folderIds);
+    if (images.length === 0) throw new ServiceError('INVALID_ARGUMENT', 'There are no images to embed: add a folder to the library first.');
+    const missing = this.repo.missing(set.id, images);
+    if (missing.length === 0) return { set: this.setInfo(this.repo.getSet(set.id)!), task: null, missing: 0 };
+    if (this.embedding) throw new ServiceError('CONFLICT', 'Images are being embedded already: wait for that task to finish or cancel it.');
+    if (pretrainingService(this.context).hasActiveRun()) {
+      throw new ServiceError('CONFLICT', 'A pretraining run is training: one job uses the engine at a time. Embed the images once it has finished, or cancel it first.');
+    }
+    const config = run.config;
+    const task = this.context.tasks.start({ kind: 'embed', title: `Embedding ${missing.length.toLocaleString('en-US')} images with ${this.setInfo(set).label}`, unit: 'images', total: missing.length }, async (context) => {
+      try {
+        let failed = 0;
+        await this.runJob(
+          { kind: 'embed', checkpoint: checkpointFile ?? undefined, config, files: missing.map((image) => image.path), size: set.size, batch: 32 },
+          {
+            progress: (done, total) => context.progress(done, total, failed ? `${failed} could not be read` : undefined),
+            chunk: (chunk) => {
+              failed += chunk.failed.length;
+              this.repo.putVectors(
+                set.id,
+                chunk.indices.map((index, row) => ({
+                  imageId: missing[index]!.id,
+                  contentHash: missing[index]!.content_hash,
+                  vector: chunk.vectors.subarray(row * set.dim, (row + 1) * set.dim),
+                })),
+              );
+            },
+          },
+          context.signal,
+          config.engine,
+        );
+      } catch (error) {
+        if (context.signal.aborted) return;
+        throw error;
+      } finally {
+        this.repo.dropProjections(set.id);
+        this.embedding = undefined;
+      }
+    });
+    this.embedding = { setId: set.id, task };
+    return { set: this.setInfo(this.repo.getSet(set.id)!), task, missing: missing.length };
+  }
+
+  /** The images of a set to work on: some folders or all, those with a vector. */
+  private loaded(setId: number, folderIds?: number[]): { images: EmbeddableImage[]; vectors: Float32Array; dim: number } {
+    const set = this.mustGetSet(setId);
+    const all = this.repo.images(folderIds);
+    const loaded = this.repo.vectors(setId, all.map((image) => image.id), set.dim);
+    if (loaded.imageIds.length === 0) throw new ServiceError('INVALID_ARGUMENT', 'No image of these folders has an embedding in this set yet: compute the embeddings first.');
+    const byId = new Map(all.map((image) => [image.id, image]));
+    return { images: loaded.imageIds.map((imageId) => byId.get(imageId)!), vectors: loaded.vectors, dim: set.dim };
+  }
+
+  /** k-means on the set's vectors, stored with per-cluster purity and whole-run scores against the labels. */
+  async cluster(args: { setId: number; k?: number; metric: DistanceMetric; seed: number; folderIds?: number[] }): Promise<ClusteringInfo> {
+    const { images, vectors, dim } = this.loaded(args.setId, args.folderIds);
+    const k = args.k ?? defaultClusterCount(images.length);
+    if (k > images.length) throw new ServiceError('INVALID_ARGUMENT', `k: ${k} clusters need at least ${k} embedded images; there are ${images.length}. Lower k.`);
+    const result = (await this.runJob({ kind: 'kmeans', features: vectors, n: images.length, dim, k, seed: args.seed, metric: args.metric })) as {
+      assignments: Int32Array;
+      distances: Float32Array;
+      inertia: number;
+      iterations: number;
+    };
+    const outlier = outlierFlags(result.distances);
+    const labels = images.map((image) => image.class_id);
+    const labelled = labels.filter((label) => label !== null).length;
+    const classes = new Set(labels.filter((label) => label !== null)).size;
+    let scores: ClusteringInfo['scores'] = null;
+    if (classes >= 2) {
+      const pairs = images.map((_, i) => i).filter((i) => labels[i] !== null);
+      const a = pairs.map((i) => result.assignments[i]!);
+      const b = pairs.map((i) => labels[i]!);
+      const purity = clusterPurity(a, b);
+      scores = { nmi: nmi(a, b), ari: adjustedRandIndex(a, b), purity: purity.overall, labelled };
+    }
+    const id = this.repo.addClustering({
+      setId: args.setId,
+      k,
+      metric: args.metric,
+      seed: args.seed,
+      folderKey: folderKey(args.folderIds),
+      inertia: result.inertia,
+      iterations: result.iterations,
+      scores,
+      members: images.map((image, i) => ({ imageId: image.id, cluster: result.assignments[i]!, distance: result.distances[i]!, outlier: outlier[i] === 1 })),
+    });
+    return this.clustering(id);
+  }
+
+  /** A stored clustering with its clusters (size, purity, majority label, representatives) and outliers. */
+  clustering(clusteringId: number): ClusteringInfo {
+    const row = this.repo.clustering(clusteringId);
+    if (!row) throw new ServiceError('NOT_FOUND', `No clustering with id ${clusteringId}.`);
+    const members = this.repo.members(clusteringId);
+    const clusters: ClusterInfo[] = [];
+    for (let cluster = 0; cluster < row.k; cluster += 1) {
+      const inCluster = members.filter((member) => member.cluster === cluster);
+      const counts = new Map<string, number>();
+      for (const member of inCluster) if (member.label !== null) counts.set(member.label, (counts.get(member.label) ?? 0) + 1);
+      const labelled = [...counts.values()].reduce((sum, n) => sum + n, 0);
+      const majority = [...counts.entries()].sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]))[0];
+      clusters.push({
+        cluster,
+        size: inCluster.length,
+        labelled,
+        majority: majority?.[0] ?? null,
+        purity: majority && labelled > 0 ? majority[1] / labelled : null,
+        representatives: inCluster.slice(0, 8).map((member) => ({ imageId: member.image_id, distance: member.distance, version: member.version })),
+        outliers: inCluster.filter((member) => member.outlier === 1).length,
+      });
+    }
+    return {
+      id: row.id,
+      setId: row.set_id,
+      k: row.k,
+      metric: row.metric,
+      seed: row.seed,
+      images: row.images,
+      inertia: row.inertia,
+      iterations: row.iterations,
+      scores: row.scores === null ? null : (JSON.parse(row.scores) as ClusteringInfo['scores']),
+      clusters,
+      outliers: members
+        .filter((member) => member.outlier === 1)
+        .sort((a, b) => b.distance - a.distance)
+        .map((member) => ({ imageId: member.image_id, distance: member.distance, version: member.version })),
+      createdAt: row.created_at,
+    };
+  }
+
+  latestClustering(setId: number): ClusteringInfo | null {
+    this.mustGetSet(setId);
+    const id = this.repo.latestClustering(setId);
+    return id === undefined ? null : this.clustering(id);
+  }
+
+  clusterImages(args: { clusteringId: number; cluster: number; offset: number; limit: number }): ClusterImagesPage {
+    const row = this.repo.clustering(args.clusteringId);
+    if (!row) throw new ServiceError('NOT_FOUND', `No clustering with id ${args.clusteringId}.`);
+    if (args.cluster >= row.k) throw new ServiceError('NOT_FOUND', `cluster: this clustering has clusters 0 to ${row.k - 1}.`);
+    const page = this.repo.clusterPage(args.clusteringId, args.cluster, args.offset, args.limit);
+    return {
+      total: page.total,
+      offset: args.offset,
+      items: page.rows.map((r) => ({ imageId: r.image_id, distance: r.distance, version: r.version, outlier: r.outlier === 1, label: r.label })),
+    };
+  }
+
+  /** A 2-D map of the set's images: PCA at once; UMAP as a task on first request, stored once done. */
+  async projection(args: { setId: number; method: 'pca' | 'umap'; folderIds?: number[] }): Promise<Projection> {
+    const key = folderKey(args.folderIds);
+    const stored = this.repo.projection(args.setId, args.method, key);
+    const { images, vectors, dim } = this.loaded(args.setId, args.folderIds);
+    const describe = (imageIds: number[], xy: Float32Array): Projection => {
+      const byId = new Map(images.map((image) => [image.id, image]));
+      return {
+        method: args.method,
+        ready: true,
+        task: null,
+        imageIds,
+        xy: Buffer.from(xy.buffer, xy.byteOffset, xy.byteLength).toString('base64'),
+        folderIds: imageIds.map((imageId) => byId.get(imageId)?.folder_id ?? -1),
+        classIds: imageIds.map((imageId) => byId.get(imageId)?.class_id ?? -1),
+      };
+    };
+    if (stored && stored.imageIds.length === images.length) return describe(stored.imageIds, stored.xy);
+    const imageIds = images.map((image) => image.id);
+    if (args.method === 'pca') {
+      const xy = (await this.runJob({ kind: 'pca', features: vectors, n: images.length, dim })) as Float32Array;
+      this.repo.putProjection(args.setId, 'pca', key, imageIds, xy);
+      return describe(imageIds, xy);
+    }
+    const taskKey = `${args.setId}:${key}`;
+    let task = this.umapTasks.get(taskKey);
+    if (!task || task.status !== 'running') {
+      task = this.context.tasks.start({ kind: 'umap', title: `UMAP map of ${images.length.toLocaleString('en-US')} images`, unit: 'epochs' }, async (context) => {
+        try {
+          const xy = (await this.runJob({ kind: 'umap', features: vectors, n: images.length, dim, seed: 0 }, { progress: (done, total) => context.progress(done, total) }, context.signal)) as Float32Array;
+          this.repo.putProjection(args.setId, 'umap', key, imageIds, xy);
+        } catch (error) {
+          if (!context.signal.aborted) throw error;
+        }
+      });
+      this.umapTasks.set(taskKey, task);
+    }
+    return { method: 'umap', ready: false, task: this.context.tasks.list().find((t) => t.id === task.id) ?? task, imageIds: [], xy: '', folderIds: [], classIds: [] };
+  }
+
+  /** The k nearest images to one image in the set (cosine distance on the L2-normalised features). */
+  similar(args: { setId: number; imageId: number; k: number }): ImageDistance[] {
+    const set = this.mustGetSet(args.setId);
+    const query = this.repo.vector(args.setId, args.imageId);
+    if (!query) throw new ServiceError('NOT_FOUND', `Image ${args.imageId} has no embedding in this set yet: compute the embeddings first.`);
+    const { images, vectors, dim } = this.loaded(args.setId);
+    const scored: { index: number; distance: number }[] = [];
+    for (let i = 0; i < images.length; i += 1) {
+      if (images[i]!.id === args.imageId) continue;
+      let dot = 0;
+      for (let d = 0; d < dim; d += 1) dot += query[d]! * vectors[i * dim + d]!;
+      scored.push({ index: i, distance: 1 - dot });
+    }
+    scored.sort((a, b) => a.distance - b.distance);
+    void set;
+    return scored.slice(0, args.k).map(({ index, distance }) => ({ imageId: images[index]!.id, distance, version: images[index]!.content_hash.slice(0, 16) }));
+  }
+
+  /** Pairs of images closer than `threshold` (cosine distance), closest first. */
+  async duplicates(args: { setId: number; threshold: number; folderIds?: number[]; limit: number }): Promise<NearDuplicatePair[]> {
+    const { images, vectors, dim } = this.loaded(args.setId, args.folderIds);
+    const pairs = (await this.runJob({ kind: 'duplicates', features: vectors, n: images.length, dim, threshold: args.threshold, metric: 'cosine', limit: args.limit })) as {
+      a: number;
+      b: number;
+      distance: number;
+    }[];
+    const item = (index: number): ImageDistance => ({ imageId: images[index]!.id, distance: 0, version: images[index]!.content_hash.slice(0, 16) });
+    return pairs.map((pair) => ({ a: item(pair.a), b: item(pair.b), distance: pair.distance }));
+  }
+
+  /** Gallery tiles of some images, in the order given (a selection shown as a grid). */
+  items(ids: number[]): GalleryItem[] {
+    return this.library.itemsByIds(ids);
+  }
+}
+
+/** Outliers: distance beyond mean + 3 sd, at most the farthest 1% (at least 1 when any qualifies). */
+export function outlierFlags(distances: Float32Array): Uint8Array {
+  const n = distances.length;
+  const flags = new Uint8Array(n);
+  if (n < 10) return flags;
+  let mean = 0;
+  for (const d of distances) mean += d;
+  mean /= n;
+  let variance = 0;
+  for (const d of distances) variance += (d - mean) ** 2;
+  const limit = mean + 3 * Math.sqrt(variance / n);
+  const order = Array.from(distances.keys()).sort((a, b) => distances[b]! - distances[a]!);
+  const most = Math.max(1, Math.floor(n * 0.01));
+  for (const index of order.slice(0, most)) if (distances[index]! > limit) flags[index] = 1;
+  return flags;
+}
+
+const services = new WeakMap<ServiceContext, EmbeddingsService>();
+
+export function embeddingsService(context: ServiceContext): EmbeddingsService {
+  let service = services.get(context);
+  if (!service) {
+    service = new EmbeddingsService(context);
+    services.set(context, service);
+  }
+  return service;
+}
+
+type EmbeddingCalls =
+  | 'embeddingsCompute'
+  | 'embeddingSets'
+  | 'clusterCompute'
+  | 'clusteringGet'
+  | 'clusteringLatest'
+  | 'clusterImages'
+  | 'projectionGet'
+  | 'similarImages'
+  | 'nearDuplicates'
+  | 'libraryItems';
+
+export function embeddingHandlers(context: ServiceContext): AreaHandlers<EmbeddingCalls> {
+  const service = embeddingsService(context);
+  return {
+    embeddingsCompute: ({ source, folderIds }) => service.compute(source, folderIds),
+    embeddingSets: () => service.sets(),
+    clusterCompute: (args) => service.cluster(args),
+    clusteringGet: ({ clusteringId }) => service.clustering(clusteringId),
+    clusteringLatest: ({ setId }) => service.latestClustering(setId),
+    clusterImages: (args) => service.clusterImages(args),
+    projectionGet: (args) => service.projection(args),
+    similarImages: (args) => service.similar(args),
+    nearDuplicates: (args) => service.duplicates(args),
+    libraryItems: ({ ids }) => service.items(ids),
+  };
+}
