@@ -6,6 +6,7 @@ import { engineLabels } from '../common/engine';
 import { startCore } from '../core';
 import { defaultDataDir } from '../paths';
 import { startBrowserHost } from '../server/host';
+import { registerClusterCommands } from './cluster-commands';
 import { registerLibraryCommands } from './library-commands';
 import { registerPretrainCommands } from './pretrain-commands';
 import { registerSampleCommand } from './sample-command';
@@ -109,6 +110,7 @@ export function buildProgram(): Command {
   registerPretrainCommands(program);
   registerSampleCommand(program);
   registerLibraryCommands(program);
+  registerClusterCommands(program);
   return program;
 }
 

@@ -36,6 +36,31 @@ describe('jigclu CLI', () => {
     const baseline = jigclu(['knn', '--random-init', '--train', tiny, '--test', tiny]);
     expect(baseline.code, baseline.all).toBe(0);
     expect(baseline.stdout).toMatch(/kNN top-1: \d+\.\d\d% \(random-init resnet18 x0.25;/);
+
+    // embed: one CSV row per image, 128 L2-normalised features (ResNet-18 x 0.25).
+    const embeddings = path.join(dataDir, 'embeddings.csv');
+    const embed = jigclu(['embed', runDir, tiny, '--out', embeddings]);
+    expect(embed.code, embed.all).toBe(0);
+    expect(embed.stderr).toMatch(/24 images embedded \(128 features, 64 px, step-00000006\.safetensors/);
+    const rows = fs.readFileSync(embeddings, 'utf8').trim().split('\n');
+    expect(rows[0]!.split(',')).toHaveLength(129);
+    expect(rows).toHaveLength(25);
+    const first = rows[1]!.split(',').slice(1).map(Number);
+    expect(Math.hypot(...first)).toBeCloseTo(1, 4);
+
+    // cluster: path, cluster, distance for each image, and scores against the 3 class folders.
+    const clusters = path.join(dataDir, 'clusters.csv');
+    const cluster = jigclu(['cluster', runDir, tiny, '--k', '3', '--out', clusters]);
+    expect(cluster.code, cluster.all).toBe(0);
+    expect(cluster.stdout).toMatch(/k-means: 24 images, k = 3, cosine, seed 0: \d+ iterations/);
+    expect(cluster.stdout).toMatch(/Against the 3 class folders \(24 labelled images\): NMI \d\.\d{4}, ARI -?\d\.\d{4}, purity \d\.\d{4}\./);
+    const assigned = fs.readFileSync(clusters, 'utf8').trim().split('\n');
+    expect(assigned[0]).toBe('path,cluster,distance');
+    expect(assigned).toHaveLength(25);
+    for (const line of assigned.slice(1)) expect(line).toMatch(/\.jpg,[012],\d/);
+    const bad = jigclu(['cluster', runDir, tiny, '--k', '99', '--out', clusters]);
+    expect(bad.code).toBe(1);
+    expect(bad.all).toMatch(/--k must be between 2 and the number of images \(24\)/);
   }, 240_000);
 
   it('refuses an invalid setting with a message naming the field', () => {
