@@ -49,7 +49,11 @@ async function until<T>(what: string, probe: () => Promise<T | undefined> | T | 
   for (;;) {
     const value = await probe();
     if (value !== undefined && value !== false) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    if (Date.now() > deadline) {
+      const runs = (await core.handlers.runsList({})).map((run) => `${run.id}:${run.status}@${run.lastStep}`);
+      const seen = trainerMessages.slice(-8).map((message) => message.type);
+      throw new Error(`timed out waiting for ${what} (runs ${runs.join(', ')}; last trainer messages ${seen.join(', ')})`);
+    }
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
 }
