@@ -11,6 +11,7 @@ import { selectEngine } from '../engine/backend';
 import { defaultConvGradMode, type ConvGradMode } from '../engine/conv';
 import { knnEvaluate, loadBackbone, loadLabelledSet } from '../engine/evaluate';
 import { exportBackbone } from '../engine/export';
+import { exportTorchBackbone } from '../engine/torch-export';
 import { latestCheckpoint, runPretraining, type PretrainProgress } from '../engine/run-pretraining';
 import { JigCluTrainer } from '../engine/trainer';
 import * as tf from '../engine/tfjs';
@@ -192,10 +193,11 @@ export function registerPretrainCommands(program: Command): void {
 
   program
     .command('export')
-    .description('write the backbone of a checkpoint alone, in tfjs format (model.json + weights.bin)')
+    .description('write the backbone of a checkpoint alone: tfjs format (model.json + weights.bin) or PyTorch (torchvision names, safetensors)')
     .argument('<checkpoint>', 'a checkpoint (.safetensors) or run folder')
-    .requiredOption('--out <folder>', 'folder to write model.json and weights.bin into')
-    .action(async (checkpointArg: string, options: { out: string }) => {
+    .requiredOption('--out <path>', 'tfjs: folder to write model.json and weights.bin into; torch: the .safetensors file to write')
+    .addOption(new Option('--format <name>', "'torch' loads into torchvision's resnet18/resnet50 with strict=False (only fc missing)").choices(['tfjs', 'torch']).default('tfjs'))
+    .action(async (checkpointArg: string, options: { out: string; format: 'tfjs' | 'torch' }) => {
       let checkpoint = path.resolve(checkpointArg);
       if (fs.statSync(checkpoint).isDirectory()) {
         const latest = latestCheckpoint(checkpoint);
@@ -203,6 +205,12 @@ export function registerPretrainCommands(program: Command): void {
         checkpoint = latest;
       }
       const trainer = JigCluTrainer.deserialize(fs.readFileSync(checkpoint), { convGrad: 'native' });
+      if (options.format === 'torch') {
+        const file = exportTorchBackbone(trainer.model.backbone, path.resolve(options.out), { sourceCheckpoint: path.basename(checkpoint), step: trainer.position.globalStep });
+        trainer.dispose();
+        console.log(`Backbone written to ${file} (torchvision ${trainer.config.arch} names${trainer.config.width === 1 ? '' : `, width x${trainer.config.width}: not torchvision's standard width`})`);
+        return;
+      }
       const file = await exportBackbone(trainer.model.backbone, path.resolve(options.out), { checkpoint: path.basename(checkpoint), position: trainer.position, config: trainer.config });
       trainer.dispose();
       console.log(`Backbone written to ${file}`);

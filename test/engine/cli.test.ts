@@ -58,6 +58,16 @@ describe('jigclu CLI', () => {
     expect(assigned[0]).toBe('path,cluster,distance');
     expect(assigned).toHaveLength(25);
     for (const line of assigned.slice(1)) expect(line).toMatch(/\.jpg,[012],\d/);
+    // export --format torch: torchvision names in a safetensors file.
+    const torchFile = path.join(dataDir, 'backbone.safetensors');
+    const exported = jigclu(['export', runDir, '--format', 'torch', '--out', torchFile]);
+    expect(exported.code, exported.all).toBe(0);
+    expect(exported.stdout).toMatch(/torchvision resnet18 names, width x0.25/);
+    const bytes = fs.readFileSync(torchFile);
+    const header = JSON.parse(bytes.subarray(8, 8 + Number(bytes.readBigUInt64LE(0))).toString('utf8')) as Record<string, { shape: number[] }>;
+    expect(header['conv1.weight']!.shape).toEqual([16, 3, 7, 7]);
+    expect(header['layer4.1.bn2.running_var']!.shape).toEqual([128]);
+    expect(Object.keys(header).some((name) => name.startsWith('fc.'))).toBe(false);
     const bad = jigclu(['cluster', runDir, tiny, '--k', '99', '--out', clusters]);
     expect(bad.code).toBe(1);
     expect(bad.all).toMatch(/--k must be between 2 and the number of images \(24\)/);
