@@ -1,4 +1,5 @@
 import { createRouter, createWebHashHistory, type RouteRecordRaw } from 'vue-router';
+import ClustersView from './views/ClustersView.vue';
 import ComingNext from './views/ComingNext.vue';
 import LibraryView from './views/LibraryView.vue';
 import PretrainView from './views/PretrainView.vue';
@@ -56,6 +57,7 @@ const routes: RouteRecordRaw[] = [
   { path: '/', redirect: '/library' },
   { path: '/library', name: 'library', component: LibraryView },
   { path: '/pretrain', name: 'pretrain', component: PretrainView },
+  { path: '/clusters', name: 'clusters', component: ClustersView },
   {
     // One parent, so the Runs navigation link stays highlighted on a run's page.
     path: '/runs',
@@ -65,7 +67,7 @@ const routes: RouteRecordRaw[] = [
     ],
   },
   ...navigation
-    .filter((item) => !['library', 'pretrain', 'runs'].includes(item.name))
+    .filter((item) => !['library', 'pretrain', 'clusters', 'runs'].includes(item.name))
     .map((item) => ({
       path: item.path,
       name: item.name,
