@@ -27,6 +27,17 @@ import {
   type NearDuplicatePair,
   type Projection,
 } from './embeddings';
+import {
+  classCreateSchema,
+  classDeletePreviewSchema,
+  classDeleteSchema,
+  classMergeSchema,
+  classUpdateSchema,
+  labelSetSchema,
+  type ClassDeletePreview,
+  type LabelSetResult,
+  type LabelStepResult,
+} from './labels';
 import type { Result } from './result';
 import {
   pretrainContinueSchema,
@@ -326,6 +337,48 @@ export const calls = {
     args: nearDuplicatesSchema,
     result: returns<NearDuplicatePair[]>(),
     summary: 'Pairs of images closer than a threshold in embedding space.',
+  }),
+  classCreate: defineCall({
+    args: classCreateSchema,
+    result: returns<ClassInfo>(),
+    summary: 'Creates a label class (name trimmed, 1-100 characters, unique ignoring case; colour #rrggbb or automatic).',
+  }),
+  classUpdate: defineCall({
+    args: classUpdateSchema,
+    result: returns<ClassInfo>(),
+    summary: 'Renames and/or recolours a class (color null = automatic palette); its labels stay.',
+  }),
+  classMerge: defineCall({
+    args: classMergeSchema,
+    result: returns<{ moved: number }>(),
+    summary:
+      'Moves every label of one class to another in one transaction, then deletes the first; clears the label undo/redo history.',
+  }),
+  classDeletePreview: defineCall({
+    args: classDeletePreviewSchema,
+    result: returns<ClassDeletePreview>(),
+    summary: 'How many labels (hand and folder) deleting a class would remove.',
+  }),
+  classDelete: defineCall({
+    args: classDeleteSchema,
+    result: returns<{ removedLabels: number }>(),
+    summary: 'Deletes a class with all its labels (needs confirm=true); clears the label undo/redo history.',
+  }),
+  labelSet: defineCall({
+    args: labelSetSchema,
+    result: returns<LabelSetResult>(),
+    summary:
+      'Sets (or with classId null removes) the hand label of many images in one transaction; folder labels are never touched. Undoable.',
+  }),
+  labelUndo: defineCall({
+    args: noArgs,
+    result: returns<LabelStepResult>(),
+    summary: 'Undoes the last labelSet of this session (restores the previous hand labels of its images).',
+  }),
+  labelRedo: defineCall({
+    args: noArgs,
+    result: returns<LabelStepResult>(),
+    summary: 'Redoes the last undone labelSet; a new labelSet clears what can be redone.',
   }),
   libraryItems: defineCall({
     args: z.object({ ids: z.array(z.number().int().positive()).max(100_000) }).strict(),

@@ -90,7 +90,14 @@ export interface FolderInfo {
 export interface ClassInfo {
   id: number;
   name: string;
+  /** Images carrying the class (from either source, counted once). */
   images: number;
+  /** A CSS hex colour #rrggbb chosen for the class, or null for the automatic palette. */
+  color: string | null;
+  /** Hand labels of the class. */
+  hand: number;
+  /** Folder labels of the class. */
+  folder: number;
 }
 
 /** What the gallery shows. */
@@ -191,8 +198,11 @@ export interface ProblemsPage {
 /** A change in the library, so views refresh their counts. */
 export interface LibraryChangedEvent {
   folderId?: number;
-  /** 'folders' (added, removed, counts), 'thumbnails' (new thumbnails are ready). */
-  what: 'folders' | 'thumbnails';
+  /**
+   * 'folders' (added, removed, counts), 'thumbnails' (new thumbnails are ready), 'labels'
+   * (classes or labels changed: class list, counts, the label of tiles).
+   */
+  what: 'folders' | 'thumbnails' | 'labels';
 }
 
 /**

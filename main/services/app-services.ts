@@ -8,6 +8,7 @@ import { SettingsRepository } from '../store/settings-repository';
 import type { EngineProbe } from '../engine/engine-probe';
 import type { Handlers } from './dispatch';
 import { embeddingHandlers } from './embeddings';
+import { labelsHandlers } from './labels';
 import { libraryHandlers, type LibraryOptions } from './library';
 import { pretrainingHandlers, type PretrainingOptions } from './pretraining';
 import type { TaskRegistry } from './tasks';
@@ -42,6 +43,7 @@ export function createServices(context: ServiceContext): Handlers {
     ...appHandlers(context),
     ...taskHandlers(context),
     ...libraryHandlers(context),
+    ...labelsHandlers(context),
     ...pretrainingHandlers(context),
     ...embeddingHandlers(context),
   };

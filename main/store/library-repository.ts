@@ -334,7 +334,10 @@ export class LibraryRepository {
 
   classes(): ClassInfo[] {
     return this.prepare<[], ClassInfo>(
-      `SELECT c.id, c.name, (SELECT count(DISTINCT image_id) FROM labels l WHERE l.class_id = c.id) AS images
+      `SELECT c.id, c.name, c.color,
+              (SELECT count(DISTINCT image_id) FROM labels l WHERE l.class_id = c.id) AS images,
+              (SELECT count(*) FROM labels l WHERE l.class_id = c.id AND l.source = 'hand') AS hand,
+              (SELECT count(*) FROM labels l WHERE l.class_id = c.id AND l.source = 'folder') AS folder
        FROM classes c ORDER BY c.name`,
     ).all();
   }

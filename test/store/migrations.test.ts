@@ -126,6 +126,13 @@ const expectedAdditions: Record<number, Additions> = {
     triggers: [],
     views: [],
   },
+  6: {
+    tables: {},
+    columns: { classes: ['color'] },
+    indexes: [],
+    triggers: [],
+    views: [],
+  },
 };
 
 /** The one seeded run (created on first use), for the seeders of tables that need a run. */
