@@ -1,0 +1,824 @@
+import * as tf from './tfjs';
+import { defaultCropRatio, imagenetMean, imagenetStd, randomResizedCrop, type FloatImage } from '../data/augment';
+import { evalBatch } from '../data/jigsaw';
+import { Rng } from '../data/rng';
+import { defaultConvGradMode, type ConvGradMode } from './conv';
+import { addLinear, globalAveragePool, Parameters, SeedSequence, type BatchNormUpdate, type ResNet } from './resnet';
+import { Sgd } from './sgd';
+
+/**
+ * Few-label classification on top of a backbone (issue 7, "one-click fine-tuning"):
+ * - `stratifiedSplit` / `kFolds`: a per-class train / validation split, or a k-fold plan when
+ *   there are too few labels for a held-out set to mean anything;
+ * - `linearProbe`: softmax regression on frozen, L2-normalised backbone features (seconds);
+ * - `fineTune`: the whole backbone plus a new linear head, trained end to end with augmentation,
+ *   a lower rate for the backbone than for the head (the reference's semi-supervised recipe);
+ * - `predict` / `predictFromFeatures`, `confusionMatrix`, `perClassAccuracy`.
+ * Both trainers stop early on validation accuracy and hand back the best epoch's weights.
+ * Epochs are numbered from 1 in every result and callback.
+ */
+
+// ---------------------------------------------------------------------------------------------
+// Splits
+
+export interface SplitOptions {
+  /** Share of each class held out for validation (0.2). */
+  validationFraction?: number;
+  seed: number;
+  /** Classes with fewer images than this are never held out: all their images train (2). */
+  minPerClassForHoldout?: number;
+  /** Below this many labelled images in all, plan k folds instead of one split (20). */
+  kFoldBelowTotal?: number;
+  /** When a class has fewer images than this, plan k folds instead of one split (3). */
+  kFoldBelowPerClass?: number;
+  /** Folds of a k-fold plan, at most (5). */
+  maxFolds?: number;
+}
+
+export interface SplitPlan {
+  /** Indices (into `labels`) to train on, ascending. In a k-fold plan: every fold but the first. */
+  train: number[];
+  /** Indices to validate on, ascending. In a k-fold plan: the first fold. Empty when no class has 2 images. */
+  validation: number[];
+  /** Set when the labels are too few for one held-out set: run k folds (see `folds`, `foldSplit`). */
+  kFold?: number;
+  /** The folds of a k-fold plan (`kFolds(labels, kFold, seed)`). */
+  folds?: number[][];
+}
+
+function classMembers(labels: ArrayLike<number>): Map<number, number[]> {
+  const members = new Map<number, number[]>();
+  for (let i = 0; i < labels.length; i += 1) {
+    const label = labels[i]!;
+    if (!Number.isInteger(label) || label < 0) throw new RangeError(`label ${i} is ${label}: labels must be class indices 0, 1, ...`);
+    let list = members.get(label);
+    if (!list) members.set(label, (list = []));
+    list.push(i);
+  }
+  // Classes in ascending order, so the draws do not depend on which label came first.
+  return new Map([...members].sort((a, b) => a[0] - b[0]));
+}
+
+/**
+ * Splits labelled images per class: each class is shuffled (seeded) and about
+ * `validationFraction` of it held out, at least one image when the class has
+ * `minPerClassForHoldout` (2) or more and always leaving one to train on; smaller classes train
+ * whole. When the labels are too few (under `kFoldBelowTotal` = 20 images, or a class under
+ * `kFoldBelowPerClass` = 3) a single held-out set would be a handful of images, so the result is a
+ * k-fold plan instead: `kFold` and `folds` are set, and `train` / `validation` are fold 0's split.
+ */
+export function stratifiedSplit(labels: Int32Array | number[], options: SplitOptions): SplitPlan {
+  const fraction = options.validationFraction ?? 0.2;
+  if (!(fraction > 0 && fraction < 1)) throw new RangeError(`validationFraction must be in (0, 1), got ${fraction}`);
+  const minForHoldout = Math.max(2, options.minPerClassForHoldout ?? 2);
+  const members = classMembers(labels);
+  const sizes = [...members.values()].map((list) => list.length);
+  const largest = Math.max(0, ...sizes);
+  const few = labels.length < (options.kFoldBelowTotal ?? 20) || sizes.some((size) => size < (options.kFoldBelowPerClass ?? 3));
+  if (few && largest >= 2) {
+    const k = Math.min(options.maxFolds ?? 5, largest);
+    const folds = kFolds(labels, k, options.seed);
+    return { ...foldSplit(folds, 0, labels, minForHoldout), kFold: k, folds };
+  }
+  const rng = new Rng(options.seed);
+  const train: number[] = [];
+  const validation: number[] = [];
+  for (const list of members.values()) {
+    const shuffled = rng.shuffle([...list]);
+    const held = shuffled.length >= minForHoldout ? Math.min(shuffled.length - 1, Math.max(1, Math.round(shuffled.length * fraction))) : 0;
+    validation.push(...shuffled.slice(0, held));
+    train.push(...shuffled.slice(held));
+  }
+  return { train: train.sort((a, b) => a - b), validation: validation.sort((a, b) => a - b) };
+}
+
+/**
+ * k stratified folds covering every index exactly once: each class is shuffled (seeded) and dealt
+ * round the folds, each class starting where the previous one stopped, so fold sizes differ by at
+ * most one and a class of at least k images is in every fold. Each fold is ascending.
+ */
+export function kFolds(labels: Int32Array | number[], k: number, seed: number): number[][] {
+  if (!Number.isInteger(k) || k < 2) throw new RangeError(`k must be an integer >= 2, got ${k}`);
+  if (k > labels.length) throw new RangeError(`${k} folds need at least ${k} images, got ${labels.length}`);
+  const rng = new Rng(seed);
+  const folds: number[][] = Array.from({ length: k }, () => []);
+  let next = 0;
+  for (const list of classMembers(labels).values()) {
+    for (const index of rng.shuffle([...list])) {
+      folds[next]!.push(index);
+      next = (next + 1) % k;
+    }
+  }
+  return folds.map((fold) => fold.sort((a, b) => a - b));
+}
+
+/**
+ * Fold `fold` of `folds` as a train / validation split. Images of classes with fewer than
+ * `minPerClassForHoldout` (2) images stay in train (held out, their class could not be learnt).
+ */
+export function foldSplit(folds: number[][], fold: number, labels: Int32Array | number[], minPerClassForHoldout = 2): { train: number[]; validation: number[] } {
+  const counts = new Map<number, number>();
+  for (let i = 0; i < labels.length; i += 1) counts.set(labels[i]!, (counts.get(labels[i]!) ?? 0) + 1);
+  const train: number[] = [];
+  const validation: number[] = [];
+  folds.forEach((members, f) => {
+    for (const index of members) {
+      if (f === fold && (counts.get(labels[index]!) ?? 0) >= minPerClassForHoldout) validation.push(index);
+      else train.push(index);
+    }
+  });
+  return { train: train.sort((a, b) => a - b), validation: validation.sort((a, b) => a - b) };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Heads and metrics
+
+/**
+ * A linear classifier: logits = x W + b, W [dim, classes] row-major (PyTorch's fc.weight
+ * transposed). `input` says what x is: 'l2-normalized' features (the linear probe's; what
+ * `extractFeatures` returns) or the raw globally average-pooled backbone output ('pooled', the
+ * fine-tuned head).
+ */
+export interface LinearHead {
+  weights: Float32Array;
+  bias: Float32Array;
+  dim: number;
+  classes: number;
+  input: 'l2-normalized' | 'pooled';
+}
+
+export interface Predictions {
+  classes: Int32Array;
+  /** The winning class's softmax probability, in (0, 1]. */
+  confidence: Float32Array;
+  /** Softmax probabilities, [n, classes] row-major. */
+  probabilities: Float32Array;
+}
+
+function l2NormalizeRows(features: Float32Array, dim: number): Float32Array {
+  const out = new Float32Array(features.length);
+  for (let row = 0; row < features.length / dim; row += 1) {
+    let sum = 0;
+    for (let j = 0; j < dim; j += 1) sum += features[row * dim + j]! ** 2;
+    const scale = 1 / Math.max(Math.sqrt(sum), 1e-12);
+    for (let j = 0; j < dim; j += 1) out[row * dim + j] = features[row * dim + j]! * scale;
+  }
+  return out;
+}
+
+/** Softmax probabilities [n, classes] -> argmax class and its probability per row. */
+function summarize(probabilities: Float32Array, classes: number): Predictions {
+  const n = probabilities.length / classes;
+  const predicted = new Int32Array(n);
+  const confidence = new Float32Array(n);
+  for (let i = 0; i < n; i += 1) {
+    let best = 0;
+    for (let c = 1; c < classes; c += 1) if (probabilities[i * classes + c]! > probabilities[i * classes + best]!) best = c;
+    predicted[i] = best;
+    confidence[i] = probabilities[i * classes + best]!;
+  }
+  return { classes: predicted, confidence, probabilities };
+}
+
+/** Accuracy and mean cross entropy of probabilities [n, classes] against labels. */
+function score(probabilities: Float32Array, classes: number, truth: ArrayLike<number>): { accuracy: number; loss: number } {
+  const { classes: predicted } = summarize(probabilities, classes);
+  let correct = 0;
+  let loss = 0;
+  for (let i = 0; i < predicted.length; i += 1) {
+    if (predicted[i] === truth[i]) correct += 1;
+    loss -= Math.log(Math.max(probabilities[i * classes + truth[i]!]!, 1e-12));
+  }
+  return predicted.length ? { accuracy: correct / predicted.length, loss: loss / predicted.length } : { accuracy: Number.NaN, loss: Number.NaN };
+}
+
+/**
+ * Classifies feature rows [n, dim] with a head. Features are L2-normalised first when the head
+ * was trained on normalised features (`input: 'l2-normalized'`, the linear probe's heads), so raw
+ * or already-normalised features (`extractFeatures`) both work.
+ */
+export function predictFromFeatures(features: Float32Array, dim: number, head: LinearHead): Predictions {
+  if (dim !== head.dim) throw new RangeError(`the head takes ${head.dim}-d features, got ${dim}-d`);
+  const n = features.length / dim;
+  if (!Number.isInteger(n)) throw new RangeError(`${features.length} values are not rows of ${dim}`);
+  const x = head.input === 'l2-normalized' ? l2NormalizeRows(features, dim) : features;
+  const probabilities = tf.tidy(() => tf.softmax(tf.add(tf.matMul(tf.tensor2d(x, [n, dim]), tf.tensor2d(head.weights, [dim, head.classes])), tf.tensor1d(head.bias))));
+  const values = probabilities.dataSync() as Float32Array;
+  probabilities.dispose();
+  return summarize(new Float32Array(values), head.classes);
+}
+
+/** counts[t][p]: how many images of true class t were predicted as p. */
+export function confusionMatrix(truth: ArrayLike<number>, predicted: ArrayLike<number>, classes: number): number[][] {
+  if (truth.length !== predicted.length) throw new RangeError(`${truth.length} true labels but ${predicted.length} predictions`);
+  const matrix = Array.from({ length: classes }, () => new Array<number>(classes).fill(0));
+  for (let i = 0; i < truth.length; i += 1) {
+    const t = truth[i]!;
+    const p = predicted[i]!;
+    if (!(t >= 0 && t < classes && p >= 0 && p < classes)) throw new RangeError(`pair ${i} (${t}, ${p}) is outside 0..${classes - 1}`);
+    matrix[t]![p]! += 1;
+  }
+  return matrix;
+}
+
+/** Each class's accuracy (recall: the diagonal over the row's total); null for a class with no images. */
+export function perClassAccuracy(matrix: number[][]): (number | null)[] {
+  return matrix.map((row, c) => {
+    const total = row.reduce((sum, value) => sum + value, 0);
+    return total ? row[c]! / total : null;
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Linear probe
+
+export interface EpochRecord {
+  /** 1-based. */
+  epoch: number;
+  trainLoss: number;
+  /** NaN when there is no validation set. */
+  valAccuracy: number;
+  valLoss: number;
+  lr: number;
+}
+
+export interface LinearProbeOptions {
+  classes: number;
+  /** Passes over the training set, at most (100). */
+  epochs?: number;
+  /**
+   * Learning rate at the start of the cosine schedule (1). The standardised inputs have a norm near
+   * 1, so full-batch momentum SGD is stable up to about 7; 0.1 had not converged when the patience
+   * ran out on 6 validation images.
+   */
+  lr?: number;
+  momentum?: number;
+  weightDecay?: number;
+  /** Mini-batch size (256: full batch for a few hundred labels). */
+  batch?: number;
+  /** Epochs without a better validation accuracy before stopping (15). */
+  patience?: number;
+  seed: number;
+  /** Called after each epoch; 'stop' ends training (the best weights so far are kept). */
+  onEpoch?(epoch: number, total: number, valAccuracy: number): void | 'stop';
+}
+
+export interface LinearProbeResult extends LinearHead {
+  /** The kept epoch's validation accuracy (NaN without validation). */
+  valAccuracy: number;
+  /** The kept epoch (1-based); the last one without validation. */
+  bestEpoch: number;
+  history: EpochRecord[];
+  /** True when training ended before `epochs` (patience or 'stop'). */
+  stoppedEarly: boolean;
+}
+
+function checkLabels(labels: ArrayLike<number>, indices: number[], classes: number): void {
+  if (!Number.isInteger(classes) || classes < 2) throw new RangeError(`classes must be an integer of at least 2, got ${classes}`);
+  for (const i of indices) {
+    if (!(i >= 0 && i < labels.length)) throw new RangeError(`index ${i} is outside the ${labels.length} labelled images`);
+    const label = labels[i]!;
+    if (!(Number.isInteger(label) && label >= 0 && label < classes)) throw new RangeError(`image ${i} has label ${label}, outside 0..${classes - 1}`);
+  }
+}
+
+/** Is (accuracy, loss) better than the best so far? Accuracy first, lower loss breaks a tie. */
+function better(accuracy: number, loss: number, best: { accuracy: number; loss: number }): boolean {
+  return accuracy > best.accuracy || (accuracy === best.accuracy && loss < best.loss);
+}
+
+function cosineLr(base: number, epoch: number, epochs: number): number {
+  return (base * (1 + Math.cos((Math.PI * epoch) / epochs))) / 2;
+}
+
+/**
+ * Softmax regression on frozen features (the linear evaluation of the SSL papers, for the few
+ * labels a user gives). Rows of `features` ([n, dim]) are L2-normalised, then standardised per
+ * dimension with the training rows' mean and deviation (backbone features after ReLU share one
+ * dominant direction; centring them makes plain SGD converge in tens of epochs instead of
+ * thousands) and scaled by 1/sqrt(dim), so one learning rate suits every width. The returned
+ * weights have that standardisation folded in: they apply to L2-normalised features directly.
+ * Mini-batch SGD with momentum and weight decay on a cosine schedule; after each epoch the
+ * validation accuracy decides the kept weights (ties: lower validation loss) and stops training
+ * after `patience` epochs without a better accuracy.
+ */
+export function linearProbe(features: Float32Array, dim: number, trainIdx: number[], labels: Int32Array | number[], valIdx: number[], options: LinearProbeOptions): LinearProbeResult {
+  const { classes, seed } = options;
+  const epochs = options.epochs ?? 100;
+  const baseLr = options.lr ?? 1;
+  const patience = options.patience ?? 15;
+  const batch = options.batch ?? 256;
+  if (trainIdx.length === 0) throw new RangeError('the linear probe needs at least one training image');
+  checkLabels(labels, [...trainIdx, ...valIdx], classes);
+  if (features.length !== labels.length * dim) throw new RangeError(`features hold ${features.length / dim} rows of ${dim} but there are ${labels.length} labels`);
+  const normalized = l2NormalizeRows(features, dim);
+
+  // Standardisation from the training rows, folded into the weights at the end.
+  const mean = new Float64Array(dim);
+  const variance = new Float64Array(dim);
+  const scale = new Float32Array(dim);
+  for (const i of trainIdx) for (let j = 0; j < dim; j += 1) mean[j]! += normalized[i * dim + j]! / trainIdx.length;
+  for (const i of trainIdx) for (let j = 0; j < dim; j += 1) variance[j]! += (normalized[i * dim + j]! - mean[j]!) ** 2 / trainIdx.length;
+  // A constant dimension (a dead channel) carries nothing: weight 0, not 1 / 0. A nearly constant
+  // one is not blown up past 10x the typical dimension's scale.
+  const floor = (0.01 * variance.reduce((sum, v) => sum + v, 0)) / dim;
+  for (let j = 0; j < dim; j += 1) scale[j] = variance[j]! > 1e-12 ? 1 / Math.sqrt(Math.max(variance[j]!, floor) * dim) : 0;
+  const standardized = (indices: number[]): Float32Array => {
+    const out = new Float32Array(indices.length * dim);
+    indices.forEach((i, row) => {
+      for (let j = 0; j < dim; j += 1) out[row * dim + j] = (normalized[i * dim + j]! - mean[j]!) * scale[j]!;
+    });
+    return out;
+  };
+
+  const rng = new Rng(seed);
+  const trainX = tf.tensor2d(standardized(trainIdx), [trainIdx.length, dim]);
+  const trainY = tf.tensor1d(Int32Array.from(trainIdx, (i) => labels[i]!), 'int32');
+  const valX = valIdx.length ? tf.tensor2d(standardized(valIdx), [valIdx.length, dim]) : null;
+  const valTruth = Int32Array.from(valIdx, (i) => labels[i]!);
+  // Zeros: the problem is convex, so the start only needs to be deterministic.
+  const weight = tf.tidy(() => tf.variable(tf.zeros([dim, classes]), true, `probe_w_${Math.random().toString(36).slice(2, 8)}`));
+  const bias = tf.tidy(() => tf.variable(tf.zeros([classes]), true, `probe_b_${Math.random().toString(36).slice(2, 8)}`));
+  const params: [string, tf.Variable][] = [
+    ['weight', weight],
+    ['bias', bias],
+  ];
+  const optimizer = new Sgd(options.momentum ?? 0.9, options.weightDecay ?? 1e-4);
+  const history: EpochRecord[] = [];
+  let best = { accuracy: -1, loss: Number.POSITIVE_INFINITY, epoch: 0, weights: new Float32Array(0), bias: new Float32Array(0) };
+  let sinceImprovement = 0;
+  let stoppedEarly = false;
+  try {
+    for (let epoch = 0; epoch < epochs; epoch += 1) {
+      const lr = cosineLr(baseLr, epoch, epochs);
+      const order = rng.permutation(trainIdx.length);
+      const steps = Math.ceil(trainIdx.length / batch);
+      let lossSum = 0;
+      for (let step = 0; step < steps; step += 1) {
+        const rows = order.subarray(Math.floor((step * trainIdx.length) / steps), Math.floor(((step + 1) * trainIdx.length) / steps));
+        const loss = tf.tidy(() => {
+          const picked = tf.tensor1d(rows, 'int32');
+          const x = tf.gather(trainX, picked);
+          const y = tf.oneHot(tf.gather(trainY, picked), classes);
+          const { value, grads } = tf.variableGrads(() => tf.losses.softmaxCrossEntropy(y, tf.add(tf.matMul(x, weight), bias)) as tf.Scalar, [weight, bias]);
+          optimizer.step(params, { weight: grads[weight.name]!, bias: grads[bias.name]! }, lr);
+          return value;
+        });
+        lossSum += (loss.dataSync() as Float32Array)[0]! * rows.length;
+        loss.dispose();
+      }
+      let valScore = { accuracy: Number.NaN, loss: Number.NaN };
+      if (valX) {
+        const probabilities = tf.tidy(() => tf.softmax(tf.add(tf.matMul(valX, weight), bias)));
+        valScore = score(probabilities.dataSync() as Float32Array, classes, valTruth);
+        probabilities.dispose();
+      }
+      history.push({ epoch: epoch + 1, trainLoss: lossSum / trainIdx.length, valAccuracy: valScore.accuracy, valLoss: valScore.loss, lr });
+      if (!valX || better(valScore.accuracy, valScore.loss, best)) {
+        if (valScore.accuracy > best.accuracy) sinceImprovement = 0;
+        else sinceImprovement += 1;
+        best = { accuracy: valScore.accuracy, loss: valScore.loss, epoch: epoch + 1, weights: new Float32Array(weight.dataSync()), bias: new Float32Array(bias.dataSync()) };
+      } else {
+        sinceImprovement += 1;
+      }
+      const verdict = options.onEpoch?.(epoch + 1, epochs, valScore.accuracy);
+      if (verdict === 'stop' || (valX && sinceImprovement >= patience)) {
+        stoppedEarly = epoch + 1 < epochs;
+        break;
+      }
+    }
+  } finally {
+    for (const tensor of [trainX, trainY, valX, weight, bias]) tensor?.dispose();
+    optimizer.dispose();
+  }
+
+  // Fold the standardisation in: z = (x - mean) * scale, so z W + b = x W' + b' with
+  // W' = diag(scale) W and b' = b - mean^T W'.
+  const folded = new Float32Array(dim * classes);
+  const foldedBias = Float32Array.from(best.bias);
+  for (let j = 0; j < dim; j += 1) {
+    for (let c = 0; c < classes; c += 1) {
+      const w = best.weights[j * classes + c]! * scale[j]!;
+      folded[j * classes + c] = w;
+      foldedBias[c] = foldedBias[c]! - mean[j]! * w;
+    }
+  }
+  return { weights: folded, bias: foldedBias, dim, classes, input: 'l2-normalized', valAccuracy: best.accuracy, bestEpoch: best.epoch, history, stoppedEarly };
+}
+
+export interface CrossValidation {
+  /** Mean over folds of the best validation accuracy. */
+  meanAccuracy: number;
+  foldAccuracies: number[];
+  bestEpochs: number[];
+  /** Epochs to train the final head on all labels with (no validation left): the folds' median best epoch. */
+  suggestedEpochs: number;
+}
+
+/**
+ * Runs the linear probe on every fold of a k-fold plan (`stratifiedSplit(...).folds`) to estimate
+ * its accuracy when there are too few labels for a held-out set. Train the final head afterwards on
+ * all labels: `linearProbe(features, dim, all, labels, [], { ...options, epochs: suggestedEpochs })`.
+ */
+export function crossValidateLinearProbe(features: Float32Array, dim: number, labels: Int32Array | number[], folds: number[][], options: Omit<LinearProbeOptions, 'onEpoch'> & { onFold?(fold: number, total: number, valAccuracy: number): void }): CrossValidation {
+  const foldAccuracies: number[] = [];
+  const bestEpochs: number[] = [];
+  folds.forEach((_, fold) => {
+    const { train, validation } = foldSplit(folds, fold, labels);
+    if (validation.length === 0) return;
+    const result = linearProbe(features, dim, train, labels, validation, options);
+    foldAccuracies.push(result.valAccuracy);
+    bestEpochs.push(result.bestEpoch);
+    options.onFold?.(fold + 1, folds.length, result.valAccuracy);
+  });
+  const sorted = [...bestEpochs].sort((a, b) => a - b);
+  return {
+    meanAccuracy: foldAccuracies.length ? foldAccuracies.reduce((a, b) => a + b, 0) / foldAccuracies.length : Number.NaN,
+    foldAccuracies,
+    bestEpochs,
+    suggestedEpochs: sorted.length ? sorted[Math.floor(sorted.length / 2)]! : (options.epochs ?? 100),
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Fine-tuning and prediction on images
+
+/**
+ * Labelled images for fine-tuning and prediction: decoded RGB in [0, 1] at any size (cropped and
+ * resized here), or images already prepared at `size` x `size` as NHWC ImageNet-normalised
+ * pixels (`evalBatch`'s output, `LabelledSet.images`). Indices refer to the images' order.
+ */
+export type ImageSet = { images: FloatImage[] } | { pixels: Float32Array; size: number };
+
+function imageCount(set: ImageSet): number {
+  return 'images' in set ? set.images.length : set.pixels.length / (set.size * set.size * 3);
+}
+
+/** The evaluation input of the chosen images: resize the short side + centre crop, normalised, NHWC. */
+function evalPixels(set: ImageSet, indices: number[], size: number): Float32Array {
+  if ('images' in set) return evalBatch(indices.map((i) => set.images[i]!), size);
+  if (set.size !== size) throw new RangeError(`the images were prepared at ${set.size} px, not ${size}`);
+  const plane = size * size * 3;
+  const out = new Float32Array(indices.length * plane);
+  indices.forEach((i, row) => out.set(set.pixels.subarray(i * plane, (i + 1) * plane), row * plane));
+  return out;
+}
+
+/**
+ * The training input of the chosen images: RandomResizedCrop(size, scale) + RandomHorizontalFlip,
+ * ImageNet-normalised, NHWC. Resampling is linear with weights summing to 1, so cropping
+ * already-normalised pixels equals normalising the cropped image.
+ */
+function augmentedPixels(set: ImageSet, indices: number[], size: number, rng: Rng, scale: [number, number]): Float32Array {
+  const plane = size * size * 3;
+  const out = new Float32Array(indices.length * plane);
+  indices.forEach((i, row) => {
+    let source: FloatImage;
+    let normalize: boolean;
+    if ('images' in set) {
+      source = set.images[i]!;
+      normalize = true;
+    } else {
+      source = { data: set.pixels.subarray(i * plane, (i + 1) * plane), width: size, height: size };
+      normalize = false;
+    }
+    const crop = randomResizedCrop(source, size, rng, scale, defaultCropRatio).data;
+    const flip = rng.next() < 0.5;
+    const base = row * plane;
+    for (let y = 0; y < size; y += 1) {
+      for (let x = 0; x < size; x += 1) {
+        const s = (y * size + (flip ? size - 1 - x : x)) * 3;
+        const d = base + (y * size + x) * 3;
+        for (let c = 0; c < 3; c += 1) out[d + c] = normalize ? (crop[s + c]! - imagenetMean[c]!) / imagenetStd[c]! : crop[s + c]!;
+      }
+    }
+  });
+  return out;
+}
+
+/** Pooled backbone features (inference-mode BatchNorm) through the head: softmax probabilities [n, classes]. */
+function headProbabilities(backbone: ResNet, weight: tf.Tensor2D, bias: tf.Tensor1D, normalizeInput: boolean, pixels: Float32Array, size: number, batch: number, convGrad: ConvGradMode): Float32Array {
+  const plane = size * size * 3;
+  const count = pixels.length / plane;
+  const classes = bias.shape[0];
+  const out = new Float32Array(count * classes);
+  for (let start = 0; start < count; start += batch) {
+    const n = Math.min(batch, count - start);
+    const probabilities = tf.tidy(() => {
+      const x = tf.tensor4d(pixels.subarray(start * plane, (start + n) * plane), [n, size, size, 3]);
+      let pooled = globalAveragePool(backbone.forward(x, { training: false, convGrad }));
+      if (normalizeInput) pooled = tf.div(pooled, tf.maximum(tf.norm(pooled, 2, 1, true), 1e-12));
+      return tf.softmax(tf.add(tf.matMul(pooled, weight), bias));
+    });
+    out.set(probabilities.dataSync() as Float32Array, start * classes);
+    probabilities.dispose();
+  }
+  return out;
+}
+
+export interface PredictOptions {
+  /** Images per forward pass (32). */
+  batch?: number;
+  convGrad?: ConvGradMode;
+  /** Which images to classify (all of them when left out). */
+  indices?: number[];
+}
+
+/**
+ * Classifies images with a backbone and a head (a fine-tuned one, or a linear probe's): whole
+ * images resized and centre-cropped to `size`, inference-mode BatchNorm, in batches.
+ */
+export function predict(backbone: ResNet, head: LinearHead, images: ImageSet, size: number, options: PredictOptions = {}): Predictions {
+  if (head.dim !== backbone.outChannels) throw new RangeError(`the head takes ${head.dim}-d features but the backbone gives ${backbone.outChannels}`);
+  const indices = options.indices ?? Array.from({ length: imageCount(images) }, (_, i) => i);
+  const weight = tf.tensor2d(head.weights, [head.dim, head.classes]);
+  const bias = tf.tensor1d(head.bias);
+  const batch = options.batch ?? 32;
+  const convGrad = options.convGrad ?? defaultConvGradMode(tf.getBackend());
+  const probabilities = new Float32Array(indices.length * head.classes);
+  try {
+    // Prepared a batch at a time: all the images at once could be gigabytes of float pixels.
+    for (let start = 0; start < indices.length; start += batch) {
+      const chunk = indices.slice(start, start + batch);
+      probabilities.set(headProbabilities(backbone, weight, bias, head.input === 'l2-normalized', evalPixels(images, chunk, size), size, batch, convGrad), start * head.classes);
+    }
+    return summarize(probabilities, head.classes);
+  } finally {
+    weight.dispose();
+    bias.dispose();
+  }
+}
+
+/**
+ * The batches of one fine-tuning epoch: one shuffled pass cut into ceil(n / batch) batches of
+ * near-equal size (none tiny: BatchNorm needs a batch), or, when that is fewer than `minSteps`,
+ * `minSteps` batches of min(batch, n) images from consecutive shuffled passes.
+ */
+function epochOrder(trainIdx: number[], batch: number, minSteps: number, rng: Rng): number[][] {
+  const n = trainIdx.length;
+  const steps = Math.min(Math.ceil(n / batch), Math.floor(n / 2));
+  if (steps >= minSteps) {
+    const order = rng.shuffle([...trainIdx]);
+    return Array.from({ length: steps }, (_, step) => order.slice(Math.floor((step * n) / steps), Math.floor(((step + 1) * n) / steps)));
+  }
+  const perStep = Math.min(batch, n);
+  const stream: number[] = [];
+  while (stream.length < minSteps * perStep) stream.push(...rng.shuffle([...trainIdx]));
+  return Array.from({ length: minSteps }, (_, step) => stream.slice(step * perStep, (step + 1) * perStep));
+}
+
+/**
+ * The head trained by `fineTune`: Linear(dim, classes) behind a non-affine BatchNorm1d whose output
+ * is scaled by 1/sqrt(dim) (MAE's linear-probe head, `BatchNorm1d(affine=False)` + Linear, plus the
+ * scale). Pooled backbone features are all positive with a norm that depends on the architecture,
+ * width and checkpoint (about 13 for a random-init cpu-small ResNet-18); standardised and scaled they
+ * have a norm near 1 whatever the backbone, so one head learning rate suits every backbone (a bare
+ * Linear diverged at lr 0.1 on cpu-small). At inference the BatchNorm is an affine map and is
+ * folded into the Linear, so what is exported is a plain Linear on the pooled features.
+ */
+class TrainingHead {
+  readonly params = new Parameters();
+  readonly weight: tf.Variable;
+  readonly bias: tf.Variable;
+  private readonly runningMean: tf.Variable;
+  private readonly runningVar: tf.Variable;
+  private readonly scale: number;
+  private updates = 0;
+
+  constructor(
+    readonly dim: number,
+    readonly classes: number,
+    seed: number,
+  ) {
+    addLinear(this.params, 'fc', dim, classes, new SeedSequence(seed));
+    this.params.add('norm.running_mean', tf.zeros([dim]), false);
+    this.params.add('norm.running_var', tf.ones([dim]), false);
+    this.weight = this.params.get('fc.weight');
+    this.bias = this.params.get('fc.bias');
+    this.runningMean = this.params.get('norm.running_mean');
+    this.runningVar = this.params.get('norm.running_var');
+    this.scale = 1 / Math.sqrt(dim);
+  }
+
+  /** Training-mode logits [n, classes] of pooled features [n, dim] (batch statistics); the statistics go to `stats` (kept). */
+  trainingLogits(pooled: tf.Tensor2D, stats: { mean?: tf.Tensor1D; variance?: tf.Tensor1D }): tf.Tensor2D {
+    const { mean, variance } = tf.moments(pooled, 0);
+    stats.mean = tf.keep(mean as tf.Tensor1D);
+    stats.variance = tf.keep(variance as tf.Tensor1D);
+    const standardized = tf.mul(tf.sub(pooled, mean), tf.mul(tf.rsqrt(tf.add(variance, headEpsilon)), this.scale));
+    return tf.add(tf.matMul(standardized, this.weight), this.bias);
+  }
+
+  /**
+   * Moves the running statistics towards a batch's (PyTorch's unbiased variance), then disposes
+   * them. The rate is max(0.1, 1 / updates): a cumulative average over the first ten steps, so a
+   * fine-tune of a few steps per epoch evaluates with statistics of its data, not the (0, 1) start.
+   */
+  applyUpdate(stats: { mean?: tf.Tensor1D; variance?: tf.Tensor1D }, count: number): void {
+    if (!stats.mean || !stats.variance) return;
+    this.updates += 1;
+    const rate = Math.max(0.1, 1 / this.updates);
+    const { mean, variance } = stats as { mean: tf.Tensor1D; variance: tf.Tensor1D };
+    tf.tidy(() => {
+      this.runningMean.assign(tf.add(tf.mul(this.runningMean, 1 - rate), tf.mul(mean, rate)));
+      this.runningVar.assign(tf.add(tf.mul(this.runningVar, 1 - rate), tf.mul(variance, (rate * count) / Math.max(1, count - 1))));
+    });
+    mean.dispose();
+    variance.dispose();
+  }
+
+  /** The inference-mode head as one Linear on pooled features: [W' [dim, classes], b' [classes]]. */
+  folded(): [tf.Tensor2D, tf.Tensor1D] {
+    return tf.tidy(() => {
+      const inverse = tf.mul(tf.rsqrt(tf.add(this.runningVar, headEpsilon)), this.scale);
+      const weight = tf.mul(this.weight, tf.reshape(inverse, [this.dim, 1])) as tf.Tensor2D;
+      const bias = tf.sub(this.bias, tf.squeeze(tf.matMul(tf.reshape(this.runningMean, [1, this.dim]), weight))) as tf.Tensor1D;
+      return [weight, bias];
+    });
+  }
+
+  export(): LinearHead {
+    const [weight, bias] = this.folded();
+    const head: LinearHead = { weights: new Float32Array(weight.dataSync()), bias: new Float32Array(bias.dataSync()), dim: this.dim, classes: this.classes, input: 'pooled' };
+    weight.dispose();
+    bias.dispose();
+    return head;
+  }
+
+  dispose(): void {
+    this.params.dispose();
+  }
+}
+
+const headEpsilon = 1e-5;
+
+export interface FineTuneOptions {
+  classes: number;
+  /** Input side in pixels (the backbone's stride is 32: use a multiple of 32). */
+  size: number;
+  /** At most (30). */
+  epochs?: number;
+  /** Images per step (32); an epoch's batches are evened out so none is tiny. */
+  batch?: number;
+  /** Backbone learning rate at the start of the cosine schedule (0.01). */
+  backboneLr?: number;
+  /** Head learning rate at the start of the cosine schedule (0.1). */
+  headLr?: number;
+  momentum?: number;
+  weightDecay?: number;
+  /** RandomResizedCrop area range of the training augmentation ([0.5, 1]); null turns augmentation off (plain resize + centre crop). */
+  cropScale?: [number, number] | null;
+  /** Epochs without a better validation accuracy before stopping (8). */
+  patience?: number;
+  /**
+   * Steps an epoch has at least (4): when the training images fit in fewer batches, an epoch
+   * makes several shuffled passes (freshly augmented), so that patience and the BatchNorm running
+   * statistics see more than one step per epoch.
+   */
+  minStepsPerEpoch?: number;
+  seed: number;
+  convGrad?: ConvGradMode;
+  /** Images per forward pass when evaluating (32). */
+  evalBatch?: number;
+  /** Called after each epoch; 'stop' ends training (the best weights so far are restored). */
+  onEpoch?(epoch: number, total: number, metrics: { trainLoss: number; valAccuracy: number }): void | 'stop';
+  /** Called after each step (1-based within the epoch), e.g. for progress or cancelling; 'stop' ends training at once (the best epoch so far is still restored). */
+  onStep?(step: number, steps: number, epoch: number): void | 'stop';
+}
+
+export interface FineTuneResult {
+  /** The restored epoch's validation accuracy (NaN without validation). */
+  valAccuracy: number;
+  /** The restored epoch (1-based); the last one run without validation. */
+  bestEpoch: number;
+  history: EpochRecord[];
+  head: LinearHead;
+  stoppedEarly: boolean;
+}
+
+/**
+ * Fine-tunes the whole backbone plus a new linear head (Linear(outChannels, classes) on the
+ * globally average-pooled features, PyTorch's default init, behind a non-affine BatchNorm1d: see
+ * `TrainingHead`; the head handed back is the plain Linear with that folded in) on labelled
+ * images, as the SSL papers' semi-supervised evaluation does: RandomResizedCrop (scale 0.5-1) and
+ * horizontal flips drawn from `seed`, SGD with momentum and weight decay, a lower rate for the
+ * backbone than for the head, cosine schedule over the epochs, BatchNorm in training mode with
+ * its running statistics updated after each step (as trainer.ts does). Each epoch the validation
+ * images are classified with inference-mode BatchNorm; the best epoch's weights (accuracy first,
+ * lower validation loss on a tie), running statistics included, are snapshotted and restored into
+ * `backbone` at the end, and training stops after `patience` epochs without a better accuracy.
+ * The backbone is changed in place: pass a copy to keep the original.
+ */
+export async function fineTune(backbone: ResNet, images: ImageSet, labels: Int32Array | number[], trainIdx: number[], valIdx: number[], options: FineTuneOptions): Promise<FineTuneResult> {
+  const { classes, size, seed } = options;
+  const epochs = options.epochs ?? 30;
+  const batch = options.batch ?? 32;
+  const patience = options.patience ?? 8;
+  const minSteps = options.minStepsPerEpoch ?? 4;
+  const cropScale = options.cropScale === undefined ? ([0.5, 1] as [number, number]) : options.cropScale;
+  const convGrad = options.convGrad ?? defaultConvGradMode(tf.getBackend());
+  if (trainIdx.length < 2) throw new RangeError('fine-tuning needs at least 2 training images (BatchNorm needs a batch)');
+  if (!Number.isInteger(batch) || batch < 2) throw new RangeError(`batch must be an integer of at least 2 (BatchNorm needs a batch), got ${batch}`);
+  if (!Number.isInteger(size) || size < 32) throw new RangeError(`size must be an integer of at least 32, got ${size}`);
+  if (labels.length !== imageCount(images)) throw new RangeError(`${labels.length} labels for ${imageCount(images)} images`);
+  checkLabels(labels, [...trainIdx, ...valIdx], classes);
+
+  const dim = backbone.outChannels;
+  const head = new TrainingHead(dim, classes, seed);
+  const backboneParams = backbone.params.trainable();
+  const headParams = head.params.trainable();
+  const nameOf = new Map([...backboneParams, ...headParams].map(([name, variable]) => [variable.name, name]));
+  const varList = [...backboneParams, ...headParams].map(([, variable]) => variable);
+  // Everything a restore needs: weights, BatchNorm running statistics, the head.
+  const snapshotted = [...backbone.params.variables.values(), ...head.params.variables.values()];
+  const backboneOptimizer = new Sgd(options.momentum ?? 0.9, options.weightDecay ?? 1e-4);
+  const headOptimizer = new Sgd(options.momentum ?? 0.9, options.weightDecay ?? 1e-4);
+  const rng = new Rng(seed);
+  const valPixels = valIdx.length ? evalPixels(images, valIdx, size) : null;
+  const valTruth = Int32Array.from(valIdx, (i) => labels[i]!);
+  const history: EpochRecord[] = [];
+  let best = { accuracy: -1, loss: Number.POSITIVE_INFINITY, epoch: 0 };
+  let snapshot: tf.Tensor[] | null = null;
+  let sinceImprovement = 0;
+  let stoppedEarly = false;
+  try {
+    for (let epoch = 0; epoch < epochs; epoch += 1) {
+      const backboneLr = cosineLr(options.backboneLr ?? 0.01, epoch, epochs);
+      const headLr = cosineLr(options.headLr ?? 0.1, epoch, epochs);
+      const order = epochOrder(trainIdx, batch, minSteps, rng);
+      let lossSum = 0;
+      let seen = 0;
+      let stopRequested = false;
+      for (let step = 0; step < order.length; step += 1) {
+        const chosen = order[step]!;
+        const pixels = cropScale ? augmentedPixels(images, chosen, size, rng, cropScale) : evalPixels(images, chosen, size);
+        const updates: BatchNormUpdate[] = [];
+        const headStats: { mean?: tf.Tensor1D; variance?: tf.Tensor1D } = {};
+        const loss = tf.tidy(() => {
+          const x = tf.tensor4d(pixels, [chosen.length, size, size, 3]);
+          const y = tf.oneHot(tf.tensor1d(Int32Array.from(chosen, (i) => labels[i]!), 'int32'), classes);
+          const { value, grads } = tf.variableGrads(() => {
+            const pooled = globalAveragePool(backbone.forward(x, { training: true, convGrad, batchNormUpdates: updates }));
+            return tf.losses.softmaxCrossEntropy(y, head.trainingLogits(pooled, headStats)) as tf.Scalar;
+          }, varList);
+          const byName: Record<string, tf.Tensor> = {};
+          for (const [variableName, grad] of Object.entries(grads)) byName[nameOf.get(variableName)!] = grad;
+          backboneOptimizer.step(backboneParams, byName, backboneLr);
+          headOptimizer.step(headParams, byName, headLr);
+          return value;
+        });
+        backbone.applyBatchNormUpdates(updates);
+        head.applyUpdate(headStats, chosen.length);
+        lossSum += (await loss.data())[0]! * chosen.length;
+        seen += chosen.length;
+        loss.dispose();
+        if (options.onStep?.(step + 1, order.length, epoch + 1) === 'stop') {
+          stopRequested = true;
+          break;
+        }
+      }
+      if (stopRequested) {
+        stoppedEarly = true;
+        break;
+      }
+      let valScore = { accuracy: Number.NaN, loss: Number.NaN };
+      if (valPixels) {
+        const [weight, bias] = head.folded();
+        valScore = score(headProbabilities(backbone, weight, bias, false, valPixels, size, options.evalBatch ?? 32, convGrad), classes, valTruth);
+        weight.dispose();
+        bias.dispose();
+      }
+      history.push({ epoch: epoch + 1, trainLoss: lossSum / seen, valAccuracy: valScore.accuracy, valLoss: valScore.loss, lr: backboneLr });
+      if (valPixels && better(valScore.accuracy, valScore.loss, best)) {
+        sinceImprovement = valScore.accuracy > best.accuracy ? 0 : sinceImprovement + 1;
+        best = { accuracy: valScore.accuracy, loss: valScore.loss, epoch: epoch + 1 };
+        for (const tensor of snapshot ?? []) tensor.dispose();
+        snapshot = snapshotted.map((variable) => tf.clone(variable));
+      } else {
+        sinceImprovement += 1;
+      }
+      if (!valPixels) best = { ...best, epoch: epoch + 1 };
+      const verdict = options.onEpoch?.(epoch + 1, epochs, { trainLoss: lossSum / seen, valAccuracy: valScore.accuracy });
+      if (verdict === 'stop' || (valPixels && sinceImprovement >= patience)) {
+        stoppedEarly = epoch + 1 < epochs;
+        break;
+      }
+    }
+    if (snapshot) {
+      const values = snapshot;
+      tf.tidy(() => snapshotted.forEach((variable, i) => variable.assign(values[i]!)));
+    }
+    return {
+      valAccuracy: valPixels && best.epoch > 0 ? best.accuracy : Number.NaN,
+      bestEpoch: best.epoch,
+      history,
+      head: head.export(),
+      stoppedEarly,
+    };
+  } finally {
+    for (const tensor of snapshot ?? []) tensor.dispose();
+    backboneOptimizer.dispose();
+    headOptimizer.dispose();
+    head.dispose();
+  }
+}
