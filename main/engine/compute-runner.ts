@@ -1,4 +1,4 @@
-import { embedFiles, type ComputeJob, type JobHooks } from './compute-jobs';
+import { classifyFiles, embedFiles, type ComputeJob, type JobHooks } from './compute-jobs';
 import { kmeans } from './kmeans';
 import { nearDuplicatePairs, pca2d, umap2d } from './projection';
 
@@ -22,6 +22,8 @@ export async function runComputeJob(job: ComputeJob, hooks: JobHooks): Promise<u
       return pca2d(job.features, job.n, job.dim);
     case 'umap':
       return umap2d(job.features, job.n, job.dim, { seed: job.seed, metric: 'cosine', onEpoch: (epoch, total) => hooks.progress(epoch, total, 'UMAP') });
+    case 'classify':
+      return classifyFiles(job, hooks);
     case 'duplicates':
       return nearDuplicatePairs(job.features, job.n, job.dim, job.threshold, job.metric, job.limit);
   }
