@@ -28,6 +28,15 @@ import {
   type Projection,
 } from './embeddings';
 import {
+  classifierIdSchema,
+  confusionImagesSchema,
+  finetuneStartSchema,
+  predictionsPageSchema,
+  type ClassifierDetails,
+  type ClassifierInfo,
+  type PredictionsPage,
+} from './finetune';
+import {
   classCreateSchema,
   classDeletePreviewSchema,
   classDeleteSchema,
@@ -384,6 +393,37 @@ export const calls = {
     args: z.object({ ids: z.array(z.number().int().positive()).max(100_000) }).strict(),
     result: returns<GalleryItem[]>(),
     summary: 'Gallery tiles of some images in the order given (a selection shown as a grid).',
+  }),
+  finetuneStart: defineCall({
+    args: finetuneStartSchema,
+    result: returns<{ task: TaskInfo }>(),
+    summary:
+      'Trains a linear probe and/or a fine-tune from the current labels (at least 2 classes) on the chosen backbone, as one task, and predicts every image of the scope.',
+  }),
+  classifiersList: defineCall({
+    args: noArgs,
+    result: returns<ClassifierInfo[]>(),
+    summary: 'Every classifier trained from the labels, newest first, with its validation accuracy and whether it is the chosen one.',
+  }),
+  classifierGet: defineCall({
+    args: classifierIdSchema,
+    result: returns<ClassifierDetails>(),
+    summary: 'One classifier with its training history, validation confusion matrix and per-class accuracy.',
+  }),
+  classifierChoose: defineCall({
+    args: classifierIdSchema,
+    result: returns<ClassifierInfo>(),
+    summary: 'Makes a classifier the chosen one (whose predictions are shown by default).',
+  }),
+  predictionsPage: defineCall({
+    args: predictionsPageSchema,
+    result: returns<PredictionsPage>(),
+    summary: "One page of a classifier's predictions (the chosen one by default), filtered and ordered by confidence; least confident unlabelled first is the review queue.",
+  }),
+  confusionImages: defineCall({
+    args: confusionImagesSchema,
+    result: returns<number[]>(),
+    summary: 'The validation images of one cell of a classifier\'s confusion matrix (true class, predicted class).',
   }),
 } as const;
 

@@ -8,6 +8,7 @@ import { SettingsRepository } from '../store/settings-repository';
 import type { EngineProbe } from '../engine/engine-probe';
 import type { Handlers } from './dispatch';
 import { embeddingHandlers } from './embeddings';
+import { finetuneHandlers } from './finetune';
 import { labelsHandlers } from './labels';
 import { libraryHandlers, type LibraryOptions } from './library';
 import { pretrainingHandlers, type PretrainingOptions } from './pretraining';
@@ -46,6 +47,7 @@ export function createServices(context: ServiceContext): Handlers {
     ...labelsHandlers(context),
     ...pretrainingHandlers(context),
     ...embeddingHandlers(context),
+    ...finetuneHandlers(context),
   };
 }
 

@@ -133,6 +133,33 @@ const expectedAdditions: Record<number, Additions> = {
     triggers: [],
     views: [],
   },
+  7: {
+    tables: {
+      classifiers: [
+        'id',
+        'run_id',
+        'step',
+        'source_kind',
+        'mode',
+        'classes',
+        'val_accuracy',
+        'best_epoch',
+        'history',
+        'confusion',
+        'per_class',
+        'train_count',
+        'validation_count',
+        'head',
+        'chosen',
+        'created_at',
+      ],
+      predictions: ['classifier_id', 'image_id', 'class_id', 'confidence', 'split', 'label_class_id'],
+    },
+    columns: {},
+    indexes: ['predictions_confidence'],
+    triggers: [],
+    views: [],
+  },
 };
 
 /** The one seeded run (created on first use), for the seeders of tables that need a run. */
@@ -159,6 +186,27 @@ function seedClustering(db: Database.Database): number {
     db
       .prepare("INSERT INTO clusterings (set_id, k, metric, seed, folder_key, images, inertia, iterations, scores) VALUES (?, 3, 'cosine', 0, '', 1, 0.5, 7, ?)")
       .run(seedEmbeddingSet(db), JSON.stringify({ nmi: 0.5, ari: 0.25, purity: 0.75, labelled: 1 })).lastInsertRowid,
+  );
+}
+
+/** The one seeded classifier (a linear probe on the seeded run's checkpoint at step 3). */
+function seedClassifier(db: Database.Database): number {
+  const existing = db.prepare('SELECT id FROM classifiers LIMIT 1').pluck().get() as number | undefined;
+  if (existing !== undefined) return existing;
+  return Number(
+    db
+      .prepare(
+        `INSERT INTO classifiers (run_id, step, source_kind, mode, classes, val_accuracy, best_epoch, history, confusion, per_class, train_count, validation_count, head)
+         VALUES (?, 3, 'checkpoint', 'linear-probe', ?, 0.75, 2, ?, ?, ?, 6, 2, ?)`,
+      )
+      .run(
+        seedRun(db),
+        JSON.stringify([{ id: 1, name: 'cats 猫' }, { id: 2, name: 'dogs' }]),
+        JSON.stringify([{ epoch: 1, trainLoss: 0.5, valAccuracy: 0.75, valLoss: 0.25, lr: 0.01 }]),
+        JSON.stringify([[1, 0], [1, 0]]),
+        JSON.stringify([1, 0]),
+        Buffer.from(new Float32Array([0.5, -0.5, 0.25, 0.125, 0, 1]).buffer),
+      ).lastInsertRowid,
   );
 }
 
@@ -254,6 +302,13 @@ const seeders: Record<string, (db: Database.Database) => void> = {
     db
       .prepare("INSERT INTO projections (set_id, method, folder_key, image_ids, xy) VALUES (?, 'pca', '', ?, ?)")
       .run(seedEmbeddingSet(db), Buffer.from(new Int32Array([1]).buffer), Buffer.from(new Float32Array([0.5, -0.5]).buffer)),
+  classifiers: (db) => {
+    seedClassifier(db);
+  },
+  predictions: (db) =>
+    db
+      .prepare("INSERT INTO predictions (classifier_id, image_id, class_id, confidence, split, label_class_id) VALUES (?, ?, 1, 0.875, 'validation', 2)")
+      .run(seedClassifier(db), sharedImage(db)),
   checkpoints: (db) =>
     db
       .prepare("INSERT INTO checkpoints (run_id, step, epoch, kind, file) VALUES (?, 3, 0, 'epoch', '/seed/runs/for-checkpoints/checkpoints/step-3.ckpt')")
