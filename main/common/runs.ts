@@ -156,6 +156,8 @@ export interface RunInfo {
   knnAccuracy: number | null;
   /** The last step with metrics (0 before the first). */
   lastStep: number;
+  /** Checkpoints of the run on record. */
+  checkpointCount: number;
   /** Steps in all, when known (epochs * steps per epoch). */
   totalSteps: number | null;
   /** The run this one continues from an older checkpoint of, and that checkpoint's step. */

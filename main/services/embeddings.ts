@@ -333,7 +333,7 @@ export class EmbeddingsService {
 
   /** The k nearest images to one image in the set (cosine distance on the L2-normalised features). */
   similar(args: { setId: number; imageId: number; k: number }): ImageDistance[] {
-    const set = this.mustGetSet(args.setId);
+    this.mustGetSet(args.setId);
     const query = this.repo.vector(args.setId, args.imageId);
     if (!query) throw new ServiceError('NOT_FOUND', `Image ${args.imageId} has no embedding in this set yet: compute the embeddings first.`);
     const { images, vectors, dim } = this.loaded(args.setId);
@@ -345,7 +345,6 @@ export class EmbeddingsService {
       scored.push({ index: i, distance: 1 - dot });
     }
     scored.sort((a, b) => a.distance - b.distance);
-    void set;
     return scored.slice(0, args.k).map(({ index, distance }) => ({ imageId: images[index]!.id, distance, version: images[index]!.content_hash.slice(0, 16) }));
   }
 

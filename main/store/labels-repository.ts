@@ -1,4 +1,4 @@
-import type { Database, Statement } from 'better-sqlite3';
+import { StatementCache } from './statements';
 import type { ClassInfo } from '../common/library';
 import type { ClassDeletePreview } from '../common/labels';
 
@@ -15,26 +15,7 @@ export interface HandLabelRow {
   classId: number | null;
 }
 
-export class LabelsRepository {
-  private readonly statements = new Map<string, Statement>();
-
-  constructor(readonly db: Database) {}
-
-  /** A prepared statement, cached by its SQL. */
-  private prepare<P extends unknown[] = unknown[], R = unknown>(sql: string): Statement<P, R> {
-    let statement = this.statements.get(sql);
-    if (!statement) {
-      statement = this.db.prepare(sql);
-      this.statements.set(sql, statement);
-    }
-    return statement as unknown as Statement<P, R>;
-  }
-
-  /** Runs `work` in one (immediate) transaction: all of it is written, or none. */
-  transaction<T>(work: () => T): T {
-    return this.db.transaction(work).immediate();
-  }
-
+export class LabelsRepository extends StatementCache {
   // ---- classes ---------------------------------------------------------------------------
 
   /** One class with its counts, or undefined. */

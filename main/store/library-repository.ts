@@ -1,5 +1,5 @@
 import path from 'node:path';
-import type { Database, Statement } from 'better-sqlite3';
+import { StatementCache } from './statements';
 import type {
   ClassInfo,
   FolderClass,
@@ -100,30 +100,26 @@ interface GalleryRow {
   label: string | null;
 }
 
+/** A gallery tile from a row of the gallery queries. */
+function toGalleryItem(row: GalleryRow): GalleryItem {
+  return {
+    id: row.id,
+    folderId: row.folder_id,
+    relPath: row.rel_path,
+    width: row.width,
+    height: row.height,
+    format: row.format,
+    copies: row.copies,
+    version: row.version,
+    ...(row.label !== null ? { label: row.label } : {}),
+  };
+}
+
 /** The label an image shows: a hand label wins over a folder label. */
 const labelColumn = `(SELECT c.name FROM labels l JOIN classes c ON c.id = l.class_id
    WHERE l.image_id = images.id ORDER BY l.source = 'hand' DESC LIMIT 1) AS label`;
 
-export class LibraryRepository {
-  private readonly statements = new Map<string, Statement>();
-
-  constructor(readonly db: Database) {}
-
-  /** A prepared statement, cached by its SQL. */
-  private prepare<P extends unknown[] = unknown[], R = unknown>(sql: string): Statement<P, R> {
-    let statement = this.statements.get(sql);
-    if (!statement) {
-      statement = this.db.prepare(sql);
-      this.statements.set(sql, statement);
-    }
-    return statement as unknown as Statement<P, R>;
-  }
-
-  /** Runs `work` in one (immediate) transaction. */
-  transaction<T>(work: () => T): T {
-    return this.db.transaction(work).immediate();
-  }
-
+export class LibraryRepository extends StatementCache {
   // ---- folders -------------------------------------------------------------------------
 
   addFolder(folder: { path: string; name: string; minSide: number; maxPixels: number }): FolderRow {
@@ -362,19 +358,7 @@ export class LibraryRepository {
     return {
       total,
       offset: q.offset,
-      items: rows.map(
-        (row): GalleryItem => ({
-          id: row.id,
-          folderId: row.folder_id,
-          relPath: row.rel_path,
-          width: row.width,
-          height: row.height,
-          format: row.format,
-          copies: row.copies,
-          version: row.version,
-          ...(row.label !== null ? { label: row.label } : {}),
-        }),
-      ),
+      items: rows.map(toGalleryItem),
     };
   }
 
@@ -389,20 +373,7 @@ export class LibraryRepository {
     const byId = new Map(rows.map((row) => [row.id, row]));
     return ids.flatMap((id) => {
       const row = byId.get(id);
-      if (!row) return [];
-      return [
-        {
-          id: row.id,
-          folderId: row.folder_id,
-          relPath: row.rel_path,
-          width: row.width,
-          height: row.height,
-          format: row.format,
-          copies: row.copies,
-          version: row.version,
-          ...(row.label !== null ? { label: row.label } : {}),
-        },
-      ];
+      return row ? [toGalleryItem(row)] : [];
     });
   }
 

@@ -21,13 +21,15 @@ interface RunRow {
   final_location_loss: number | null;
   knn_accuracy: number | null;
   last_step: number | null;
+  checkpoint_count: number;
   parent_run_id: number | null;
   parent_step: number | null;
   total_steps: number | null;
   monitor: string | null;
 }
 
-const runColumns = `r.*, (SELECT max(step) FROM run_metrics m WHERE m.run_id = r.id) AS last_step`;
+const runColumns = `r.*, (SELECT max(step) FROM run_metrics m WHERE m.run_id = r.id) AS last_step,
+  (SELECT count(*) FROM checkpoints c WHERE c.run_id = r.id) AS checkpoint_count`;
 
 function toRunInfo(row: RunRow): RunInfo {
   const finalLosses: RunLosses | null =
@@ -48,6 +50,7 @@ function toRunInfo(row: RunRow): RunInfo {
     finalLosses,
     knnAccuracy: row.knn_accuracy,
     lastStep: row.last_step ?? 0,
+    checkpointCount: row.checkpoint_count,
     totalSteps: row.total_steps,
     parentRunId: row.parent_run_id,
     parentStep: row.parent_step,

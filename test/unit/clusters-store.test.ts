@@ -76,6 +76,7 @@ function runInfo(id: number, patch: Partial<RunInfo> = {}): RunInfo {
     finalLosses: null,
     knnAccuracy: null,
     lastStep: 6,
+    checkpointCount: 2,
     totalSteps: 6,
     parentRunId: null,
     parentStep: null,

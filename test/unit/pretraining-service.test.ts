@@ -124,6 +124,7 @@ describe('pretraining service', () => {
       expect(checkpoint.file.startsWith(run.runDir + path.sep)).toBe(true);
     }
     expect(details.checkpoints.at(-1)?.step).toBe(stepsPerEpoch);
+    expect(firstRun.checkpointCount).toBe(details.checkpoints.length);
     // The final event says it ended.
     expect(events.filter((event) => event.runId === run.id).at(-1)).toMatchObject({ phase: 'ended', status: 'finished' });
   }, 180_000);

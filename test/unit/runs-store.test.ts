@@ -60,6 +60,7 @@ function runInfo(id: number, patch: Partial<RunInfo> = {}): RunInfo {
     finalLosses: null,
     knnAccuracy: null,
     lastStep: 0,
+    checkpointCount: 0,
     totalSteps: 60,
     parentRunId: null,
     parentStep: null,
