@@ -7,6 +7,7 @@ import { startCore } from '../core';
 import { defaultDataDir } from '../paths';
 import { startBrowserHost } from '../server/host';
 import { registerClusterCommands } from './cluster-commands';
+import { registerFinetuneCommands } from './finetune-commands';
 import { registerLibraryCommands } from './library-commands';
 import { registerPretrainCommands } from './pretrain-commands';
 import { registerSampleCommand } from './sample-command';
@@ -111,6 +112,7 @@ export function buildProgram(): Command {
   registerSampleCommand(program);
   registerLibraryCommands(program);
   registerClusterCommands(program);
+  registerFinetuneCommands(program);
   return program;
 }
 

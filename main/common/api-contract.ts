@@ -28,12 +28,18 @@ import {
   type Projection,
 } from './embeddings';
 import {
+  backboneExportSchema,
+  classFoldersExportSchema,
+  classifierExportSchema,
   classifierIdSchema,
   confusionImagesSchema,
+  labelsExportSchema,
   finetuneStartSchema,
   predictionsPageSchema,
   type ClassifierDetails,
   type ClassifierInfo,
+  type ExportFile,
+  type FinetuneRound,
   type PredictionsPage,
 } from './finetune';
 import {
@@ -424,6 +430,31 @@ export const calls = {
     args: confusionImagesSchema,
     result: returns<number[]>(),
     summary: 'The validation images of one cell of a classifier\'s confusion matrix (true class, predicted class).',
+  }),
+  finetuneRounds: defineCall({
+    args: noArgs,
+    result: returns<FinetuneRound[]>(),
+    summary: 'Every fine-tune round, oldest first, with its label count and the validation accuracy of each of its classifiers.',
+  }),
+  labelsExport: defineCall({
+    args: labelsExportSchema,
+    result: returns<ExportFile>(),
+    summary: 'Labels and/or predictions as CSV or JSON (path, label, source, confidence), handed back as a file to save.',
+  }),
+  classFoldersExport: defineCall({
+    args: classFoldersExportSchema,
+    result: returns<{ task: TaskInfo }>(),
+    summary: 'Copies (never moves) the library into one folder per class at a destination outside every library folder, as a task with progress and a summary.',
+  }),
+  classifierExport: defineCall({
+    args: classifierExportSchema,
+    result: returns<{ path: string; files: string[] }>(),
+    summary: 'Writes a classifier as a TF.js layers model (model.json + weights) with labels.json into a new folder under the destination.',
+  }),
+  backboneExport: defineCall({
+    args: backboneExportSchema,
+    result: returns<{ path: string; files: string[] }>(),
+    summary: 'Writes a backbone as safetensors with torchvision ResNet names (or as TF.js weights) into a new folder under the destination.',
   }),
 } as const;
 

@@ -22,6 +22,12 @@ export const finetuneStartSchema = z
     seed: z.number().int().min(0).max(2 ** 31 - 1).default(0),
     /** Training epochs of each classifier (defaults: 100 for a linear probe, 30 for a fine-tune). */
     epochs: z.number().int().min(1).max(1000).optional(),
+    /**
+     * Also train the same classifier(s) on the random-init backbone of the same architecture, so
+     * the user sees what pretraining bought; those are stored (marked random) but never chosen
+     * automatically.
+     */
+    compareRandom: z.boolean().default(false),
   })
   .strict();
 
@@ -37,7 +43,12 @@ export const predictionsPageSchema = z
     maxConfidence: z.number().min(0).max(1).optional(),
     /** Only images with no label (hand or folder): the review queue. */
     unlabelledOnly: z.boolean().default(false),
-    order: z.enum(['confidence-asc', 'confidence-desc']).default('confidence-asc'),
+    /**
+     * confidence-asc / -desc by confidence; review = the review queue: least confident first, but
+     * taking turns across clusters (of the newest clustering of the classifier's backbone, else
+     * across predicted classes) so one page is not all one kind of image.
+     */
+    order: z.enum(['confidence-asc', 'confidence-desc', 'review']).default('confidence-asc'),
     offset: z.number().int().min(0).default(0),
     limit: z.number().int().min(1).max(1000).default(200),
   })
@@ -71,6 +82,17 @@ export interface ClassifierInfo {
   createdAt: string;
   /** The classifier whose predictions are shown: the user's choice, else the better of the latest round. */
   chosen: boolean;
+  /** The fine-tune round (one finetuneStart) that trained it: 1, 2, ... */
+  round: number;
+  /** Labelled images (train + validation) it learned from. */
+  labelCount: number;
+  /**
+   * With very few labels there is no held-out set worth the name: the accuracy, confusion matrix
+   * and per-class accuracy are then out-of-fold over this many folds (every label validated once
+   * by a model that did not train on it), and the classifier kept was trained on every label.
+   * Null for one stratified train/validation split.
+   */
+  folds: number | null;
 }
 
 export interface ClassifierDetails extends ClassifierInfo {
@@ -96,3 +118,79 @@ export interface PredictionsPage {
   items: PredictionItem[];
   total: number;
 }
+
+/** One round of fine-tuning (one finetuneStart): its classifiers' validation accuracies. */
+export interface FinetuneRound {
+  round: number;
+  createdAt: string;
+  labelCount: number;
+  classCount: number;
+  /** Validation accuracy per classifier of the round (null without validation images). */
+  linearProbe: number | null;
+  fineTune: number | null;
+  /** The same on the random-init backbone, when the round compared with it. */
+  randomLinearProbe: number | null;
+  randomFineTune: number | null;
+}
+
+/** Where predictions come from in an export. */
+export const exportIncludeValues = ['labels', 'predictions', 'both'] as const;
+
+export const labelsExportSchema = z
+  .object({
+    format: z.enum(['csv', 'json']),
+    /**
+     * labels: every labelled image (path, label, source); predictions: every image with the
+     * chosen classifier's prediction (path, label, confidence); both: every image, its label
+     * and source when labelled, else its prediction with its confidence.
+     */
+    include: z.enum(exportIncludeValues).default('both'),
+    /** The classifier for predictions (the chosen one when left out). */
+    classifierId: id.optional(),
+  })
+  .strict();
+
+/** An export handed to the renderer as a download. */
+export interface ExportFile {
+  fileName: string;
+  mimeType: string;
+  content: string;
+  rows: number;
+}
+
+/** An absolute folder on the machine running the core. */
+const destination = z.string().trim().min(1, 'choose a destination folder').max(4096);
+
+export const classFoldersExportSchema = z
+  .object({
+    /** An absolute path; created if missing. It may not be inside (or contain) a library folder. */
+    destination,
+    /** labels: only labelled images; both: also unlabelled images by their predicted class. */
+    include: z.enum(['labels', 'both']).default('labels'),
+    /** With include=both, only predictions at least this confident (others go to nothing). */
+    minConfidence: z.number().min(0).max(1).default(0),
+    classifierId: id.optional(),
+  })
+  .strict();
+
+/** What a class-folder copy did (the task's result, also in its final message). */
+export interface ClassFoldersSummary {
+  destination: string;
+  copied: number;
+  /** Files already present with the same content (a re-run copies nothing twice). */
+  unchanged: number;
+  /** Files that could not be copied, with why. */
+  failed: { path: string; reason: string }[];
+  perClass: { name: string; images: number }[];
+}
+
+export const classifierExportSchema = z.object({ classifierId: id, destination }).strict();
+
+export const backboneExportSchema = z
+  .object({
+    source: embeddingSourceSchema,
+    destination,
+    /** safetensors with torchvision ResNet names (loadable with strict=False, only fc missing), or tfjs. */
+    format: z.enum(['safetensors', 'tfjs']).default('safetensors'),
+  })
+  .strict();

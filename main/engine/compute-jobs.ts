@@ -4,10 +4,13 @@ import type { PretrainConfig } from '../common/pretrain-config';
 import { toFloatImage, type FloatImage } from '../data/augment';
 import { decodeImage } from '../data/decode';
 import { evalBatch } from '../data/jigsaw';
+import { saveClassifier } from './classifier-model';
 import { defaultConvGradMode } from './conv';
 import { loadBackbone } from './evaluate';
-import { confusionMatrix, fineTune, linearProbe, perClassAccuracy, predict, predictFromFeatures, stratifiedSplit, type EpochRecord, type LinearHead, type Predictions } from './finetune';
+import { confusionMatrix, fineTune, foldSplit, linearProbe, perClassAccuracy, predict, predictFromFeatures, stratifiedSplit, type EpochRecord, type LinearHead, type Predictions } from './finetune';
 import { extractFeatures } from './knn';
+import type { ResNet } from './resnet';
+import type { ExportBackboneJob } from './export-jobs';
 
 /**
  * Work other than training that needs tfjs, run in a trainer process: embedding images with a
@@ -21,7 +24,8 @@ export type ComputeJob =
   | { kind: 'pca'; features: Float32Array; n: number; dim: number }
   | { kind: 'umap'; features: Float32Array; n: number; dim: number; seed: number }
   | { kind: 'duplicates'; features: Float32Array; n: number; dim: number; threshold: number; metric: DistanceMetric; limit: number }
-  | ClassifyJob;
+  | ClassifyJob
+  | ExportBackboneJob;
 
 /**
  * Trains a classifier from a few labels on a backbone (a checkpoint's, or random init) and
@@ -39,6 +43,12 @@ export interface ClassifyJob {
   size: number;
   seed: number;
   epochs?: number;
+  /**
+   * A folder to write the trained classifier to, as a TF.js layers model (model.json +
+   * weights.bin, backbone and head) with labels.json; `classNames` names the head's classes there.
+   */
+  saveTo?: string;
+  classNames?: string[];
 }
 
 export interface ClassifyResult {
@@ -46,9 +56,17 @@ export interface ClassifyResult {
   valAccuracy: number;
   bestEpoch: number;
   history: EpochRecord[];
-  /** Indices into the job's files of the training and validation images. */
+  /**
+   * Indices into the job's files of the training and validation images. With very few labels
+   * (a k-fold plan, `folds` set) every labelled image trains the kept classifier and the
+   * validation images are all those validated out of fold.
+   */
   train: number[];
   validation: number[];
+  /** The class predicted for each validation image (aligned with `validation`), by a classifier that did not train on it. */
+  validationPredicted: number[];
+  /** The number of folds when the accuracy is a k-fold estimate. */
+  folds?: number;
   /** On the validation images: rows are the true class, columns the predicted one. */
   confusion: number[][];
   perClass: (number | null)[];
@@ -57,6 +75,8 @@ export interface ClassifyResult {
   confidence: Float32Array;
   head: LinearHead;
   skipped: { index: number; reason: string }[];
+  /** The files written when the job had saveTo (names relative to that folder). */
+  saved?: string[];
 }
 
 export interface EmbedChunk {
@@ -94,53 +114,123 @@ export async function classifyFiles(job: ClassifyJob, hooks: JobHooks): Promise<
   const labelled = kept.map((file, position) => ({ file, position })).filter(({ file }) => job.labels[file]! >= 0);
   const labels = labelled.map(({ file }) => job.labels[file]!);
   if (new Set(labels).size < 2) throw new Error('fine-tuning needs labelled images of at least 2 classes.');
-  const split = stratifiedSplit(labels, { seed: job.seed });
+  const plan = stratifiedSplit(labels, { seed: job.seed });
   const loaded = loadBackbone(job.checkpoint, { randomInit: !job.checkpoint, config: job.config, convGrad });
   try {
     const pixels = evalBatch(images, job.size);
     const epochs = job.epochs ?? (job.mode === 'linear-probe' ? 100 : 30);
-    const onEpoch = (epoch: number, total: number): void => hooks.progress(epoch, total, job.mode === 'linear-probe' ? 'linear probe' : 'fine-tuning');
-    let outcome: { valAccuracy: number; bestEpoch: number; history: EpochRecord[]; head: LinearHead };
-    let predictions: Predictions;
-    if (job.mode === 'linear-probe') {
-      const dim = loaded.backbone.outChannels;
-      const features = extractFeatures(loaded.backbone, pixels, images.length, job.size, 64, convGrad);
-      const labelledFeatures = new Float32Array(labelled.length * dim);
-      labelled.forEach(({ position }, row) => labelledFeatures.set(features.subarray(position * dim, (position + 1) * dim), row * dim));
-      const probe = linearProbe(labelledFeatures, dim, split.train, labels, split.validation, { classes: job.classes, seed: job.seed, epochs, onEpoch });
-      outcome = { valAccuracy: probe.valAccuracy, bestEpoch: probe.bestEpoch, history: probe.history, head: probe };
-      predictions = predictFromFeatures(features, dim, probe);
-    } else {
-      const tuned = await fineTune(loaded.backbone, { images: labelled.map(({ position }) => images[position]!) }, labels, split.train, split.validation, {
-        classes: job.classes,
-        size: job.size,
-        seed: job.seed,
-        epochs,
-        convGrad,
-        onEpoch,
-      });
-      outcome = tuned;
-      predictions = predict(loaded.backbone, tuned.head, { pixels, size: job.size }, job.size, { convGrad });
+    const modeName = job.mode === 'linear-probe' ? 'linear probe' : 'fine-tuning';
+    const dim = loaded.backbone.outChannels;
+    // The linear probe's features come from the frozen backbone: extracted once for every fold.
+    const features = job.mode === 'linear-probe' ? extractFeatures(loaded.backbone, pixels, images.length, job.size, 64, convGrad) : undefined;
+    let labelledFeatures: Float32Array | undefined;
+    if (features) {
+      labelledFeatures = new Float32Array(labelled.length * dim);
+      labelled.forEach(({ position }, row) => labelledFeatures!.set(features.subarray(position * dim, (position + 1) * dim), row * dim));
     }
+    const labelledImages = labelled.map(({ position }) => images[position]!);
+    // k-fold: k trainings for the estimate, then the final one on every label.
+    const rounds = plan.folds ? plan.folds.length + 1 : 1;
+    let round = 0;
+    /** Trains one classifier on `train` (validating on `validation`); gives the validation images' predicted classes too. */
+    const trainOne = async (backbone: ResNet, train: number[], validation: number[], epochCount: number) => {
+      const label = rounds > 1 ? (round < rounds - 1 ? `${modeName}, fold ${round + 1} of ${rounds - 1}` : `${modeName} on every label`) : modeName;
+      const onEpoch = (epoch: number, total: number): void => hooks.progress(round * total + epoch, rounds * total, label);
+      let outcome: { valAccuracy: number; bestEpoch: number; history: EpochRecord[]; head: LinearHead };
+      let validationPredicted: number[];
+      if (labelledFeatures) {
+        const probe = linearProbe(labelledFeatures, dim, train, labels, validation, { classes: job.classes, seed: job.seed, epochs: epochCount, onEpoch });
+        outcome = { valAccuracy: probe.valAccuracy, bestEpoch: probe.bestEpoch, history: probe.history, head: probe };
+        const rows = new Float32Array(validation.length * dim);
+        validation.forEach((i, row) => rows.set(labelledFeatures!.subarray(i * dim, (i + 1) * dim), row * dim));
+        validationPredicted = validation.length > 0 ? Array.from(predictFromFeatures(rows, dim, probe).classes) : [];
+      } else {
+        outcome = await fineTune(backbone, { images: labelledImages }, labels, train, validation, { classes: job.classes, size: job.size, seed: job.seed, epochs: epochCount, convGrad, onEpoch });
+        validationPredicted = validation.length > 0 ? Array.from(predict(backbone, outcome.head, { images: labelledImages }, job.size, { convGrad, indices: validation }).classes) : [];
+      }
+      round += 1;
+      return { ...outcome, validationPredicted };
+    };
+    /** Out-of-fold: every validated labelled image (index into `labelled`) and the class predicted for it by a model that did not train on it. */
+    const validated: number[] = [];
+    const validatedAs: number[] = [];
+    let outcome: { valAccuracy: number; bestEpoch: number; history: EpochRecord[]; head: LinearHead };
+    let trainIndices: number[];
+    if (plan.folds) {
+      // Too few labels for one held-out set: each fold is validated once by a classifier trained on
+      // the others (a fresh copy of the backbone for fine-tuning), the accuracy and confusion are
+      // out-of-fold, and the classifier kept is trained on every label for the folds' median best epoch.
+      const folds = plan.folds;
+      const histories: EpochRecord[][] = [];
+      const bestEpochs: number[] = [];
+      for (let fold = 0; fold < folds.length; fold += 1) {
+        const { train, validation } = foldSplit(folds, fold, labels);
+        if (validation.length === 0) {
+          round += 1;
+          continue;
+        }
+        const copy = labelledFeatures ? undefined : loadBackbone(job.checkpoint, { randomInit: !job.checkpoint, config: job.config, convGrad });
+        try {
+          const result = await trainOne(copy?.backbone ?? loaded.backbone, train, validation, epochs);
+          histories.push(result.history);
+          bestEpochs.push(result.bestEpoch);
+          validated.push(...validation);
+          validatedAs.push(...result.validationPredicted);
+        } finally {
+          copy?.dispose();
+        }
+      }
+      const sorted = [...bestEpochs].sort((a, b) => a - b);
+      const finalEpochs = sorted.length > 0 ? sorted[Math.floor(sorted.length / 2)]! : epochs;
+      trainIndices = labels.map((_, i) => i);
+      const final = await trainOne(loaded.backbone, trainIndices, [], finalEpochs);
+      const correct = validated.reduce((sum, i, k) => sum + (validatedAs[k] === labels[i] ? 1 : 0), 0);
+      outcome = {
+        valAccuracy: validated.length > 0 ? correct / validated.length : Number.NaN,
+        bestEpoch: finalEpochs,
+        history: meanHistory(histories, final.history),
+        head: final.head,
+      };
+    } else {
+      trainIndices = plan.train;
+      const result = await trainOne(loaded.backbone, plan.train, plan.validation, epochs);
+      validated.push(...plan.validation);
+      validatedAs.push(...result.validationPredicted);
+      outcome = result;
+    }
+    const predictions: Predictions = labelledFeatures ? predictFromFeatures(features!, dim, outcome.head) : predict(loaded.backbone, outcome.head, { pixels, size: job.size }, job.size, { convGrad });
     const predicted = new Int32Array(job.files.length).fill(-1);
     const confidence = new Float32Array(job.files.length);
     kept.forEach((file, position) => {
       predicted[file] = predictions.classes[position]!;
       confidence[file] = predictions.confidence[position]!;
     });
-    const truth = split.validation.map((i) => labels[i]!);
-    const guessed = split.validation.map((i) => predicted[labelled[i]!.file]!);
-    const confusion = confusionMatrix(truth, guessed, job.classes);
+    const confusion = confusionMatrix(
+      validated.map((i) => labels[i]!),
+      validatedAs,
+      job.classes,
+    );
+    // The backbone is the tuned one after fine-tuning (fineTune trains it in place).
+    const saved = job.saveTo
+      ? await saveClassifier(job.saveTo, loaded.backbone, outcome.head, {
+          classNames: job.classNames ?? Array.from({ length: job.classes }, (_, c) => `class ${c}`),
+          size: job.size,
+          source: { mode: job.mode, checkpoint: job.checkpoint ?? null, randomInit: !job.checkpoint, arch: loaded.config.arch, width: loaded.config.width, valAccuracy: outcome.valAccuracy, bestEpoch: outcome.bestEpoch, labelled: labelled.length, seed: job.seed },
+        })
+      : undefined;
     return {
       mode: job.mode,
       ...outcome,
-      train: split.train.map((i) => labelled[i]!.file),
-      validation: split.validation.map((i) => labelled[i]!.file),
+      train: trainIndices.map((i) => labelled[i]!.file),
+      validation: validated.map((i) => labelled[i]!.file),
+      validationPredicted: validatedAs,
+      ...(plan.folds ? { folds: plan.folds.length } : {}),
       confusion,
       perClass: perClassAccuracy(confusion),
       predicted,
       confidence,
       skipped,
+      ...(saved ? { saved } : {}),
     };
   } finally {
     loaded.dispose();
@@ -184,4 +274,17 @@ export async function embedFiles(job: Extract<ComputeJob, { kind: 'embed' }>, ho
   } finally {
     loaded.dispose();
   }
+}
+
+/** Per epoch, the mean over folds of their records (each fold's own length); without folds, `fallback`. */
+function meanHistory(histories: EpochRecord[][], fallback: EpochRecord[]): EpochRecord[] {
+  if (histories.length === 0) return fallback;
+  const longest = Math.max(...histories.map((h) => h.length));
+  const mean: EpochRecord[] = [];
+  for (let e = 0; e < longest; e += 1) {
+    const records = histories.map((h) => h[e]).filter((r): r is EpochRecord => r !== undefined);
+    const avg = (pick: (r: EpochRecord) => number): number => records.reduce((sum, r) => sum + pick(r), 0) / records.length;
+    mean.push({ ...records[0]!, epoch: e + 1, trainLoss: avg((r) => r.trainLoss), valAccuracy: avg((r) => r.valAccuracy), valLoss: avg((r) => r.valLoss), lr: avg((r) => r.lr) });
+  }
+  return mean;
 }

@@ -1,4 +1,5 @@
 import { classifyFiles, embedFiles, type ComputeJob, type JobHooks } from './compute-jobs';
+import { exportBackboneFiles } from './export-jobs';
 import { kmeans } from './kmeans';
 import { nearDuplicatePairs, pca2d, umap2d } from './projection';
 
@@ -26,5 +27,7 @@ export async function runComputeJob(job: ComputeJob, hooks: JobHooks): Promise<u
       return classifyFiles(job, hooks);
     case 'duplicates':
       return nearDuplicatePairs(job.features, job.n, job.dim, job.threshold, job.metric, job.limit);
+    case 'export-backbone':
+      return exportBackboneFiles(job, hooks);
   }
 }

@@ -1,6 +1,8 @@
+import crypto from 'node:crypto';
 import fs from 'node:fs';
+import path from 'node:path';
 import type { EmbeddingSource } from '../common/embeddings';
-import type { ClassifierDetails, ClassifierEpoch, ClassifierInfo, ClassifierMode, PredictionsPage } from '../common/finetune';
+import type { ClassifierDetails, ClassifierEpoch, ClassifierInfo, ClassifierMode, FinetuneRound, PredictionsPage } from '../common/finetune';
 import { ServiceError } from '../common/result';
 import type { TaskInfo } from '../common/tasks';
 import type { ClassifyJob, ClassifyResult } from '../engine/compute-jobs';
@@ -10,6 +12,7 @@ import { EmbeddingsRepository } from '../store/embeddings-repository';
 import { RunsRepository } from '../store/runs-repository';
 import type { AreaHandlers, ServiceContext } from './app-services';
 import { embeddingsService } from './embeddings';
+import { exportsHandlers } from './exports';
 import { pretrainingService } from './pretraining';
 
 export interface FinetuneStartArgs {
@@ -18,6 +21,20 @@ export interface FinetuneStartArgs {
   folderIds?: number[] | undefined;
   seed: number;
   epochs?: number | undefined;
+  /** Also train the same mode(s) on the random-init backbone of the same run (never chosen automatically). */
+  compareRandom?: boolean | undefined;
+}
+
+/** The options of a predictions page (predictionsPageSchema, parsed). */
+export interface PredictionsArgs {
+  classifierId?: number | undefined;
+  classId?: number | undefined;
+  minConfidence?: number | undefined;
+  maxConfidence?: number | undefined;
+  unlabelledOnly: boolean;
+  order: 'confidence-asc' | 'confidence-desc' | 'review';
+  offset: number;
+  limit: number;
 }
 
 /**
@@ -60,7 +77,9 @@ export class FinetuneService {
 
   /** Trains the classifier(s) as one task over every image of the scope with the current labels. */
   start(args: FinetuneStartArgs): { task: TaskInfo } {
-    if (this.active?.status === 'running') throw new ServiceError('CONFLICT', 'A fine-tune is running already: wait for it to finish or cancel it.');
+    // The task's current state (start() hands back a snapshot that does not change).
+    const active = this.active && this.context.tasks.list().find((task) => task.id === this.active!.id);
+    if (active?.status === 'running') throw new ServiceError('CONFLICT', 'A fine-tune is running already: wait for it to finish or cancel it.');
     if (pretrainingService(this.context).hasActiveRun()) {
       throw new ServiceError('CONFLICT', 'A pretraining run is training: one job uses the engine at a time. Fine-tune once it has finished, or cancel it first.');
     }
@@ -84,15 +103,28 @@ export class FinetuneService {
     const modes: ClassifierMode[] = args.mode === 'both' ? ['linear-probe', 'fine-tune'] : [args.mode];
     const step = source.kind === 'checkpoint' ? source.step : 0;
     const labelled = labels.filter((label) => label >= 0).length;
-    const title = `${modes.length === 2 ? 'Linear probe and fine-tune' : modes[0] === 'linear-probe' ? 'Linear probe' : 'Fine-tune'} on ${labelled.toLocaleString('en-US')} labels (${classes.length} classes)`;
+    // The backbone's own classifiers, then (compareRandom) the same on the random-init backbone.
+    const plan: { mode: ClassifierMode; sourceKind: 'checkpoint' | 'random'; checkpoint: string | null; own: boolean }[] = modes.map((mode) => ({
+      mode,
+      sourceKind: source.kind,
+      checkpoint,
+      own: true,
+    }));
+    if (args.compareRandom && source.kind === 'checkpoint') for (const mode of modes) plan.push({ mode, sourceKind: 'random', checkpoint: null, own: false });
+    const round = this.repo.nextRound();
+    const classifiersDir = path.join(this.context.dataDir, 'classifiers');
+    const what = modes.length === 2 ? 'Linear probe and fine-tune' : modes[0] === 'linear-probe' ? 'Linear probe' : 'Fine-tune';
+    const title = `${what} on ${labelled.toLocaleString('en-US')} labels (${classes.length} classes)${plan.length > modes.length ? ', compared with random init' : ''}`;
     const task = this.context.tasks.start({ kind: 'finetune', title, unit: 'epochs' }, async (context) => {
       const ids: number[] = [];
       try {
-        for (const [index, mode] of modes.entries()) {
+        for (const [index, { mode, sourceKind, checkpoint: checkpointFile, own }] of plan.entries()) {
+          fs.mkdirSync(classifiersDir, { recursive: true });
+          const saveTo = path.join(classifiersDir, `round-${round}-${mode}${own ? '' : '-random'}-${crypto.randomUUID().slice(0, 8)}`);
           const job: ClassifyJob = {
             kind: 'classify',
             mode,
-            checkpoint: checkpoint ?? undefined,
+            checkpoint: checkpointFile ?? undefined,
             config: run.config,
             files: images.map((image) => image.path),
             labels,
@@ -100,46 +132,64 @@ export class FinetuneService {
             size: run.config.grid * run.config.crop,
             seed: args.seed ?? 0,
             epochs: args.epochs,
+            saveTo,
+            classNames: classes.map((c) => c.name),
           };
-          const prefix = modes.length > 1 ? `${index + 1}/${modes.length} ` : '';
+          const prefix = plan.length > 1 ? `${index + 1}/${plan.length} ` : '';
+          const label = `${prefix}${mode === 'linear-probe' ? 'linear probe' : 'fine-tuning'}${own ? '' : ' (random init)'}`;
           const result = (await embeddingsService(this.context).runJob(
             job,
-            { progress: (done, total) => context.progress(done, total, `${prefix}${mode === 'linear-probe' ? 'linear probe' : 'fine-tuning'}`) },
+            { progress: (done, total) => context.progress(done, total, label) },
             context.signal,
             run.config.engine,
           )) as ClassifyResult;
           const split = new Map<number, NewPrediction['split']>();
           for (const file of result.train) split.set(file, 'train');
           for (const file of result.validation) split.set(file, 'validation');
+          // Out of fold (k-fold): the class a model that did not train on the image predicted.
+          const outOfFold = new Map<number, number>();
+          result.validation.forEach((file, k) => outOfFold.set(file, result.validationPredicted[k]!));
           const predictions: NewPrediction[] = [];
           images.forEach((image, file) => {
             const predicted = result.predicted[file]!;
             if (predicted < 0) return;
-            predictions.push({ imageId: image.id, classId: classes[predicted]!.id, confidence: result.confidence[file]!, split: split.get(file) ?? 'none', labelClassId: image.class_id });
+            const validationClass = outOfFold.get(file);
+            predictions.push({
+              imageId: image.id,
+              classId: classes[predicted]!.id,
+              confidence: result.confidence[file]!,
+              split: split.get(file) ?? 'none',
+              labelClassId: image.class_id,
+              validationClassId: validationClass !== undefined && validationClass >= 0 && validationClass !== predicted ? classes[validationClass]!.id : null,
+            });
           });
           const head = new Float32Array(result.head.weights.length + result.head.bias.length);
           head.set(result.head.weights);
           head.set(result.head.bias, result.head.weights.length);
-          ids.push(
-            this.repo.add(
-              {
-                runId: run.id,
-                step,
-                sourceKind: source.kind,
-                mode,
-                classes,
-                valAccuracy: result.validation.length > 0 && Number.isFinite(result.valAccuracy) ? result.valAccuracy : null,
-                bestEpoch: result.bestEpoch,
-                history: result.history.map(epochOf),
-                confusion: result.confusion,
-                perClass: result.perClass.map((value) => (value !== null && Number.isFinite(value) ? value : null)),
-                trainCount: result.train.length,
-                validationCount: result.validation.length,
-                head,
-              },
-              predictions,
-            ),
+          const saved = (result.saved?.length ?? 0) > 0 || fs.existsSync(path.join(saveTo, 'model.json'));
+          const id = this.repo.add(
+            {
+              runId: run.id,
+              step: own ? step : 0,
+              sourceKind,
+              mode,
+              classes,
+              valAccuracy: result.validation.length > 0 && Number.isFinite(result.valAccuracy) ? result.valAccuracy : null,
+              bestEpoch: result.bestEpoch,
+              history: result.history.map(epochOf),
+              confusion: result.confusion,
+              perClass: result.perClass.map((value) => (value !== null && Number.isFinite(value) ? value : null)),
+              trainCount: result.train.length,
+              validationCount: result.validation.length,
+              head,
+              round,
+              labelCount: labels.filter((label) => label >= 0).length,
+              modelDir: saved ? saveTo : null,
+              folds: result.folds ?? null,
+            },
+            predictions,
           );
+          if (own) ids.push(id);
         }
       } catch (error) {
         if (context.signal.aborted) return;
@@ -174,6 +224,9 @@ export class FinetuneService {
       classes: JSON.parse(row.classes) as ClassifierInfo['classes'],
       createdAt: row.created_at,
       chosen: row.chosen === 1,
+      round: row.round,
+      labelCount: row.label_count,
+      folds: row.folds,
     };
   }
 
@@ -203,26 +256,60 @@ export class FinetuneService {
     return this.info(this.mustGet(classifierId));
   }
 
-  /** One page of a classifier's predictions (the chosen one by default), filtered and ordered by confidence. */
-  predictions(args: {
-    classifierId?: number | undefined;
-    classId?: number | undefined;
-    minConfidence?: number | undefined;
-    maxConfidence?: number | undefined;
-    unlabelledOnly: boolean;
-    order: 'confidence-asc' | 'confidence-desc';
-    offset: number;
-    limit: number;
-  }): PredictionsPage {
-    const classifierId = args.classifierId ?? this.repo.chosenId();
-    if (classifierId === undefined) throw new ServiceError('NOT_FOUND', 'There is no classifier yet: fine-tune from your labels first.');
-    const row = this.mustGet(classifierId);
+  /** The classifier given, else the chosen one; a clear error when there is none. */
+  resolveClassifier(classifierId: number | undefined): ClassifierRow {
+    const id = classifierId ?? this.repo.chosenId();
+    if (id === undefined) throw new ServiceError('NOT_FOUND', 'There is no classifier yet: fine-tune from your labels first.');
+    return this.mustGet(id);
+  }
+
+  /** Every fine-tune round, oldest first, with the validation accuracy of each of its classifiers. */
+  rounds(): FinetuneRound[] {
+    const byRound = new Map<number, ClassifierRow[]>();
+    for (const row of this.repo.byRound()) byRound.set(row.round, [...(byRound.get(row.round) ?? []), row]);
+    return [...byRound.entries()].map(([round, rows]) => {
+      // A round on a checkpoint may also hold random-init comparisons; a round on random init has only its own.
+      const hasCheckpoint = rows.some((row) => row.source_kind === 'checkpoint');
+      const own = rows.filter((row) => !hasCheckpoint || row.source_kind === 'checkpoint');
+      const random = hasCheckpoint ? rows.filter((row) => row.source_kind === 'random') : [];
+      const accuracy = (list: ClassifierRow[], mode: ClassifierMode): number | null => list.find((row) => row.mode === mode)?.val_accuracy ?? null;
+      return {
+        round,
+        createdAt: rows[0]!.created_at,
+        labelCount: Math.max(...own.map((row) => row.label_count)),
+        classCount: (JSON.parse(rows[0]!.classes) as unknown[]).length,
+        linearProbe: accuracy(own, 'linear-probe'),
+        fineTune: accuracy(own, 'fine-tune'),
+        randomLinearProbe: accuracy(random, 'linear-probe'),
+        randomFineTune: accuracy(random, 'fine-tune'),
+      };
+    });
+  }
+
+  /** One page of a classifier's predictions (the chosen one by default), filtered and ordered by confidence or as the review queue. */
+  predictions(args: PredictionsArgs): PredictionsPage {
+    const row = this.resolveClassifier(args.classifierId);
+    const classifierId = row.id;
     const names = new Map(this.info(row).classes.map((c) => [c.id, c.name]));
-    const page = this.repo.page(classifierId, args, args.order === 'confidence-asc' ? 'asc' : 'desc', args.offset, args.limit);
+    const page = args.order === 'review' ? this.reviewPage(row, args) : this.repo.page(classifierId, args, args.order === 'confidence-asc' ? 'asc' : 'desc', args.offset, args.limit);
     return {
       total: page.total,
       items: page.rows.map((r) => ({ imageId: r.image_id, classId: r.class_id, className: names.get(r.class_id) ?? String(r.class_id), confidence: r.confidence, version: r.version, label: r.label })),
     };
+  }
+
+  /**
+   * The review queue: unlabelled predictions matching the filters, least confident first but
+   * taking turns across groups (the clusters of the newest clustering of the classifier's
+   * backbone, else the predicted classes): turn t takes the t-th least confident image of each
+   * group, least confident first within the turn. Deterministic, so pages line up.
+   */
+  private reviewPage(row: ClassifierRow, args: PredictionsArgs): ReturnType<ClassifiersRepository['page']> {
+    const facts = this.repo.matching(row.id, { ...args, unlabelledOnly: true });
+    const clusters = this.repo.newestClusters({ kind: row.source_kind, runId: row.run_id, step: row.step });
+    const order = interleave(facts, (fact) => (clusters ? (clusters.get(fact.image_id) ?? -1) : fact.class_id));
+    const ids = order.slice(args.offset, args.offset + args.limit).map((fact) => fact.image_id);
+    return { total: facts.length, rows: this.repo.rowsOf(row.id, ids) };
   }
 
   /** The validation images of one cell of a classifier's confusion matrix. */
@@ -230,6 +317,28 @@ export class FinetuneService {
     this.mustGet(args.classifierId);
     return this.repo.confusionImages(args.classifierId, args.trueClassId, args.predictedClassId);
   }
+}
+
+/**
+ * Takes turns across groups: `items` least confident first; turn t holds the t-th item of each
+ * group, sorted least confident first (ties by image id).
+ */
+export function interleave<T extends { confidence: number; image_id: number }>(items: T[], groupOf: (item: T) => number): T[] {
+  const groups = new Map<number, T[]>();
+  for (const item of items) {
+    const key = groupOf(item);
+    const list = groups.get(key);
+    if (list) list.push(item);
+    else groups.set(key, [item]);
+  }
+  const out: T[] = [];
+  for (let turn = 0; out.length < items.length; turn += 1) {
+    const batch: T[] = [];
+    for (const list of groups.values()) if (turn < list.length) batch.push(list[turn]!);
+    batch.sort((a, b) => a.confidence - b.confidence || a.image_id - b.image_id);
+    out.push(...batch);
+  }
+  return out;
 }
 
 function epochOf(record: EpochRecord): ClassifierEpoch {
@@ -248,7 +357,18 @@ export function finetuneService(context: ServiceContext): FinetuneService {
   return service;
 }
 
-type FinetuneCalls = 'finetuneStart' | 'classifiersList' | 'classifierGet' | 'classifierChoose' | 'predictionsPage' | 'confusionImages';
+type FinetuneCalls =
+  | 'finetuneStart'
+  | 'classifiersList'
+  | 'classifierGet'
+  | 'classifierChoose'
+  | 'predictionsPage'
+  | 'confusionImages'
+  | 'finetuneRounds'
+  | 'labelsExport'
+  | 'classFoldersExport'
+  | 'classifierExport'
+  | 'backboneExport';
 
 export function finetuneHandlers(context: ServiceContext): AreaHandlers<FinetuneCalls> {
   const service = finetuneService(context);
@@ -259,5 +379,7 @@ export function finetuneHandlers(context: ServiceContext): AreaHandlers<Finetune
     classifierChoose: ({ classifierId }) => service.choose(classifierId),
     predictionsPage: (args) => service.predictions(args),
     confusionImages: (args) => service.confusionImages(args),
+    finetuneRounds: () => service.rounds(),
+    ...exportsHandlers(context),
   };
 }

@@ -1,6 +1,7 @@
 import { createRouter, createWebHashHistory, type RouteRecordRaw } from 'vue-router';
 import ClustersView from './views/ClustersView.vue';
-import ComingNext from './views/ComingNext.vue';
+import FinetuneView from './views/FinetuneView.vue';
+import LabelView from './views/LabelView.vue';
 import LibraryView from './views/LibraryView.vue';
 import PretrainView from './views/PretrainView.vue';
 import RunsView from './views/RunsView.vue';
@@ -58,6 +59,8 @@ const routes: RouteRecordRaw[] = [
   { path: '/library', name: 'library', component: LibraryView },
   { path: '/pretrain', name: 'pretrain', component: PretrainView },
   { path: '/clusters', name: 'clusters', component: ClustersView },
+  { path: '/label', name: 'label', component: LabelView },
+  { path: '/finetune', name: 'finetune', component: FinetuneView },
   {
     // One parent, so the Runs navigation link stays highlighted on a run's page.
     path: '/runs',
@@ -66,14 +69,6 @@ const routes: RouteRecordRaw[] = [
       { path: ':id', name: 'run', component: RunView, props: true },
     ],
   },
-  ...navigation
-    .filter((item) => !['library', 'pretrain', 'clusters', 'runs'].includes(item.name))
-    .map((item) => ({
-      path: item.path,
-      name: item.name,
-      component: ComingNext,
-      props: { name: item.name, title: item.title, summary: item.summary },
-    })),
   { path: '/settings', name: 'settings', component: SettingsView },
   { path: '/:pathMatch(.*)*', redirect: '/library' },
 ];

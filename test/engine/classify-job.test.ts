@@ -7,9 +7,12 @@ import { builtEntry, sharedDataset } from './built';
 
 /**
  * The classify job (issue 7's one-click fine-tune, engine side) run in the built trainer
- * process as the app runs it: ../shared/datasets/tiny with 4 labels per class and the other
- * 12 images to predict; a linear probe and a full fine-tune each predict every image, keep
- * their split disjoint and stratified, and report a confusion matrix of the validation images.
+ * process as the app runs it: ../shared/datasets/tiny with 7 labels per class (21 labels: one
+ * stratified train/validation split) or 4 (12 labels: too few for a held-out set, so a k-fold
+ * estimate) and the other images to predict; a linear probe and a full fine-tune each predict
+ * every image and report a confusion matrix of exactly the validation images. With one split
+ * train and validation are disjoint and stratified; with k folds every label is validated once
+ * out of fold and the kept classifier trains on every label.
  */
 
 async function runJob(job: ClassifyJob): Promise<{ result: ClassifyResult; progress: number }> {
@@ -30,18 +33,26 @@ async function runJob(job: ClassifyJob): Promise<{ result: ClassifyResult; progr
 describe('classify job', async () => {
   const listed = (await listImageFiles(sharedDataset('tiny'))).sort((a, b) => a.file.localeCompare(b.file));
   const classNames = [...new Set(listed.map((item) => item.className))].sort();
-  const seen = new Map<string, number>();
-  // The first 4 images of each class are labelled; the rest are only predicted.
-  const labels = listed.map((item) => {
-    const count = (seen.get(item.className) ?? 0) + 1;
-    seen.set(item.className, count);
-    return count <= 4 ? classNames.indexOf(item.className) : -1;
-  });
+  /** The first `perClass` images of each class are labelled; the rest are only predicted. */
+  const labelsFor = (perClass: number): number[] => {
+    const seen = new Map<string, number>();
+    return listed.map((item) => {
+      const count = (seen.get(item.className) ?? 0) + 1;
+      seen.set(item.className, count);
+      return count <= perClass ? classNames.indexOf(item.className) : -1;
+    });
+  };
   const config = resolvePretrainConfig('cpu-small', { width: 0.125 });
-  const base = { kind: 'classify', config, files: listed.map((item) => item.file), labels, classes: 3, size: 64, seed: 0 } as const;
+  const base = { kind: 'classify', config, files: listed.map((item) => item.file), classes: 3, size: 64, seed: 0 } as const;
 
-  it.each(['linear-probe', 'fine-tune'] as const)('%s: trains on the labelled images and predicts every image', async (mode) => {
-    const { result, progress } = await runJob({ ...base, mode, epochs: mode === 'fine-tune' ? 3 : 40 });
+  it.each([
+    ['linear-probe', 7],
+    ['fine-tune', 7],
+    ['linear-probe', 4],
+    ['fine-tune', 4],
+  ] as const)('%s with %i labels per class: trains on the labelled images and predicts every image', async (mode, perClass) => {
+    const labels = labelsFor(perClass);
+    const { result, progress } = await runJob({ ...base, labels, mode, epochs: mode === 'fine-tune' ? 3 : 40 });
     expect(progress).toBeGreaterThan(1);
     expect(result.mode).toBe(mode);
     expect(result.skipped).toEqual([]);
@@ -52,15 +63,35 @@ describe('classify job', async () => {
       expect(result.confidence[i]).toBeGreaterThan(1 / 3 - 1e-6);
       expect(result.confidence[i]).toBeLessThanOrEqual(1);
     }
-    // Train and validation are disjoint labelled images, with every class in training.
     const labelledFiles = labels.flatMap((label, i) => (label >= 0 ? [i] : []));
-    expect([...result.train, ...result.validation].sort((a, b) => a - b)).toEqual(labelledFiles);
+    const sorted = (list: number[]): number[] => [...list].sort((a, b) => a - b);
+    if (perClass === 7) {
+      // 21 labels: one split; train and validation are disjoint, every class in both.
+      expect(result.folds).toBeUndefined();
+      expect(sorted([...result.train, ...result.validation])).toEqual(labelledFiles);
+      expect(new Set(result.validation.map((i) => labels[i]))).toEqual(new Set([0, 1, 2]));
+      expect(result.validationPredicted).toEqual(result.validation.map((i) => result.predicted[i]));
+    } else {
+      // 12 labels: k folds; each label validated exactly once, the kept classifier trained on all.
+      expect(result.folds).toBeGreaterThanOrEqual(2);
+      expect(sorted(result.train)).toEqual(labelledFiles);
+      expect(sorted(result.validation)).toEqual(labelledFiles);
+      expect(new Set(result.validation).size).toBe(result.validation.length);
+      expect(result.bestEpoch).toBeGreaterThanOrEqual(1);
+    }
     expect(new Set(result.train.map((i) => labels[i]))).toEqual(new Set([0, 1, 2]));
-    // The confusion matrix counts exactly the validation images, each in its true class's row.
+    expect(result.validationPredicted).toHaveLength(result.validation.length);
+    // The confusion matrix counts exactly the validation images, each in its true class's row and
+    // the column of the class predicted for it by a model that did not train on it.
     expect(result.confusion.flat().reduce((sum, n) => sum + n, 0)).toBe(result.validation.length);
-    for (let c = 0; c < 3; c += 1) expect(result.confusion[c]!.reduce((sum, n) => sum + n, 0)).toBe(result.validation.filter((i) => labels[i] === c).length);
-    const right = result.validation.filter((i) => result.predicted[i] === labels[i]).length;
-    if (result.validation.length > 0) expect(result.valAccuracy).toBeCloseTo(right / result.validation.length, 6);
+    for (let c = 0; c < 3; c += 1) {
+      for (let p = 0; p < 3; p += 1) {
+        const cell = result.validation.filter((i, k) => labels[i] === c && result.validationPredicted[k] === p).length;
+        expect(result.confusion[c]![p]).toBe(cell);
+      }
+    }
+    const right = result.validation.filter((i, k) => result.validationPredicted[k] === labels[i]).length;
+    expect(result.valAccuracy).toBeCloseTo(right / result.validation.length, 6);
     expect(result.head).toMatchObject({ classes: 3 });
-  }, 120_000);
+  }, 180_000);
 });

@@ -160,6 +160,13 @@ const expectedAdditions: Record<number, Additions> = {
     triggers: [],
     views: [],
   },
+  8: {
+    tables: {},
+    columns: { classifiers: ['round', 'label_count', 'model_dir'] },
+    indexes: [],
+    triggers: [],
+    views: [],
+  },
 };
 
 /** The one seeded run (created on first use), for the seeders of tables that need a run. */

@@ -848,6 +848,29 @@ export const useClustersStore = defineStore('clusters', () => {
     return selectionPages.value.get(Math.floor(index / selectionPageSize))?.[index % selectionPageSize];
   }
 
+  /**
+   * Labels changed (a cluster or the selection was labelled here): the classes, and the tiles of
+   * the open cluster and of the selection are read again so they show their new labels.
+   */
+  async function labelsChanged(imageIds: number[] = []): Promise<void> {
+    const forget = new Set(imageIds);
+    if (forget.size > 0) {
+      const next = new Map(items.value);
+      for (const id of forget) next.delete(id);
+      items.value = next;
+    }
+    const result = await api().call('libraryClasses', {});
+    if (result.ok) classes.value = result.value;
+    // Majority labels and purities follow the labels (the same clustering: nothing is reset).
+    if (clustering.value) void loadClustering();
+    const clusterShown = [...clusterPages.value.keys()];
+    pendingCluster.clear();
+    await Promise.all(clusterShown.map((page) => loadClusterPage(page)));
+    const selectionShown = [...selectionPages.value.keys()];
+    pendingSelection.clear();
+    await Promise.all(selectionShown.map((page) => loadSelectionPage(page)));
+  }
+
   // ------------------------------------------------------------------------------------------
   // Image tiles by id.
 
@@ -1022,6 +1045,7 @@ export const useClustersStore = defineStore('clusters', () => {
     clearSelection,
     ensureSelectionRange,
     selectionItemAt,
+    labelsChanged,
     fetchItems,
     itemFor,
     findSimilar,

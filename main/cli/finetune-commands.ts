@@ -1,0 +1,260 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import cliProgress from 'cli-progress';
+import { InvalidArgumentError, Option, type Command } from 'commander';
+import { engineNames, type EngineName } from '../common/engine';
+import { presetNames, resolvePretrainConfig, type PresetName, type PretrainConfig } from '../common/pretrain-config';
+import { listImageFiles, type ListedImage } from '../data/files';
+import { Rng } from '../data/rng';
+import { compareNames } from '../data/scan';
+import { selectEngine } from '../engine/backend';
+import { loadClassifier, predictFiles } from '../engine/classifier-model';
+import { classifyFiles, type ClassifyJob, type ClassifyResult } from '../engine/compute-jobs';
+import { latestCheckpoint } from '../engine/run-pretraining';
+import { JigCluTrainer } from '../engine/trainer';
+
+/**
+ * `jigclu finetune` and `jigclu predict`: the app's few-label classifier for scripts. finetune
+ * picks N labelled images per class from class folders (seeded, stratified), trains a linear
+ * probe and/or a full fine-tune on a run's backbone (or a random-init one) in this process,
+ * reports validation and test accuracy, and saves the classifier (a TF.js layers model with
+ * labels.json). predict classifies every image under a folder with a saved classifier, as CSV.
+ */
+
+type Mode = ClassifyJob['mode'];
+
+function integer(name: string, min: number) {
+  return (value: string): number => {
+    const parsed = Number(value);
+    if (!Number.isInteger(parsed) || parsed < min) throw new InvalidArgumentError(`${name} must be a whole number of at least ${min}.`);
+    return parsed;
+  };
+}
+
+/** RFC 4180: a field with a comma, quote or line break is quoted, quotes doubled. */
+export function csvField(value: string): string {
+  return /[",\r\n]/.test(value) ? `"${value.replace(/"/g, '""')}"` : value;
+}
+
+function percent(value: number): string {
+  return Number.isFinite(value) ? `${(value * 100).toFixed(1)}%` : 'n/a';
+}
+
+/** A stderr progress bar (counts, ETA) restarted at each phase. */
+function phaseBar(): { update(label: string, done: number, total: number): void; stop(): void } {
+  const interactive = Boolean(process.stderr.isTTY);
+  const bar = new cliProgress.SingleBar(
+    { stream: process.stderr, format: '{label} |{bar}| {value}/{total} · ETA {eta_formatted}', hideCursor: interactive, noTTYOutput: !interactive, notTTYSchedule: 5000, etaBuffer: 20 },
+    cliProgress.Presets.shades_classic,
+  );
+  let current: string | undefined;
+  return {
+    update(label, done, total) {
+      if (label !== current) {
+        if (current !== undefined) bar.stop();
+        bar.start(total, done, { label });
+        current = label;
+      } else {
+        bar.setTotal(total);
+        bar.update(done);
+      }
+    },
+    stop() {
+      if (current !== undefined) bar.stop();
+      current = undefined;
+    },
+  };
+}
+
+interface Labelled {
+  file: string;
+  label: number;
+}
+
+/** Class folders under `root` (root/<class>/..., or root/train/<class>/...): files by class. */
+async function classFolders(root: string, option: string): Promise<{ byClass: Map<string, ListedImage[]>; unlabelled: number }> {
+  if (!fs.existsSync(root) || !fs.statSync(root).isDirectory()) throw new Error(`${option} ${root} is not a folder of class subfolders (root/<class>/<images>).`);
+  const listed = await listImageFiles(root);
+  const byClass = new Map<string, ListedImage[]>();
+  for (const item of listed) {
+    if (item.className === '') continue;
+    let list = byClass.get(item.className);
+    if (!list) byClass.set(item.className, (list = []));
+    list.push(item);
+  }
+  return { byClass: new Map([...byClass].sort((a, b) => compareNames(a[0], b[0]))), unlabelled: listed.filter((item) => item.className === '').length };
+}
+
+/** Up to `perClass` files of each class, drawn with a seeded shuffle (all of them without `perClass`). */
+export function pickPerClass(byClass: Map<string, ListedImage[]>, classNames: string[], perClass: number | undefined, seed: number): Labelled[] {
+  const rng = new Rng(seed);
+  return classNames.flatMap((name, label) => {
+    const files = (byClass.get(name) ?? []).map((item) => item.file);
+    const picked = perClass === undefined ? files : rng.shuffle([...files]).slice(0, perClass);
+    return picked.map((file) => ({ file, label }));
+  });
+}
+
+interface FinetuneOptions {
+  train: string;
+  test?: string;
+  perClass?: number;
+  mode: Mode | 'both';
+  randomInit?: boolean;
+  preset: PresetName;
+  epochs?: number;
+  seed: number;
+  size?: number;
+  out?: string;
+  engine: EngineName | 'auto';
+}
+
+/** The checkpoint of a run folder or checkpoint file argument. */
+function resolveCheckpoint(argument: string): string {
+  const resolved = path.resolve(argument);
+  if (!fs.existsSync(resolved)) throw new Error(`${argument} does not exist: give a run folder or a checkpoint (.safetensors), or --random-init.`);
+  if (fs.statSync(resolved).isDirectory()) {
+    const latest = latestCheckpoint(resolved);
+    if (!latest) throw new Error(`${argument} has no checkpoint (checkpoints/step-*.safetensors).`);
+    return latest;
+  }
+  return resolved;
+}
+
+async function finetune(checkpointArg: string | undefined, options: FinetuneOptions): Promise<void> {
+  if (!checkpointArg && !options.randomInit) throw new Error('give a run folder or checkpoint, or --random-init for the untrained baseline.');
+  const checkpoint = checkpointArg ? resolveCheckpoint(checkpointArg) : undefined;
+  // With --random-init and a checkpoint: a fresh backbone of the checkpoint's architecture.
+  const config: PretrainConfig = checkpoint ? JigCluTrainer.readMetadata(fs.readFileSync(checkpoint)).config : resolvePretrainConfig(options.preset);
+  const size = options.size ?? config.grid * config.crop;
+  const trainRoot = path.resolve(options.train);
+  const train = await classFolders(trainRoot, '--train');
+  const classNames = [...train.byClass.keys()];
+  if (classNames.length < 2) throw new Error(`--train ${trainRoot} must hold one subfolder per class (root/<class>/<images>); found ${classNames.length} class folder(s).`);
+  const labelled = pickPerClass(train.byClass, classNames, options.perClass, options.seed);
+  const short = classNames.filter((name) => options.perClass !== undefined && (train.byClass.get(name)?.length ?? 0) < options.perClass);
+  if (short.length) console.error(`warning: fewer than ${options.perClass} images in ${short.join(', ')}: all of them are used.`);
+  if (train.unlabelled) console.error(`${train.unlabelled} files outside class folders in --train are not used.`);
+
+  let test: Labelled[] = [];
+  if (options.test) {
+    const testRoot = path.resolve(options.test);
+    const folders = await classFolders(testRoot, '--test');
+    const unknown = [...folders.byClass.keys()].filter((name) => !classNames.includes(name));
+    if (unknown.length) console.error(`warning: --test classes not in --train are left out: ${unknown.join(', ')}.`);
+    test = pickPerClass(folders.byClass, classNames, undefined, 0);
+    if (test.length === 0) throw new Error(`--test ${testRoot} has no images in class folders named like --train's (${classNames.join(', ')}).`);
+  }
+
+  const engine = await selectEngine(options.engine);
+  const what = options.randomInit ? 'random-init' : 'pretrained';
+  const backboneName = options.randomInit ? `random-init ${config.arch} x${config.width}` : path.basename(checkpoint!);
+  console.error(`Engine: ${engine.chosen}${engine.fallbackReason ? ` — ${engine.fallbackReason}` : ''}`);
+  console.error(`Backbone: ${backboneName}; ${labelled.length} labelled images (${classNames.length} classes)${test.length ? `, ${test.length} test images` : ''}; ${size} px.`);
+
+  const files = [...labelled.map((item) => item.file), ...test.map((item) => item.file)];
+  const labels = [...labelled.map((item) => item.label), ...test.map(() => -1)];
+  const modes: Mode[] = options.mode === 'both' ? ['linear-probe', 'fine-tune'] : [options.mode];
+  const out = options.out ? path.resolve(options.out) : undefined;
+  const perClassText = options.perClass !== undefined ? `${options.perClass} labels/class` : `${labelled.length} labels`;
+  for (const mode of modes) {
+    const title = mode === 'linear-probe' ? 'linear probe' : 'fine-tune';
+    const saveTo = out ? (modes.length > 1 ? path.join(out, mode) : out) : undefined;
+    const bar = phaseBar();
+    let result: ClassifyResult;
+    try {
+      result = await classifyFiles(
+        { kind: 'classify', mode, checkpoint: options.randomInit ? undefined : checkpoint, config, files, labels, classes: classNames.length, size, seed: options.seed, epochs: options.epochs, saveTo, classNames },
+        {
+          progress: (done, total, message) => bar.update(`${title}: ${message === 'reading images' ? 'reading images' : 'epochs'}`, done, total),
+          chunk: () => undefined,
+        },
+      );
+    } finally {
+      bar.stop();
+    }
+    for (const skip of result.skipped) console.error(`Skipped ${files[skip.index]}: ${skip.reason}`);
+    let testText = '';
+    if (test.length) {
+      let right = 0;
+      let seen = 0;
+      test.forEach((item, i) => {
+        const predicted = result.predicted[labelled.length + i]!;
+        if (predicted < 0) return;
+        seen += 1;
+        if (predicted === item.label) right += 1;
+      });
+      testText = ` test ${percent(seen ? right / seen : Number.NaN)}`;
+    }
+    const line = `few-label ${title}: val ${percent(result.valAccuracy)}${testText} (${perClassText}, ${classNames.length} classes, ${what})`;
+    console.log(line);
+    if (saveTo) console.error(`Classifier written to ${saveTo} (${(result.saved ?? []).join(', ')}).`);
+  }
+  if (!out) console.error('Not saved: give --out <folder> to keep the classifier for `jigclu predict`.');
+}
+
+async function predictFolder(modelDir: string, folder: string, options: { csv: string; batch: number; engine: EngineName | 'auto' }): Promise<void> {
+  const root = path.resolve(folder);
+  if (!fs.existsSync(root) || !fs.statSync(root).isDirectory()) throw new Error(`${folder} is not a folder of images.`);
+  await selectEngine(options.engine);
+  const loaded = await loadClassifier(path.resolve(modelDir));
+  try {
+    const listed = await listImageFiles(root);
+    if (listed.length === 0) throw new Error(`${folder} has no image files.`);
+    const files = listed.map((item) => item.file);
+    const bar = phaseBar();
+    let result;
+    try {
+      result = await predictFiles(loaded, files, { batch: options.batch, onProgress: (done, total) => bar.update('Predicting', done, total) });
+    } finally {
+      bar.stop();
+    }
+    const { classes } = loaded;
+    const rows = [['path', 'predicted', 'confidence', ...classes].map(csvField).join(',')];
+    const counts = new Array<number>(classes.length).fill(0);
+    for (const p of result.predictions) {
+      counts[p.predicted]! += 1;
+      rows.push([csvField(files[p.index]!), csvField(classes[p.predicted]!), p.confidence.toPrecision(6), ...Array.from(p.probabilities, (value) => value.toPrecision(6))].join(','));
+    }
+    const csv = path.resolve(options.csv);
+    fs.mkdirSync(path.dirname(csv), { recursive: true });
+    fs.writeFileSync(csv, `${rows.join('\r\n')}\r\n`);
+    for (const skip of result.skipped) console.error(`Skipped ${skip.file}: ${skip.reason}`);
+    console.log(`Predicted ${result.predictions.length} images${result.skipped.length ? ` (${result.skipped.length} skipped: not readable as images)` : ''} with ${path.resolve(modelDir)}:`);
+    const width = Math.max(...classes.map((name) => name.length));
+    classes.forEach((name, c) => console.log(`  ${name.padEnd(width)}  ${counts[c]}`));
+    console.log(`Predictions written to ${csv}`);
+  } finally {
+    loaded.dispose();
+  }
+}
+
+/** Registers `finetune` and `predict` on the program. */
+export function registerFinetuneCommands(program: Command): void {
+  program
+    .command('finetune')
+    .description('train a classifier from a few labels per class on a run’s backbone (linear probe and/or full fine-tune); report validation and test accuracy; save it for `jigclu predict`')
+    .argument('[checkpoint]', 'a run folder or checkpoint (.safetensors)')
+    .requiredOption('--train <folder>', 'labelled images: one subfolder per class (root/<class>/<images>)')
+    .option('--per-class <n>', 'labelled images per class, drawn at random (seeded) from --train (default: all)', integer('--per-class', 1))
+    .option('--test <folder>', 'images to test on, one subfolder per class (named like --train’s)')
+    .addOption(new Option('--mode <mode>', 'linear probe on frozen features, full fine-tune, or both').choices(['linear-probe', 'fine-tune', 'both']).default('both'))
+    .option('--random-init', "use a randomly initialised backbone of the checkpoint's architecture (the untrained baseline)")
+    .addOption(new Option('--preset <name>', 'architecture for --random-init without a checkpoint').choices(presetNames).default('cpu-small'))
+    .option('--epochs <n>', 'epochs at most (default: 100 for the linear probe, 30 for fine-tuning)', integer('--epochs', 1))
+    .option('--seed <n>', 'random seed (label draw, split, training)', integer('--seed', 0), 0)
+    .option('--size <px>', "input size (default: the run's montage size, grid x crop)", integer('--size', 32))
+    .option('--out <folder>', 'where to save the classifier (model.json, weights.bin, labels.json); a subfolder per mode with --mode both')
+    .addOption(new Option('--engine <name>', 'tfjs engine').choices(['auto', ...engineNames]).default('auto'))
+    .action(async (checkpointArg: string | undefined, options: FinetuneOptions) => finetune(checkpointArg, options));
+
+  program
+    .command('predict')
+    .description('classify every image under a folder with a classifier saved by `jigclu finetune` (or the app); CSV of path, predicted, confidence and one probability per class')
+    .argument('<model-dir>', 'a saved classifier folder (model.json, weights.bin, labels.json)')
+    .argument('<folder>', 'folder of images (searched recursively)')
+    .requiredOption('--csv <file>', 'CSV file to write')
+    .option('--batch <n>', 'images per forward pass', integer('--batch', 1), 32)
+    .addOption(new Option('--engine <name>', 'tfjs engine').choices(['auto', ...engineNames]).default('auto'))
+    .action(async (modelDir: string, folder: string, options: { csv: string; batch: number; engine: EngineName | 'auto' }) => predictFolder(modelDir, folder, options));
+}
