@@ -31,6 +31,14 @@ function integer(name: string, min: number) {
   };
 }
 
+function positiveNumber(name: string) {
+  return (value: string): number => {
+    const parsed = Number(value);
+    if (!Number.isFinite(parsed) || parsed <= 0) throw new InvalidArgumentError(`${name} must be a number above 0, such as 0.01.`);
+    return parsed;
+  };
+}
+
 /** RFC 4180: a field with a comma, quote or line break is quoted, quotes doubled. */
 export function csvField(value: string): string {
   return /[",\r\n]/.test(value) ? `"${value.replace(/"/g, '""')}"` : value;
@@ -97,6 +105,8 @@ export function pickPerClass(byClass: Map<string, ListedImage[]>, classNames: st
 
 interface FinetuneOptions {
   train: string;
+  backboneLr?: number;
+  headLr?: number;
   test?: string;
   perClass?: number;
   mode: Mode | 'both';
@@ -164,7 +174,7 @@ async function finetune(checkpointArg: string | undefined, options: FinetuneOpti
     let result: ClassifyResult;
     try {
       result = await classifyFiles(
-        { kind: 'classify', mode, checkpoint: options.randomInit ? undefined : checkpoint, config, files, labels, classes: classNames.length, size, seed: options.seed, epochs: options.epochs, saveTo, classNames },
+        { kind: 'classify', mode, checkpoint: options.randomInit ? undefined : checkpoint, config, files, labels, classes: classNames.length, size, seed: options.seed, epochs: options.epochs, saveTo, classNames, backboneLr: options.backboneLr, headLr: options.headLr },
         {
           progress: (done, total, message) => bar.update(`${title}: ${message === 'reading images' ? 'reading images' : 'epochs'}`, done, total),
           chunk: () => undefined,
@@ -243,6 +253,8 @@ export function registerFinetuneCommands(program: Command): void {
     .addOption(new Option('--preset <name>', 'architecture for --random-init without a checkpoint').choices(presetNames).default('cpu-small'))
     .option('--epochs <n>', 'epochs at most (default: 100 for the linear probe, 30 for fine-tuning)', integer('--epochs', 1))
     .option('--seed <n>', 'random seed (label draw, split, training)', integer('--seed', 0), 0)
+    .option('--backbone-lr <rate>', 'fine-tuning: starting learning rate of the backbone (cosine schedule; default 0.01)', positiveNumber('--backbone-lr'))
+    .option('--head-lr <rate>', 'fine-tuning: starting learning rate of the new head (default 0.1)', positiveNumber('--head-lr'))
     .option('--size <px>', "input size (default: the run's montage size, grid x crop)", integer('--size', 32))
     .option('--out <folder>', 'where to save the classifier (model.json, weights.bin, labels.json); a subfolder per mode with --mode both')
     .addOption(new Option('--engine <name>', 'tfjs engine').choices(['auto', ...engineNames]).default('auto'))

@@ -43,6 +43,9 @@ export interface ClassifyJob {
   size: number;
   seed: number;
   epochs?: number;
+  /** Fine-tuning's starting learning rates (cosine schedule): backbone (0.01) and new head (0.1). */
+  backboneLr?: number;
+  headLr?: number;
   /**
    * A folder to write the trained classifier to, as a TF.js layers model (model.json +
    * weights.bin, backbone and head) with labels.json; `classNames` names the head's classes there.
@@ -145,7 +148,16 @@ export async function classifyFiles(job: ClassifyJob, hooks: JobHooks): Promise<
         validation.forEach((i, row) => rows.set(labelledFeatures!.subarray(i * dim, (i + 1) * dim), row * dim));
         validationPredicted = validation.length > 0 ? Array.from(predictFromFeatures(rows, dim, probe).classes) : [];
       } else {
-        outcome = await fineTune(backbone, { images: labelledImages }, labels, train, validation, { classes: job.classes, size: job.size, seed: job.seed, epochs: epochCount, convGrad, onEpoch });
+        outcome = await fineTune(backbone, { images: labelledImages }, labels, train, validation, {
+          classes: job.classes,
+          size: job.size,
+          seed: job.seed,
+          epochs: epochCount,
+          convGrad,
+          onEpoch,
+          ...(job.backboneLr !== undefined ? { backboneLr: job.backboneLr } : {}),
+          ...(job.headLr !== undefined ? { headLr: job.headLr } : {}),
+        });
         validationPredicted = validation.length > 0 ? Array.from(predict(backbone, outcome.head, { images: labelledImages }, job.size, { convGrad, indices: validation }).classes) : [];
       }
       round += 1;

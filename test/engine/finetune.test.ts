@@ -189,8 +189,10 @@ describe('fineTune and predict', () => {
       },
     });
     expect(tf.memory().numTensors).toBe(tensorsBefore);
-    // From the first epoch on (momentum buffers and the best-epoch snapshot exist), the count is flat.
-    expect(new Set(tensorsAtEpoch).size).toBe(1);
+    // Once the momentum buffers and the best-epoch snapshot exist (the snapshot from the first
+    // epoch after the warm-up, minEpochs = 4 of 8), the count is flat.
+    expect(new Set(tensorsAtEpoch.slice(3)).size).toBe(1);
+    expect(result.bestEpoch).toBeGreaterThanOrEqual(4);
     expect(result.valAccuracy).toBeGreaterThan(0.5);
     expect(result.history[result.bestEpoch - 1]!.valAccuracy).toBe(result.valAccuracy);
     for (const record of result.history) expect(Number.isFinite(record.trainLoss)).toBe(true);
@@ -222,12 +224,28 @@ describe('fineTune and predict', () => {
       });
       expect(run.stoppedEarly).toBe(true);
       expect(run.history.length).toBeLessThan(8);
+      // Never before minEpochs (half of the 8 epochs by default).
+      expect(run.history.length).toBeGreaterThanOrEqual(4);
       expect(run.bestEpoch).toBeLessThan(run.history.length);
       expect(other.params.get('conv1.weight').dataSync()).toEqual(conv1[run.bestEpoch - 1]);
       expect(other.params.get('conv1.weight').dataSync()).not.toEqual(conv1[run.history.length - 1]);
       expect(other.params.get('layer4.1.bn2.running_mean').dataSync()).toEqual(runningMean[run.bestEpoch - 1]);
       const again = predict(other, run.head, { images }, size, { indices: split.validation });
       expect(accuracy(again.classes, split.validation.map((i) => flipped[i]!))).toBe(run.valAccuracy);
+    } finally {
+      other.params.dispose();
+    }
+  }, 60_000);
+
+  it('does not stop early before minEpochs, however the validation goes', async () => {
+    const flipped = labels.map((label, i) => (split.validation.includes(i) ? 1 - label : label));
+    const other = new ResNet({ arch: 'resnet18', width: 0.0625 }, 4);
+    try {
+      const common = { classes: 2, size, epochs: 8, batch: 4, patience: 1, seed: 1 };
+      const eager = await fineTune(other, { images }, flipped, split.train, split.validation, { ...common, minEpochs: 1 });
+      expect(eager.history.length).toBeLessThan(7);
+      const patient = await fineTune(other, { images }, flipped, split.train, split.validation, { ...common, minEpochs: 7 });
+      expect(patient.history.length).toBeGreaterThanOrEqual(7);
     } finally {
       other.params.dispose();
     }

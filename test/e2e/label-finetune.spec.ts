@@ -1,0 +1,198 @@
+import fs from 'node:fs';
+import { dataset } from '../helpers/library';
+import { expect, test } from './fixtures';
+import { ClustersPage } from './pages/clusters-page';
+import { FinetunePage } from './pages/finetune-page';
+import { LabelPage } from './pages/label-page';
+import { LibraryPage } from './pages/library-page';
+import { PretrainPage } from './pages/pretrain-page';
+
+/**
+ * Labelling and one-click fine-tuning end to end in Chromium (browser mode), as a person does
+ * it: import ../shared/datasets/tiny without its folder labels, pretrain a short cpu-small run
+ * and cluster its embeddings (k = 3); on the Label screen create 3 classes, label images with
+ * the number keys (reading each image's folder to know its class), undo and redo with the
+ * keyboard, and label a whole cluster in one action; fine-tune (linear probe and fine-tune)
+ * with one click, open the chosen classifier's confusion matrix and a cell's images; work
+ * through three review-queue items with Enter and a number key; export the labels and
+ * predictions as CSV and check the file. Screenshots go to test/output/e2e/.
+ */
+
+test.use({ actionTimeout: 30_000 });
+
+const classes = ['airplane', 'frog', 'truck'];
+
+test('labels with keys and by cluster, fine-tunes, reviews and exports', async ({ app, page }) => {
+  test.setTimeout(600_000);
+  const library = new LibraryPage(app);
+  const pretrain = new PretrainPage(app);
+  const clusters = new ClustersPage(app);
+  const label = new LabelPage(app);
+  const finetune = new FinetunePage(app);
+
+  // Fine-tune before any backbone or label: the screen says what is missing.
+  await finetune.open();
+  await expect(page.getByTestId('ft-no-backbone')).toBeVisible();
+
+  // tiny, without its folder names as labels: every label here is set by hand.
+  await library.open();
+  await library.addFolder(dataset('tiny'));
+  await library.waitForImport('tiny');
+  expect((await library.counts('tiny')).labelled).toBe(0);
+
+  // A short run whose last checkpoint becomes the backbone in use, then k = 3 clusters.
+  await pretrain.openForm();
+  await pretrain.choosePreset('cpu-small');
+  await pretrain.setField('epochs', 2);
+  await pretrain.setField('width', 0.125);
+  await pretrain.setField('batch', 8);
+  await pretrain.start();
+  await pretrain.waitForStatus('finished', 240_000);
+  await page.getByTestId('checkpoint-row').first().getByTestId('checkpoint-use').click();
+  await clusters.open();
+  await clusters.computeEmbeddings(24);
+  await clusters.cluster(3);
+
+  // Three classes, numbered 1-3 in the order of the list.
+  await label.open();
+  await expect(page.getByTestId('classes-empty')).toBeVisible();
+  for (const name of classes) await label.createClass(name);
+  await expect(page.getByTestId('class-row')).toHaveCount(3);
+  const keys = new Map<string, string>();
+  for (const name of classes) keys.set(name, await label.keyOf(name));
+  expect([...keys.values()].sort()).toEqual(['1', '2', '3']);
+
+  // Label four images with their class's number key; each is saved and the next one comes up.
+  // The list is in path order (8 airplanes, 8 frogs, 8 trucks); arrows move 7 on between labels.
+  await expect(page.getByTestId('label-count')).toContainText('24');
+  await page.getByTestId('label-tile').first().click();
+  await expect(page.getByTestId('label-position')).toContainText('1 / 24');
+  const labelledByKey: { id: number; cls: string }[] = [];
+  for (let round = 0; round < 4; round += 1) {
+    if (round > 0 && round < 3) for (let i = 0; i < 7; i += 1) await page.keyboard.press('ArrowRight');
+    const current = await label.currentImage();
+    const cls = current.path.split('/')[0]!;
+    expect(classes).toContain(cls);
+    const before = await label.handCount(cls);
+    await page.keyboard.press(keys.get(cls)!);
+    await expect(page.getByTestId('label-saved')).toHaveAttribute('data-state', 'saved');
+    await expect.poll(() => label.handCount(cls)).toBe(before + 1);
+    await expect(label.current).not.toHaveAttribute('data-image-id', String(current.id));
+    labelledByKey.push({ id: current.id, cls });
+  }
+  // The arrows took the labelling through all three classes.
+  expect(new Set(labelledByKey.map((entry) => entry.cls))).toEqual(new Set(classes));
+  const handTotal = async (): Promise<number> => {
+    let sum = 0;
+    for (const name of classes) sum += await label.handCount(name);
+    return sum;
+  };
+  expect(await handTotal()).toBe(4);
+  await app.screenshot('label-keys');
+
+  // Undo (Ctrl+Z) takes the last label back; redo (Ctrl+Shift+Z) puts it back; undo again.
+  const last = labelledByKey.at(-1)!;
+  const lastCount = await label.handCount(last.cls);
+  await page.keyboard.press('Control+z');
+  await expect(label.notice).toHaveAttribute('data-kind', 'undo');
+  await expect.poll(() => label.handCount(last.cls)).toBe(lastCount - 1);
+  await expect(label.current).toHaveAttribute('data-image-id', String(last.id));
+  await expect(label.current).toHaveAttribute('data-label', '');
+  await page.keyboard.press('Control+Shift+z');
+  await expect(label.notice).toHaveAttribute('data-kind', 'redo');
+  await expect.poll(() => label.handCount(last.cls)).toBe(lastCount);
+  await page.keyboard.press('Control+z');
+  await expect.poll(() => label.handCount(last.cls)).toBe(lastCount - 1);
+  expect(await handTotal()).toBe(3);
+  await app.screenshot('label-undo');
+
+  // A whole cluster in one action: every image of it gets the class by hand.
+  await page.getByTestId('label-tab-clusters').click();
+  const rows = page.getByTestId('label-cluster-row');
+  await expect(rows).toHaveCount(3);
+  const row = rows.first();
+  const size = Number(await row.getAttribute('data-size'));
+  expect(size).toBeGreaterThan(0);
+  await row.getByTestId('label-cluster-class').selectOption({ label: 'frog' });
+  const frogBefore = await label.handCount('frog');
+  await row.getByTestId('label-cluster').click();
+  await expect(label.notice).toHaveAttribute('data-kind', 'label');
+  await expect.poll(() => label.handCount('frog')).toBeGreaterThanOrEqual(Math.max(size, frogBefore));
+  const afterCluster = await handTotal();
+  // The cluster's images are frogs now; only key-labelled images outside it keep their class.
+  expect(afterCluster).toBeGreaterThanOrEqual(size);
+  expect(afterCluster).toBeLessThanOrEqual(size + 3);
+  await app.screenshot('label-cluster');
+
+  // One click: a linear probe and a fine-tune (4 epochs each to keep the test short).
+  await finetune.open();
+  await expect(page.getByTestId('ft-label-count')).toHaveAttribute('data-images', String(afterCluster));
+  await finetune.setEpochs(4);
+  await finetune.start();
+  await finetune.tab('results');
+  await expect(finetune.cards).toHaveCount(2);
+  expect((await finetune.cards.evaluateAll((cards) => cards.map((c) => c.getAttribute('data-mode')))).sort()).toEqual(['fine-tune', 'linear-probe']);
+  await expect(page.locator('[data-testid="classifier-card"][data-chosen="true"]')).toHaveCount(1);
+  for (const card of await finetune.cards.all()) await expect(card.getByTestId('classifier-accuracy')).toHaveText(/\d+(\.\d)?%|—/);
+  await app.screenshot('finetune-results');
+
+  // The confusion matrix of the chosen classifier: its cells count the validation images; a cell opens its images.
+  await expect(finetune.matrix).toBeVisible();
+  const cells = finetune.matrix.getByTestId('confusion-cell');
+  const counts = await cells.evaluateAll((list) => list.map((cell) => Number(cell.getAttribute('data-count'))));
+  const labelledClasses = Math.round(Math.sqrt(counts.length));
+  expect(labelledClasses * labelledClasses).toBe(counts.length);
+  expect(labelledClasses).toBeGreaterThanOrEqual(2);
+  expect(counts.reduce((a, b) => a + b, 0)).toBeGreaterThan(0);
+  const full = counts.findIndex((count) => count > 0);
+  await cells.nth(full).click();
+  const images = page.getByTestId('confusion-images');
+  await expect(images).toHaveAttribute('data-count', String(counts[full]));
+  await expect(images.getByTestId('confusion-image')).toHaveCount(counts[full]!);
+  await finetune.matrix.scrollIntoViewIfNeeded();
+  await app.screenshot('finetune-confusion');
+
+  // The review queue: accept with Enter, correct with a number key, accept again.
+  await finetune.tab('review');
+  const seen = new Set<number>();
+  const first = await finetune.reviewItem();
+  seen.add(first.imageId);
+  await page.keyboard.press('Enter');
+  await expect(finetune.reviewCounter).toHaveAttribute('data-reviewed', '1');
+  const second = await finetune.reviewItem();
+  expect(seen.has(second.imageId)).toBe(false);
+  seen.add(second.imageId);
+  await page.keyboard.press(keys.get('truck')!);
+  await expect(finetune.reviewCounter).toHaveAttribute('data-reviewed', '2');
+  const third = await finetune.reviewItem();
+  expect(seen.has(third.imageId)).toBe(false);
+  await page.keyboard.press('Enter');
+  await expect(finetune.reviewCounter).toHaveAttribute('data-reviewed', '3');
+  await app.screenshot('finetune-review');
+
+  // The three reviewed images are hand-labelled now: the accepted ones as predicted, the corrected one as truck.
+  await label.open();
+  await expect.poll(handTotal).toBe(afterCluster + 3);
+
+  // Export labels and predictions as CSV: one row per image, hand labels and predictions.
+  await finetune.open();
+  await finetune.tab('export');
+  const downloadPromise = page.waitForEvent('download');
+  await page.getByTestId('export-csv').click();
+  const download = await downloadPromise;
+  expect(download.suggestedFilename()).toMatch(/\.csv$/);
+  const csv = fs.readFileSync((await download.path())!, 'utf8').trim().split(/\r?\n/);
+  expect(csv[0]).toBe('path,label,source,confidence');
+  const body = csv.slice(1).map((line) => line.split(','));
+  expect(body).toHaveLength(24);
+  expect(body.filter((cells) => cells[2] === 'hand')).toHaveLength(afterCluster + 3);
+  expect(body.filter((cells) => cells[2] === 'prediction')).toHaveLength(24 - afterCluster - 3);
+  for (const cells of body) {
+    expect(classes).toContain(cells[1]);
+    if (cells[2] === 'prediction') expect(Number(cells[3])).toBeGreaterThan(0);
+  }
+  // Second review item corrected to truck.
+  expect(body.some((cells) => cells[1] === 'truck' && cells[2] === 'hand')).toBe(true);
+  await expect(page.getByTestId('export-done')).toBeVisible();
+  await app.screenshot('finetune-export');
+});
