@@ -162,7 +162,7 @@ const expectedAdditions: Record<number, Additions> = {
   },
   8: {
     tables: {},
-    columns: { classifiers: ['round', 'label_count', 'model_dir'] },
+    columns: { classifiers: ['round', 'label_count', 'model_dir', 'folds'], predictions: ['validation_class_id'] },
     indexes: [],
     triggers: [],
     views: [],
