@@ -1,4 +1,5 @@
 import { dialog, type BrowserWindow, type OpenDialogOptions } from 'electron';
+import type { TaskInfo } from '../main/common/tasks';
 import type { Handlers } from '../main/services/dispatch';
 
 /**
@@ -17,6 +18,25 @@ export function pickFolderHandler(window: () => BrowserWindow | undefined): Hand
     const result = parent ? await dialog.showOpenDialog(parent, options) : await dialog.showOpenDialog(options);
     return { path: result.canceled ? null : (result.filePaths[0] ?? null) };
   };
+}
+
+/**
+ * A task failed because the trainer process crashed: says so with the last lines of its output
+ * and offers the log folder (where the crash report is).
+ */
+export async function showTrainerCrash(parent: BrowserWindow | undefined, task: TaskInfo): Promise<'open-logs' | 'ok'> {
+  const excerpt = task.logExcerpt ? `\n\nLast lines of its output:\n${task.logExcerpt.split('\n').slice(-15).join('\n')}` : '';
+  const options = {
+    type: 'error' as const,
+    buttons: ['Open Logs Folder', 'OK'],
+    defaultId: 1,
+    cancelId: 1,
+    title: 'The trainer crashed',
+    message: `${task.title} failed: the trainer process crashed.`,
+    detail: `${task.error ?? ''}${excerpt}${task.crashReport ? `\n\nCrash report: ${task.crashReport}` : ''}`,
+  };
+  const result = parent ? await dialog.showMessageBox(parent, options) : await dialog.showMessageBox(options);
+  return result.response === 0 ? 'open-logs' : 'ok';
 }
 
 /**

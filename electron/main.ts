@@ -8,9 +8,10 @@ import { ipcCallChannel, ipcEventChannel } from '../main/common/api-contract';
 import { startCore, type Core } from '../main/core';
 import { defaultDataDir } from '../main/paths';
 import { dispatch } from '../main/services/dispatch';
-import { confirmQuitWhileTraining, pickFolderHandler } from './dialogs';
+import type { TaskInfo } from '../main/common/tasks';
+import { confirmQuitWhileTraining, pickFolderHandler, showTrainerCrash } from './dialogs';
 import { createIpcCallHandler, isOwnMainFrame } from './ipc-router';
-import { installMenu } from './menu';
+import { installMenu, openLogsFolder } from './menu';
 import { betterSqliteBinding } from './native';
 import { registerAppScheme, serveMedia, serveRenderer } from './protocol';
 import { applySecurityPolicies } from './security';
@@ -71,6 +72,13 @@ function start(): void {
     ipcMain.handle(ipcCallChannel, (event, name: unknown, args: unknown) => handle(event, name, args));
     core.hub.subscribe((name, payload) => {
       if (mainWindow && !mainWindow.isDestroyed()) mainWindow.webContents.send(ipcEventChannel, name, payload);
+      // A task that failed because the trainer crashed: a dialog with its last lines and the logs folder.
+      const task = payload as TaskInfo;
+      if (name === 'task' && task.status === 'failed' && task.crashReport) {
+        void showTrainerCrash(mainWindow?.isDestroyed() ? undefined : mainWindow, task).then((choice) => {
+          if (choice === 'open-logs' && core) openLogsFolder(core.dataDir);
+        });
+      }
     });
     installMenu(core.hub, core.dataDir);
     mainWindow = createMainWindow(core.db, path.join(here, '..', 'preload', 'preload.cjs'));

@@ -1,5 +1,18 @@
 import { app, Menu, shell, type MenuItemConstructorOptions } from 'electron';
+import fs from 'node:fs';
+import { logsDir } from '../main/log';
 import type { EventHub } from '../main/services/event-hub';
+
+/** Opens <dataDir>/logs in the file manager (creating it when nothing was logged yet). */
+export function openLogsFolder(dataDir: string): void {
+  const dir = logsDir(dataDir);
+  try {
+    fs.mkdirSync(dir, { recursive: true });
+  } catch {
+    // openPath says what went wrong below.
+  }
+  void shell.openPath(dir);
+}
 
 /** The app menu; About and Settings open the renderer's panels through the `menu` event. */
 export function installMenu(hub: EventHub, dataDir: string): void {
@@ -34,7 +47,7 @@ export function installMenu(hub: EventHub, dataDir: string): void {
       ],
     },
     { role: 'windowMenu' },
-    { role: 'help', submenu: isMac ? [] : [about] },
+    { role: 'help', submenu: [...(isMac ? [] : [about, { type: 'separator' } as MenuItemConstructorOptions]), { label: 'Open Logs Folder', click: () => openLogsFolder(dataDir) }] },
   ];
   Menu.setApplicationMenu(Menu.buildFromTemplate(template));
 }

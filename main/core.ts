@@ -10,6 +10,7 @@ import { libraryService, type LibraryOptions, type MediaSource } from './service
 import { pretrainingService, type PretrainingOptions } from './services/pretraining';
 import { TaskRegistry } from './services/tasks';
 import { openDatabase, type Database } from './store/db';
+import { appLogger, Logger, logsDir, setAppLogger } from './log';
 import { databasePath } from './paths';
 import { appVersion } from './version';
 
@@ -68,8 +69,17 @@ export function bundledTrainerScript(): string {
 /** Opens the data folder and database and builds the services every transport serves. */
 export function startCore(options: CoreOptions): Core {
   fs.mkdirSync(options.dataDir, { recursive: true });
+  const logger = new Logger(logsDir(options.dataDir));
+  setAppLogger(logger);
+  logger.info('core', `JigClu Studio ${appVersion} starting (${options.mode}, ${process.platform} ${process.arch}, node ${process.versions.node}); data folder ${options.dataDir}`);
   const dbFile = databasePath(options.dataDir);
-  const db = openDatabase(dbFile, options.nativeBinding ? { nativeBinding: options.nativeBinding } : {});
+  let db: Database;
+  try {
+    db = openDatabase(dbFile, options.nativeBinding ? { nativeBinding: options.nativeBinding } : {});
+  } catch (error) {
+    logger.error('core', `could not open the database ${dbFile}`, error);
+    throw error;
+  }
   const hub = new EventHub();
   const stopPing = startPing(hub, options.pingIntervalMs ?? 5000);
   const tasks = new TaskRegistry((info) => hub.emit('task', info));
@@ -97,10 +107,12 @@ export function startCore(options: CoreOptions): Core {
     hasActiveRun: () => pretrainingService(context).hasActiveRun(),
     stopTraining: (timeoutMs) => pretrainingService(context).stopForQuit(timeoutMs),
     close() {
+      logger.info('core', 'shutting down');
       stopPing();
       pretrainingService(context).close();
       void tasks.cancelAll();
       db.close();
+      if (appLogger() === logger) setAppLogger(undefined);
     },
   };
 }

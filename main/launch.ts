@@ -26,10 +26,10 @@ export function electronBinary(): string | undefined {
  * build used by the CLI and tests) untouched. Needs Electron's headers, which node-gyp fetches
  * once from Electron's download site.
  */
-function ensureElectronSqlite(): void {
+function ensureElectronSqlite(): string {
   const abi = fs.readFileSync(path.join(electronPackage, 'abi_version'), 'utf8').trim();
   const target = path.join(root, 'out', 'native', `electron-${abi}`, 'better_sqlite3.node');
-  if (fs.existsSync(target)) return;
+  if (fs.existsSync(target)) return target;
   const electronVersion = (JSON.parse(fs.readFileSync(path.join(electronPackage, 'package.json'), 'utf8')) as { version: string }).version;
   const work = path.join(root, 'out', 'native', 'better-sqlite3-electron');
   fs.rmSync(work, { recursive: true, force: true });
@@ -49,9 +49,22 @@ function ensureElectronSqlite(): void {
   }
   fs.mkdirSync(path.dirname(target), { recursive: true });
   fs.copyFileSync(path.join(work, 'build', 'Release', 'better_sqlite3.node'), target);
+  return target;
 }
 
+/** The flag with which `npm run dist` and `npm run test:electron` ask for that build, copied into a folder. */
+const buildForDistFlag = '--build-electron-sqlite';
+
 async function main(): Promise<void> {
+  // electron/dist.mjs ships the copy from out/native/dist/<arch>/; test/e2e-electron/run.mjs only needs the build.
+  if (process.argv[2] === buildForDistFlag) {
+    const destination = process.argv[3];
+    if (!destination) throw new Error(`${buildForDistFlag} needs the folder to copy better_sqlite3.node into.`);
+    const built = ensureElectronSqlite();
+    fs.mkdirSync(destination, { recursive: true });
+    fs.copyFileSync(built, path.join(destination, 'better_sqlite3.node'));
+    return;
+  }
   const binary = electronBinary();
   if (!binary) {
     console.log(
@@ -66,6 +79,7 @@ async function main(): Promise<void> {
 }
 
 main().catch((error: unknown) => {
-  console.error(`npm start: ${(error as Error).message}`);
+  const command = process.argv[2] === buildForDistFlag ? `launch ${buildForDistFlag}` : 'npm start';
+  console.error(`${command}: ${(error as Error).message}`);
   process.exit(1);
 });

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import type { EngineReport } from './engine';
+import type { FirstRunInfo, FirstRunState } from './first-run';
 import {
   galleryQuerySchema,
   importOptionsSchema,
@@ -128,6 +129,24 @@ export interface AppInfo {
   engine: EngineReport;
 }
 
+/** One file of the log folder. */
+export interface LogFileInfo {
+  name: string;
+  path: string;
+  size: number;
+  /** ISO time of its last change. */
+  modifiedAt: string;
+}
+
+/** The log folder (<dataDir>/logs): its files, newest first, and the last lines of the current log. */
+export interface LogsInfo {
+  dir: string;
+  /** The current log, jigclu.log. */
+  file: string;
+  files: LogFileInfo[];
+  tail: string[];
+}
+
 /** A heartbeat from the core; the status bar uses it to show the connection is alive. */
 export interface PingEvent {
   seq: number;
@@ -156,6 +175,11 @@ export const calls = {
     args: noArgs,
     result: returns<AppInfo>(),
     summary: 'App version, data folder, schema version and which tfjs engine is available.',
+  }),
+  logsInfo: defineCall({
+    args: z.object({ lines: z.number().int().min(1).max(2000).default(200) }).strict(),
+    result: returns<LogsInfo>(),
+    summary: 'The log folder, its files with sizes (logs and crash reports) and the last lines of the current log.',
   }),
   settingsGet: defineCall({
     args: noArgs,
@@ -455,6 +479,17 @@ export const calls = {
     args: backboneExportSchema,
     result: returns<{ path: string; files: string[] }>(),
     summary: 'Writes a backbone as safetensors with torchvision ResNet names (or as TF.js weights) into a new folder under the destination.',
+  }),
+  firstRunInfo: defineCall({
+    args: noArgs,
+    result: returns<FirstRunInfo>(),
+    summary: 'Whether this is a fresh install (no folder, no run), where the bundled sample set is, and the latest first run of this session.',
+  }),
+  firstRunStart: defineCall({
+    args: noArgs,
+    result: returns<{ task: TaskInfo; state: FirstRunState }>(),
+    summary:
+      'The guided first run, as one task: imports the sample set, labels 4 images per class, pretrains cpu-small briefly, chooses its last checkpoint, embeds, clusters (k = 4) and fine-tunes.',
   }),
 } as const;
 

@@ -1,3 +1,5 @@
+import type { GpuGuidance } from './gpu-guidance';
+
 /**
  * The TensorFlow.js engines the app can train on, best first. The app uses the best one that
  * loads and runs a tiny op on this machine, unless a setting forces another.
@@ -15,6 +17,8 @@ export interface EngineCandidate {
   reason: string;
   /** What to do to make it usable, when it is not. */
   remedy?: string;
+  /** For tfjs-node-gpu: why the GPU is (not) used, classified from the load error, and what to install. */
+  guidance?: GpuGuidance;
 }
 
 /** The engine in use and why the better ones are not. */
@@ -29,6 +33,8 @@ export interface EngineReport {
   candidates: EngineCandidate[];
   /** How long probing took, in milliseconds. */
   probeMs: number;
+  /** Why the CUDA GPU engine is not the one in use (absent when it is), and what to install. */
+  gpu?: GpuGuidance;
 }
 
 /** Human names for engines, for the status bar and About panel. */

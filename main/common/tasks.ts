@@ -28,6 +28,10 @@ export interface TaskInfo {
   counts?: Record<string, number>;
   /** Set when status is 'failed'. */
   error?: string;
+  /** When the trainer process crashed: the last lines of its output (stderr, else its log). */
+  logExcerpt?: string;
+  /** When the trainer process crashed: the crash report file in the log folder. */
+  crashReport?: string;
   startedAt: string;
   endedAt?: string;
 }

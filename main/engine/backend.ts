@@ -1,3 +1,4 @@
+import fs from 'node:fs';
 import path from 'node:path';
 import type * as tfCore from '@tensorflow/tfjs-core';
 import { createRequire } from 'node:module';
@@ -7,6 +8,7 @@ import {
   type EngineName,
   type EngineReport,
 } from '../common/engine';
+import { classifyGpuFailure, forcedCpuGuidance, type GpuGuidance } from '../common/gpu-guidance';
 
 const resolveModule = createRequire(import.meta.url).resolve;
 
@@ -52,23 +54,49 @@ async function probeNative(name: 'tfjs-node-gpu' | 'tfjs-node', tf: TfCore): Pro
     await import(/* @vite-ignore */ pkg);
     await tf.setBackend('tensorflow');
     tinyOp(tf);
-    return { name, available: true, reason: `${pkg} loaded and ran a test op.` };
+    return { name, available: true, reason: `${pkg} loaded and ran a test op.`, ...(name === 'tfjs-node-gpu' ? { guidance: gpuGuidance(null) } : {}) };
   } catch (error) {
+    // For the GPU engine, the load error also says what is missing: CUDA, cuDNN, the driver.
+    const guidance = name === 'tfjs-node-gpu' ? { guidance: gpuGuidance(error) } : {};
+    const remedy = guidance.guidance?.install ?? remedies[name];
     if (isMissingPackage(error, pkg)) {
       return {
         name,
         available: false,
         reason: `${pkg} is not installed (it is an optional dependency and its install needs to download libtensorflow).`,
-        remedy: remedies[name],
+        remedy,
+        ...guidance,
       };
     }
     return {
       name,
       available: false,
       reason: `${pkg} is installed but failed to load: ${firstLine(error)}`,
-      remedy: remedies[name],
+      remedy,
+      ...guidance,
     };
   }
+}
+
+/** Whether an NVIDIA kernel driver is loaded (Linux); undefined elsewhere. */
+function nvidiaDriverPresent(): boolean | undefined {
+  if (process.platform !== 'linux') return undefined;
+  try {
+    return fs.existsSync('/proc/driver/nvidia/version');
+  } catch {
+    return undefined;
+  }
+}
+
+/** Classifies the GPU engine's load error (null: it loaded) into a reason and what to install. */
+function gpuGuidance(error: unknown): GpuGuidance {
+  const e = error as NodeJS.ErrnoException | null;
+  return classifyGpuFailure({
+    error: e ? { message: String(e.message ?? e), code: typeof e.code === 'string' ? e.code : undefined } : null,
+    platform: process.platform,
+    arch: process.arch,
+    nvidiaDriver: nvidiaDriverPresent(),
+  });
 }
 
 /** The folder holding the wasm backend's .wasm files. */
@@ -130,10 +158,24 @@ export function chooseEngine(
   probeMs: number,
 ): EngineReport {
   const best = engineNames.find((name) => candidates.find((c) => c.name === name)?.available) ?? 'cpu';
-  if (requested === 'auto') return { chosen: best, requested, candidates, probeMs };
+  const gpuCandidate = candidates.find((c) => c.name === 'tfjs-node-gpu');
+  // Why the GPU is not the engine in use: the settings force a CPU engine, or what probing it found.
+  const gpuFor = (chosen: EngineName): { gpu?: GpuGuidance } => {
+    if (chosen === 'tfjs-node-gpu') return {};
+    if (requested !== 'auto' && requested !== 'tfjs-node-gpu') {
+      const forced = forcedCpuGuidance(requested);
+      const probed = gpuCandidate?.guidance;
+      // Forced off, and it would not work anyway: say both, with what to install.
+      if (probed && probed.issue !== 'ok') return { gpu: { ...forced, reason: `${forced.reason} Without that: ${probed.reason}`, install: probed.install } };
+      return { gpu: forced };
+    }
+    return gpuCandidate?.guidance ? { gpu: gpuCandidate.guidance } : {};
+  };
+  if (requested === 'auto') return { chosen: best, requested, candidates, probeMs, ...gpuFor(best) };
   const wanted = candidates.find((c) => c.name === requested);
-  if (wanted?.available) return { chosen: requested, requested, candidates, probeMs };
+  if (wanted?.available) return { chosen: requested, requested, candidates, probeMs, ...gpuFor(requested) };
   return {
+    ...gpuFor(best),
     chosen: best,
     requested,
     fallbackReason: `The engine setting asks for ${requested}, which is not usable here (${wanted?.reason ?? 'unknown engine'}); using ${best} instead.`,

@@ -2,13 +2,27 @@ import { fork, type ChildProcess } from 'node:child_process';
 import { EventEmitter } from 'node:events';
 import type { ComputeJob } from '../engine/compute-jobs';
 import type { EngineName } from '../common/engine';
+import { appLogger, LineRing, type Logger } from '../log';
 import type { FromTrainer, MeasureSpeed, StartPretraining, ToTrainer } from './protocol';
 
 /** How a trainer process ended, as the parent saw it. */
 export type TrainerExit =
   | { kind: 'finished' | 'stopped'; lastCheckpoint?: string; globalStep: number }
   | { kind: 'failed'; code: string; message: string }
-  | { kind: 'crashed'; code: number | null; signal: NodeJS.Signals | null; message: string; stderr: string };
+  | {
+      kind: 'crashed';
+      code: number | null;
+      signal: NodeJS.Signals | null;
+      message: string;
+      stderr: string;
+      /** The last lines of its stderr (else of its log), set when it ended without being asked to. */
+      logExcerpt?: string;
+      /** The crash report written to the log folder, when it ended without being asked to. */
+      crashReport?: string;
+    };
+
+/** Lines of a crashed trainer's output shown to the user. */
+export const crashExcerptLines = 30;
 
 export interface TrainerHostEvents {
   message: [FromTrainer];
@@ -25,13 +39,16 @@ export class TrainerHost extends EventEmitter<TrainerHostEvents> {
   private seq = 0;
   private lastSeq = 0;
   private outcome?: TrainerExit;
-  private stderr = '';
+  private readonly stderr = new LineRing(200);
+  private readonly logLines = new LineRing(50);
+  private killRequested = false;
+  private job = '';
   readonly done: Promise<TrainerExit>;
   private resolveDone!: (exit: TrainerExit) => void;
 
   constructor(
     private readonly script: string,
-    private readonly options: { execArgv?: string[]; maxOldSpaceMb?: number } = {},
+    private readonly options: { execArgv?: string[]; maxOldSpaceMb?: number; logger?: Logger } = {},
   ) {
     super();
     this.done = new Promise((resolve) => (this.resolveDone = resolve));
@@ -62,10 +79,11 @@ export class TrainerHost extends EventEmitter<TrainerHostEvents> {
 
   private launch(first: StartPretraining | MeasureSpeed | { type: 'job'; job: ComputeJob; engine: EngineName | 'auto' }): void {
     if (this.child) throw new Error('This trainer host already started a process.');
+    this.job = first.type === 'job' ? `job ${first.job.kind}` : first.type === 'start' ? 'pretraining' : 'measure speed';
     const execArgv = [...(this.options.execArgv ?? []), ...(this.options.maxOldSpaceMb ? [`--max-old-space-size=${this.options.maxOldSpaceMb}`] : [])];
     this.child = fork(this.script, [], { stdio: ['ignore', 'inherit', 'pipe', 'ipc'], execArgv, serialization: 'advanced' });
     this.child.stderr?.on('data', (chunk: Buffer) => {
-      this.stderr = (this.stderr + chunk.toString()).slice(-4000);
+      this.stderr.push(chunk.toString());
     });
     this.child.on('message', (message: FromTrainer) => {
       if (message.seq !== this.lastSeq + 1) {
@@ -73,17 +91,15 @@ export class TrainerHost extends EventEmitter<TrainerHostEvents> {
       }
       this.lastSeq = message.seq;
       if (message.type === 'finished') this.outcome = { kind: message.status, lastCheckpoint: message.lastCheckpoint, globalStep: message.globalStep };
-      if (message.type === 'failed') this.outcome = { kind: 'failed', code: message.error.code, message: message.error.message };
+      if (message.type === 'failed') {
+        this.outcome = { kind: 'failed', code: message.error.code, message: message.error.message };
+        this.logger()?.error('trainer', `${this.job} failed (${message.error.code}): ${message.error.message}`);
+      }
+      if (message.type === 'log') this.logLines.add(`${message.level.toUpperCase()} ${message.message}`);
       this.emit('message', message);
     });
     this.child.on('exit', (code, signal) => {
-      const exit: TrainerExit = this.outcome ?? {
-        kind: 'crashed',
-        code,
-        signal,
-        stderr: this.stderr.trim(),
-        message: this.crashMessage(code, signal),
-      };
+      const exit: TrainerExit = this.outcome ?? this.crashed(code, signal);
       this.emit('exit', exit);
       this.resolveDone(exit);
     });
@@ -107,13 +123,35 @@ export class TrainerHost extends EventEmitter<TrainerHostEvents> {
   async kill(graceMs = 0): Promise<TrainerExit> {
     if (graceMs > 0) {
       this.stop();
-      const timer = setTimeout(() => this.child?.kill('SIGKILL'), graceMs);
+      const timer = setTimeout(() => {
+        this.killRequested = true;
+        this.child?.kill('SIGKILL');
+      }, graceMs);
       const exit = await this.done;
       clearTimeout(timer);
       return exit;
     }
+    this.killRequested = true;
     this.child?.kill('SIGKILL');
     return this.done;
+  }
+
+  private logger(): Logger | undefined {
+    return this.options.logger ?? appLogger();
+  }
+
+  /** The exit of a process that ended without a final message; a crash report unless we killed it. */
+  private crashed(code: number | null, signal: NodeJS.Signals | null): TrainerExit {
+    const message = this.crashMessage(code, signal);
+    const exit: TrainerExit = { kind: 'crashed', code, signal, stderr: this.stderr.text().trim().slice(-4000), message };
+    if (this.killRequested) return exit;
+    const stderr = this.stderr.lines();
+    const logged = this.logLines.lines();
+    const excerpt = (stderr.some((line) => line.trim()) ? stderr : logged).slice(-crashExcerptLines).join('\n').trim();
+    if (excerpt) exit.logExcerpt = excerpt;
+    const report = this.logger()?.crashReport({ area: 'trainer', message, code, signal, pid: this.child?.pid, job: this.job, stderr, log: logged });
+    if (report) exit.crashReport = report;
+    return exit;
   }
 
   private send(message: ToTrainer extends infer M ? (M extends unknown ? Omit<M, 'seq'> : never) : never): void {
@@ -123,7 +161,7 @@ export class TrainerHost extends EventEmitter<TrainerHostEvents> {
   }
 
   private crashMessage(code: number | null, signal: NodeJS.Signals | null): string {
-    if (/heap out of memory|Allocation failed|out of memory/i.test(this.stderr)) {
+    if (/heap out of memory|Allocation failed|out of memory/i.test(this.stderr.text())) {
       return 'The trainer ran out of memory: lower the batch size or the crop size, then resume from the last checkpoint.';
     }
     if (signal) return `The trainer process was killed (${signal}); resume from the last checkpoint.`;

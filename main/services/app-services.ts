@@ -2,6 +2,7 @@ import os from 'node:os';
 import type { AppInfo, EventName, EventPayload, HostMode } from '../common/api-contract';
 import type { EngineReport } from '../common/engine';
 import { ServiceError } from '../common/result';
+import { logsDir, readLogsInfo } from '../log';
 import { settingsSchema, type Settings, type SettingsPatch } from '../common/settings';
 import { schemaVersion, type Database } from '../store/db';
 import { SettingsRepository } from '../store/settings-repository';
@@ -9,6 +10,7 @@ import type { EngineProbe } from '../engine/engine-probe';
 import type { Handlers } from './dispatch';
 import { embeddingHandlers } from './embeddings';
 import { finetuneHandlers } from './finetune';
+import { firstRunHandlers } from './first-run';
 import { labelsHandlers } from './labels';
 import { libraryHandlers, type LibraryOptions } from './library';
 import { pretrainingHandlers, type PretrainingOptions } from './pretraining';
@@ -48,6 +50,7 @@ export function createServices(context: ServiceContext): Handlers {
     ...pretrainingHandlers(context),
     ...embeddingHandlers(context),
     ...finetuneHandlers(context),
+    ...firstRunHandlers(context),
   };
 }
 
@@ -58,7 +61,7 @@ function taskHandlers(context: ServiceContext): AreaHandlers<'tasksList' | 'task
   };
 }
 
-function appHandlers(context: ServiceContext): AreaHandlers<'appInfo' | 'settingsGet' | 'settingsSet'> {
+function appHandlers(context: ServiceContext): AreaHandlers<'appInfo' | 'logsInfo' | 'settingsGet' | 'settingsSet'> {
   const settings = new SettingsRepository(context.db);
   const engineReports = new Map<string, Promise<EngineReport>>();
 
@@ -102,6 +105,7 @@ function appHandlers(context: ServiceContext): AreaHandlers<'appInfo' | 'setting
         engine: await engineReport(readSettings().engine),
       };
     },
+    logsInfo: ({ lines }) => readLogsInfo(logsDir(context.dataDir), lines),
     settingsGet: () => readSettings(),
     settingsSet({ patch }: { patch: SettingsPatch }) {
       settings.setMany(patch);

@@ -7,6 +7,7 @@ import {
   type ParsedCallArgs,
 } from '../common/api-contract';
 import { err, ok, ServiceError, type Result } from '../common/result';
+import { appLog } from '../log';
 
 /** The implementation of every call of the contract; arguments arrive validated. */
 export type Handlers = {
@@ -30,7 +31,11 @@ export async function dispatch(handlers: Handlers, name: unknown, rawArgs: unkno
     const handler = handlers[name] as (args: unknown) => unknown;
     return ok(await handler(parsed.data));
   } catch (error) {
-    if (error instanceof ServiceError) return err(error.code, error.message);
+    if (error instanceof ServiceError) {
+      if (error.code === 'INTERNAL') appLog('error', 'call', `${name} failed: ${error.message}`);
+      return err(error.code, error.message);
+    }
+    appLog('error', 'call', `${name} failed`, error);
     return err('INTERNAL', `${name} failed: ${describeError(error)}`);
   }
 }

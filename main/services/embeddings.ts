@@ -20,6 +20,8 @@ import type { TaskInfo } from '../common/tasks';
 import type { ComputeJob, EmbedChunk } from '../engine/compute-jobs';
 import type { FromTrainer } from '../jobs/protocol';
 import { TrainerHost } from '../jobs/trainer-host';
+import { jobEngine } from './engine-setting';
+import { crashDetailsOf, withCrashDetails } from '../log';
 import { EmbeddingsRepository, folderKey, type EmbeddableImage, type EmbeddingSetRow } from '../store/embeddings-repository';
 import { LibraryRepository } from '../store/library-repository';
 import { RunsRepository } from '../store/runs-repository';
@@ -87,12 +89,21 @@ export class EmbeddingsService {
         else if (message.type === 'job-result') finish(() => resolve(message.result));
         else if (message.type === 'failed') finish(() => reject(new ServiceError('INTERNAL', message.error.message)));
       });
-      void host.done.then((exit) => finish(() => reject(new ServiceError('INTERNAL', `The compute process ended without an answer (${(exit as { message?: string }).message ?? 'no message'}).`))));
+      void host.done.then((exit) =>
+        finish(() =>
+          reject(
+            withCrashDetails(
+              new ServiceError('INTERNAL', `The compute process ended without an answer (${(exit as { message?: string }).message ?? 'no message'}).`),
+              crashDetailsOf(exit),
+            ),
+          ),
+        ),
+      );
       signal?.addEventListener('abort', () => {
         void host.kill();
         finish(() => reject(new ServiceError('CONFLICT', 'Cancelled.')));
       });
-      host.runJob(job, engine);
+      host.runJob(job, jobEngine(this.context.db, engine));
     });
   }
 

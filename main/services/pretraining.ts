@@ -26,6 +26,8 @@ import type {
 import type { BatchInspection, MonitorSet } from '../engine/monitor';
 import type { FromTrainer, MeasureSpeed, StartPretraining } from '../jobs/protocol';
 import { TrainerHost, type TrainerExit } from '../jobs/trainer-host';
+import { jobEngine } from './engine-setting';
+import { withCrashDetails } from '../log';
 import { joinFolderPath } from '../store/library-repository';
 import { RunsRepository, type RunFile } from '../store/runs-repository';
 import type { AreaHandlers, ServiceContext } from './app-services';
@@ -396,7 +398,7 @@ export class PretrainingService {
   }
 
   private async engineFor(requested: PretrainConfig['engine']): Promise<EngineReport> {
-    return this.context.probeEngines(requested);
+    return this.context.probeEngines(jobEngine(this.context.db, requested));
   }
 
   /** The library rows a run would train on (refusing unknown folders; empty allowed when `required` is false). */
@@ -531,7 +533,7 @@ export class PretrainingService {
         files: job.files.map((file) => file.path),
         runDir: run.runDir,
         resumeFrom: job.resumeFrom,
-        engine: job.config.engine,
+        engine: jobEngine(this.context.db, job.config.engine),
         cacheDir: path.join(this.context.dataDir, 'cache', 'train'),
         monitor: job.monitor,
         stepDelayMs: this.options.stepDelayMs,
@@ -550,7 +552,9 @@ export class PretrainingService {
       });
       await active.ended;
       if (active.status === 'crashed' || (active.status === 'interrupted' && !active.quitting)) {
-        throw new Error(this.repo.get(active.runId)?.error ?? `the run ended as ${active.status}`);
+        const exit = await active.host.done;
+        const error = new Error(this.repo.get(active.runId)?.error ?? `the run ended as ${active.status}`);
+        throw exit.kind === 'crashed' ? withCrashDetails(error, exit) : error;
       }
     });
   }

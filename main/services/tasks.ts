@@ -1,6 +1,7 @@
 import crypto from 'node:crypto';
 import type { TaskInfo } from '../common/tasks';
 import { ServiceError } from '../common/result';
+import { appLog, crashDetailsOf, type CrashDetails } from '../log';
 
 /** What a task's body gets: a cancel signal and a way to report progress. */
 export interface TaskContext {
@@ -81,6 +82,7 @@ export class TaskRegistry {
           entry,
           error instanceof TaskCancelled || controller.signal.aborted ? 'cancelled' : 'failed',
           error instanceof TaskCancelled ? undefined : ((error as Error)?.message ?? String(error)),
+          crashDetailsOf(error),
         ),
     );
     return { ...info };
@@ -142,11 +144,15 @@ export class TaskRegistry {
     }
   }
 
-  private end(entry: Entry, status: TaskInfo['status'], error?: string): void {
+  private end(entry: Entry, status: TaskInfo['status'], error?: string, crash: CrashDetails = {}): void {
     entry.info.status = status;
     entry.info.endedAt = new Date().toISOString();
     entry.info.etaSeconds = status === 'finished' ? 0 : undefined;
     if (error) entry.info.error = error;
+    if (status === 'failed') {
+      Object.assign(entry.info, crash);
+      appLog('warn', 'task', `${entry.info.kind} "${entry.info.title}" failed: ${error ?? 'no message'}${crash.crashReport ? ` (crash report ${crash.crashReport})` : ''}`);
+    }
     this.emit({ ...entry.info });
   }
 

@@ -7,6 +7,8 @@ import PretrainView from './views/PretrainView.vue';
 import RunsView from './views/RunsView.vue';
 import RunView from './views/RunView.vue';
 import SettingsView from './views/SettingsView.vue';
+import WelcomeView from './views/WelcomeView.vue';
+import { api } from './api';
 
 /** The left navigation, in the order a user works: data, pretrain, inspect, label, fine-tune. */
 export const navigation = [
@@ -55,7 +57,17 @@ export const navigation = [
 ] as const;
 
 const routes: RouteRecordRaw[] = [
-  { path: '/', redirect: '/library' },
+  {
+    // A fresh install (no folder, no run) opens on the welcome screen; otherwise the library.
+    // Only the start page redirects: every other address opens as before.
+    path: '/',
+    component: LibraryView,
+    beforeEnter: async () => {
+      const result = await api().call('firstRunInfo', {});
+      return result.ok && result.value.fresh ? '/welcome' : '/library';
+    },
+  },
+  { path: '/welcome', name: 'welcome', component: WelcomeView },
   { path: '/library', name: 'library', component: LibraryView },
   { path: '/pretrain', name: 'pretrain', component: PretrainView },
   { path: '/clusters', name: 'clusters', component: ClustersView },
