@@ -1,10 +1,11 @@
 import { defineStore } from 'pinia';
-import { computed, ref, shallowRef } from 'vue';
+import { computed, ref } from 'vue';
 import type { ClusteringInfo, EmbeddingSetInfo } from '../../../main/common/embeddings';
 import type { LabelHistory } from '../../../main/common/labels';
 import type { ClassInfo, FolderInfo, GalleryItem, ImageDetails } from '../../../main/common/library';
 import type { AppError } from '../../../main/common/result';
 import { api } from '../api';
+import { usePagedGallery } from './paged-gallery';
 import { categoryCss } from '../map/palette';
 
 /** Rows per page of the image list. */
@@ -111,8 +112,15 @@ export const useLabelsStore = defineStore('labels', () => {
 
   // --- The list of images.
   const filter = ref<LabelFilter>({ show: 'unlabelled' });
-  const total = ref(0);
-  const pages = shallowRef(new Map<number, GalleryItem[]>());
+  const gallery = usePagedGallery(
+    labelPageSize,
+    () => {
+      const { folderId, show, classId } = filter.value;
+      return { ...(folderId !== undefined ? { folderId } : {}), ...(classId !== undefined ? { classId, show: 'images' as const } : { show }) };
+    },
+    (failure) => (error.value = failure),
+  );
+  const { total, pages, loadPage, ensureRange, itemAt } = gallery;
   /** The index of the current image in the list. */
   const current = ref(0);
   /** The multi-selection, as list indexes. */
@@ -138,11 +146,9 @@ export const useLabelsStore = defineStore('labels', () => {
   /** The cluster being labelled (its images are read, then labelled). */
   const clusterBusy = ref<number>();
 
-  let generation = 0;
   let noticeSeq = 0;
   let started = false;
   let detailsAsked = 0;
-  const pending = new Map<number, Promise<void>>();
   /** Descriptions of the steps this window did, so undo can say what it undid. */
   const undoTexts: string[] = [];
   const redoTexts: string[] = [];
@@ -205,51 +211,6 @@ export const useLabelsStore = defineStore('labels', () => {
     else error.value = result.error;
   }
 
-  function query(page: number) {
-    const { folderId, show, classId } = filter.value;
-    return {
-      ...(folderId !== undefined ? { folderId } : {}),
-      ...(classId !== undefined ? { classId, show: 'images' as const } : { show }),
-      offset: page * labelPageSize,
-      limit: labelPageSize,
-    };
-  }
-
-  function loadPage(page: number): Promise<void> {
-    const inFlight = pending.get(page);
-    if (inFlight) return inFlight;
-    const asked = generation;
-    const request = api()
-      .call('libraryPage', query(page))
-      .then((result) => {
-        if (asked !== generation) return;
-        if (!result.ok) {
-          error.value = result.error;
-          return;
-        }
-        total.value = result.value.total;
-        const next = new Map(pages.value);
-        next.set(page, result.value.items);
-        pages.value = next;
-      })
-      .finally(() => {
-        if (pending.get(page) === request) pending.delete(page);
-      });
-    pending.set(page, request);
-    return request;
-  }
-
-  function ensureRange(first: number, last: number): void {
-    if (last < first) return;
-    const from = Math.floor(Math.max(0, first) / labelPageSize);
-    const to = Math.floor(Math.max(0, last) / labelPageSize);
-    for (let page = from; page <= to; page += 1) if (!pages.value.has(page)) void loadPage(page);
-  }
-
-  function itemAt(index: number): GalleryItem | undefined {
-    return pages.value.get(Math.floor(index / labelPageSize))?.[index % labelPageSize];
-  }
-
   function indexOfId(id: number): number | undefined {
     for (const [page, list] of pages.value) {
       const at = list.findIndex((item) => item.id === id);
@@ -260,9 +221,7 @@ export const useLabelsStore = defineStore('labels', () => {
 
   /** Reads the list again from the start (a new filter, or "Refresh"). */
   async function reload(): Promise<void> {
-    generation += 1;
-    pending.clear();
-    pages.value = new Map();
+    gallery.clear();
     selected.value = new Set();
     anchor.value = undefined;
     labelledSinceLoad.value = 0;

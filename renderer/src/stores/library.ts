@@ -1,8 +1,9 @@
 import { defineStore } from 'pinia';
-import { computed, ref, shallowRef } from 'vue';
+import { computed, ref } from 'vue';
 import type { ClassInfo, FolderInfo, GalleryItem, GalleryShow, Problem, ProblemsPage } from '../../../main/common/library';
 import type { AppError } from '../../../main/common/result';
 import { api } from '../api';
+import { usePagedGallery } from './paged-gallery';
 
 /** Rows per gallery page request; the virtual grid asks for the pages it shows. */
 export const galleryPageSize = 200;
@@ -22,15 +23,18 @@ export const useLibraryStore = defineStore('library', () => {
   const classes = ref<ClassInfo[]>([]);
   const error = ref<AppError>();
   const filter = ref<GalleryFilter>({ show: 'images' });
-  /** Rows matching the filter. */
-  const total = ref(0);
-  /** Pages loaded so far, by page number; replaced (not mutated) so views update. */
-  const pages = shallowRef(new Map<number, GalleryItem[]>());
+  /** The gallery: rows matching the filter, read a page at a time. */
+  const gallery = usePagedGallery(
+    galleryPageSize,
+    () => {
+      const { folderId, show, classId } = filter.value;
+      return { ...(folderId !== undefined ? { folderId } : {}), ...(classId !== undefined ? { classId } : {}), show };
+    },
+    (failure) => (error.value = failure),
+  );
+  const { total, pages, loadPage, ensureRange, itemAt } = gallery;
   const problems = ref<ProblemsPage>();
   const loaded = ref(false);
-  /** Bumped whenever the filter changes, so late answers for an old filter are dropped. */
-  let generation = 0;
-  const pending = new Map<number, Promise<void>>();
   let started = false;
   let refreshTimer: ReturnType<typeof setTimeout> | undefined;
 
@@ -75,53 +79,6 @@ export const useLibraryStore = defineStore('library', () => {
     else error.value = result.error;
   }
 
-  function query(page: number) {
-    const { folderId, show, classId } = filter.value;
-    return {
-      ...(folderId !== undefined ? { folderId } : {}),
-      ...(classId !== undefined ? { classId } : {}),
-      show,
-      offset: page * galleryPageSize,
-      limit: galleryPageSize,
-    };
-  }
-
-  /** Fetches one page (once at a time) and stores it. */
-  function loadPage(page: number): Promise<void> {
-    const inFlight = pending.get(page);
-    if (inFlight) return inFlight;
-    const asked = generation;
-    const request = api()
-      .call('libraryPage', query(page))
-      .then((result) => {
-        if (asked !== generation) return;
-        if (!result.ok) {
-          error.value = result.error;
-          return;
-        }
-        total.value = result.value.total;
-        const next = new Map(pages.value);
-        next.set(page, result.value.items);
-        pages.value = next;
-      })
-      .finally(() => pending.delete(page));
-    pending.set(page, request);
-    return request;
-  }
-
-  /** Makes sure the rows from `first` to `last` (indexes) are loaded. */
-  function ensureRange(first: number, last: number): void {
-    if (last < first) return;
-    const from = Math.floor(Math.max(0, first) / galleryPageSize);
-    const to = Math.floor(Math.max(0, last) / galleryPageSize);
-    for (let page = from; page <= to; page += 1) if (!pages.value.has(page)) void loadPage(page);
-  }
-
-  /** The row at an index, when its page is loaded. */
-  function itemAt(index: number): GalleryItem | undefined {
-    return pages.value.get(Math.floor(index / galleryPageSize))?.[index % galleryPageSize];
-  }
-
   /** Loads the row at an index (fetching its page) and returns it. */
   async function fetchItem(index: number): Promise<GalleryItem | undefined> {
     if (index < 0 || index >= total.value) return undefined;
@@ -132,17 +89,14 @@ export const useLibraryStore = defineStore('library', () => {
 
   /** Drops every page and loads the first again (a new filter). */
   async function reloadGallery(): Promise<void> {
-    generation += 1;
-    pending.clear();
-    pages.value = new Map();
+    gallery.clear();
     await loadPage(0);
   }
 
   /** Loads again the pages already shown (something changed), keeping them on screen meanwhile. */
   async function refreshPages(): Promise<void> {
     const shown = [...pages.value.keys()];
-    generation += 1;
-    pending.clear();
+    gallery.invalidate();
     if (shown.length === 0) shown.push(0);
     // Keep at most a few pages: the others are fetched again when scrolled to.
     const keep = shown.slice(-6);
