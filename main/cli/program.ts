@@ -30,7 +30,7 @@ function parsePort(value: string): number {
 export function formatAppInfo(info: AppInfo): string {
   const lines = [
     `${info.name} ${info.version} (${info.mode})`,
-    `Data folder:   ${info.dataDir}`,
+    `Data folder:   ${info.dataDir}${info.readOnly ? ' (read-only: what it holds is shown; commands that change it are refused)' : ''}`,
     `Database:      ${info.databasePath} (schema ${info.schemaVersion}, SQLite ${info.versions.sqlite})`,
     `Platform:      ${info.platform} ${info.arch}, Node ${info.versions.node}`,
     `Engine:        ${info.engine.chosen} — ${engineLabels[info.engine.chosen]}`,

@@ -11,6 +11,12 @@ export const errorCodes = [
   'CONFLICT',
   'UNAVAILABLE',
   'FORBIDDEN',
+  /** The data folder cannot be written (a read-only folder or disk): reading still works. */
+  'READ_ONLY',
+  /** The disk holding the data folder is full; the change was not saved. */
+  'DISK_FULL',
+  /** SQLite found the database damaged: nothing more is written to it until it is recovered. */
+  'DATABASE_CORRUPT',
   'INTERNAL',
 ] as const;
 

@@ -25,9 +25,10 @@ import type {
 } from '../common/runs';
 import type { BatchInspection, MonitorSet } from '../engine/monitor';
 import type { FromTrainer, MeasureSpeed, StartPretraining } from '../jobs/protocol';
+import type { ProcessLauncher } from '../jobs/launcher';
 import { TrainerHost, type TrainerExit } from '../jobs/trainer-host';
 import { jobEngine } from './engine-setting';
-import { withCrashDetails } from '../log';
+import { appLog, withCrashDetails } from '../log';
 import { joinFolderPath } from '../store/library-repository';
 import { RunsRepository, type RunFile } from '../store/runs-repository';
 import type { AreaHandlers, ServiceContext } from './app-services';
@@ -59,6 +60,8 @@ export interface PretrainingOptions {
   monitorLimit?: number;
   /** Builds the process host of a compute job (embedding, k-means, maps); tests inject one. */
   createComputeHost?: () => ComputeHost;
+  /** Starts the trainer processes (Node's fork by default; the desktop app passes Electron's utilityProcess). */
+  launcher?: ProcessLauncher;
 }
 
 /** What a run trains on, kept in its folder so a continued run sees the same images. */
@@ -106,8 +109,9 @@ export class PretrainingService {
     private readonly options: PretrainingOptions = {},
   ) {
     this.repo = new RunsRepository(context.db);
-    // A run still 'running' or 'paused' in the database belongs to an app that died.
-    this.repo.markInterrupted();
+    // A run still 'running' or 'paused' in the database belongs to an app that died (a
+    // read-only data folder shows it as it was left).
+    if (!context.readOnly) this.repo.markInterrupted();
   }
 
   /** Where run `id` keeps its checkpoints: its own folder under <dataDir>/runs. */
@@ -375,7 +379,7 @@ export class PretrainingService {
   private measureInProcess(config: PretrainConfig, engine: EngineReport): Promise<number> {
     const script = this.options.trainerScript;
     if (!script && !this.options.createTrainer) return Promise.reject(new Error('the trainer process is not available on this host'));
-    const host = this.options.createTrainer ? this.options.createTrainer(script ?? '') : new TrainerHost(script!);
+    const host = this.options.createTrainer ? this.options.createTrainer(script ?? '') : new TrainerHost(script!, { launcher: this.options.launcher });
     if (!host.measure) return Promise.reject(new Error('this trainer cannot measure'));
     return new Promise<number>((resolve, reject) => {
       let answered = false;
@@ -513,7 +517,7 @@ export class PretrainingService {
   /** Starts the trainer process for a run (new, continued in place, or continued as a new run). */
   private launch(run: RunInfo, job: { config: PretrainConfig; files: { id: number; path: string }[]; monitor?: MonitorSet; resumeFrom?: string }): void {
     const script = this.options.trainerScript;
-    const host = this.options.createTrainer ? this.options.createTrainer(script ?? '') : new TrainerHost(script!);
+    const host = this.options.createTrainer ? this.options.createTrainer(script ?? '') : new TrainerHost(script!, { launcher: this.options.launcher });
     const active: ActiveRun = {
       runId: run.id,
       host,
@@ -524,8 +528,8 @@ export class PretrainingService {
       inspections: new Map(),
     };
     this.active = active;
-    host.on('message', (message) => this.onMessage(active, message));
-    active.ended = host.done.then((exit) => this.onExit(active, exit));
+    host.on('message', (message) => this.recording(active, () => this.onMessage(active, message)));
+    active.ended = host.done.then((exit) => this.recording(active, () => this.onExit(active, exit)));
     this.appendLog(run.runDir, `${run.name}: ${job.files.length} images, preset ${job.config.preset}, ${job.config.epochs} epochs, batch ${job.config.batch}, engine ${job.config.engine}.`);
     try {
       host.start({
@@ -642,6 +646,27 @@ export class PretrainingService {
     this.repo.setStatus(active.runId, 'interrupted', 'The app closed while this run was training; resume it from its last checkpoint.');
     if (active.status === 'paused') active.host.resume();
     void active.host.kill(graceMs);
+  }
+
+  /**
+   * Runs one step of recording a trainer message in the database. A failure there (a full disk,
+   * a damaged database) must not escape into the process's event loop: it is logged, the run is
+   * told why, and the trainer is stopped cleanly (it checkpoints) since its metrics cannot be kept.
+   */
+  private recording(active: ActiveRun, record: () => void): void {
+    try {
+      record();
+    } catch (error) {
+      const translated = this.context.storage?.translate(error) ?? error;
+      const message = `Could not record the run's progress: ${(translated as Error).message}`;
+      appLog('error', 'pretraining', message, error);
+      if (this.active === active && !active.cancelRequested) {
+        active.cancelRequested = true;
+        if (active.status === 'paused') active.host.resume();
+        active.host.stop();
+      }
+      this.emit(active, { message, level: 'error' });
+    }
   }
 
   private onMessage(active: ActiveRun, message: FromTrainer): void {
