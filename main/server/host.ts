@@ -13,6 +13,7 @@ import type { EventHub } from '../services/event-hub';
 import type { MediaSource } from '../services/library';
 import { BodyError, readBody, type BodyLimits } from './body';
 import { checkRequest, contentSecurityPolicy, newToken, tokenCookieName } from './security';
+import { staticFile } from './static-path';
 
 export interface BrowserHostOptions {
   handlers: Handlers;
@@ -146,28 +147,13 @@ async function handleCall(handlers: Handlers, name: string, request: IncomingMes
   sendResult(response, await dispatch(handlers, safeDecode(name) ?? name, args));
 }
 
-/** NUL and other control characters never name one of our files; the file system would refuse them with an exception. */
-function hasControlCharacter(text: string): boolean {
-  for (let i = 0; i < text.length; i++) {
-    const code = text.charCodeAt(i);
-    if (code < 0x20 || code === 0x7f) return true;
-  }
-  return false;
-}
-
 function serveStatic(staticDir: string, url: URL, response: ServerResponse, setCookie?: string): void {
-  const root = path.resolve(staticDir);
-  const decoded = safeDecode(url.pathname);
-  if (decoded === undefined || hasControlCharacter(decoded)) {
-    send(response, 400, 'Bad request: the path has a malformed escape or a control character.', 'text/plain');
+  const target = staticFile(staticDir, url.pathname);
+  if ('status' in target) {
+    send(response, target.status, target.status === 400 ? 'Bad request: the path has a malformed escape or a control character.' : 'Forbidden', 'text/plain');
     return;
   }
-  const relative = url.pathname === '/' ? 'index.html' : decoded.replace(/^\/+/, '');
-  const file = path.resolve(root, relative);
-  if (file !== root && !file.startsWith(root + path.sep)) {
-    send(response, 403, 'Forbidden', 'text/plain');
-    return;
-  }
+  const file = target.file;
   fs.readFile(file, (error, data) => {
     if (error) {
       send(response, 404, 'Not found', 'text/plain');

@@ -23,6 +23,7 @@ import type {
   RunInfo,
   RunStatus,
 } from '../common/runs';
+import { checkpointProblem } from '../engine/checkpoints';
 import type { BatchInspection, MonitorSet } from '../engine/monitor';
 import type { FromTrainer, MeasureSpeed, StartPretraining } from '../jobs/protocol';
 import type { ProcessLauncher } from '../jobs/launcher';
@@ -31,6 +32,7 @@ import { jobEngine } from './engine-setting';
 import { appLog, withCrashDetails } from '../log';
 import { joinFolderPath } from '../store/library-repository';
 import { RunsRepository, type RunFile } from '../store/runs-repository';
+import { readRunImages, runImagesFileName, writeRunImages, type RunImage } from '../data/run-images';
 import type { AreaHandlers, ServiceContext } from './app-services';
 import type { ComputeHost } from './embeddings';
 import type { TaskContext } from './tasks';
@@ -62,11 +64,6 @@ export interface PretrainingOptions {
   createComputeHost?: () => ComputeHost;
   /** Starts the trainer processes (Node's fork by default; the desktop app passes Electron's utilityProcess). */
   launcher?: ProcessLauncher;
-}
-
-/** What a run trains on, kept in its folder so a continued run sees the same images. */
-interface RunFileList {
-  files: { id: number; path: string }[];
 }
 
 /** Answers the montage inspector waits for, by request id. */
@@ -149,7 +146,7 @@ export class PretrainingService {
       if (error instanceof ConfigError) throw new ServiceError('INVALID_ARGUMENT', `Invalid run settings: ${error.message}`);
       throw error;
     }
-    const files = rows.map((row) => ({ id: row.id, path: joinFolderPath(row.folder_path, row.rel_path) }));
+    const files = rows.map((row) => ({ id: row.id, path: joinFolderPath(row.folder_path, row.rel_path), size: row.size, mtimeMs: row.mtime_ms }));
     const filesHash = crypto.createHash('sha256');
     for (const row of rows) filesHash.update(`${row.folder_path}\0${row.rel_path}\0${row.content_hash}\n`);
     const monitor = this.monitorSet(files, config.seed);
@@ -158,6 +155,7 @@ export class PretrainingService {
       config,
       imageCount: rows.length,
       filesHash: filesHash.digest('hex'),
+      folders: [...new Set(rows.map((row) => row.folder_path))].sort(),
       files,
       monitor: monitor ? { classes: monitor.classes, bank: monitor.query.filter((q) => !q).length, queries: monitor.query.filter(Boolean).length } : null,
     });
@@ -174,7 +172,7 @@ export class PretrainingService {
   continue(args: { runId: number; step?: number; epochs?: number }): RunInfo {
     this.mustBeFree();
     const run = this.mustGet(args.runId);
-    const checkpoints = this.repo.checkpoints(run.id).filter((checkpoint) => fs.existsSync(checkpoint.file));
+    const checkpoints = this.usableCheckpoints(run);
     if (checkpoints.length === 0) {
       throw new ServiceError('NOT_FOUND', `${run.name} has no checkpoint to continue from: it stopped before its first one. Start a new run instead.`);
     }
@@ -203,6 +201,7 @@ export class PretrainingService {
       config,
       imageCount: run.imageCount,
       filesHash: run.filesHash,
+      folders: list.folders,
       files: list.files,
       monitor: run.monitor,
       parent: { runId: run.id, step: from.step },
@@ -213,6 +212,33 @@ export class PretrainingService {
     this.appendLog(child.runDir, `Continuing ${run.name} from its checkpoint at step ${from.step} (epoch ${from.epoch}).`);
     this.launch(child, { config, files: list.files, monitor, resumeFrom: from.file });
     return this.repo.get(child.id)!;
+  }
+
+  /**
+   * A run's checkpoints that can be resumed from, oldest first. One cut off by a full disk or a
+   * crash is set aside (renamed .damaged), forgotten, and said in the run's log: continuing then
+   * starts from the newest whole one.
+   */
+  private usableCheckpoints(run: RunInfo): CheckpointInfo[] {
+    const usable: CheckpointInfo[] = [];
+    for (const checkpoint of this.repo.checkpoints(run.id)) {
+      if (!fs.existsSync(checkpoint.file)) continue;
+      const problem = checkpointProblem(checkpoint.file);
+      if (!problem) {
+        usable.push(checkpoint);
+        continue;
+      }
+      let setAside = '';
+      try {
+        fs.renameSync(checkpoint.file, `${checkpoint.file}.damaged`);
+        setAside = ` It was renamed ${path.basename(checkpoint.file)}.damaged.`;
+      } catch {
+        // A read-only folder: it is skipped all the same.
+      }
+      if (!this.context.readOnly) this.repo.removeCheckpoint(run.id, checkpoint.file);
+      this.appendLog(run.runDir, `Skipped the damaged checkpoint at step ${checkpoint.step} (${problem}).${setAside}`, 'warn');
+    }
+    return usable;
   }
 
   /** The montages of one batch of the running or paused run, with the model's predictions. */
@@ -434,7 +460,8 @@ export class PretrainingService {
     config: PretrainConfig;
     imageCount: number;
     filesHash: string;
-    files: { id: number; path: string }[];
+    folders?: string[];
+    files: RunImage[];
     monitor: RunInfo['monitor'];
     parent?: { runId: number; step: number };
   }): RunInfo {
@@ -450,18 +477,20 @@ export class PretrainingService {
       // A folder left by an older database is never reused: two runs never share one.
       folderFor: (id) => (fs.existsSync(path.join(runsDir, String(id))) ? path.join(runsDir, `${id}-${Date.now()}`) : path.join(runsDir, String(id))),
     });
-    fs.mkdirSync(run.runDir, { recursive: true });
-    const list: RunFileList = { files: spec.files };
-    fs.writeFileSync(path.join(run.runDir, 'files.json'), JSON.stringify(list));
+    // The same list `jigclu pretrain --resume` reads: the folders and every file (size, time, library id).
+    writeRunImages(run.runDir, { folders: spec.folders, files: spec.files });
     return run;
   }
 
-  private readFileList(run: RunInfo): RunFileList {
+  private readFileList(run: RunInfo): { folders?: string[]; files: { id: number; path: string }[] } {
+    let images: ReturnType<typeof readRunImages>;
     try {
-      return JSON.parse(fs.readFileSync(path.join(run.runDir, 'files.json'), 'utf8')) as RunFileList;
+      images = readRunImages(run.runDir);
     } catch (error) {
-      throw new ServiceError('NOT_FOUND', `${run.name} has lost its file list (${path.join(run.runDir, 'files.json')}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}); start a new run instead.`);
+      throw new ServiceError('NOT_FOUND', `${run.name} cannot read its file list: ${(error as Error).message} Start a new run instead.`);
     }
+    if (!images) throw new ServiceError('NOT_FOUND', `${run.name} has lost its file list (${path.join(run.runDir, runImagesFileName)}); start a new run instead.`);
+    return { folders: images.folders, files: images.files.map((file) => ({ id: file.id ?? 0, path: file.path })) };
   }
 
   /**
