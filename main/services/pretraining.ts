@@ -29,6 +29,7 @@ import type { FromTrainer, MeasureSpeed, StartPretraining } from '../jobs/protoc
 import type { ProcessLauncher } from '../jobs/launcher';
 import { TrainerHost, type TrainerExit } from '../jobs/trainer-host';
 import { jobEngine } from './engine-setting';
+import { monitorSet } from './monitor-set';
 import { appLog, withCrashDetails } from '../log';
 import { joinFolderPath } from '../store/library-repository';
 import { RunsRepository, type RunFile } from '../store/runs-repository';
@@ -149,7 +150,7 @@ export class PretrainingService {
     const files = rows.map((row) => ({ id: row.id, path: joinFolderPath(row.folder_path, row.rel_path), size: row.size, mtimeMs: row.mtime_ms }));
     const filesHash = crypto.createHash('sha256');
     for (const row of rows) filesHash.update(`${row.folder_path}\0${row.rel_path}\0${row.content_hash}\n`);
-    const monitor = this.monitorSet(files, config.seed);
+    const monitor = monitorSet(files, this.repo.labelsOf(files.map((file) => file.id)), config.seed, this.options.monitorLimit);
     const run = this.createRun({
       name: `Run ${this.repo.nextRunNumber()} (${config.preset})`,
       config,
@@ -188,7 +189,7 @@ export class PretrainingService {
         `epochs: the checkpoint at step ${from.step} has already trained all ${config.epochs} epochs; ask for more epochs to train further.`,
       );
     }
-    const monitor = this.monitorSet(list.files, config.seed);
+    const monitor = monitorSet(list.files, this.repo.labelsOf(list.files.map((file) => file.id)), config.seed, this.options.monitorLimit);
     if (from === newest && run.status !== 'running' && run.status !== 'paused') {
       this.repo.rewindTo(run.id, from.step);
       this.repo.setPlan(run.id, { config });
@@ -491,48 +492,6 @@ export class PretrainingService {
     }
     if (!images) throw new ServiceError('NOT_FOUND', `${run.name} has lost its file list (${path.join(run.runDir, runImagesFileName)}); start a new run instead.`);
     return { folders: images.folders, files: images.files.map((file) => ({ id: file.id ?? 0, path: file.path })) };
-  }
-
-  /**
-   * The kNN monitor's labelled subset: images with a label (a hand label wins over the folder
-   * one) in classes with at least 2 images, at least 2 classes; per class 20% (at least 1) held
-   * out as queries, the rest the bank; at most `monitorLimit` images, drawn evenly per class.
-   */
-  private monitorSet(files: { id: number; path: string }[], seed: number): MonitorSet | undefined {
-    const labelOf = this.repo.labelsOf(files.map((file) => file.id));
-    const byClass = new Map<number, { id: number; path: string }[]>();
-    for (const file of files) {
-      const classId = labelOf.get(file.id);
-      if (classId === undefined) continue;
-      const list = byClass.get(classId) ?? [];
-      list.push(file);
-      byClass.set(classId, list);
-    }
-    const classes = [...byClass.entries()].filter(([, list]) => list.length >= 2).sort(([a], [b]) => a - b);
-    if (classes.length < 2) return undefined;
-    const limit = this.options.monitorLimit ?? 1000;
-    const perClass = Math.max(2, Math.floor(limit / classes.length));
-    const set: MonitorSet = { files: [], labels: [], query: [], classes: classes.length };
-    let state = (seed ^ 0x9e3779b9) >>> 0;
-    const random = () => {
-      state = (Math.imul(state ^ (state >>> 15), 0x2c1b3c6d) + 0x6d2b79f5) >>> 0;
-      return state / 2 ** 32;
-    };
-    classes.forEach(([, list], label) => {
-      const shuffled = [...list];
-      for (let i = shuffled.length - 1; i > 0; i -= 1) {
-        const j = Math.floor(random() * (i + 1));
-        [shuffled[i], shuffled[j]] = [shuffled[j]!, shuffled[i]!];
-      }
-      const chosen = shuffled.slice(0, perClass);
-      const queries = Math.max(1, Math.round(chosen.length * 0.2));
-      chosen.forEach((file, index) => {
-        set.files.push(file.path);
-        set.labels.push(label);
-        set.query.push(index < queries);
-      });
-    });
-    return set;
   }
 
   private appendLog(runDir: string, line: string, level: 'info' | 'warn' | 'error' = 'info'): void {

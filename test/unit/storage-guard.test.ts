@@ -5,10 +5,10 @@ import os from 'node:os';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { Result } from '../../main/common/result';
+import { err, type Result } from '../../main/common/result';
 import { startCore, type Core } from '../../main/core';
 import { databasePath } from '../../main/paths';
-import { dispatch, type Handlers } from '../../main/services/dispatch';
+import { dispatch, httpStatusFor, type Handlers } from '../../main/services/dispatch';
 import { builtEntry } from '../engine/built';
 import { fakeEngineReport } from '../helpers/library';
 import { fillDisk, mountTmpfs, type Tmpfs } from '../helpers/tmpfs';
@@ -62,6 +62,14 @@ function tmpfsOrSkip(bytes: number): Tmpfs | undefined {
   cleanups.push(() => mounted.unmount());
   return mounted;
 }
+
+describe('storage error codes over HTTP', () => {
+  it('are 409 READ_ONLY, 507 DISK_FULL and 503 DATABASE_CORRUPT, as the README says', () => {
+    expect(httpStatusFor(err('READ_ONLY', 'x'))).toBe(409);
+    expect(httpStatusFor(err('DISK_FULL', 'x'))).toBe(507);
+    expect(httpStatusFor(err('DATABASE_CORRUPT', 'x'))).toBe(503);
+  });
+});
 
 describe('text and uniqueness at the contract', () => {
   it('refuses a class name with a lone surrogate (INVALID_ARGUMENT), and a repeat is a CONFLICT, never a 500', async () => {
