@@ -10,7 +10,7 @@ import { resolvePretrainConfig } from '../../main/common/pretrain-config';
 import type { JigsawBatch } from '../../main/data/jigsaw';
 import { Rng } from '../../main/data/rng';
 import { JigCluTrainer } from '../../main/engine/trainer';
-import { systemPython, torchMissing } from '../helpers/python-torch';
+import { torchPython, torchUnavailable } from '../helpers/torch-python';
 
 /**
  * Golden training steps from PyTorch (issue 16, item 1): test/fixtures/golden_steps.py runs the
@@ -219,12 +219,12 @@ describe.each(['cpu', 'wasm'] as const)('three SGD steps against PyTorch %s on t
   });
 });
 
-const missing = torchMissing();
+const missing = torchUnavailable();
 if (missing) console.warn(`golden-steps.test.ts: not re-running test/fixtures/golden_steps.py: ${missing}`);
 
 describe.skipIf(missing !== undefined)('the golden fixture', () => {
   it('is what test/fixtures/golden_steps.py computes with PyTorch now (one command regenerates it)', () => {
-    const run = spawnSync(systemPython, [path.resolve(__dirname, '../fixtures/golden_steps.py'), '--check'], { encoding: 'utf8' });
+    const run = spawnSync(torchPython, [path.resolve(__dirname, '../fixtures/golden_steps.py'), '--check'], { encoding: 'utf8' });
     expect(run.stdout + run.stderr).toMatch(/matches PyTorch 1\.13/);
     expect(run.status).toBe(0);
   }, 60_000);

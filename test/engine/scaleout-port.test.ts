@@ -1,10 +1,11 @@
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { learningRateAt } from '../../main/common/pretrain-config';
 import { referenceAugmentation, toFloatImage } from '../../main/data/augment';
 import { batchIndices, seedOf } from '../../main/data/batch-source';
 import { makeJigsawBatch, patchRects } from '../../main/data/jigsaw';
 import { Rng } from '../../main/data/rng';
-import { askPython, torchMissing } from '../helpers/python-torch';
+import { runTorchScript, torchUnavailable } from '../helpers/torch-python';
 
 /**
  * The DDP trainer's ports (scaleout/jigclu_ddp.py) against the app (issue 21): the generator's
@@ -14,7 +15,7 @@ import { askPython, torchMissing } from '../helpers/python-torch';
  * pixels to 1e-5 (PyTorch sums in another order than the app's loops).
  */
 
-const missing = torchMissing();
+const missing = torchUnavailable();
 if (missing) console.warn(`scaleout-port.test.ts: skipping the Python port checks: ${missing}`);
 
 interface Answer {
@@ -81,7 +82,8 @@ const batches = [
 ];
 
 describe.skipIf(missing !== undefined)('the DDP trainer ports', () => {
-  const answer = missing ? undefined : askPython<Answer>('scaleout_port.py', { streams, seeds, orders, rects, lr: rates, batches });
+  const script = path.resolve(__dirname, '../fixtures/scaleout_port.py');
+  const answer = missing ? undefined : (JSON.parse(runTorchScript(script, [], JSON.stringify({ streams, seeds, orders, rects, lr: rates, batches })).stdout!) as Answer);
 
   it("draw exactly the app's generator words, ints, uniforms, permutations and final state for every seed", () => {
     streams.forEach((stream, i) => {
