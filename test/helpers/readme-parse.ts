@@ -134,6 +134,16 @@ export function jigcluArgs(words: string[]): string[] | undefined {
   return undefined;
 }
 
+/** The jigclu command words run (`pretrain` of `npx jigclu --data-dir d pretrain x`), if they run one. */
+export function jigcluCommand(words: string[]): string | undefined {
+  const args = jigcluArgs(words) ?? [];
+  for (let i = 0; i < args.length; i += 1) {
+    if (args[i] === '--data-dir') i += 1;
+    else if (!args[i]!.startsWith('-')) return args[i];
+  }
+  return undefined;
+}
+
 /** An option as `--help` lists it. */
 export interface HelpOption {
   takesValue: boolean;

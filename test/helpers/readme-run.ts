@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { repoFiles, type RunContext } from './readme-context';
-import { jigcluArgs, splitShell, type ReadmeCommand } from './readme-parse';
+import { jigcluArgs, jigcluCommand, splitShell, type ReadmeCommand } from './readme-parse';
 
 /**
  * Runs the command lines of README.md (test/unit/readme.test.ts) as a new user would, in the
@@ -109,9 +109,9 @@ export interface StepRule {
 
 const swiftShader = '/usr/lib/chromium/vk_swiftshader_icd.json';
 const isServe = (words: string[]): boolean =>
-  (words[0] === 'npm' && words[1] === 'run' && words[2] === 'serve') ||
-  jigcluArgs(words)?.find((arg) => !arg.startsWith('-')) === 'serve';
-const engine = (words: string[]): string | undefined => words[words.indexOf('--engine') + 1];
+  (words[0] === 'npm' && words[1] === 'run' && words[2] === 'serve') || jigcluCommand(words) === 'serve';
+const engine = (words: string[]): string | undefined =>
+  words.includes('--engine') ? words[words.indexOf('--engine') + 1] : undefined;
 
 /** Ordered: the first rule that matches a step decides how it runs; a step no rule matches runs as written. */
 export const stepRules: StepRule[] = [
@@ -141,10 +141,12 @@ export const stepRules: StepRule[] = [
   {
     name: 'webgpu engine',
     match: (w) => engine(w) === 'webgpu',
-    skip: () =>
-      process.env.VK_ICD_FILENAMES || fs.existsSync(swiftShader)
-        ? undefined
-        : `--engine webgpu needs a GPU or SwiftShader (${swiftShader}, Debian's chromium)`,
+    skip: (c) =>
+      !fs.existsSync(path.join(c.repo, 'node_modules', 'webgpu'))
+        ? '--engine webgpu needs the optional webgpu package, which is not installed here'
+        : process.env.VK_ICD_FILENAMES || fs.existsSync(swiftShader)
+          ? undefined
+          : `--engine webgpu needs a GPU or SwiftShader (${swiftShader}, Debian's chromium)`,
     env: () => (process.env.VK_ICD_FILENAMES ? {} : { VK_ICD_FILENAMES: swiftShader }),
   },
   {
@@ -177,8 +179,7 @@ export function mapWord(word: string, context: RunContext): string {
 
 /** Sets the shortening options of a jigclu step (replacing the README's values). */
 function shorten(words: string[]): string[] {
-  const args = jigcluArgs(words);
-  const command = args?.find((arg) => !arg.startsWith('-'));
+  const command = jigcluCommand(words);
   const settings = command ? shortened[command] : undefined;
   if (!settings) return words;
   const result = [...words];
@@ -405,7 +406,7 @@ export async function runLine(
       };
     if (words.join(' ') === 'npm run build' || script?.startsWith('npm run build && ')) context.built = true;
     if (npx) context.npxRan = true;
-    if (jigcluArgs(words)?.find((arg) => !arg.startsWith('-')) === 'pretrain') {
+    if (jigcluCommand(words) === 'pretrain') {
       const dir = /^Run folder: (.+)$/m.exec(outcome.output)?.[1];
       const images = / on (\d+) images/.exec(outcome.output)?.[1];
       if (dir && images && !context.runs.some((run) => run.dir === dir))
