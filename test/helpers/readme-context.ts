@@ -8,7 +8,7 @@ import path from 'node:path';
  * The temporary world the README test (test/unit/readme.test.ts) runs README.md's lines in: a
  * copy of the repository's files (so its `npm run build` never rewrites the out/ that other tests
  * use; node_modules linked), a temporary HOME (so the default data folder, `~/...` paths and npm's
- * cache are temporary too) and small image folders from ../shared/datasets/tiny.
+ * cache are temporary too) and small image folders from ../shared/datasets (tiny, cifar10-dev).
  */
 
 /** Everything a README line runs against. */
@@ -103,8 +103,13 @@ function copyInto(files: string[], folder: string): void {
     fs.copyFileSync(file, path.join(folder, `${path.basename(path.dirname(file))}-${path.basename(file)}`));
 }
 
-/** Makes the temporary repository copy, HOME, data folder and image folders the lines run against. */
-export async function prepareContext(repoRoot: string, tiny: string): Promise<RunContext> {
+/**
+ * Makes the temporary repository copy, HOME, data folder and image folders the lines run against:
+ * photos/train is ../shared/datasets/tiny (8 images of each of 3 classes: enough labels for the
+ * fine-tune's held-out split, which is quicker than the k-fold of fewer), photos/test 3 images of
+ * each of those classes from cifar10-dev/test.
+ */
+export async function prepareContext(repoRoot: string, tiny: string, cifarTest: string): Promise<RunContext> {
   const root = fs.mkdtempSync(path.join(os.tmpdir(), 'jigclu-readme-'));
   const repo = path.join(root, 'repo');
   copyRepository(repoRoot, repo);
@@ -115,8 +120,13 @@ export async function prepareContext(repoRoot: string, tiny: string): Promise<Ru
   const photos = path.join(root, 'photos');
   const birds = path.join(home, 'Pictures', 'birds');
   for (const [name, files] of classImages(tiny)) {
-    copyInto(files.slice(0, 5), path.join(photos, 'train', name));
-    copyInto(files.slice(5), path.join(photos, 'test', name));
+    copyInto(files, path.join(photos, 'train', name));
+    copyInto(
+      classImages(cifarTest)
+        .find(([other]) => other === name)![1]
+        .slice(0, 3),
+      path.join(photos, 'test', name),
+    );
   }
   copyInto(
     classImages(tiny)

@@ -61,7 +61,8 @@ export const placeholders: Placeholder[] = [
     text: 'photos/',
     at: 'start',
     to: (c) => `${c.photos}/`,
-    means: 'train/ and test/ class folders: 5 and 3 images of each class of ../shared/datasets/tiny',
+    means:
+      'class folders: train/ = ../shared/datasets/tiny (3 x 8 images), test/ = 3 x 3 images of cifar10-dev/test',
   },
   {
     text: 'backbone/',

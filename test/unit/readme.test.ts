@@ -16,7 +16,7 @@ import { placeholders, runLine, type LineResult } from '../helpers/readme-run';
 /**
  * Every command in README.md runs as written (issue 14): each command line of its shell code blocks
  * runs against a copy of the repository, a temporary HOME (so the default data folder is
- * temporary) and images of ../shared/datasets/tiny, with the README's placeholders mapped to real
+ * temporary) and images of ../shared/datasets (tiny, cifar10-dev), with the README's placeholders mapped to real
  * paths and long runs shortened (test/helpers/readme-run.ts); each must exit 0 without "unknown
  * option". Every jigclu command, option and npm script the README names anywhere must exist
  * (`--help`, package.json). Both checks are shown to fail on a README with a wrong flag.
@@ -98,7 +98,7 @@ describe('README names', () => {
 describe('README commands', () => {
   let context: RunContext | undefined;
   beforeAll(async () => {
-    context = await prepareContext(repoRoot, dataset('tiny'));
+    context = await prepareContext(repoRoot, dataset('tiny'), path.join(dataset('cifar10-dev'), 'test'));
   });
   afterAll(() => {
     if (context) disposeContext(context);
