@@ -213,63 +213,44 @@ interface StepOutcome {
   problem?: string;
 }
 
-/** Runs a command to its end. */
-function runToEnd(
-  command: string,
-  context: RunContext,
-  env: NodeJS.ProcessEnv,
-  timeoutMs: number,
-): Promise<StepOutcome> {
-  return new Promise((resolve) => {
-    const child = spawn('sh', ['-c', `exec ${command}`], { cwd: context.repo, env, detached: true });
-    let output = '';
-    child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
-    const timer = setTimeout(() => {
-      output += `\n[the README test stopped it after ${timeoutMs / 1000} s]`;
-      process.kill(-child.pid!, 'SIGKILL');
-    }, timeoutMs);
-    child.on('close', (code, signal) => {
-      clearTimeout(timer);
-      resolve({ code: exitCode(code, signal), output });
-    });
-  });
-}
-
 /** The exit status as a shell reports it (128 + n for signal n). */
 function exitCode(code: number | null, signal: NodeJS.Signals | null): number | null {
   return code ?? (signal ? 128 + os.constants.signals[signal] : null);
 }
 
 /**
- * Starts a server, waits for the URL it prints, loads the app page from it, then stops it as Ctrl+C
- * does (SIGINT to its process group). Stopped so, it must end within the timeout with status 0, or
- * 130 (npm's status after Ctrl+C); ending before that is a failure.
+ * Runs a command in its own process group. A command runs to its end. A server must print the URL
+ * it serves ("is running at http://127.0.0.1:<port>/?token=..."), answer it with the app page, and
+ * is then stopped as Ctrl+C does (SIGINT to its group); stopped so, status 130 (npm's after Ctrl+C)
+ * counts as 0, and a server that ends before it is stopped has failed.
  */
-function runServer(
+function runStep(
   command: string,
   context: RunContext,
   env: NodeJS.ProcessEnv,
   timeoutMs: number,
+  server: boolean,
 ): Promise<StepOutcome> {
   return new Promise((resolve) => {
     const child = spawn('sh', ['-c', `exec ${command}`], { cwd: context.repo, env, detached: true });
     let output = '';
-    let problem: string | undefined =
-      'it ended before printing "is running at http://127.0.0.1:<port>/?token=..."';
+    let problem = server
+      ? 'it ended before printing "is running at http://127.0.0.1:<port>/?token=..."'
+      : undefined;
     let asked = false;
     let stopped = false;
-    const stop = (): void => {
-      stopped = true;
+    const signal = (name: NodeJS.Signals): void => {
       try {
-        process.kill(-child.pid!, 'SIGINT');
+        process.kill(-child.pid!, name);
       } catch {
         // Already gone.
       }
     };
     const onData = (chunk: Buffer): void => {
       output += chunk.toString();
-      const url = /is running at (http:\/\/127\.0\.0\.1:\d+\/\?token=\S+)/.exec(output)?.[1];
+      const url = server
+        ? /is running at (http:\/\/127\.0\.0\.1:\d+\/\?token=\S+)/.exec(output)?.[1]
+        : undefined;
       if (!url || asked) return;
       asked = true;
       fetch(url)
@@ -281,25 +262,23 @@ function runServer(
               : `GET ${url} answered ${response.status} without the app page`;
         })
         .catch((error: unknown) => (problem = `GET ${url} failed: ${(error as Error).message}`))
-        .finally(stop);
+        .finally(() => {
+          stopped = true;
+          signal('SIGINT');
+        });
     };
     child.stdout.on('data', onData);
     child.stderr.on('data', onData);
     const timer = setTimeout(() => {
-      problem ??= '';
-      problem += ` (the README test stopped it after ${timeoutMs / 1000} s)`;
-      process.kill(-child.pid!, 'SIGKILL');
+      problem = `${problem ?? ''} (the README test stopped it after ${timeoutMs / 1000} s)`.trim();
+      signal('SIGKILL');
     }, timeoutMs);
-    child.on('close', (code, signal) => {
+    child.on('close', (code, closeSignal) => {
       clearTimeout(timer);
-      const status = exitCode(code, signal);
-      if (stopped && status === 130) resolve({ code: 0, output, problem });
-      else
-        resolve({
-          code: status,
-          output,
-          problem: problem ?? (stopped ? undefined : 'it ended before it was stopped'),
-        });
+      const status = exitCode(code, closeSignal);
+      if (!server) resolve({ code: status, output, problem });
+      else if (stopped) resolve({ code: status === 130 ? 0 : status, output, problem });
+      else resolve({ code: status, output, problem: problem ?? 'it ended before it was stopped' });
     });
   });
 }
@@ -383,21 +362,21 @@ export async function runLine(
     const before = repoFiles(context.repo);
     const started = performance.now();
     const env = { ...context.env, ...rule?.env?.(context) };
-    const outcome = await (rule?.server ? runServer : runToEnd)(shell, context, env, timeoutMs);
+    const outcome = await runStep(shell, context, env, timeoutMs, rule?.server === true);
     const seconds = ((performance.now() - started) / 1000).toFixed(1);
     log(
       `README line ${command.line}: ${written.join(' ')}\n    ran: ${shell}${notes.length ? ` (${notes.join('; ')})` : ''}\n    exit ${outcome.code} after ${seconds} s`,
     );
-    const written_ = [...repoFiles(context.repo)].filter((file) => !before.has(file));
+    const added = [...repoFiles(context.repo)].filter((file) => !before.has(file));
     const claim = claims.find((candidate) => candidate.match(words));
     const problem =
       outcome.code !== 0
-        ? `exit code ${outcome.code}`
+        ? `exit code ${outcome.code}${outcome.problem ? ` (${outcome.problem})` : ''}`
         : /unknown (option|command)/i.test(outcome.output)
           ? 'its output says "unknown option/command"'
           : (outcome.problem ??
-            (written_.length
-              ? `it wrote ${written_.join(', ')} into the repository: map that path in the README test's placeholders`
+            (added.length
+              ? `it wrote ${added.join(', ')} into the repository: map that path in the README test's placeholders`
               : claim?.check(outcome, words, context)));
     if (problem)
       return {
