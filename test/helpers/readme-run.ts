@@ -300,6 +300,8 @@ export const claims: {
       const run = context.runs.find((candidate) => candidate.dir === target);
       const images = Number(/ on (\d+) images/.exec(output)?.[1]);
       if (!run) return `it resumed ${target}, which no earlier line trained`;
+      if (Number.isNaN(images))
+        return `its output does not say how many images it trained on ("on N images")`;
       if (images !== run.images) {
         return `the resumed run trained on ${images} images, but ${path.basename(run.dir)} was trained on ${run.images}: \`--resume <run>\` without folders must train on the run's own images (issue 17)`;
       }
@@ -344,7 +346,7 @@ export async function runLine(
       words[0] === 'npm' ? context.scripts[words[1] === 'run' ? words[2]! : words[1]!] : undefined;
     if (script?.startsWith('npm run build && ') && context.built && words.length <= 3) {
       words = splitShell(script.slice('npm run build && '.length)).words;
-      notes.push(`\`npm run build\` already ran in this test, so the rest of the script`);
+      notes.push(`its script builds first, and \`npm run build\` already ran in this test`);
     }
     const npx = words[0] === 'npx' && words[1] === 'jigclu';
     if (npx && context.npxRan) {
@@ -389,8 +391,15 @@ export async function runLine(
     if (jigcluCommand(words) === 'pretrain') {
       const dir = /^Run folder: (.+)$/m.exec(outcome.output)?.[1];
       const images = / on (\d+) images/.exec(outcome.output)?.[1];
-      if (dir && images && !context.runs.some((run) => run.dir === dir))
-        context.runs.push({ dir, images: Number(images) });
+      if (!dir || !images) {
+        const detail = `its output does not say its run folder and image count ("Run folder: ...", "on N images"), which later lines use`;
+        return {
+          command,
+          status: 'failed',
+          detail: `${written.join(' ')} (ran: ${shell}): ${detail}\n${excerpt(outcome.output)}`,
+        };
+      }
+      if (!context.runs.some((run) => run.dir === dir)) context.runs.push({ dir, images: Number(images) });
     }
     done.push(shell);
   }

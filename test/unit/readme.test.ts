@@ -99,7 +99,7 @@ describe('README commands', () => {
   let context: RunContext | undefined;
   beforeAll(async () => {
     context = await prepareContext(repoRoot, dataset('tiny'), path.join(dataset('cifar10-dev'), 'test'));
-  });
+  }, 120_000);
   afterAll(() => {
     if (context) disposeContext(context);
   });
