@@ -128,7 +128,7 @@ describe('README commands', () => {
     expect(failures, failures.join('\n\n')).toEqual([]);
   }, 900_000);
 
-  it('fails a README line whose option or command the CLI does not have, and passes the correct one', async () => {
+  it('fails a README line whose option, command or placeholder is unknown, and passes the correct one', async () => {
     const results = await runAll(
       shellBlock(
         ...(context!.built ? [] : ['npm run build']),
@@ -136,6 +136,7 @@ describe('README commands', () => {
         'npx jigclu info --json',
         'npx jigclu knn --random-init --train photos/train --test photos/test --eval-sise 32',
         'npx jigclu frobnicate photos/',
+        'npx jigclu embed <model> photos/ --out embeddings.csv',
       ),
     );
     const byText = new Map(results.map((result) => [result.command.text, result]));
@@ -151,5 +152,10 @@ describe('README commands', () => {
         /unknown (option '--jsn'|option '--eval-sise'|command 'frobnicate')/,
       );
     }
+    // A placeholder the table does not know fails before anything runs, naming the table.
+    expect(byText.get('npx jigclu embed <model> photos/ --out embeddings.csv')).toMatchObject({
+      status: 'failed',
+      detail: expect.stringMatching(/the placeholder <model> has no entry in the README test's table/),
+    });
   }, 300_000);
 });
