@@ -10,7 +10,7 @@ import { startCore, type Core } from '../../main/core';
 import { databasePath } from '../../main/paths';
 import { dispatch, httpStatusFor, type Handlers } from '../../main/services/dispatch';
 import { builtEntry } from '../engine/built';
-import { fakeEngineReport } from '../helpers/library';
+import { dataset, fakeEngineReport } from '../helpers/library';
 import { fillDisk, mountTmpfs, type Tmpfs } from '../helpers/tmpfs';
 
 /**
@@ -188,7 +188,9 @@ describe('a read-only data folder', () => {
       cleanups.push(() => spawnSync('chmod', ['-R', 'u+w', dataDir]));
     }
     const core = startCore({ dataDir, mode: 'cli', probeEngines: async () => fakeEngineReport, library: { autoThumbnails: false } });
-    syntheticImages(core, 30);
+    // Real images (no thumbnails made yet) and a class.
+    const { task } = await core.handlers.libraryAddFolder({ path: dataset('tiny') });
+    expect((await core.tasks.settled(task.id)).status).toBe('finished');
     expect((await dispatch(core.handlers, 'classCreate', { name: 'kept' })).ok).toBe(true);
     core.close();
     makeReadOnly();
@@ -205,6 +207,9 @@ describe('a read-only data folder', () => {
     expect(classes.ok && (classes.value as { name: string }[]).map((entry) => entry.name)).toEqual(['kept']);
     const folders = await dispatch(core.handlers, 'libraryFolders', {});
     expect(folders.ok && (folders.value as unknown[]).length).toBe(1);
+    // A thumbnail is made and shown even though it cannot be cached in the data folder.
+    const thumbnail = await core.media.open('thumbs', 1, {});
+    expect(thumbnail.status).toBe(200);
     for (const [name, args] of [
       ['settingsSet', { patch: { theme: 'dark' } }],
       ['classCreate', { name: 'new' }],
