@@ -135,7 +135,7 @@ describe('a database damaged while the app runs', () => {
     const error = errorOf(labelAll);
     expect(error.code).toBe('DATABASE_CORRUPT');
     expect(error.message).toContain(file);
-    expect(error.message).toMatch(/To recover/);
+    expect(error.message).toMatch(/stopped writing to it\. To recover/);
     // Every later call that would use the database is refused before it runs.
     const write = errorOf(await dispatch(core.handlers, 'settingsSet', { patch: { theme: 'dark' } }));
     expect(write.code).toBe('DATABASE_CORRUPT');
