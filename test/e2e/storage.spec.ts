@@ -1,7 +1,5 @@
-import { spawnSync } from 'node:child_process';
-import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
+import { mountTmpfs } from '../helpers/tmpfs';
 import { AppPage } from './pages/app-page';
 import { expect, screenshotDir, startBrowserMode, test } from './fixtures';
 
@@ -13,24 +11,8 @@ import { expect, screenshotDir, startBrowserMode, test } from './fixtures';
  * mount one the test says why and is skipped.
  */
 
-/** Mounts a small tmpfs, or returns why it cannot. */
-function tmpfs(): { dir: string; unmount: () => void; readOnly: () => void } | { reason: string } {
-  if (process.getuid?.() !== 0) return { reason: 'mounting a tmpfs needs root' };
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'jigclu-e2e-ro-'));
-  const mounted = spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=16m', 'tmpfs', dir], { encoding: 'utf8' });
-  if (mounted.status !== 0) return { reason: `this machine does not allow mounting a tmpfs (${(mounted.stderr || 'no message').trim()})` };
-  return {
-    dir,
-    readOnly: () => void spawnSync('mount', ['-o', 'remount,ro', dir]),
-    unmount: () => {
-      spawnSync('umount', ['-l', dir]);
-      fs.rmSync(dir, { recursive: true, force: true });
-    },
-  };
-}
-
 test('a read-only data folder: the app shows it, says so on every view, and refuses changes with the same banner', async ({ page }) => {
-  const disk = tmpfs();
+  const disk = mountTmpfs(16 * 1024 * 1024);
   test.skip('reason' in disk, 'reason' in disk ? disk.reason : '');
   if ('reason' in disk) return;
   const dataDir = path.join(disk.dir, 'data');

@@ -8,7 +8,7 @@ import { safetensorsProblem } from '../../main/engine/safetensors';
 import { JigCluTrainer } from '../../main/engine/trainer';
 import type { FromTrainer } from '../../main/jobs/protocol';
 import { TrainerHost } from '../../main/jobs/trainer-host';
-import { fillDisk, mountTmpfs } from '../helpers/tmpfs';
+import { fillDisk, tmpfsForTest } from '../helpers/tmpfs';
 import { builtEntry, sharedDataset } from './built';
 
 /**
@@ -25,13 +25,7 @@ afterEach(() => {
 
 describe('a checkpoint on a full disk, in the trainer process', () => {
   it('never replaces a good checkpoint: the run fails saying so, the previous checkpoint stays whole', async (context) => {
-    const mounted = mountTmpfs(32 * 1024 * 1024);
-    if ('reason' in mounted) {
-      console.log(`skipped: ${mounted.reason}`);
-      context.skip();
-      return;
-    }
-    cleanups.push(() => mounted.unmount());
+    const mounted = tmpfsForTest(32 * 1024 * 1024, context, cleanups);
     const runDir = path.join(mounted.dir, 'run');
     const files = (await listImageFiles(sharedDataset('tiny'))).map((item) => item.file);
     const config = resolvePretrainConfig('cpu-small', { width: 0.125, batch: 4, epochs: 50, checkpointEvery: 2, keepCheckpoints: 3, engine: 'cpu' });

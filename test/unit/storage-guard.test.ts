@@ -11,7 +11,7 @@ import { databasePath } from '../../main/paths';
 import { dispatch, httpStatusFor, type Handlers } from '../../main/services/dispatch';
 import { builtEntry } from '../engine/built';
 import { dataset, fakeEngineReport } from '../helpers/library';
-import { fillDisk, mountTmpfs, type Tmpfs } from '../helpers/tmpfs';
+import { fillDisk, tmpfsForTest } from '../helpers/tmpfs';
 
 /**
  * Storage problems as the services meet them (issue 17): text that is not well-formed is
@@ -50,17 +50,6 @@ function syntheticImages(core: Core, count: number, padding = 0): number {
 function errorOf(result: Result<unknown>): { code: string; message: string } {
   expect(result.ok).toBe(false);
   return (result as { error: { code: string; message: string } }).error;
-}
-
-/** A tmpfs, or the reason there is none (printed, and the test skips). */
-function tmpfsOrSkip(bytes: number): Tmpfs | undefined {
-  const mounted = mountTmpfs(bytes);
-  if ('reason' in mounted) {
-    console.log(`skipped: ${mounted.reason}`);
-    return undefined;
-  }
-  cleanups.push(() => mounted.unmount());
-  return mounted;
 }
 
 describe('storage error codes over HTTP', () => {
@@ -148,9 +137,8 @@ describe('a database damaged while the app runs', () => {
 });
 
 describe('a full disk', () => {
-  it('answers DISK_FULL naming the data folder, loses nothing, and works again once there is space', async () => {
-    const disk = tmpfsOrSkip(6 * 1024 * 1024);
-    if (!disk) return;
+  it('answers DISK_FULL naming the data folder, loses nothing, and works again once there is space', async (context) => {
+    const disk = tmpfsForTest(6 * 1024 * 1024, context, cleanups);
     const dataDir = path.join(disk.dir, 'data');
     const core = openCore(dataDir);
     const folderId = syntheticImages(core, 2000);
@@ -174,12 +162,11 @@ describe('a full disk', () => {
 
 describe('a read-only data folder', () => {
   /** A data folder with a library in it, then made read-only (a read-only mount; chmod where not root). */
-  async function readOnlyDataFolder(): Promise<string | undefined> {
+  async function readOnlyDataFolder(context: { skip: (note?: string) => never }): Promise<string> {
     let dataDir: string;
     let makeReadOnly: () => void;
     if (process.getuid?.() === 0) {
-      const disk = tmpfsOrSkip(16 * 1024 * 1024);
-      if (!disk) return undefined;
+      const disk = tmpfsForTest(16 * 1024 * 1024, context, cleanups);
       dataDir = path.join(disk.dir, 'data');
       makeReadOnly = () => disk.readOnly();
     } else {
@@ -197,9 +184,8 @@ describe('a read-only data folder', () => {
     return dataDir;
   }
 
-  it('opens read-only: reading calls answer, the others are refused with READ_ONLY naming the folder', async () => {
-    const dataDir = await readOnlyDataFolder();
-    if (!dataDir) return;
+  it('opens read-only: reading calls answer, the others are refused with READ_ONLY naming the folder', async (context) => {
+    const dataDir = await readOnlyDataFolder(context);
     const core = openCore(dataDir);
     const info = await dispatch(core.handlers, 'appInfo', {});
     expect(info.ok && info.value).toMatchObject({ readOnly: true, dataDir });
@@ -220,9 +206,8 @@ describe('a read-only data folder', () => {
     }
   });
 
-  it('lets `jigclu info` run and say so, and `jigclu import` refuse in one sentence', async () => {
-    const dataDir = await readOnlyDataFolder();
-    if (!dataDir) return;
+  it('lets `jigclu info` run and say so, and `jigclu import` refuse in one sentence', async (context) => {
+    const dataDir = await readOnlyDataFolder(context);
     const cli = builtEntry('cli');
     const info = spawnSync(process.execPath, [cli, '--data-dir', dataDir, 'info'], { encoding: 'utf8' });
     expect(info.status, info.stderr).toBe(0);
