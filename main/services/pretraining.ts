@@ -517,7 +517,13 @@ export class PretrainingService {
     };
     this.active = active;
     host.on('message', (message) => this.recording(active, () => this.onMessage(active, message)));
-    active.ended = host.done.then((exit) => this.recording(active, () => this.onExit(active, exit)));
+    active.ended = host.done.then((exit) =>
+      this.recording(active, () => this.onExit(active, exit), () => {
+        // The end could not be stored: the run is over all the same, and the next one may start.
+        active.status = 'crashed';
+        if (this.active === active) this.active = undefined;
+      }),
+    );
     this.appendLog(run.runDir, `${run.name}: ${job.files.length} images, preset ${job.config.preset}, ${job.config.epochs} epochs, batch ${job.config.batch}, engine ${job.config.engine}.`);
     try {
       host.start({
@@ -641,10 +647,11 @@ export class PretrainingService {
    * a damaged database) must not escape into the process's event loop: it is logged, the run is
    * told why, and the trainer is stopped cleanly (it checkpoints) since its metrics cannot be kept.
    */
-  private recording(active: ActiveRun, record: () => void): void {
+  private recording(active: ActiveRun, record: () => void, onFailure?: () => void): void {
     try {
       record();
     } catch (error) {
+      onFailure?.();
       const translated = this.context.storage?.translate(error) ?? error;
       const message = `Could not record the run's progress: ${(translated as Error).message}`;
       appLog('error', 'pretraining', message, error);
