@@ -206,7 +206,7 @@ export function registerPretrainCommands(program: Command): void {
       }
       const trainer = JigCluTrainer.deserialize(fs.readFileSync(checkpoint), { convGrad: 'native' });
       if (options.format === 'torch') {
-        const file = exportTorchBackbone(trainer.model.backbone, path.resolve(options.out), { sourceCheckpoint: path.basename(checkpoint), step: trainer.position.globalStep });
+        const file = await exportTorchBackbone(trainer.model.backbone, path.resolve(options.out), { sourceCheckpoint: path.basename(checkpoint), step: trainer.position.globalStep });
         trainer.dispose();
         console.log(`Backbone written to ${file} (torchvision ${trainer.config.arch} names${trainer.config.width === 1 ? '' : `, width x${trainer.config.width}: not torchvision's standard width`})`);
         return;
@@ -242,7 +242,7 @@ export function registerPretrainCommands(program: Command): void {
       const started = performance.now();
       const train = await loadLabelledSet(options.train, size);
       const test = await loadLabelledSet(options.test, size, train.classNames);
-      const accuracy = knnEvaluate(backbone, train, test, convGrad, options.k, options.t);
+      const accuracy = await knnEvaluate(backbone, train, test, convGrad, options.k, options.t);
       dispose();
       const what = options.randomInit ? `random-init ${config.arch} x${config.width}` : path.basename(checkpoint!);
       console.log(

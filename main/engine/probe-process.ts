@@ -4,6 +4,7 @@
  */
 import { engineNames, type EngineName } from '../common/engine';
 import { probeEngines } from './backend';
+import { releaseWebGpu } from './webgpu';
 
 const requestedArg = process.argv[2] ?? 'auto';
 const requested: EngineName | 'auto' = (engineNames as readonly string[]).includes(requestedArg)
@@ -12,6 +13,7 @@ const requested: EngineName | 'auto' = (engineNames as readonly string[]).includ
 
 probeEngines(requested)
   .then((report) => {
+    releaseWebGpu();
     if (process.send) process.send({ ok: true, report }, () => process.exit(0));
     else {
       process.stdout.write(JSON.stringify(report) + '\n');

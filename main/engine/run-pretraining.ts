@@ -3,13 +3,14 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as tf from './tfjs';
 import type { EngineReport } from '../common/engine';
-import type { PretrainConfig } from '../common/pretrain-config';
+import { gpuBatchProblem, type PretrainConfig } from '../common/pretrain-config';
 import { JigsawBatchSource, type RejectedFile } from '../data/batch-source';
 import { referenceAugmentation } from '../data/augment';
 import { defaultConvGradMode, type ConvGradMode } from './conv';
 import { JigCluTrainer, stepsPerEpoch, type StepResult } from './trainer';
 import { ParallelTrainer } from './parallel-trainer';
 import { writeFileAtomic } from './safetensors';
+import { assertWebGpuHealthy, openAdapter } from './webgpu';
 import { inspectBatch, loadMonitorImages, monitorAccuracy, type BatchInspection, type MonitorImages, type MonitorSet } from './monitor';
 
 /** The numbers of one training step, as stored in the run's metrics. */
@@ -128,6 +129,9 @@ export function latestCheckpoint(runDir: string): string | undefined {
 }
 
 function resolveConvGrad(config: PretrainConfig): ConvGradMode {
+  // Our 'fast' gradients read tensors back synchronously, which WebGPU in Node cannot: tfjs's
+  // own kernels there (also for a run started on wasm with --conv-grad fast).
+  if (tf.getBackend() === 'webgpu') return 'native';
   return config.convGrad === 'auto' ? defaultConvGradMode(tf.getBackend()) : config.convGrad;
 }
 
@@ -154,6 +158,12 @@ export async function runPretraining(request: PretrainRequest, hooks: PretrainHo
     trainer = replicas === 2 ? await ParallelTrainer.create(request.config, convGradFor(request.config), { replicaScript }) : new JigCluTrainer(request.config, convGradFor(request.config));
   }
   const config = trainer.config;
+  const adapter = request.engine.chosen === 'webgpu' ? openAdapter() : undefined;
+  const tooBig = adapter ? gpuBatchProblem(config, adapter.limits) : undefined;
+  if (tooBig) {
+    await trainer.dispose();
+    throw new Error(`${tooBig}${request.resumeFrom ? ' The checkpoints are kept.' : ''}`);
+  }
   const sizes = trainer instanceof ParallelTrainer ? trainer : { trainableTensors: trainer.model.trainable().length, backboneWeights: trainer.model.backbone.params.count() };
   fs.mkdirSync(path.join(request.runDir, 'checkpoints'), { recursive: true });
   writeFileAtomic(path.join(request.runDir, 'run.json'), JSON.stringify({ config, engine: request.engine.chosen, files: request.files.length }, null, 2));
@@ -187,9 +197,9 @@ export async function runPretraining(request: PretrainRequest, hooks: PretrainHo
     monitor = await loadMonitorImages(request.monitor, config.grid * config.crop);
     log('info', `kNN monitor: ${monitor.queries.labels.length} held-out images voted on by ${monitor.bank.labels.length} labelled ones (${monitor.classes} classes), checked after each epoch${monitor.skipped ? `; ${monitor.skipped} could not be decoded` : ''}.`);
   }
-  const runKnn = (): void => {
+  const runKnn = async (): Promise<void> => {
     if (!monitor || !(trainer instanceof JigCluTrainer)) return;
-    const accuracy = monitorAccuracy(trainer, monitor);
+    const accuracy = await monitorAccuracy(trainer, monitor);
     hooks.knn?.({ epoch: trainer.position.epoch, step: trainer.position.globalStep, accuracy });
     log('info', `kNN accuracy after epoch ${trainer.position.epoch}: ${(accuracy * 100).toFixed(1)}%.`);
   };
@@ -204,7 +214,7 @@ export async function runPretraining(request: PretrainRequest, hooks: PretrainHo
       const stepInEpoch = (step - 1) % epochSteps;
       const batch = await source.batch(epoch, stepInEpoch);
       const indices = source.batchIndices(epoch, stepInEpoch);
-      const result = inspectBatch(trainer, batch, inspect.count, { step, epoch: epoch + 1, stepInEpoch: stepInEpoch + 1 }, (sourceIndex) => source.fileIndices[indices[sourceIndex]!]!);
+      const result = await inspectBatch(trainer, batch, inspect.count, { step, epoch: epoch + 1, stepInEpoch: stepInEpoch + 1 }, (sourceIndex) => source.fileIndices[indices[sourceIndex]!]!);
       hooks.inspected?.(inspect.id, { result });
     } catch (error) {
       hooks.inspected?.(inspect.id, { error: (error as Error).message });
@@ -238,7 +248,7 @@ export async function runPretraining(request: PretrainRequest, hooks: PretrainHo
       pending = [];
     };
     let trainingSeconds = 0;
-    if (trainer.position.globalStep === 0) runKnn();
+    if (trainer.position.globalStep === 0) await runKnn();
     while (!trainer.done()) {
       // Let pending I/O (a stop or pause message) in: a prefetched batch and the step resolve
       // as microtasks only, which never yield to the event loop.
@@ -260,6 +270,7 @@ export async function runPretraining(request: PretrainRequest, hooks: PretrainHo
       const batch = await source.batch(epoch, stepInEpoch);
       const stepEpoch = trainer.position.epoch;
       const result = await trainer.step(batch, epochSteps);
+      if (adapter) assertWebGpuHealthy(`at step ${trainer.position.globalStep} (batch ${config.batch})`);
       trainingSeconds += result.computeSeconds;
       lastLosses = result;
       if (!Number.isFinite(result.total)) {
@@ -308,7 +319,7 @@ export async function runPretraining(request: PretrainRequest, hooks: PretrainHo
       }
       if (epochEnded) {
         log('info', `Epoch ${trainer.position.epoch}/${config.epochs} done: loss ${result.total.toFixed(4)} (cluster ${result.cluster.toFixed(4)}, location ${result.location.toFixed(4)}), ${imagesPerSecond.toFixed(1)} images/s.`);
-        runKnn();
+        await runKnn();
       }
       if (request.stepDelayMs) await new Promise((resolve) => setTimeout(resolve, request.stepDelayMs));
     }

@@ -104,13 +104,14 @@ export class JigCluTrainer {
    * (prefixed `optimizer.momentum.`), with the config and position in the metadata. Conv
    * filters are in tfjs layout (HWIO); export to PyTorch layout is separate.
    */
-  serialize(extra: Record<string, string> = {}): Buffer {
+  async serialize(extra: Record<string, string> = {}): Promise<Buffer> {
+    // Asynchronous reads: the webgpu engine has no synchronous read in Node.
     const tensors: NamedTensor[] = [];
     for (const [name, variable] of this.model.allParameters()) {
-      tensors.push({ name, shape: variable.shape, data: variable.dataSync() as Float32Array });
+      tensors.push({ name, shape: variable.shape, data: (await variable.data()) as Float32Array });
     }
     for (const [name, buffer] of this.optimizer.buffers) {
-      tensors.push({ name: `optimizer.momentum.${name}`, shape: buffer.shape, data: buffer.dataSync() as Float32Array });
+      tensors.push({ name: `optimizer.momentum.${name}`, shape: buffer.shape, data: (await buffer.data()) as Float32Array });
     }
     return encodeSafetensors(tensors, {
       format: 'jigclu-checkpoint-v1',

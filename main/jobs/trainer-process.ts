@@ -9,9 +9,16 @@ import { defaultConvGradMode } from '../engine/conv';
 import { measureStepSeconds } from '../engine/monitor';
 import { runPretraining, type InspectRequest } from '../engine/run-pretraining';
 import * as tf from '../engine/tfjs';
+import { releaseWebGpu } from '../engine/webgpu';
 import { isToTrainer, type FromTrainer, type MeasureSpeed, type StartPretraining, type ToTrainer } from './protocol';
 
 let seq = 0;
+
+/** Leaves the process; a WebGPU device is destroyed first (Dawn's binding may hang or crash at exit with one open). */
+function exit(): void {
+  releaseWebGpu(tf);
+  process.exit(0);
+}
 let control: 'run' | 'pause' | 'stop' = 'run';
 let running = false;
 const inspectRequests: InspectRequest[] = [];
@@ -71,7 +78,7 @@ async function start(request: StartPretraining): Promise<void> {
   } finally {
     running = false;
     // Let the last message flush, then leave.
-    setTimeout(() => process.exit(0), 50);
+    setTimeout(exit, 50);
   }
 }
 
@@ -87,7 +94,7 @@ async function measure(request: MeasureSpeed): Promise<void> {
     send({ type: 'failed', error: { code: isOutOfMemory(error) ? 'OUT_OF_MEMORY' : 'TRAINING_FAILED', message: String((error as Error)?.message ?? error) } });
   } finally {
     running = false;
-    setTimeout(() => process.exit(0), 50);
+    setTimeout(exit, 50);
   }
 }
 
@@ -105,7 +112,7 @@ async function job(request: Extract<ToTrainer, { type: 'job' }>): Promise<void> 
     send({ type: 'failed', error: { code: isOutOfMemory(error) ? 'OUT_OF_MEMORY' : 'TRAINING_FAILED', message: String((error as Error)?.message ?? error) } });
   } finally {
     running = false;
-    setTimeout(() => process.exit(0), 50);
+    setTimeout(exit, 50);
   }
 }
 
@@ -146,5 +153,5 @@ process.on('message', (message: unknown) => {
 // The parent went away: stop cleanly (a checkpoint is written at the next step boundary).
 process.on('disconnect', () => {
   control = 'stop';
-  if (!running) process.exit(0);
+  if (!running) exit();
 });

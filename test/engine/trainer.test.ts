@@ -74,7 +74,7 @@ describe('JigClu trainer', () => {
     const first = new JigCluTrainer(config, 'fast');
     trainers.push(first);
     for (let i = 0; i < 2; i += 1) await first.step(batchAt(first.position.epoch, first.position.stepInEpoch), epochSteps);
-    const checkpoint = first.serialize();
+    const checkpoint = await first.serialize();
     const resumed = JigCluTrainer.deserialize(checkpoint, { convGrad: 'fast' });
     trainers.push(resumed);
     expect(resumed.position).toEqual(first.position);
