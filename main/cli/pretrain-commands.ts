@@ -64,6 +64,18 @@ function progressLine(progress: PretrainProgress): Record<string, string> {
   };
 }
 
+/** The image folders a run trained on (run.json of a run folder, or of a checkpoint's run), if recorded and still there. */
+function recordedFolders(target: string): string[] | undefined {
+  const runDir = fs.existsSync(target) && fs.statSync(target).isDirectory() ? target : path.dirname(path.dirname(target));
+  try {
+    const run = JSON.parse(fs.readFileSync(path.join(runDir, 'run.json'), 'utf8')) as { folders?: unknown };
+    const folders = Array.isArray(run.folders) ? run.folders.filter((folder): folder is string => typeof folder === 'string') : [];
+    return folders.length > 0 && folders.every((folder) => fs.existsSync(folder)) ? folders : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /** Registers `pretrain` and `knn` on the program. */
 export function registerPretrainCommands(program: Command): void {
   program
@@ -88,8 +100,11 @@ export function registerPretrainCommands(program: Command): void {
     .option('--resume <run-or-checkpoint>', 'continue a run from its last checkpoint (a run folder or a .safetensors file)')
     .action(async (folders: string[], options: PretrainOptions) => {
       const dataDir = program.opts<{ dataDir: string }>().dataDir;
-      const roots = folders.length ? folders : [bundledSampleDir()];
-      if (!folders.length) console.error(`No folder given: training on the bundled sample set (${roots[0]}).`);
+      // A resumed run trains on its own folders (run.json), unless others are given.
+      const runFolders = !folders.length && options.resume ? recordedFolders(path.resolve(options.resume)) : undefined;
+      const roots = folders.length ? folders.map((folder) => path.resolve(folder)) : (runFolders ?? [bundledSampleDir()]);
+      if (runFolders) console.error(`Resuming on the run's folders: ${runFolders.join(', ')}.`);
+      else if (!folders.length) console.error(`No folder given: training on the bundled sample set (${roots[0]}).`);
       const files: string[] = [];
       for (const root of roots) {
         if (!fs.existsSync(root) || !fs.statSync(root).isDirectory()) throw new Error(`${root} is not a folder of images.`);
@@ -123,7 +138,7 @@ export function registerPretrainCommands(program: Command): void {
       try {
         const base = resumeFrom ? JigCluTrainer.readMetadata(fs.readFileSync(resumeFrom)).config : undefined;
         config = base
-          ? resolvePretrainConfig(base.preset, { ...base, epochs: options.epochs ?? base.epochs })
+          ? resolvePretrainConfig(base.preset, { ...base, epochs: options.epochs ?? base.epochs, engine: options.engine !== 'auto' ? options.engine : base.engine })
           : resolvePretrainConfig(options.preset, overrides, files.length);
       } catch (error) {
         if (error instanceof ConfigError) throw new Error(`invalid setting ${error.message}`, { cause: error });
@@ -160,7 +175,7 @@ export function registerPretrainCommands(program: Command): void {
       process.on('SIGTERM', onInterrupt);
       try {
         const outcome = await runPretraining(
-          { config, files, runDir, resumeFrom, engine, cacheDir: options.cache ? path.join(dataDir, 'cache', 'images') : undefined },
+          { config, files, folders: roots, runDir, resumeFrom, engine, cacheDir: options.cache ? path.join(dataDir, 'cache', 'images') : undefined },
           {
             progress: (progress) => {
               if (!started) {

@@ -82,6 +82,8 @@ export interface PretrainRequest {
   config: PretrainConfig;
   /** Image files to train on. */
   files: string[];
+  /** The image folders the files came from: kept in run.json, so a resume from the command line finds them. */
+  folders?: string[];
   /** The run's folder: checkpoints/ and run.json are written here. */
   runDir: string;
   /** A checkpoint to continue from (its config is used; `config.epochs` may extend it). */
@@ -166,7 +168,7 @@ export async function runPretraining(request: PretrainRequest, hooks: PretrainHo
   }
   const sizes = trainer instanceof ParallelTrainer ? trainer : { trainableTensors: trainer.model.trainable().length, backboneWeights: trainer.model.backbone.params.count() };
   fs.mkdirSync(path.join(request.runDir, 'checkpoints'), { recursive: true });
-  writeFileAtomic(path.join(request.runDir, 'run.json'), JSON.stringify({ config, engine: request.engine.chosen, files: request.files.length }, null, 2));
+  writeFileAtomic(path.join(request.runDir, 'run.json'), JSON.stringify({ config, engine: request.engine.chosen, files: request.files.length, ...(request.folders ? { folders: request.folders } : {}) }, null, 2));
   log('info', `Engine ${request.engine.chosen}${request.engine.fallbackReason ? ` (${request.engine.fallbackReason})` : ''}; conv gradient: ${trainer.convGrad}; ${sizes.trainableTensors} parameter tensors, ${(sizes.backboneWeights / 1e6).toFixed(2)} M backbone weights; ${replicas === 2 ? 'two training threads (data-parallel replicas, loss over the whole batch)' : 'one training thread'}.`);
 
   const source = new JigsawBatchSource(request.files, {

@@ -9,6 +9,7 @@ import { adaptiveAveragePool, batchNormTraining, globalAveragePool } from '../..
 import { JigCluTrainer } from '../../main/engine/trainer';
 import { decodeSafetensors } from '../../main/engine/safetensors';
 import { Sgd } from '../../main/engine/sgd';
+import { wasmDirectory } from '../../main/engine/backend';
 import { probeWebGpu, releaseWebGpu } from '../../main/engine/webgpu';
 import type { JigsawBatch } from '../../main/data/jigsaw';
 import { seeded } from './helpers';
@@ -176,6 +177,36 @@ describe.skipIf(unavailable !== undefined)('webgpu engine on SwiftShader', () =>
       gpuTrainer.dispose();
     }
   }, 180_000);
+
+  it('continues a run started on webgpu on wasm and back: checkpoints are engine-independent', async () => {
+    // The smallest config a checkpoint accepts (32 px patches); 2 montages a batch.
+    const small = { ...resolvePretrainConfig('cpu-small'), width: 0.0625, batch: 2, epochs: 3, seed: 8 };
+    const batches = [11, 12, 13].map((seed) => ({ ...batchOf(seed), n: 2, crop: 32, size: 64, montages: random([2, 64, 64, 3], seed), clusterLabels: Int32Array.from([0, 0, 0, 0, 1, 1, 1, 1]), locationLabels: Int32Array.from([2, 0, 3, 1, 1, 3, 0, 2]) }));
+    await tf.setBackend('cpu');
+    const reference = new JigCluTrainer(small, 'fast');
+    const start = await reference.serialize();
+    for (const batch of batches) await reference.step(batch, 1);
+    const expected = decodeSafetensors(await reference.serialize());
+    reference.dispose();
+    // One step on each engine, through a checkpoint between them.
+    let checkpoint = start;
+    for (const [index, backend] of (['webgpu', 'wasm', 'webgpu'] as const).entries()) {
+      if (backend === 'wasm') {
+        await import('@tensorflow/tfjs-backend-wasm').then((wasm) => wasm.setWasmPaths(wasmDirectory()));
+      }
+      expect(await tf.setBackend(backend)).toBe(true);
+      const trainer = JigCluTrainer.deserialize(checkpoint, { convGrad: backend === 'webgpu' ? 'native' : 'fast' });
+      expect(trainer.position.globalStep).toBe(index);
+      await trainer.step(batches[index]!, 1);
+      checkpoint = await trainer.serialize();
+      trainer.dispose();
+    }
+    const resumed = decodeSafetensors(checkpoint);
+    expect(JSON.parse(resumed.metadata.position!)).toEqual(JSON.parse(expected.metadata.position!));
+    for (const [name, tensor] of expected.tensors) {
+      expect(relativeError(resumed.tensors.get(name)!.data as Float32Array, tensor.data as Float32Array), name).toBeLessThan(tolerance);
+    }
+  }, 120_000);
 
   it('keeps the tensor count and tf.memory() flat over 50 steps of a conv/BatchNorm/pool/head network with SGD', async () => {
     // The JigClu step takes seconds on SwiftShader; this network has one of each of its layer
