@@ -171,9 +171,10 @@ export async function monitorAccuracy(trainer: JigCluTrainer, monitor: MonitorIm
 
 /**
  * Times training steps of `config` on this engine with random montages: one warm-up step
- * (kernel compilation, first allocations) then `steps` timed ones. Returns mean seconds per step.
+ * (kernel compilation, first allocations) then `steps` timed ones. Returns the mean seconds per
+ * timed step and the warm-up step's seconds (on WebGPU mostly shader compilation, paid once per run).
  */
-export async function measureStepSeconds(config: PretrainConfig, convGrad: ConvGradMode, steps = 3): Promise<number> {
+export async function measureStepSeconds(config: PretrainConfig, convGrad: ConvGradMode, steps = 3): Promise<{ secondsPerStep: number; warmupSeconds: number }> {
   const trainer = new JigCluTrainer(config, convGrad);
   try {
     const n = config.batch;
@@ -188,10 +189,11 @@ export async function measureStepSeconds(config: PretrainConfig, convGrad: ConvG
       locationLabels[slot] = slot % cells;
     }
     const batch: JigsawBatch = { n, grid: config.grid, crop: config.crop, size, montages, clusterLabels, locationLabels, permutation: Int32Array.from({ length: n * cells }, (_, i) => i) };
+    const warmup = performance.now();
     await trainer.step(batch, 1_000_000);
     const started = performance.now();
     for (let i = 0; i < steps; i += 1) await trainer.step(batch, 1_000_000);
-    return (performance.now() - started) / 1000 / steps;
+    return { secondsPerStep: (performance.now() - started) / 1000 / steps, warmupSeconds: (started - warmup) / 1000 };
   } finally {
     trainer.dispose();
   }

@@ -146,7 +146,13 @@ export async function runPretraining(request: PretrainRequest, hooks: PretrainHo
   const log = hooks.log ?? (() => undefined);
   const convGradFor = (config: PretrainConfig) => resolveConvGrad(config);
   const replicaScript = path.join(path.dirname(fileURLToPath(import.meta.url)), 'replica-thread.js');
-  const batchSize = request.resumeFrom ? JigCluTrainer.readMetadata(fs.readFileSync(request.resumeFrom)).config.batch : request.config.batch;
+  const planned = request.resumeFrom ? JigCluTrainer.readMetadata(fs.readFileSync(request.resumeFrom)).config : request.config;
+  const batchSize = planned.batch;
+  // On WebGPU one tensor is one buffer: one over the adapter's limit would fail validation and read
+  // back zeros, so refuse the batch before anything starts.
+  const adapter = request.engine.chosen === 'webgpu' ? openAdapter() : undefined;
+  const tooBig = adapter ? gpuBatchProblem(planned, adapter.limits) : undefined;
+  if (tooBig) throw new Error(`${tooBig}${request.resumeFrom ? ' The checkpoints are kept.' : ''}`);
   const parallelOk = (request.engine.chosen === 'wasm' || request.engine.chosen === 'cpu') && batchSize % 2 === 0 && fs.existsSync(replicaScript);
   const replicas = request.replicas ?? 1;
   if (replicas === 2 && !parallelOk) throw new Error(`Two training threads need the wasm or cpu engine, an even batch size and ${replicaScript}.`);
@@ -160,12 +166,6 @@ export async function runPretraining(request: PretrainRequest, hooks: PretrainHo
     trainer = replicas === 2 ? await ParallelTrainer.create(request.config, convGradFor(request.config), { replicaScript }) : new JigCluTrainer(request.config, convGradFor(request.config));
   }
   const config = trainer.config;
-  const adapter = request.engine.chosen === 'webgpu' ? openAdapter() : undefined;
-  const tooBig = adapter ? gpuBatchProblem(config, adapter.limits) : undefined;
-  if (tooBig) {
-    await trainer.dispose();
-    throw new Error(`${tooBig}${request.resumeFrom ? ' The checkpoints are kept.' : ''}`);
-  }
   const sizes = trainer instanceof ParallelTrainer ? trainer : { trainableTensors: trainer.model.trainable().length, backboneWeights: trainer.model.backbone.params.count() };
   fs.mkdirSync(path.join(request.runDir, 'checkpoints'), { recursive: true });
   writeFileAtomic(path.join(request.runDir, 'run.json'), JSON.stringify({ config, engine: request.engine.chosen, files: request.files.length, ...(request.folders ? { folders: request.folders } : {}) }, null, 2));

@@ -174,8 +174,8 @@ export function releaseWebGpu(tf?: TfCore): void {
   state = undefined;
 }
 
-/** Test hook: marks the open device as lost, as Dawn does when the driver resets. */
-export function simulateDeviceLoss(message: string): void {
+/** Test hook: marks the open device as lost, as Dawn does when the driver resets (undefined: not lost). */
+export function simulateDeviceLoss(message: string | undefined): void {
   if (state) state.lost = message;
 }
 

@@ -87,9 +87,10 @@ async function measure(request: MeasureSpeed): Promise<void> {
   try {
     const engine = await selectEngine(request.engine);
     send({ type: 'ready', engine, pid: process.pid });
-    const convGrad = request.config.convGrad === 'auto' ? defaultConvGradMode(tf.getBackend()) : request.config.convGrad;
-    const secondsPerStep = await measureStepSeconds(request.config, convGrad, request.steps ?? 3);
-    send({ type: 'measured', secondsPerStep, engine });
+    // tfjs's own gradients on webgpu (ours read tensors back synchronously).
+    const convGrad = tf.getBackend() === 'webgpu' ? 'native' : request.config.convGrad === 'auto' ? defaultConvGradMode(tf.getBackend()) : request.config.convGrad;
+    const { secondsPerStep, warmupSeconds } = await measureStepSeconds(request.config, convGrad, request.steps ?? 3);
+    send({ type: 'measured', secondsPerStep, warmupSeconds, engine });
   } catch (error) {
     send({ type: 'failed', error: { code: isOutOfMemory(error) ? 'OUT_OF_MEMORY' : 'TRAINING_FAILED', message: String((error as Error)?.message ?? error) } });
   } finally {

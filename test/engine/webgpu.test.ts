@@ -1,3 +1,6 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as tf from '../../main/engine/tfjs';
 import '@tensorflow/tfjs-backend-cpu';
@@ -9,8 +12,10 @@ import { adaptiveAveragePool, batchNormTraining, globalAveragePool } from '../..
 import { JigCluTrainer } from '../../main/engine/trainer';
 import { decodeSafetensors } from '../../main/engine/safetensors';
 import { Sgd } from '../../main/engine/sgd';
+import type { EngineReport } from '../../main/common/engine';
 import { wasmDirectory } from '../../main/engine/backend';
-import { probeWebGpu, releaseWebGpu } from '../../main/engine/webgpu';
+import { listCheckpoints, runPretraining } from '../../main/engine/run-pretraining';
+import { probeWebGpu, releaseWebGpu, simulateDeviceLoss } from '../../main/engine/webgpu';
 import type { JigsawBatch } from '../../main/data/jigsaw';
 import { seeded } from './helpers';
 import { relativeError, webGpuUnavailableReason } from './webgpu-helpers';
@@ -23,6 +28,7 @@ import { relativeError, webGpuUnavailableReason } from './webgpu-helpers';
 const unavailable = webGpuUnavailableReason();
 if (unavailable) console.warn(`Skipping the WebGPU exactness tests: ${unavailable}`);
 const tolerance = 1e-4;
+const tinyDir = path.resolve('../shared/datasets/tiny');
 
 function random(shape: number[], seed: number, scale = 1): Float32Array {
   const next = seeded(seed);
@@ -258,4 +264,35 @@ describe.skipIf(unavailable !== undefined)('webgpu engine on SwiftShader', () =>
       tf.dispose([x, labels, locations]);
     }
   }, 120_000);
+
+  describe('a run on webgpu', () => {
+    const files = fs.readdirSync(tinyDir, { recursive: true, encoding: 'utf8' }).filter((file) => file.endsWith('.png') || file.endsWith('.jpg')).map((file) => path.join(tinyDir, file));
+    let runDir: string;
+    beforeAll(() => {
+      runDir = fs.mkdtempSync(path.join(os.tmpdir(), 'jigclu-webgpu-run-'));
+    });
+    afterAll(() => {
+      simulateDeviceLoss(undefined);
+      fs.rmSync(runDir, { recursive: true, force: true });
+    });
+    // The checks are the engine's; the arithmetic runs on the cpu backend to keep the test fast.
+    const report = async (): Promise<EngineReport> => ({ chosen: 'webgpu', requested: 'webgpu', candidates: [await probeWebGpu(tf)], probeMs: 0 });
+
+    it('refuses a batch whose largest buffer exceeds the adapter limit, naming the batch size and the limit', async () => {
+      const engine = await report();
+      await tf.setBackend('cpu');
+      const config = { ...resolvePretrainConfig('paper'), batch: 512 };
+      await expect(runPretraining({ config, files, runDir, engine })).rejects.toThrow(/A batch of 512 needs a \d+ MiB feature map, over the GPU adapter's limit of 1024 MiB per buffer: use a batch of at most 334\./);
+    });
+
+    it('ends the run with a clear error when the device is lost, keeping the last checkpoint', async () => {
+      const engine = await report();
+      await tf.setBackend('cpu');
+      const config = { ...resolvePretrainConfig('cpu-small'), width: 0.0625, batch: 4, epochs: 1, checkpointEvery: 2 };
+      const run = runPretraining({ config, files, runDir, engine }, { checkpoint: () => simulateDeviceLoss('test: the driver was reset') });
+      await expect(run).rejects.toThrow(/The GPU device was lost at step 3 \(batch 4\) \(test: the driver was reset\)\. The last checkpoint is kept/);
+      expect(listCheckpoints(runDir).map((file) => path.basename(file))).toEqual(['step-00000002.safetensors']);
+    }, 60_000);
+  });
 });
+
