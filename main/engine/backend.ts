@@ -100,8 +100,9 @@ function gpuGuidance(error: unknown): GpuGuidance {
   });
 }
 
-/** The folder holding the wasm backend's .wasm files. */
+/** The folder holding the wasm backend's .wasm files (JIGCLU_WASM_DIR in the GPU bench bundle, which has no node_modules). */
 export function wasmDirectory(): string {
+  if (process.env.JIGCLU_WASM_DIR) return path.join(process.env.JIGCLU_WASM_DIR, path.sep);
   return path.join(path.dirname(resolveModule('@tensorflow/tfjs-backend-wasm/package.json')), 'dist') + path.sep;
 }
 
