@@ -89,7 +89,7 @@ export function registerPretrainCommands(program: Command): void {
     .option('--grid <m>', 'patches per side (2 or 3)', number('--grid', true))
     .option('--cross <ratio>', 'patch overlap (cross ratio)', number('--cross'))
     .option('--temperature <t>', 'cluster loss temperature', number('--temperature'))
-    .option('--lr <lr>', 'learning rate at batch 256 (scaled by batch / 256)', number('--lr'))
+    .option('--lr <lr>', 'learning rate of the first epoch, used as given at any batch size (cosine per epoch; default 0.03 as the reference)', number('--lr'))
     .option('--seed <n>', 'random seed', number('--seed', true))
     .option('--checkpoint-every <steps>', 'write a checkpoint every N steps', number('--checkpoint-every', true))
     .option('--time-limit <minutes>', 'stop (with a checkpoint) after this many minutes of training', number('--time-limit'))
@@ -128,7 +128,7 @@ export function registerPretrainCommands(program: Command): void {
         grid: options.grid as 2 | 3 | undefined,
         cross: options.cross,
         temperature: options.temperature,
-        baseLr: options.lr,
+        lr: options.lr,
         seed: options.seed,
         engine: options.engine,
         convGrad: options.convGrad,

@@ -1,5 +1,5 @@
 import type { Database } from 'better-sqlite3';
-import type { PretrainConfig } from '../common/pretrain-config';
+import { parseStoredPretrainConfig, type PretrainConfig } from '../common/pretrain-config';
 import type { BackboneChoice, CheckpointInfo, RunEpochMetric, RunInfo, RunLosses, RunMetric, RunStatus } from '../common/runs';
 
 /** A row of `runs` as SQLite returns it. */
@@ -38,7 +38,7 @@ function toRunInfo(row: RunRow): RunInfo {
     id: row.id,
     name: row.name,
     note: row.note,
-    config: JSON.parse(row.config) as PretrainConfig,
+    config: parseStoredPretrainConfig(JSON.parse(row.config)),
     engine: row.engine,
     imageCount: row.image_count,
     filesHash: row.files_hash,

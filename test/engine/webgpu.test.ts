@@ -8,7 +8,8 @@ import { resolvePretrainConfig } from '../../main/common/pretrain-config';
 import { conv2d, type ConvGradMode } from '../../main/engine/conv';
 import { locationLoss, supCluLoss } from '../../main/engine/losses';
 import { maxPool } from '../../main/engine/ops';
-import { adaptiveAveragePool, batchNormTraining, globalAveragePool } from '../../main/engine/resnet';
+import { decouple } from '../../main/engine/decouple';
+import { batchNormTraining, globalAveragePool } from '../../main/engine/resnet';
 import { JigCluTrainer } from '../../main/engine/trainer';
 import { decodeSafetensors } from '../../main/engine/safetensors';
 import { Sgd } from '../../main/engine/sgd';
@@ -88,8 +89,8 @@ describe.skipIf(unavailable !== undefined)('webgpu engine on SwiftShader', () =>
     ['ReLU', [{ shape: [2, 4, 4, 8], data: random([2, 4, 4, 8], 14) }], (x) => tf.relu(x)],
     ['max pool 3x3 stride 2', [{ shape: [2, 8, 8, 4], data: random([2, 8, 8, 4], 15) }], (x) => maxPool(x as tf.Tensor4D, 3, 2, 1, 'native')],
     ['residual add', [{ shape: [2, 4, 4, 8], data: random([2, 4, 4, 8], 16) }, { shape: [2, 4, 4, 8], data: random([2, 4, 4, 8], 17) }], (a, b) => tf.relu(tf.add(a, b))],
-    ['adaptive average pool to 2x2 (decoupling)', [{ shape: [2, 3, 3, 8], data: random([2, 3, 3, 8], 18) }], (x) => adaptiveAveragePool(x as tf.Tensor4D, 2)],
-    ['bilinear resize to 8x8', [{ shape: [2, 2, 2, 8], data: random([2, 2, 2, 8], 19) }], (x) => tf.image.resizeBilinear(x as tf.Tensor4D, [8, 8], true)],
+    ['decoupling: bilinear to 8x8, average-pooled to 2x2 (batched matMul)', [{ shape: [2, 3, 3, 8], data: random([2, 3, 3, 8], 18) }], (x) => decouple(x as tf.Tensor4D, 2, 'interpolate')],
+    ['decoupling: adaptive pooling to 3x3 (older runs)', [{ shape: [2, 4, 4, 8], data: random([2, 4, 4, 8], 19) }], (x) => decouple(x as tf.Tensor4D, 3, 'pool')],
     ['global average pool', [{ shape: [2, 4, 4, 8], data: random([2, 4, 4, 8], 20) }], (x) => globalAveragePool(x as tf.Tensor4D)],
     ['linear + L2 norm (cluster head)', [{ shape: [8, 16], data: random([8, 16], 21) }, { shape: [16, 8], data: random([16, 8], 22, 0.3) }, { shape: [8], data: random([8], 23) }], (x, w, b) => {
       const z = tf.add(tf.matMul(x as tf.Tensor2D, w as tf.Tensor2D), b);
