@@ -210,8 +210,11 @@ describe.skipIf(unavailable !== undefined)('webgpu engine on SwiftShader', () =>
     }
     const resumed = decodeSafetensors(checkpoint);
     expect(JSON.parse(resumed.metadata.position!)).toEqual(JSON.parse(expected.metadata.position!));
+    // Three steps on three engines (rounding differs per engine and compounds through momentum):
+    // 1e-3. A weight, BatchNorm statistic or momentum buffer lost in a checkpoint would be off by
+    // its whole size.
     for (const [name, tensor] of expected.tensors) {
-      expect(relativeError(resumed.tensors.get(name)!.data as Float32Array, tensor.data as Float32Array), name).toBeLessThan(tolerance);
+      expect(relativeError(resumed.tensors.get(name)!.data as Float32Array, tensor.data as Float32Array), name).toBeLessThan(1e-3);
     }
   }, 120_000);
 
