@@ -184,7 +184,17 @@ export function simulateDeviceLoss(message: string | undefined): void {
  * (tfjs's synchronous reads do not exist for WebGPU in Node). A software adapter works but is
  * only used when asked for: it is slower than the CPU engines.
  */
-export async function probeWebGpu(tf: TfCore): Promise<EngineCandidate> {
+export async function probeWebGpu(tf: TfCore, where: { electron?: string } = { electron: process.versions.electron }): Promise<EngineCandidate> {
+  if (where.electron) {
+    // Inside Electron's Node (the desktop app's trainer runs as one) Dawn cannot map buffers
+    // ("External buffers are not allowed": Electron's memory cage), so no result can be read.
+    return {
+      name: 'webgpu',
+      available: false,
+      reason: `WebGPU is not available inside the desktop app (Electron ${where.electron} cannot map Dawn's GPU buffers into its memory cage); the command line and the browser mode train on WebGPU.`,
+      remedy: 'Train on the GPU with `npx jigclu pretrain <folder> --engine webgpu` or in browser mode (`npm run serve`), which run on Node.',
+    };
+  }
   let adapter: GpuAdapterReport | undefined;
   try {
     adapter = await registerWebGpuBackend(tf);

@@ -79,6 +79,13 @@ describe.skipIf(unavailable !== undefined)('webgpu engine on SwiftShader', () =>
     expect(candidate.reason).toMatch(/software adapter.*only when asked for/i);
   }, 60_000);
 
+  it('says inside the desktop app (Electron) that the command line and browser mode train on WebGPU', async () => {
+    const candidate = await probeWebGpu(tf, { electron: '45.4.0' });
+    expect(candidate.available).toBe(false);
+    expect(candidate.reason).toMatch(/not available inside the desktop app \(Electron 45\.4\.0.*command line and the browser mode train on WebGPU/);
+    expect(candidate.remedy).toContain('--engine webgpu');
+  });
+
   const cases: [string, { shape: number[]; data: Float32Array }[], (...xs: tf.Tensor[]) => tf.Tensor][] = [
     ['conv 3x3 stride 1', [{ shape: [2, 6, 6, 4], data: random([2, 6, 6, 4], 1) }, { shape: [3, 3, 4, 8], data: random([3, 3, 4, 8], 2, 0.3) }], (x, w) => conv2d(x as tf.Tensor4D, w as tf.Tensor4D, 1, 1, 'native')],
     ['conv 7x7 stride 2 (stem)', [{ shape: [2, 16, 16, 3], data: random([2, 16, 16, 3], 3) }, { shape: [7, 7, 3, 4], data: random([7, 7, 3, 4], 4, 0.2) }], (x, w) => conv2d(x as tf.Tensor4D, w as tf.Tensor4D, 2, 3, 'native')],
