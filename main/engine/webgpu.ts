@@ -7,6 +7,7 @@
  */
 import type * as tfCore from '@tensorflow/tfjs-core';
 import { adapterName, type EngineCandidate, type GpuAdapterReport } from '../common/engine';
+import { loadWebGpuSgd } from './sgd-webgpu';
 
 type TfCore = typeof tfCore;
 
@@ -135,6 +136,7 @@ export async function registerWebGpuBackend(tf: TfCore): Promise<GpuAdapterRepor
   const info = { vendor: adapter.vendor, architecture: adapter.architecture, device: adapter.device, description: adapter.description } as GPUAdapterInfo;
   if (tf.findBackendFactory('webgpu')) tf.removeBackend('webgpu');
   tf.registerBackend('webgpu', () => new WebGPUBackend(device, info), 0);
+  await loadWebGpuSgd();
   return adapter;
 }
 

@@ -114,6 +114,40 @@ describe.skipIf(unavailable !== undefined)('webgpu engine on SwiftShader', () =>
     actual.forEach((values, i) => expect(relativeError(values, expected[i]!), i === 0 ? 'output' : `gradient ${i}`).toBeLessThan(tolerance));
   }, 60_000);
 
+  it('updates SGD with two kernels per parameter, as the cpu backend does with six ops', async () => {
+    const shapes = [[3, 3, 4, 8], [8]];
+    const results: Float32Array[][] = [];
+    let kernels = 0;
+    for (const backend of ['cpu', 'webgpu']) {
+      expect(await tf.setBackend(backend)).toBe(true);
+      const params: [string, tf.Variable][] = shapes.map((shape, i) => [`p${i}`, tf.variable(tf.tensor(random(shape, 40 + i), shape))]);
+      const optimizer = new Sgd(0.9, 1e-4);
+      for (let step = 0; step < 3; step += 1) {
+        const grads = Object.fromEntries(shapes.map((shape, i) => [`p${i}`, tf.tensor(random(shape, 50 + 10 * step + i), shape)]));
+        if (backend === 'webgpu' && step === 2) {
+          // Every WebGPU dispatch goes through runWebGPUProgram: count them over one update.
+          const gpu = tf.backend() as unknown as { runWebGPUProgram: (...args: unknown[]) => unknown };
+          const original = gpu.runWebGPUProgram;
+          gpu.runWebGPUProgram = function (this: unknown, ...args: unknown[]) {
+            kernels += 1;
+            return original.apply(this, args);
+          };
+          try {
+            optimizer.step(params, grads, 0.1);
+          } finally {
+            gpu.runWebGPUProgram = original;
+          }
+        } else optimizer.step(params, grads, 0.1);
+        tf.dispose(Object.values(grads));
+      }
+      results.push(await Promise.all([...params.map(([, v]) => v), ...optimizer.buffers.values()].map(async (t) => (await t.data()) as Float32Array)));
+      for (const [, v] of params) v.dispose();
+      optimizer.dispose();
+    }
+    results[1]!.forEach((values, i) => expect(relativeError(values, results[0]![i]!)).toBeLessThan(tolerance));
+    expect(kernels).toBe(2 * shapes.length);
+  }, 60_000);
+
   // cpu-small's architecture at a tiny width and size: 16 px patches, 32 px montages, batch 4.
   // (Below the app's 32 px minimum crop, so set directly rather than through the validation.)
   const config = { ...resolvePretrainConfig('cpu-small'), width: 0.125, crop: 16, batch: 4, epochs: 2, seed: 3 };
