@@ -5,10 +5,10 @@
  * encoding and submission, whatever the tensor's size. Same arithmetic as Sgd (PyTorch's):
  * buf = momentum * buf + (g + wd * w), w = w - lr * buf.
  */
-import type { WebGPUBackend } from '@tensorflow/tfjs-backend-webgpu';
+import type { WebGPUBackend, webgpu_util as WebGpuUtil } from '@tensorflow/tfjs-backend-webgpu';
 import * as tf from './tfjs';
 
-type Util = typeof import('@tensorflow/tfjs-backend-webgpu').webgpu_util;
+type Util = typeof WebGpuUtil;
 let util: Util | undefined;
 
 /** Loads the backend's helpers once (the package is only imported where WebGPU is used). */
