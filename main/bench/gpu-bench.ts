@@ -124,7 +124,7 @@ function torchBaseline(presets: PresetName[], options: Options): { rows: Measure
   const rows: Measurement[] = [];
   for (const preset of presets) {
     const config = resolvePretrainConfig(preset, options.batch ? { batch: options.batch } : {});
-    const args = [script, '--device', 'cuda', '--arch', config.arch, '--width', String(config.width), '--grid', String(config.grid), '--crop', String(config.crop), '--batch', String(config.batch), '--seconds', String(options.seconds), '--temperature', String(config.temperature)];
+    const args = [script, '--device', process.env.JIGCLU_TORCH_DEVICE ?? 'cuda', '--config', JSON.stringify(config), '--seconds', String(options.seconds)];
     const result = spawnSync(python, args, { encoding: 'utf8' });
     if (result.status !== 0) {
       rows.push({ engine: 'torch-cuda', label: `PyTorch CUDA, ${device}`, preset, batch: config.batch, warmupSeconds: 0, steps: 0, imagesPerSecond: Number.NaN, note: result.stderr.trim().split('\n').at(-1) });

@@ -19,7 +19,7 @@ npx rolldown main/bench/gpu-bench.ts --platform node --format esm --no-codeSplit
 cp node_modules/webgpu/package.json node_modules/webgpu/index.js node_modules/webgpu/LICENSE.md "$out/node_modules/webgpu/"
 cp node_modules/webgpu/dist/linux-x64/dawn.node "$out/node_modules/webgpu/dist/linux-x64/"
 cp node_modules/@tensorflow/tfjs-backend-wasm/dist/*.wasm "$out/wasm/"
-cp test/bench/torch_jigclu_step.py "$out/"
+cp test/bench/torch_jigclu_step.py scaleout/jigclu_ddp.py "$out/"
 xz -T0 -6 -c "$(command -v node)" > "$out/node.xz"
 # The Vulkan loader (amd64), for GPU machines whose image lacks libvulkan1.
 if command -v apt-get >/dev/null 2>&1; then
