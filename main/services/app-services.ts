@@ -14,6 +14,7 @@ import { firstRunHandlers } from './first-run';
 import { labelsHandlers } from './labels';
 import { libraryHandlers, type LibraryOptions } from './library';
 import { pretrainingHandlers, type PretrainingOptions } from './pretraining';
+import { scaleoutHandlers } from './scaleout';
 import type { TaskRegistry } from './tasks';
 
 /** What the services need from the host that runs them. */
@@ -51,6 +52,7 @@ export function createServices(context: ServiceContext): Handlers {
     ...embeddingHandlers(context),
     ...finetuneHandlers(context),
     ...firstRunHandlers(context),
+    ...scaleoutHandlers(context),
   };
 }
 

@@ -1,4 +1,3 @@
-import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { EngineReport } from '../common/engine';
@@ -28,8 +27,7 @@ import type { FromTrainer, MeasureSpeed, StartPretraining } from '../jobs/protoc
 import { TrainerHost, type TrainerExit } from '../jobs/trainer-host';
 import { jobEngine } from './engine-setting';
 import { withCrashDetails } from '../log';
-import { joinFolderPath } from '../store/library-repository';
-import { RunsRepository, type RunFile } from '../store/runs-repository';
+import { RunsRepository, runFileList, type RunFile } from '../store/runs-repository';
 import type { AreaHandlers, ServiceContext } from './app-services';
 import type { ComputeHost } from './embeddings';
 import type { TaskContext } from './tasks';
@@ -62,7 +60,7 @@ export interface PretrainingOptions {
 }
 
 /** What a run trains on, kept in its folder so a continued run sees the same images. */
-interface RunFileList {
+export interface RunFileList {
   files: { id: number; path: string }[];
 }
 
@@ -145,15 +143,13 @@ export class PretrainingService {
       if (error instanceof ConfigError) throw new ServiceError('INVALID_ARGUMENT', `Invalid run settings: ${error.message}`);
       throw error;
     }
-    const files = rows.map((row) => ({ id: row.id, path: joinFolderPath(row.folder_path, row.rel_path) }));
-    const filesHash = crypto.createHash('sha256');
-    for (const row of rows) filesHash.update(`${row.folder_path}\0${row.rel_path}\0${row.content_hash}\n`);
+    const { files, filesHash } = runFileList(rows);
     const monitor = this.monitorSet(files, config.seed);
     const run = this.createRun({
       name: `Run ${this.repo.nextRunNumber()} (${config.preset})`,
       config,
       imageCount: rows.length,
-      filesHash: filesHash.digest('hex'),
+      filesHash,
       files,
       monitor: monitor ? { classes: monitor.classes, bank: monitor.query.filter((q) => !q).length, queries: monitor.query.filter(Boolean).length } : null,
     });
@@ -452,7 +448,8 @@ export class PretrainingService {
     return run;
   }
 
-  private readFileList(run: RunInfo): RunFileList {
+  /** The images a run trains on, from its folder (files.json). */
+  readFileList(run: RunInfo): RunFileList {
     try {
       return JSON.parse(fs.readFileSync(path.join(run.runDir, 'files.json'), 'utf8')) as RunFileList;
     } catch (error) {
