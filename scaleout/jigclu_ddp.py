@@ -1,21 +1,34 @@
 #!/usr/bin/env python3
-"""JigClu Studio's pretraining in PyTorch (the model, loss, optimizer and data ports).
+"""JigClu Studio's pretraining as a PyTorch DistributedDataParallel job, for torchrun.
 
-One self-contained file (torch, torchvision, PIL and the standard library only) that trains the
-same model as the app, step for step:
+One self-contained file (torch, Pillow and the standard library only), copied into every job
+folder by `jigclu export-job`. It trains the same model as the app, step for step:
 
 - the app's batch order from the seed: a port of its sfc32 generator (main/data/rng.ts), of the
   epoch order and batch seeds (main/data/batch-source.ts), of the patch geometry and the
-  per-patch augmentation (main/data/jigsaw.ts, main/data/augment.ts); the random draws of a
-  whole batch come first and never depend on pixels, so a process can render only its cells;
+  per-patch augmentation (main/data/jigsaw.ts, main/data/augment.ts);
+- ONE permutation of all n*m*m patches of the GLOBAL batch, tiled into n montages, each rank
+  keeping its slice of montages (the reference's JigClu._batch_gather_ddp). The random draws
+  of a whole batch never depend on pixels and are cheap: every rank makes them all and renders
+  only its own cells;
 - the app's ResNet with torchvision's names and a width multiplier (main/engine/resnet.ts), the
   reference's decoupling (bilinear to 8 x 8, average pool to m x m; main/engine/decouple.ts),
-  the cluster and location heads (main/engine/jigclu-model.ts), SupClu + location loss;
-- torch.optim.SGD (momentum, weight decay on every parameter; lr not scaled), cosine per epoch
-  (main/common/pretrain-config.ts);
-- safetensors in the app's checkpoint layout.
-test/fixtures/golden_steps.py runs it for the golden steps the app's tests compare with, and
-test/engine/scaleout-port.test.ts checks the ports against the app.
+  the cluster and location heads (main/engine/jigclu-model.ts);
+- SupClu + location loss over the whole global batch on every rank (features gathered with a
+  differentiable all_gather), SyncBatchNorm on GPUs and a global BatchNorm that all-reduces the
+  batch statistics on CPU (nn.SyncBatchNorm refuses CPU tensors), so W processes train what one
+  process trains;
+- torch.optim.SGD (momentum, weight decay on every parameter; the rate is not scaled by batch
+  or world size), cosine per epoch (main/common/pretrain-config.ts);
+- checkpoints in the app's own format (safetensors `jigclu-checkpoint-v1`, tfjs layout),
+  metrics.jsonl with the app's per-step metrics and trainer.json, so `jigclu import-job` takes
+  them back; a rerun with the same --out resumes from the newest checkpoint.
+
+Inside the job folder:
+  python3 jigclu_ddp.py selftest [--root r0=/data/photos]      # golden/ against this PyTorch
+  python3 -m torch.distributed.run --nproc_per_node N jigclu_ddp.py --epochs E --out out [--root ...]
+  python3 jigclu_ddp.py convert IN.pth OUT.safetensors          # a .pth state dict for import-weights
+test/fixtures/golden_steps.py also runs its model for the app's golden-step tests.
 """
 import argparse
 import ctypes

@@ -138,6 +138,19 @@ describe.skipIf(missing !== undefined)('a run exported as a PyTorch DDP job and 
     const run = python(['jigclu_ddp.py', 'selftest']);
     expect(run.output).toContain('selftest passed');
     expect(run.status).toBe(0);
+    // And it fails when the app's numbers and this PyTorch's disagree.
+    const goldenFile = path.join(jobDir, 'golden', 'golden.json');
+    const golden = fs.readFileSync(goldenFile, 'utf8');
+    const tampered = JSON.parse(golden) as { batches: { losses: { cluster: number } }[] };
+    tampered.batches[1]!.losses.cluster += 0.01;
+    fs.writeFileSync(goldenFile, JSON.stringify(tampered));
+    try {
+      const failed = python(['jigclu_ddp.py', 'selftest', '--skip-files']);
+      expect(failed.status).toBe(1);
+      expect(failed.output).toMatch(/selftest FAILED:\n {2}batch \d+ of epoch 1 \(8 images\): cluster loss/);
+    } finally {
+      fs.writeFileSync(goldenFile, golden);
+    }
   }, 60_000);
 
   it('trains 2 epochs under torchrun with 2 gloo processes, equal to 1 process to 1e-5', () => {
