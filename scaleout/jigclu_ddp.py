@@ -990,12 +990,30 @@ def log(message, rank=0):
         print("[jigclu %s] %s" % (time.strftime("%H:%M:%S"), message), file=sys.stderr, flush=True)
 
 
+def whole_safetensors(path):
+    """True when the file is as long as its header says (a checkpoint cut off by a crash is not)."""
+    try:
+        with open(path, "rb") as f:
+            (length,) = struct.unpack("<Q", f.read(8))
+            header = json.loads(f.read(length).decode("utf-8"))
+        end = max([entry["data_offsets"][1] for name, entry in header.items() if name != "__metadata__"] or [0])
+        return os.path.getsize(path) == 8 + length + end
+    except (OSError, ValueError, KeyError, struct.error):
+        return False
+
+
 def latest_checkpoint(out):
+    """The newest whole checkpoint of an output folder; cut-off ones are renamed *.damaged."""
     folder = os.path.join(out, "checkpoints")
     if not os.path.isdir(folder):
         return None
-    names = sorted(n for n in os.listdir(folder) if n.startswith("step-") and n.endswith(".safetensors"))
-    return os.path.join(folder, names[-1]) if names else None
+    for name in sorted((n for n in os.listdir(folder) if n.startswith("step-") and n.endswith(".safetensors")), reverse=True):
+        path = os.path.join(folder, name)
+        if whole_safetensors(path):
+            return path
+        os.replace(path, path + ".damaged")
+        log("%s is cut off (a crash while writing it): set aside as %s.damaged" % (name, name))
+    return None
 
 
 def write_json(path, value):

@@ -4,7 +4,7 @@ import type { PretrainConfig } from '../common/pretrain-config';
 import type { JobHooks } from './compute-jobs';
 import { defaultConvGradMode } from './conv';
 import { foreignLayout, locationRowOrder, type ForeignSource } from './foreign-weights';
-import { writeFileAtomic } from './safetensors';
+import { writeFileAtomic } from '../data/atomic-file';
 import * as tf from './tfjs';
 import { decodeTorchSafetensors } from './torch-export';
 import { fromTorchLayout, torchShape } from './torch-layout';

@@ -9,6 +9,8 @@ import { ServiceError } from '../common/result';
 import type { RunMetric } from '../common/runs';
 import type { JobDescription, JobExportResult, JobImportResult, ManifestImage, WeightsImportResult } from '../common/scaleout';
 import type { TaskInfo } from '../common/tasks';
+import { runImagesFileName, writeRunImages } from '../data/run-images';
+import { checkpointProblem } from '../engine/checkpoints';
 import { foreignLayout } from '../engine/foreign-weights';
 import { readSafetensorsHeader } from '../engine/safetensors';
 import type { ScaleoutExportJob, ScaleoutExportResult } from '../engine/scaleout-job';
@@ -198,7 +200,7 @@ export class ScaleoutService {
       folderFor: (id) => (fs.existsSync(path.join(runsDir, String(id))) ? path.join(runsDir, `${id}-${Date.now()}`) : path.join(runsDir, String(id))),
     });
     fs.mkdirSync(path.join(run.runDir, 'checkpoints'), { recursive: true });
-    fs.copyFileSync(path.join(parent.runDir, 'files.json'), path.join(run.runDir, 'files.json'));
+    fs.copyFileSync(path.join(parent.runDir, runImagesFileName), path.join(run.runDir, runImagesFileName));
     for (const checkpoint of checkpoints) {
       const file = path.join(run.runDir, 'checkpoints', path.basename(checkpoint.file));
       fs.copyFileSync(checkpoint.file, file);
@@ -227,6 +229,8 @@ export class ScaleoutService {
     if (names.length === 0) throw new ServiceError('NOT_FOUND', `${dir} has no checkpoint (checkpoints/step-*.safetensors): the job wrote none yet.`);
     return names.map((name) => {
       const file = path.join(folder, name);
+      const problem = checkpointProblem(file);
+      if (problem) throw new ServiceError('INVALID_ARGUMENT', `${file} cannot be imported: ${problem}. Run the job again with the same --out (it resumes) or delete that file.`);
       const { metadata } = readSafetensorsHeader(file);
       if (metadata.format !== 'jigclu-checkpoint-v1' || metadata.jobId !== jobId) throw new ServiceError('INVALID_ARGUMENT', `${file} is not a checkpoint of job ${jobId}.`);
       const position = JSON.parse(metadata.position ?? '{}') as { epoch: number; globalStep: number };
@@ -283,7 +287,7 @@ export class ScaleoutService {
         if (error instanceof ConfigError) throw new ServiceError('INVALID_ARGUMENT', `${given} cannot be trained here: ${error.message}`);
         throw error;
       }
-      const { files, filesHash } = runFileList(rows);
+      const { folders, files, filesHash } = runFileList(rows);
       const runsDir = pretrainingService(this.context).runsDir();
       const run = this.runs.create({
         name: `Run ${this.runs.nextRunNumber()} (weights from ${path.basename(given)})`,
@@ -295,7 +299,7 @@ export class ScaleoutService {
       });
       const checkpoint = path.join(run.runDir, 'checkpoints', 'step-00000000.safetensors');
       fs.mkdirSync(path.dirname(checkpoint), { recursive: true });
-      fs.writeFileSync(path.join(run.runDir, 'files.json'), JSON.stringify({ files }));
+      writeRunImages(run.runDir, { folders, files });
       const job: ImportWeightsJob = { kind: 'import-weights', file, config, out: checkpoint, imageCount: rows.length };
       let result: ImportWeightsResult;
       try {

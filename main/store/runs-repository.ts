@@ -66,6 +66,8 @@ export interface RunFile {
   folder_path: string;
   rel_path: string;
   content_hash: string;
+  size: number;
+  mtime_ms: number;
 }
 
 /** A library image with what a job manifest needs (size and dimensions after EXIF orientation). */
@@ -76,13 +78,18 @@ export interface TrainingImage extends RunFile {
 }
 
 /**
- * A run's file list as its folder keeps it (files.json: id and absolute path, in training
- * order) and the hash of the list stored with the run (folder, path and content hash of each).
+ * A run's file list as its folder keeps it (files.json: the folders, and each image's library
+ * id, absolute path, size and modification time, in training order) and the hash of the list
+ * stored with the run (folder, path and content hash of each image).
  */
-export function runFileList(rows: RunFile[]): { files: { id: number; path: string }[]; filesHash: string } {
+export function runFileList(rows: RunFile[]): { folders: string[]; files: { id: number; path: string; size: number; mtimeMs: number }[]; filesHash: string } {
   const hash = crypto.createHash('sha256');
   for (const row of rows) hash.update(`${row.folder_path}\0${row.rel_path}\0${row.content_hash}\n`);
-  return { files: rows.map((row) => ({ id: row.id, path: joinFolderPath(row.folder_path, row.rel_path) })), filesHash: hash.digest('hex') };
+  return {
+    folders: [...new Set(rows.map((row) => row.folder_path))].sort(),
+    files: rows.map((row) => ({ id: row.id, path: joinFolderPath(row.folder_path, row.rel_path), size: row.size, mtimeMs: row.mtime_ms })),
+    filesHash: hash.digest('hex'),
+  };
 }
 
 /** Pretraining runs, their metrics and checkpoints (migration 0003). */
@@ -290,13 +297,13 @@ export class RunsRepository {
       const placeholders = folderIds.map(() => '?').join(', ');
       return this.db
         .prepare(
-          `SELECT i.id, f.path AS folder_path, i.rel_path, i.content_hash FROM images i JOIN folders f ON f.id = i.folder_id
+          `SELECT i.id, f.path AS folder_path, i.rel_path, i.content_hash, i.size, i.mtime_ms FROM images i JOIN folders f ON f.id = i.folder_id
            WHERE i.folder_id IN (${placeholders}) ORDER BY i.id`,
         )
         .all(...folderIds) as RunFile[];
     }
     return this.db
-      .prepare('SELECT i.id, f.path AS folder_path, i.rel_path, i.content_hash FROM images i JOIN folders f ON f.id = i.folder_id ORDER BY i.id')
+      .prepare('SELECT i.id, f.path AS folder_path, i.rel_path, i.content_hash, i.size, i.mtime_ms FROM images i JOIN folders f ON f.id = i.folder_id ORDER BY i.id')
       .all() as RunFile[];
   }
 
