@@ -11,6 +11,7 @@ import { registerFinetuneCommands } from './finetune-commands';
 import { registerLibraryCommands } from './library-commands';
 import { registerPretrainCommands } from './pretrain-commands';
 import { registerSampleCommand } from './sample-command';
+import { registerScaleoutCommands } from './scaleout-commands';
 import { appVersion } from '../version';
 
 /** The built renderer, beside the built entry points (out/main -> out/renderer). */
@@ -109,6 +110,7 @@ export function buildProgram(): Command {
     });
 
   registerPretrainCommands(program);
+  registerScaleoutCommands(program);
   registerSampleCommand(program);
   registerLibraryCommands(program);
   registerClusterCommands(program);
