@@ -12,6 +12,7 @@ import { registerFinetuneCommands } from './finetune-commands';
 import { registerLibraryCommands } from './library-commands';
 import { registerPretrainCommands } from './pretrain-commands';
 import { registerSampleCommand } from './sample-command';
+import { registerScaleoutCommands } from './scaleout-commands';
 import { appVersion } from '../version';
 
 /** The built renderer, beside the built entry points (out/main -> out/renderer). */
@@ -114,6 +115,7 @@ export function buildProgram(): Command {
     });
 
   registerPretrainCommands(program);
+  registerScaleoutCommands(program);
   registerSampleCommand(program);
   registerLibraryCommands(program);
   registerClusterCommands(program);

@@ -11,6 +11,8 @@ import { confusionMatrix, fineTune, foldSplit, linearProbe, perClassAccuracy, pr
 import { extractFeatures } from './knn';
 import type { ResNet } from './resnet';
 import type { ExportBackboneJob } from './export-jobs';
+import type { ScaleoutExportJob } from './scaleout-job';
+import type { ImportWeightsJob } from './weights-import';
 
 /**
  * Work other than training that needs tfjs, run in a trainer process: embedding images with a
@@ -25,7 +27,9 @@ export type ComputeJob =
   | { kind: 'umap'; features: Float32Array; n: number; dim: number; seed: number }
   | { kind: 'duplicates'; features: Float32Array; n: number; dim: number; threshold: number; metric: DistanceMetric; limit: number }
   | ClassifyJob
-  | ExportBackboneJob;
+  | ExportBackboneJob
+  | ScaleoutExportJob
+  | ImportWeightsJob;
 
 /**
  * Trains a classifier from a few labels on a backbone (a checkpoint's, or random init) and

@@ -1,6 +1,8 @@
 import { onCpuEngine } from './backend';
 import { classifyFiles, embedFiles, type ComputeJob, type JobHooks } from './compute-jobs';
 import { exportBackboneFiles } from './export-jobs';
+import { writeScaleoutJob } from './scaleout-job';
+import { importWeightsFile } from './weights-import';
 import { kmeans } from './kmeans';
 import { nearDuplicatePairs, pca2d, umap2d } from './projection';
 
@@ -30,5 +32,9 @@ export async function runComputeJob(job: ComputeJob, hooks: JobHooks): Promise<u
       return onCpuEngine(() => nearDuplicatePairs(job.features, job.n, job.dim, job.threshold, job.metric, job.limit));
     case 'export-backbone':
       return exportBackboneFiles(job, hooks);
+    case 'scaleout-export':
+      return writeScaleoutJob(job, hooks);
+    case 'import-weights':
+      return importWeightsFile(job, hooks);
   }
 }

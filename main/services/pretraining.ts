@@ -1,4 +1,3 @@
-import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { EngineReport } from '../common/engine';
@@ -34,8 +33,7 @@ import { TrainerHost, type TrainerExit } from '../jobs/trainer-host';
 import { jobEngine } from './engine-setting';
 import { monitorSet } from './monitor-set';
 import { appLog, withCrashDetails } from '../log';
-import { joinFolderPath } from '../store/library-repository';
-import { RunsRepository, type RunFile } from '../store/runs-repository';
+import { RunsRepository, runFileList, type RunFile } from '../store/runs-repository';
 import { readRunImages, runImagesFileName, writeRunImages, type RunImage } from '../data/run-images';
 import type { AreaHandlers, ServiceContext } from './app-services';
 import type { ComputeHost } from './embeddings';
@@ -163,16 +161,14 @@ export class PretrainingService {
       if (error instanceof ConfigError) throw new ServiceError('INVALID_ARGUMENT', `Invalid run settings: ${error.message}`);
       throw error;
     }
-    const files = rows.map((row) => ({ id: row.id, path: joinFolderPath(row.folder_path, row.rel_path), size: row.size, mtimeMs: row.mtime_ms }));
-    const filesHash = crypto.createHash('sha256');
-    for (const row of rows) filesHash.update(`${row.folder_path}\0${row.rel_path}\0${row.content_hash}\n`);
+    const { folders, files, filesHash } = runFileList(rows);
     const monitor = monitorSet(files, this.repo.labelsOf(files.map((file) => file.id)), config.seed, this.options.monitorLimit);
     const run = this.createRun({
       name: `Run ${this.repo.nextRunNumber()} (${config.preset})`,
       config,
       imageCount: rows.length,
-      filesHash: filesHash.digest('hex'),
-      folders: [...new Set(rows.map((row) => row.folder_path))].sort(),
+      filesHash,
+      folders,
       files,
       monitor: monitor ? { classes: monitor.classes, bank: monitor.query.filter((q) => !q).length, queries: monitor.query.filter(Boolean).length } : null,
     });
@@ -501,7 +497,8 @@ export class PretrainingService {
     return run;
   }
 
-  private readFileList(run: RunInfo): { folders?: string[]; files: { id: number; path: string }[] } {
+  /** The images a run trains on, from its folder (files.json). */
+  readFileList(run: RunInfo): { folders?: string[]; files: { id: number; path: string }[] } {
     let images: ReturnType<typeof readRunImages>;
     try {
       images = readRunImages(run.runDir);

@@ -195,6 +195,12 @@ describe('electron-builder configuration', () => {
     }
   });
 
+  it('ships the DDP trainer where the scale-out service looks for it (resources/scaleout/jigclu_ddp.py)', () => {
+    expect(config.extraResources).toContainEqual({ from: 'scaleout', to: 'scaleout', filter: ['jigclu_ddp.py'] });
+    expect(fs.existsSync(path.join(repoRoot, 'scaleout', 'jigclu_ddp.py'))).toBe(true);
+    expect(fs.readFileSync(path.join(repoRoot, 'main', 'services', 'scaleout.ts'), 'utf8')).toContain("path.join(resourcesPath, 'scaleout', 'jigclu_ddp.py')");
+  });
+
   it('has the icons in resources/ at the sizes their names give', () => {
     expect(config.linux.icon).toBe('resources/icons');
     expect(config.mac.icon).toBe('resources/icon.png');
