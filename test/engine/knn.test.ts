@@ -132,6 +132,8 @@ describe('features and knnEvaluate', () => {
       const norm = Math.hypot(...pooled);
       for (let c = 0; c < d; c += 1) expect(features[i * d + c]!).toBeCloseTo(pooled[c]! / norm, 5);
     }
+    // The defaults (batches of 64, the gradient mode irrelevant to a forward pass) give the same.
+    expect(Array.from(extractFeatures(backbone, images, 5, 32))).toEqual(Array.from(features));
   });
 
   it('knnEvaluate is weighted kNN of the train features voting for the test features', () => {

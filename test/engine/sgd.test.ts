@@ -58,6 +58,23 @@ describe('SGD', () => {
     }
   });
 
+  it('keeps its momentum buffers out of training and frees them on dispose', () => {
+    const optimizer = new Sgd(0.9, 0);
+    const w = tf.variable(tf.tensor1d([1, 2]));
+    const grad = tf.tensor1d([0.5, -0.5]);
+    try {
+      optimizer.step([['w', w]], { w: grad }, 0.1);
+      expect(optimizer.buffers.get('w')!.trainable).toBe(false);
+      const before = tf.memory().numTensors;
+      optimizer.dispose();
+      expect(tf.memory().numTensors).toBe(before - 1);
+      expect(optimizer.buffers.size).toBe(0);
+    } finally {
+      w.dispose();
+      grad.dispose();
+    }
+  });
+
   it('leaves a parameter without a gradient untouched and gives it no buffer', () => {
     const optimizer = new Sgd(0.9, 0.1);
     const w = tf.variable(tf.tensor1d([1, 2]));
