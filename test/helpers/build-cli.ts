@@ -8,13 +8,13 @@ import { repoRoot } from './library';
  * that run it as a child process (vitest runs TypeScript, a child `node` needs JavaScript).
  * It lives under out/ so that its imports resolve from the project's node_modules.
  */
-export function buildCli(): Promise<string> {
+export async function buildCli(): Promise<string> {
   return buildEntry(path.join(repoRoot, 'main', 'cli.ts'), 'cli');
 }
 
 /**
- * Builds one TypeScript entry (a script a test runs as a child process) into
- * out/test-cli/<pid>-<name>/<name>.js; returns that file.
+ * Builds one TypeScript entry point (and what it imports from the sources) into
+ * out/test-cli/<pid>-<name>/<name>.js, for a test that runs it as a child process.
  */
 export async function buildEntry(entry: string, name: string): Promise<string> {
   const outDir = path.join(repoRoot, 'out', 'test-cli', name === 'cli' ? String(process.pid) : `${process.pid}-${name}`);

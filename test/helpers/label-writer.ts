@@ -1,32 +1,35 @@
 /**
- * A child process for test/store/label-kill.test.ts: the real labels service (`labelSet`
- * through the dispatcher, as the IPC and HTTP hosts call it) over the app's database, labelling
- * every image of one folder again and again, each time with the next class, until it is killed.
- * After each bulk returns it prints "ack <bulk> <classId>" (a synchronous write, so a printed
- * acknowledgement was really answered). Usage: node label-writer.js <database> <folderId> <classIds,...>
+ * A child process for the kill-cycle test (test/store/kill-cycles.test.ts): opens the database
+ * as the app does (openDatabase: quick_check, WAL, migrations; the storage guard) and, round
+ * after round, hand-labels one chunk of the synthetic images through the contract's dispatcher
+ * and the labels service, printing `ack <round>` once a call has answered (acknowledged), until
+ * it is killed. Round r labels chunk r mod <chunks> with class A (r even) or B (r odd).
+ * Usage: node label-writer.js <dataDir> <chunkSize> <chunks> <firstRound> <classA> <classB>
  */
 import fs from 'node:fs';
+import { databasePath } from '../../main/paths';
 import type { ServiceContext } from '../../main/services/app-services';
-import { dispatch } from '../../main/services/dispatch';
-import type { Handlers } from '../../main/services/dispatch';
+import { dispatch, type Handlers } from '../../main/services/dispatch';
 import { labelsHandlers } from '../../main/services/labels';
+import { guardHandlers, StorageGuard } from '../../main/services/storage-guard';
 import { openDatabase } from '../../main/store/db';
 
-const [file, folderArg, classesArg] = process.argv.slice(2);
-const db = openDatabase(file!);
-// The labels service reads only the database (and `emit`, optional) from its context.
-const handlers = labelsHandlers({ db } as ServiceContext) as Handlers;
-const imageIds = db.prepare('SELECT id FROM images WHERE folder_id = ? ORDER BY id').pluck().all(Number(folderArg)) as number[];
-const classIds = classesArg!.split(',').map(Number);
-const say = (line: string) => fs.writeSync(1, `${line}\n`);
-
+const [dataDir, chunkArg, chunksArg, firstArg, classA, classB] = process.argv.slice(2);
+const chunk = Number(chunkArg);
+const chunks = Number(chunksArg);
+const file = databasePath(dataDir!);
+const db = openDatabase(file);
+const context = { db, dataDir: dataDir!, databasePath: file } as ServiceContext;
+const handlers = guardHandlers(labelsHandlers(context) as unknown as Handlers, new StorageGuard(db, dataDir!, file));
+const say = (line: string): void => void fs.writeSync(1, `${line}\n`);
 say('ready');
-for (let bulk = 0; ; bulk += 1) {
-  const classId = classIds[bulk % classIds.length]!;
-  const result = await dispatch(handlers, 'labelSet', { imageIds, classId });
+for (let round = Number(firstArg); ; round++) {
+  const first = (round % chunks) * chunk + 1;
+  const imageIds = Array.from({ length: chunk }, (_, i) => first + i);
+  const result = await dispatch(handlers, 'labelSet', { imageIds, classId: Number(round % 2 === 0 ? classA : classB) });
   if (!result.ok) {
-    process.stderr.write(`labelSet failed: ${result.error.code} ${result.error.message}\n`);
-    process.exit(2);
+    say(`error ${result.error.code} ${result.error.message}`);
+    process.exit(1);
   }
-  say(`ack ${bulk} ${classId}`);
+  say(`ack ${round}`);
 }

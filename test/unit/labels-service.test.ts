@@ -11,7 +11,7 @@ import { dataset, fakeEngineReport } from '../helpers/library';
  * Classes and hand labels through the services of a real core, over the tiny dataset with its
  * folder labels: creating, renaming, recolouring, merging and deleting classes; bulk labelSet
  * with undo and redo checked against the labels table after every step; folder labels never
- * touched; unknown ids changing nothing. (A labelSet killed with SIGKILL: test/store/label-kill.test.ts.)
+ * touched; unknown ids changing nothing. (A labelSet killed with SIGKILL: test/store/kill-cycles.test.ts.)
  */
 
 let work: string;
