@@ -4,8 +4,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ResNet } from '../../main/engine/resnet';
-import { decodeSafetensors } from '../../main/engine/safetensors';
+import { globalAveragePool, ResNet } from '../../main/engine/resnet';
+import { decodeSafetensors, encodeSafetensors } from '../../main/engine/safetensors';
 import * as tf from '../../main/engine/tfjs';
 import {
   decodeTorchSafetensors,
@@ -13,7 +13,8 @@ import {
   importTorchBackbone,
   torchStateDict,
 } from '../../main/engine/torch-export';
-import { useCpuBackend } from './helpers';
+import { runTorchScript, torchUnavailable } from '../helpers/torch-python';
+import { seeded, useCpuBackend } from './helpers';
 
 beforeAll(useCpuBackend);
 
@@ -410,4 +411,54 @@ describe('PyTorch (torchvision) export', () => {
       narrow.params.dispose();
     }
   });
+});
+
+const torchMissing = torchUnavailable();
+if (torchMissing) console.warn(`torch-export.test.ts: skipping the torchvision comparisons: ${torchMissing}`);
+
+describe.skipIf(Boolean(torchMissing))("the export in torchvision's own ResNets (Debian's torch 1.13 / torchvision 0.14)", () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'jigclu-torchvision-'));
+  afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+  /** Every BatchNorm given non-trivial scale, shift and running statistics, so the export of each is seen. */
+  function randomiseBatchNorms(net: ResNet, seed: number): void {
+    const random = seeded(seed);
+    tf.tidy(() => {
+      for (const [name, variable] of net.params.variables) {
+        if (variable.rank !== 1) continue;
+        const [low, high] = name.endsWith('.running_var') || name.endsWith('.weight') ? [0.5, 1.5] : [-0.3, 0.3];
+        variable.assign(tf.tensor1d(Array.from({ length: variable.size }, () => low + random() * (high - low))));
+      }
+    });
+  }
+
+  it.each(['resnet18', 'resnet50'] as const)('%s: loads with only fc missing and gives our features to 1e-4', (arch) => {
+    const net = new ResNet({ arch, width: 1 }, 17);
+    try {
+      randomiseBatchNorms(net, 3);
+      const file = exportTorchBackbone(net, path.join(dir, `${arch}.safetensors`), { step: 1 });
+      const images = tf.randomNormal([2, 64, 48, 3], 0, 1, 'float32', 8) as tf.Tensor4D;
+      const imagesFile = path.join(dir, `${arch}-images.safetensors`);
+      fs.writeFileSync(imagesFile, encodeSafetensors([{ name: 'images', shape: images.shape, data: images.dataSync() as Float32Array }]));
+      const ours = tf.tidy(() => globalAveragePool(net.forward(images, { training: false, convGrad: 'native' })).dataSync() as Float32Array);
+      images.dispose();
+
+      const featuresFile = path.join(dir, `${arch}-features.safetensors`);
+      const run = runTorchScript(checker, ['--torchvision', '--features', imagesFile, featuresFile, file]);
+      expect(run.stdout).toContain(`torchvision ${arch}: loaded with strict=False, missing only fc.weight and fc.bias`);
+      expect(run.stdout).toContain(`torchvision ${arch}: features of 2 images written`);
+      const theirs = decodeSafetensors(fs.readFileSync(featuresFile)).tensors.get('features')!;
+      expect(theirs.shape).toEqual([2, net.outChannels]);
+      let worst = 0;
+      let largest = 0;
+      for (let i = 0; i < ours.length; i += 1) {
+        worst = Math.max(worst, Math.abs(ours[i]! - theirs.data[i]!));
+        largest = Math.max(largest, Math.abs(ours[i]!));
+      }
+      expect(largest).toBeGreaterThan(0.01);
+      expect(worst / Math.max(1, largest)).toBeLessThan(1e-4);
+    } finally {
+      net.params.dispose();
+    }
+  }, 180_000);
 });
