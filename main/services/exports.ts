@@ -209,7 +209,7 @@ export class ExportsService {
   }
 
   /** A new folder `<parent>/<name>` (name, name-2, name-3, ... whichever does not exist yet). */
-  private newFolder(parent: string, name: string): string {
+  newFolder(parent: string, name: string): string {
     for (let attempt = 1; ; attempt += 1) {
       const candidate = path.join(parent, attempt === 1 ? name : `${name}-${attempt}`);
       try {

@@ -1,0 +1,45 @@
+import { EventEmitter } from 'node:events';
+import type { ComputeJob } from '../../main/engine/compute-jobs';
+import { runComputeJob } from '../../main/engine/compute-runner';
+import type { FromTrainer } from '../../main/jobs/protocol';
+import type { ComputeHost } from '../../main/services/embeddings';
+
+/** A trainer message without its sequence number (each member of the union on its own). */
+type Unsequenced = FromTrainer extends infer M ? (M extends { seq: number } ? Omit<M, 'seq'> : never) : never;
+
+/**
+ * A compute host that runs jobs in this process (the trainer process's job loop, without the
+ * fork), so a test runs the current sources; `onJob` sees each job before it runs.
+ */
+export function inProcessHost(onJob: (job: ComputeJob) => void = () => undefined): ComputeHost {
+  const events = new EventEmitter();
+  let ended!: (value: unknown) => void;
+  const done = new Promise((resolve) => (ended = resolve));
+  let seq = 0;
+  const send = (message: Unsequenced): void => {
+    events.emit('message', { seq: seq++, ...message } as FromTrainer);
+  };
+  return {
+    done,
+    on(event, listener) {
+      events.on(event, listener);
+      return this;
+    },
+    runJob(job) {
+      onJob(job);
+      void (async () => {
+        try {
+          const result = await runComputeJob(job, {
+            progress: (d, total, message) => send({ type: 'job-progress', done: d, total, message }),
+            chunk: (chunk) => send({ type: 'job-chunk', chunk }),
+          });
+          send({ type: 'job-result', result });
+        } catch (error) {
+          send({ type: 'failed', error: { code: 'TRAINING_FAILED', message: (error as Error).message } });
+        }
+        ended({ message: 'done' });
+      })();
+    },
+    kill: async () => ended({ message: 'killed' }),
+  };
+}
