@@ -432,11 +432,11 @@ describe.skipIf(Boolean(torchMissing))("the export in torchvision's own ResNets 
     });
   }
 
-  it.each(['resnet18', 'resnet50'] as const)('%s: loads with only fc missing and gives our features to 1e-4', (arch) => {
+  it.each(['resnet18', 'resnet50'] as const)('%s: loads with only fc missing and gives our features to 1e-4', async (arch) => {
     const net = new ResNet({ arch, width: 1 }, 17);
     try {
       randomiseBatchNorms(net, 3);
-      const file = exportTorchBackbone(net, path.join(dir, `${arch}.safetensors`), { step: 1 });
+      const file = await exportTorchBackbone(net, path.join(dir, `${arch}.safetensors`), { step: 1 });
       const images = tf.randomNormal([2, 64, 48, 3], 0, 1, 'float32', 8) as tf.Tensor4D;
       const imagesFile = path.join(dir, `${arch}-images.safetensors`);
       fs.writeFileSync(imagesFile, encodeSafetensors([{ name: 'images', shape: images.shape, data: images.dataSync() as Float32Array }]));
