@@ -162,7 +162,7 @@ export class ScaleoutService {
    * checkpoint belongs to the job, then copies the checkpoints and metrics.
    */
   importJob(args: { path: string }): JobImportResult {
-    let dir = path.resolve(args.path);
+    let dir = absolutePath(args.path, 'the job folder');
     if (!fs.existsSync(path.join(dir, 'trainer.json')) && fs.existsSync(path.join(dir, 'out', 'trainer.json'))) dir = path.join(dir, 'out');
     const trainer = readJson<TrainerStatus>(path.join(dir, 'trainer.json'), 'give the folder the trainer wrote (its --out)');
     const job = readJson<JobDescription>(path.join(dir, 'job.json'), 'the trainer copies job.json into its --out folder; give that folder');
@@ -262,7 +262,7 @@ export class ScaleoutService {
    * backbone for clusters and fine-tuning, and continuing the run pretrains from it.
    */
   async importWeights(args: { path: string; folderIds?: number[]; preset?: PresetName }): Promise<WeightsImportResult> {
-    const given = path.resolve(args.path);
+    const given = absolutePath(args.path, 'the weights file');
     if (!fs.existsSync(given) || !fs.statSync(given).isFile()) throw new ServiceError('NOT_FOUND', `${args.path} is not a file.`);
     const converted = /\.safetensors$/i.test(given) ? undefined : await this.convertPickle(given);
     const file = converted ?? given;
@@ -360,4 +360,15 @@ export function scaleoutHandlers(context: ServiceContext): AreaHandlers<'jobExpo
     jobImport: (args) => service.importJob(args),
     weightsImport: (args) => service.importWeights(args),
   };
+}
+
+/**
+ * A path the user gave, refused unless absolute: a relative one would be resolved against the
+ * core's working folder, which the user never chose (and which an answer would then reveal).
+ */
+function absolutePath(given: string, what: string): string {
+  if (!path.isAbsolute(given)) {
+    throw new ServiceError('INVALID_ARGUMENT', `Give ${what} with its full path, from the top of its disk (${process.platform === 'win32' ? 'a drive letter' : '/'} first), not "${given}".`);
+  }
+  return path.normalize(given);
 }
