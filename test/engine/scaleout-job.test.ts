@@ -94,7 +94,8 @@ describe.skipIf(missing !== undefined)('a run exported as a PyTorch DDP job and 
     const { task, path: folder } = await core.handlers.jobExport({ runId: parent.id, destination: path.join(work, 'jobs') });
     const ended = await core.tasks.settled(task.id);
     expect(ended.status, ended.error).toBe('finished');
-    expect(ended.message).toContain('python3 -m torch.distributed.run --nproc_per_node N jigclu_ddp.py --epochs 1 --out out');
+    // The parent has trained its 1 epoch: the command suggests one more.
+    expect(ended.message).toContain('python3 -m torch.distributed.run --nproc_per_node N jigclu_ddp.py --epochs 2 --out out');
     jobDir = folder;
     expect(fs.readdirSync(jobDir).sort()).toEqual(['golden', 'init.safetensors', 'jigclu_ddp.py', 'job.json', 'manifest.tsv', 'run.sh']);
     const job = JSON.parse(fs.readFileSync(path.join(jobDir, 'job.json'), 'utf8'));
