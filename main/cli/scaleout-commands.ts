@@ -23,12 +23,15 @@ function wholeNumber(name: string) {
 
 /**
  * The run to export from an argument: a run id of the data folder, or a run folder (the app's or
- * one `jigclu pretrain` trained), or one of its checkpoint files (then also its step).
+ * one `jigclu pretrain` trained; a name alone is looked up in the data folder's runs/), or one of
+ * its checkpoint files (then also its step).
  */
 export async function resolveRun(core: Core, argument: string): Promise<{ runId?: number; runFolder?: string; step?: number }> {
   if (/^\d+$/.test(argument) && (await core.handlers.runsList({})).some((run) => run.id === Number(argument))) return { runId: Number(argument) };
-  const target = path.resolve(argument);
-  if (!fs.existsSync(target)) throw new Error(`${argument} is neither a run id of the data folder ${core.dataDir} nor a run folder or checkpoint.`);
+  // A run folder's name alone means that folder of the data folder's runs/ (as the app lists them).
+  const inRuns = path.join(core.dataDir, 'runs', argument);
+  const target = fs.existsSync(path.resolve(argument)) || !fs.existsSync(inRuns) ? path.resolve(argument) : inRuns;
+  if (!fs.existsSync(target)) throw new Error(`${argument} is neither a run id of the data folder ${core.dataDir}, nor a run folder (there or of its runs/), nor a checkpoint.`);
   if (fs.statSync(target).isDirectory()) return { runFolder: target };
   const position = JSON.parse(readSafetensorsHeader(target).metadata.position ?? 'null') as { globalStep: number } | null;
   if (!position) throw new Error(`${argument} is not a JigClu Studio checkpoint (its metadata has no position).`);

@@ -7,6 +7,7 @@ import type { JobDescription, JobParent, ManifestImage } from '../common/scaleou
 import { referenceAugmentation, toFloatImage } from '../data/augment';
 import { batchIndices, seedOf } from '../data/batch-source';
 import { decodeImage } from '../data/decode';
+import { fileSha256 } from '../data/files';
 import { makeJigsawBatch } from '../data/jigsaw';
 import { Rng } from '../data/rng';
 import type { JobHooks } from './compute-jobs';
@@ -69,16 +70,6 @@ const decodeLevels = 3;
 
 function sha256(data: Buffer | string): string {
   return crypto.createHash('sha256').update(data).digest('hex');
-}
-
-function fileSha256(file: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const hash = crypto.createHash('sha256');
-    fs.createReadStream(file)
-      .on('data', (chunk) => hash.update(chunk))
-      .on('error', reject)
-      .on('end', () => resolve(hash.digest('hex')));
-  });
 }
 
 /**
