@@ -154,6 +154,18 @@ describe.skipIf(missing !== undefined)('a run exported as a PyTorch DDP job and 
     }
   }, 60_000);
 
+  it('refuses to train when an image is not where a remapped root says, naming it', () => {
+    const job = JSON.parse(fs.readFileSync(path.join(jobDir, 'job.json'), 'utf8')) as { roots: Record<string, string> };
+    expect(Object.keys(job.roots)).toEqual(['r0']);
+    const elsewhere = path.join(work, 'elsewhere');
+    fs.mkdirSync(elsewhere);
+    const run = python(['jigclu_ddp.py', '--epochs', '3', '--out', 'refused', '--workers', '0', '--root', `r0=${elsewhere}`]);
+    expect(run.status).toBe(2);
+    expect(run.output).toMatch(new RegExp(`error: 24 of 24 images cannot be used: ${elsewhere.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}/airplane/\\S+ is missing`));
+    expect(run.output).toContain('none is skipped');
+    expect(fs.existsSync(path.join(jobDir, 'refused', 'checkpoints', 'step-00000004.safetensors'))).toBe(false);
+  }, 60_000);
+
   it('trains 2 epochs under torchrun with 2 gloo processes, equal to 1 process to 1e-5', () => {
     const two = python(['-m', 'torch.distributed.run', '--standalone', '--nproc_per_node', '2', '--redirects', '3:1', '--tee', '3:1', 'jigclu_ddp.py', '--epochs', '3', '--out', 'out', '--workers', '0']);
     expect(two.status, two.output).toBe(0);
