@@ -203,15 +203,19 @@ async function writeGolden(
         { grid: config.grid, crop: config.crop, cross: config.cross, augmentation: referenceAugmentation },
         new Rng(seedOf(config.seed, epoch, batchIndex)),
       );
-      const losses = tf.tidy(() => {
-        const parts = trainer.model.losses(
+      const parts = tf.tidy(() => {
+        const all = trainer.model.losses(
           tf.tensor4d(batch.montages, [batch.n, batch.size, batch.size, 3]),
           tf.tensor1d(batch.clusterLabels, 'int32'),
           tf.tensor1d(batch.locationLabels, 'int32'),
           trainer.convGrad,
         );
-        return { total: parts.total.dataSync()[0]!, cluster: parts.cluster.dataSync()[0]!, location: parts.location.dataSync()[0]! };
+        return tf.stack([all.total, all.cluster, all.location]);
       });
+      // Read asynchronously: the webgpu engine has no synchronous read in Node.
+      const [total, cluster, location] = Array.from(await parts.data());
+      parts.dispose();
+      const losses = { total: total!, cluster: cluster!, location: location! };
       const file = `batch-${k}.safetensors`;
       const tensors: NamedTensor[] = [
         { name: 'montages', shape: [batch.n, batch.size, batch.size, 3], data: batch.montages },

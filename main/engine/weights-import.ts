@@ -32,7 +32,7 @@ export interface ImportWeightsResult {
   heads: 'imported' | 'random';
 }
 
-export function importWeightsFile(job: ImportWeightsJob, hooks: Pick<JobHooks, 'progress'>): ImportWeightsResult {
+export async function importWeightsFile(job: ImportWeightsJob, hooks: Pick<JobHooks, 'progress'>): Promise<ImportWeightsResult> {
   hooks.progress(0, 1, 'reading the weights');
   const { tensors } = decodeTorchSafetensors(fs.readFileSync(job.file));
   const layout = foreignLayout(tensors, job.file);
@@ -64,7 +64,7 @@ export function importWeightsFile(job: ImportWeightsJob, hooks: Pick<JobHooks, '
         if (head) heads = 'imported';
       }
     });
-    writeFileAtomic(job.out, trainer.serialize({ kind: 'final', files: String(job.imageCount), importedFrom: path.basename(job.file), source: layout.source }));
+    writeFileAtomic(job.out, await trainer.serialize({ kind: 'final', files: String(job.imageCount), importedFrom: path.basename(job.file), source: layout.source }));
   } finally {
     trainer.dispose();
   }

@@ -71,14 +71,14 @@ describe('classifier layers model', () => {
     ['resnet18 x1 (torchvision’s widths)', { arch: 'resnet18', width: 1 }, 64],
     ['resnet50 x0.125 (bottleneck blocks)', { arch: 'resnet50', width: 0.125 }, 64],
   ];
-  it.each(cases)('%s: probabilities equal ResNet + head softmax', (_, spec, size) => {
+  it.each(cases)('%s: probabilities equal ResNet + head softmax', async (_, spec, size) => {
     const backbone = randomBackbone(spec, 11);
     try {
       const n = 3;
       const pixels = randomPixels(n, size, 5);
       for (const input of ['pooled', 'l2-normalized'] as const) {
         const head = randomHead(backbone.outChannels, 4, input, 7);
-        const expected = predict(backbone, head, { pixels, size }, size, { convGrad: 'native' });
+        const expected = await predict(backbone, head, { pixels, size }, size, { convGrad: 'native' });
         const model = buildClassifierModel(backbone, head, size);
         const output = tf.tidy(() => model.predict(tf.tensor4d(pixels, [n, size, size, 3])) as tf.Tensor);
         expect(output.shape).toEqual([n, 4]);
