@@ -5,14 +5,13 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunDetails } from '../../main/common/runs';
-import { startCore, type Core } from '../../main/core';
+import type { Core } from '../../main/core';
 import { decodeSafetensors } from '../../main/engine/safetensors';
 import { decodeTorchSafetensors } from '../../main/engine/torch-export';
 import { fromTorchLayout } from '../../main/engine/torch-layout';
 import { dispatch } from '../../main/services/dispatch';
-import { builtEntry, repoRoot, sharedDataset } from './built';
-import { inProcessHost } from '../helpers/compute-host';
-import { fakeEngineReport } from '../helpers/library';
+import { repoRoot } from './built';
+import { tinyLibraryCore } from '../helpers/compute-host';
 import { runTorchScript, torchPython, torchUnavailable } from '../helpers/torch-python';
 
 /**
@@ -52,17 +51,7 @@ async function settledRun(runId: number): Promise<RunDetails> {
 beforeAll(async () => {
   if (missing) return;
   work = fs.mkdtempSync(path.join(os.tmpdir(), 'jigclu-scaleout-'));
-  const pictures = path.join(work, 'pictures');
-  fs.cpSync(sharedDataset('tiny'), pictures, { recursive: true, filter: (source) => !source.endsWith('SOURCE.txt') });
-  core = startCore({
-    dataDir: path.join(work, 'data'),
-    mode: 'cli',
-    probeEngines: async () => fakeEngineReport,
-    library: { autoThumbnails: false },
-    pretraining: { trainerScript: builtEntry('trainer-process'), createComputeHost: () => inProcessHost() },
-  });
-  const { task } = await core.handlers.libraryAddFolder({ path: pictures });
-  expect((await core.tasks.settled(task.id)).status).toBe('finished');
+  core = await tinyLibraryCore(work);
   await core.handlers.libraryUseFolderLabels({ folderId: (await core.handlers.libraryFolders({}))[0]!.id });
   const started = await core.handlers.pretrainStart({ preset: 'cpu-small', overrides: { epochs: 1, batch: 8, width: 0.125, engine: 'cpu' } });
   parent = await settledRun(started.id);
