@@ -1093,6 +1093,9 @@ def train(args):
         net = nn.parallel.DistributedDataParallel(model, device_ids=[local_rank] if cuda else None, broadcast_buffers=False)
     total_steps = steps * config["epochs"]
     first = position["globalStep"]
+    if first >= total_steps:
+        raise JobError("the job starts at epoch %d and --epochs is %d: nothing to train; give --epochs more than %d (the schedule's length in all)" % (
+            position["epoch"], config["epochs"], position["epoch"]))
     if rank == 0:
         for name in ("job.json", job["manifest"]["file"]):
             with open(os.path.join(job_dir, name), "rb") as src, open(os.path.join(out, name), "wb") as dst:

@@ -3,6 +3,7 @@ import path from 'node:path';
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import { presetNames, type PresetName } from '../common/pretrain-config';
 import { startCore, type Core } from '../core';
+import { readSafetensorsHeader } from '../engine/safetensors';
 import { quotePath } from './library-commands';
 import { followTask } from './progress';
 
@@ -21,23 +22,20 @@ function wholeNumber(name: string) {
 }
 
 /**
- * A run of the data folder from a run id, a run folder or one of its checkpoint files; with a
- * checkpoint file, also its step.
+ * The run to export from an argument: a run id of the data folder, or a run folder (the app's or
+ * one `jigclu pretrain` trained; a name alone is looked up in the data folder's runs/), or one of
+ * its checkpoint files (then also its step).
  */
-export async function resolveRun(core: Core, argument: string): Promise<{ runId: number; step?: number }> {
-  const runs = await core.handlers.runsList({});
-  if (/^\d+$/.test(argument) && runs.some((run) => run.id === Number(argument))) return { runId: Number(argument) };
-  const target = path.resolve(argument);
-  for (const run of runs) {
-    if (path.resolve(run.runDir) === target) return { runId: run.id };
-    const details = await core.handlers.runGet({ runId: run.id, maxPoints: 1 });
-    const checkpoint = details.checkpoints.find((c) => path.resolve(c.file) === target);
-    if (checkpoint) return { runId: run.id, step: checkpoint.step };
-  }
-  throw new Error(
-    `${argument} is not a run of the data folder ${core.dataDir} (give a run id from the app, its folder or one of its checkpoints). ` +
-      'Jobs are exported from runs the app (or `jigclu serve`) trained on library folders, whose file list it knows.',
-  );
+export async function resolveRun(core: Core, argument: string): Promise<{ runId?: number; runFolder?: string; step?: number }> {
+  if (/^\d+$/.test(argument) && (await core.handlers.runsList({})).some((run) => run.id === Number(argument))) return { runId: Number(argument) };
+  // A run folder's name alone means that folder of the data folder's runs/ (as the app lists them).
+  const inRuns = path.join(core.dataDir, 'runs', argument);
+  const target = fs.existsSync(path.resolve(argument)) || !fs.existsSync(inRuns) ? path.resolve(argument) : inRuns;
+  if (!fs.existsSync(target)) throw new Error(`${argument} is neither a run id of the data folder ${core.dataDir}, nor a run folder (there or of its runs/), nor a checkpoint.`);
+  if (fs.statSync(target).isDirectory()) return { runFolder: target };
+  const position = JSON.parse(readSafetensorsHeader(target).metadata.position ?? 'null') as { globalStep: number } | null;
+  if (!position) throw new Error(`${argument} is not a JigClu Studio checkpoint (its metadata has no position).`);
+  return { runFolder: path.dirname(path.dirname(target)), step: position.globalStep };
 }
 
 /** Registers the scale-out commands on the program. */
@@ -47,21 +45,24 @@ export function registerScaleoutCommands(program: Command): void {
   program
     .command('export-job')
     .description('export a run as a PyTorch DDP job folder for torchrun (job.json, manifest.tsv, init.safetensors, jigclu_ddp.py, run.sh, golden/)')
-    .argument('<run-or-checkpoint>', 'a run id, a run folder or a checkpoint (.safetensors) of the data folder')
+    .argument('<run-or-checkpoint>', 'a run id of the data folder, a run folder (the app\'s or one `jigclu pretrain` trained) or one of its checkpoints')
     .requiredOption('--out <folder>', 'the folder to create the job folder in')
     .option('--step <n>', "the checkpoint's step (default: the newest, or the checkpoint given)", wholeNumber('--step'))
     .action(async (runArg: string, options: { out: string; step?: number }) => {
       const core = open();
       try {
         const run = await resolveRun(core, runArg);
-        const started = await core.handlers.jobExport({ runId: run.runId, step: options.step ?? run.step, destination: path.resolve(options.out) });
+        const step = options.step ?? run.step;
+        const started = await core.handlers.jobExport({ ...(run.runId !== undefined ? { runId: run.runId } : { runFolder: run.runFolder! }), ...(step !== undefined ? { step } : {}), destination: path.resolve(options.out) });
         const final = await followTask(core.hub, core.tasks, started.task);
         if (final.status !== 'finished') throw new Error(final.error ?? `the export was ${final.status}`);
-        const job = JSON.parse(fs.readFileSync(path.join(started.path, 'job.json'), 'utf8')) as { jobId: string; imageCount: number; stepsPerEpoch: number; config: { epochs: number }; roots: Record<string, string> };
-        console.log(`Job ${job.jobId}: ${job.imageCount} images, ${job.stepsPerEpoch} steps per epoch, ${job.config.epochs} epochs.`);
-        console.log(`Written to ${quotePath(started.path)}. On the cluster, inside that folder:`);
+        const job = JSON.parse(fs.readFileSync(path.join(started.path, 'job.json'), 'utf8')) as { jobId: string; imageCount: number; stepsPerEpoch: number; config: { epochs: number }; start: { epoch: number }; roots: Record<string, string> };
+        const epochs = Math.max(job.config.epochs, job.start.epoch + 1);
+        console.log(`Job ${job.jobId}: ${job.imageCount} images, ${job.stepsPerEpoch} steps per epoch, from epoch ${job.start.epoch} of ${job.config.epochs}.`);
+        console.log(`Job folder: ${started.path}`);
+        console.log('On the cluster, inside that folder:');
         console.log(`  python3 jigclu_ddp.py selftest ${Object.keys(job.roots).map((alias) => `--root ${alias}=<where ${job.roots[alias]} is>`).join(' ')}`);
-        console.log(`  python3 -m torch.distributed.run --nproc_per_node N jigclu_ddp.py --epochs ${job.config.epochs} --out out`);
+        console.log(`  python3 -m torch.distributed.run --nproc_per_node N jigclu_ddp.py --epochs ${epochs} --out out`);
         console.log(`Then here: jigclu import-job ${quotePath(path.join(started.path, 'out'))}`);
       } finally {
         await core.tasks.cancelAll();

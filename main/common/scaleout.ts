@@ -17,13 +17,17 @@ const userPath = z
 
 export const jobExportSchema = z
   .object({
-    runId: z.number().int().positive(),
+    /** A run of the app's database... */
+    runId: z.number().int().positive().optional(),
+    /** ...or a run folder the command line trained (`jigclu pretrain`: checkpoints/ and files.json). */
+    runFolder: userPath.optional(),
     /** The checkpoint (its global step); the run's newest when left out. */
     step: z.number().int().min(0).optional(),
     /** A folder to create the job folder in (outside every library folder). */
     destination: userPath,
   })
-  .strict();
+  .strict()
+  .refine((args) => (args.runId === undefined) !== (args.runFolder === undefined), 'give either runId or runFolder');
 
 export const jobImportSchema = z.object({ path: userPath }).strict();
 
@@ -45,6 +49,7 @@ export interface ManifestImage {
   rel: string;
   /** Where it is on this machine. */
   path: string;
+  /** Empty for an image the library does not know (a command-line run): the export reads it. */
   sha256: string;
   bytes: number;
   /** After EXIF orientation, before any resize. */

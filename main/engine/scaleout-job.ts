@@ -1,11 +1,13 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
+import sharp from 'sharp';
 import { parseStoredPretrainConfig, stepsPerEpochFor, type PretrainConfig } from '../common/pretrain-config';
 import type { JobDescription, JobParent, ManifestImage } from '../common/scaleout';
 import { referenceAugmentation, toFloatImage } from '../data/augment';
 import { batchIndices, seedOf } from '../data/batch-source';
 import { decodeImage } from '../data/decode';
+import { fileSha256 } from '../data/files';
 import { makeJigsawBatch } from '../data/jigsaw';
 import { Rng } from '../data/rng';
 import type { JobHooks } from './compute-jobs';
@@ -58,7 +60,7 @@ export interface ScaleoutExportResult {
   stepsPerEpoch: number;
   start: TrainingPosition;
   manifestSha256: string;
-  /** The job's epochs in all (the trainer's default --epochs). */
+  /** Epochs in all to suggest for the trainer: the run's, or one more than done when it has finished. */
   epochs: number;
 }
 
@@ -70,18 +72,12 @@ function sha256(data: Buffer | string): string {
   return crypto.createHash('sha256').update(data).digest('hex');
 }
 
-function fileSha256(file: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const hash = crypto.createHash('sha256');
-    fs.createReadStream(file)
-      .on('data', (chunk) => hash.update(chunk))
-      .on('error', reject)
-      .on('end', () => resolve(hash.digest('hex')));
-  });
-}
-
-/** Checks every image is present and unchanged; throws naming the ones that are not. */
-export async function verifyImages(images: ManifestImage[], hooks: Pick<JobHooks, 'progress'>): Promise<void> {
+/**
+ * Checks every image is present and unchanged, or, for an image the library does not know
+ * (sha256 empty), reads its size, content hash and dimensions (after EXIF orientation) into it;
+ * throws naming the images that are missing or changed.
+ */
+export async function checkImages(images: ManifestImage[], hooks: Pick<JobHooks, 'progress'>): Promise<void> {
   const problems: string[] = [];
   const check = async (image: ManifestImage): Promise<void> => {
     let size: number;
@@ -91,7 +87,18 @@ export async function verifyImages(images: ManifestImage[], hooks: Pick<JobHooks
       problems.push(`${image.path} is missing`);
       return;
     }
-    if (size !== image.bytes) problems.push(`${image.path} has changed (${size} bytes, the library has ${image.bytes})`);
+    if (image.sha256 === '') {
+      image.bytes = size;
+      image.sha256 = await fileSha256(image.path);
+      try {
+        const meta = await sharp(image.path, { limitInputPixels: false }).metadata();
+        const rotated = (meta.orientation ?? 1) >= 5;
+        image.width = (rotated ? meta.height : meta.width) ?? 0;
+        image.height = (rotated ? meta.width : meta.height) ?? 0;
+      } catch {
+        problems.push(`${image.path} is not an image any more`);
+      }
+    } else if (size !== image.bytes) problems.push(`${image.path} has changed (${size} bytes, the library has ${image.bytes})`);
     else if ((await fileSha256(image.path)) !== image.sha256) problems.push(`${image.path} has changed (its content hash is not the library's)`);
   };
   for (let i = 0; i < images.length; i += 8) {
@@ -187,7 +194,7 @@ async function writeGolden(
   try {
     fs.mkdirSync(path.join(dir, 'golden'));
     for (let k = 0; k < count; k += 1) {
-      hooks.progress(k, count, 'making golden batches');
+      hooks.progress(images.length, images.length, `making golden batch ${k + 1} of ${count}`);
       const { epoch, batchIndex } = goldenBatchAt(start, k, steps);
       const indices = Array.from(batchIndices({ seed: config.seed, batch: config.batch, jigsaw: config }, images.length, epoch, batchIndex)).slice(0, Math.min(config.batch, 8));
       const decoded = await Promise.all(indices.map((index) => decodeImage(images[index]!.path, { maxShortSide: config.crop * 2 })));
@@ -245,7 +252,7 @@ export async function writeScaleoutJob(job: ScaleoutExportJob, hooks: JobHooks):
   }
   const stepsPerEpoch = stepsPerEpochFor(job.images.length, config.batch);
   if (stepsPerEpoch < 1) throw new Error(`${job.images.length} images are fewer than one batch of ${config.batch}.`);
-  await verifyImages(job.images, hooks);
+  await checkImages(job.images, hooks);
   const jobId = crypto.randomUUID();
   const manifest = manifestText(job.images);
   fs.writeFileSync(path.join(job.dir, 'manifest.tsv'), manifest);
@@ -282,6 +289,6 @@ export async function writeScaleoutJob(job: ScaleoutExportJob, hooks: JobHooks):
   await writeGolden(job.dir, checkpoint, config, job.images, start, job.goldenBatches ?? 2, hooks);
   fs.writeFileSync(path.join(job.dir, 'run.sh'), runScript(description), { mode: 0o755 });
   writeFileAtomic(path.join(job.dir, 'job.json'), `${JSON.stringify(description, null, 2)}\n`);
-  hooks.progress(1, 1, 'written');
-  return { jobId, files: fs.readdirSync(job.dir).sort(), imageCount: job.images.length, stepsPerEpoch, start, manifestSha256: description.manifest.sha256, epochs: config.epochs };
+  hooks.progress(job.images.length, job.images.length, 'written');
+  return { jobId, files: fs.readdirSync(job.dir).sort(), imageCount: job.images.length, stepsPerEpoch, start, manifestSha256: description.manifest.sha256, epochs: Math.max(config.epochs, start.epoch + 1) };
 }

@@ -9,8 +9,8 @@ import { ServiceError } from '../common/result';
 import type { RunMetric } from '../common/runs';
 import type { JobDescription, JobExportResult, JobImportResult, ManifestImage, WeightsImportResult } from '../common/scaleout';
 import type { TaskInfo } from '../common/tasks';
-import { runImagesFileName, writeRunImages } from '../data/run-images';
-import { checkpointProblem } from '../engine/checkpoints';
+import { readRunImages, runImagesFileName, writeRunImages } from '../data/run-images';
+import { checkpointProblem, listCheckpoints } from '../engine/checkpoints';
 import { foreignLayout } from '../engine/foreign-weights';
 import { readSafetensorsHeader } from '../engine/safetensors';
 import type { ScaleoutExportJob, ScaleoutExportResult } from '../engine/scaleout-job';
@@ -37,6 +37,18 @@ export function scaleoutTrainerScript(): string {
   const resourcesPath = (process as { resourcesPath?: string }).resourcesPath;
   if (resourcesPath) candidates.unshift(path.join(resourcesPath, 'scaleout', 'jigclu_ddp.py'));
   return candidates.find((file) => fs.existsSync(file)) ?? candidates.at(-1)!;
+}
+
+export type ExportArgs = { runId?: number; runFolder?: string; step?: number; destination: string };
+
+/** A run to export: its checkpoints and images in the app's order. */
+interface ExportSource {
+  name: string;
+  runDir: string;
+  filesHash: string;
+  checkpoints: { file: string; step: number; epoch: number }[];
+  images: ManifestImage[];
+  roots: Record<string, string>;
 }
 
 /** What the parent run keeps about a job it exported (runs/<id>/jobs/<job id>.json). */
@@ -80,7 +92,7 @@ export class ScaleoutService {
   }
 
   /** Starts `exportJob` as a task (progress, ETA, cancel); the job folder is known at once. */
-  startExport(args: { runId: number; step?: number; destination: string }): { task: TaskInfo; path: string } {
+  startExport(args: ExportArgs): { task: TaskInfo; path: string } {
     const plan = this.planExport(args);
     const task = this.context.tasks.start({ kind: 'export', title: `Exporting ${plan.job.parent.runName} as a DDP job`, unit: 'images', total: plan.job.images.length }, async (context) => {
       const result = await this.runExport(plan, context);
@@ -90,19 +102,39 @@ export class ScaleoutService {
   }
 
   /** Exports a run's checkpoint (its newest by default) as a job folder under `destination`. */
-  async exportJob(args: { runId: number; step?: number; destination: string }, task?: TaskContext): Promise<JobExportResult> {
+  async exportJob(args: ExportArgs, task?: TaskContext): Promise<JobExportResult> {
     return this.runExport(this.planExport(args), task);
   }
 
-  private planExport(args: { runId: number; step?: number; destination: string }): { job: ScaleoutExportJob; runDir: string } {
-    const run = this.runs.get(args.runId);
-    if (!run) throw new ServiceError('NOT_FOUND', `No run with id ${args.runId}.`);
-    const checkpoints = this.runs.checkpoints(run.id).filter((checkpoint) => fs.existsSync(checkpoint.file));
-    const from = args.step === undefined ? checkpoints.at(-1) : checkpoints.find((checkpoint) => checkpoint.step === args.step);
-    if (!from) {
-      throw new ServiceError('NOT_FOUND', checkpoints.length === 0 ? `${run.name} has no checkpoint to export yet.` : `${run.name} has no checkpoint at step ${args.step}; it has ${checkpoints.map((c) => c.step).join(', ')}.`);
-    }
+  private planExport(args: ExportArgs): { job: ScaleoutExportJob; runDir: string } {
+    const known = args.runId !== undefined ? this.runs.get(args.runId) : this.runs.list().find((run) => path.resolve(run.runDir) === path.resolve(args.runFolder!));
+    if (args.runId !== undefined && !known) throw new ServiceError('NOT_FOUND', `No run with id ${args.runId}.`);
     if (!fs.existsSync(this.trainerScript)) throw new ServiceError('UNAVAILABLE', `The DDP trainer ${this.trainerScript} is missing from this installation.`);
+    const source = known ? this.appRun(known.id) : this.folderRun(path.resolve(args.runFolder!));
+    const from = args.step === undefined ? source.checkpoints.at(-1) : source.checkpoints.find((checkpoint) => checkpoint.step === args.step);
+    if (!from) {
+      throw new ServiceError('NOT_FOUND', source.checkpoints.length === 0 ? `${source.name} has no checkpoint to export yet.` : `${source.name} has no checkpoint at step ${args.step}; it has ${source.checkpoints.map((c) => c.step).join(', ')}.`);
+    }
+    const exports = exportsService(this.context);
+    const dir = exports.newFolder(exports.destination(args.destination), `${safeFileName(source.name)}-step-${from.step}-ddp-job`);
+    return {
+      runDir: source.runDir,
+      job: {
+        kind: 'scaleout-export',
+        checkpoint: from.file,
+        images: source.images,
+        roots: source.roots,
+        dir,
+        trainerScript: this.trainerScript,
+        parent: { runId: known?.id ?? null, runName: source.name, runDir: source.runDir, step: from.step, epoch: from.epoch, filesHash: source.filesHash },
+        appVersion: this.context.version,
+      },
+    };
+  }
+
+  /** A run of the database: its checkpoints on record, its images with the library's hashes and sizes. */
+  private appRun(runId: number): ExportSource {
+    const run = this.runs.get(runId)!;
     const list = pretrainingService(this.context).readFileList(run);
     const rows = this.runs.trainingImages(list.files.map((file) => file.id));
     const gone = list.files.filter((file) => !rows.has(file.id));
@@ -110,26 +142,47 @@ export class ScaleoutService {
       throw new ServiceError('CONFLICT', `${gone.length} images of ${run.name} are no longer in the library (${gone.slice(0, 3).map((f) => f.path).join(', ')}${gone.length > 3 ? ', …' : ''}): the batch order counts every image, so the run cannot be exported. Add their folder again.`);
     }
     const roots = new Map<string, string>();
-    const images: ManifestImage[] = list.files.map((file) => {
+    const images = list.files.map((file): ManifestImage => {
       const row = rows.get(file.id)!;
       if (!roots.has(row.folder_path)) roots.set(row.folder_path, `r${roots.size}`);
       return { root: roots.get(row.folder_path)!, rel: row.rel_path, path: file.path, sha256: row.content_hash, bytes: row.size, width: row.width, height: row.height };
     });
-    const exports = exportsService(this.context);
-    const dir = exports.newFolder(exports.destination(args.destination), `${safeFileName(run.name)}-step-${from.step}-ddp-job`);
     return {
+      name: run.name,
       runDir: run.runDir,
-      job: {
-        kind: 'scaleout-export',
-        checkpoint: from.file,
-        images,
-        roots: Object.fromEntries([...roots].map(([folder, alias]) => [alias, folder])),
-        dir,
-        trainerScript: this.trainerScript,
-        parent: { runId: run.id, runName: run.name, runDir: run.runDir, step: from.step, epoch: from.epoch, filesHash: run.filesHash },
-        appVersion: this.context.version,
-      },
+      filesHash: run.filesHash,
+      checkpoints: this.runs.checkpoints(run.id).filter((checkpoint) => fs.existsSync(checkpoint.file)),
+      images,
+      roots: Object.fromEntries([...roots].map(([folder, alias]) => [alias, folder])),
     };
+  }
+
+  /** A run folder the command line trained: its checkpoints and files.json; the export reads each image. */
+  private folderRun(runDir: string): ExportSource {
+    const name = path.basename(runDir);
+    let list;
+    try {
+      list = readRunImages(runDir);
+    } catch (error) {
+      throw new ServiceError('INVALID_ARGUMENT', (error as Error).message);
+    }
+    if (!list) throw new ServiceError('NOT_FOUND', `${runDir} is not a run folder with a file list (${runImagesFileName}): give a run id of the app, or a folder \`jigclu pretrain\` trained.`);
+    const checkpoints = listCheckpoints(runDir)
+      .filter((file) => !checkpointProblem(file))
+      .map((file) => {
+        const position = JSON.parse(readSafetensorsHeader(file).metadata.position ?? '{}') as { epoch: number; globalStep: number };
+        return { file, step: position.globalStep, epoch: position.epoch };
+      });
+    // Each image's root is the folder it was listed from (the deepest that holds it), else its own folder.
+    const folders = [...(list.folders ?? [])].sort((a, b) => b.length - a.length);
+    const roots = new Map<string, string>();
+    const images = list.files.map((file): ManifestImage => {
+      const folder = folders.find((candidate) => file.path.startsWith(candidate + path.sep)) ?? path.dirname(file.path);
+      if (!roots.has(folder)) roots.set(folder, `r${roots.size}`);
+      return { root: roots.get(folder)!, rel: path.relative(folder, file.path).split(path.sep).join('/'), path: file.path, sha256: '', bytes: 0, width: 0, height: 0 };
+    });
+    const filesHash = crypto.createHash('sha256').update(fs.readFileSync(path.join(runDir, runImagesFileName))).digest('hex');
+    return { name, runDir, filesHash, checkpoints, images, roots: Object.fromEntries([...roots].map(([folder, alias]) => [alias, folder])) };
   }
 
   private async runExport(plan: { job: ScaleoutExportJob; runDir: string }, task?: TaskContext): Promise<JobExportResult> {
@@ -173,13 +226,15 @@ export class ScaleoutService {
     if (!fs.existsSync(manifest) || crypto.createHash('sha256').update(fs.readFileSync(manifest)).digest('hex') !== job.manifest.sha256) {
       throw new ServiceError('INVALID_ARGUMENT', `${manifest} is missing or is not the job's file list (its sha256 differs from job.json's).`);
     }
+    // The parent: a run of the database, or a run folder the command line trained.
     const parent = job.parent.runId === null ? undefined : this.runs.get(job.parent.runId);
-    if (!parent) throw new ServiceError('NOT_FOUND', `Job ${job.jobId} was exported from ${job.parent.runName}, which is not in this app's data folder (${this.context.dataDir}): import it where it was exported.`);
-    const recordFile = path.join(parent.runDir, 'jobs', `${job.jobId}.json`);
-    if (!fs.existsSync(recordFile)) throw new ServiceError('NOT_FOUND', `${parent.name} never exported job ${job.jobId} (no ${recordFile}): import it into the data folder that exported it.`);
+    if (job.parent.runId !== null && !parent) throw new ServiceError('NOT_FOUND', `Job ${job.jobId} was exported from ${job.parent.runName}, which is not in this app's data folder (${this.context.dataDir}): import it where it was exported.`);
+    const parentDir = parent?.runDir ?? job.parent.runDir;
+    const recordFile = path.join(parentDir, 'jobs', `${job.jobId}.json`);
+    if (!fs.existsSync(recordFile)) throw new ServiceError('NOT_FOUND', `${job.parent.runName} never exported job ${job.jobId} (no ${recordFile}): import it on the machine and data folder that exported it.`);
     const record = readJson<ExportRecord>(recordFile, 'the record of the export');
-    if (record.manifestSha256 !== job.manifest.sha256 || parent.filesHash !== job.parent.filesHash) {
-      throw new ServiceError('CONFLICT', `The file list of job ${job.jobId} is not the one ${parent.name} exported: the job's output cannot be matched to the run.`);
+    if (record.manifestSha256 !== job.manifest.sha256 || (parent && parent.filesHash !== job.parent.filesHash)) {
+      throw new ServiceError('CONFLICT', `The file list of job ${job.jobId} is not the one ${job.parent.runName} exported: the job's output cannot be matched to the run.`);
     }
     if (record.importedAs !== undefined && this.runs.get(record.importedAs)) {
       throw new ServiceError('CONFLICT', `Job ${job.jobId} is already imported as ${this.runs.get(record.importedAs)!.name}; delete that run to import the job again.`);
@@ -190,33 +245,32 @@ export class ScaleoutService {
     const config = newest.config;
     const runsDir = pretrainingService(this.context).runsDir();
     const run = this.runs.create({
-      name: `Run ${this.runs.nextRunNumber()} (${trainer.engine}, from ${parent.name} at step ${job.start.globalStep})`,
+      name: `Run ${this.runs.nextRunNumber()} (${trainer.engine}, from ${job.parent.runName} at step ${job.start.globalStep})`,
       config,
       engine: trainer.engine,
       imageCount: job.imageCount,
-      filesHash: parent.filesHash,
-      parent: { runId: parent.id, step: job.start.globalStep },
-      monitor: parent.monitor,
+      filesHash: job.parent.filesHash,
+      ...(parent ? { parent: { runId: parent.id, step: job.start.globalStep }, monitor: parent.monitor } : {}),
       folderFor: (id) => (fs.existsSync(path.join(runsDir, String(id))) ? path.join(runsDir, `${id}-${Date.now()}`) : path.join(runsDir, String(id))),
     });
     fs.mkdirSync(path.join(run.runDir, 'checkpoints'), { recursive: true });
-    fs.copyFileSync(path.join(parent.runDir, runImagesFileName), path.join(run.runDir, runImagesFileName));
+    fs.copyFileSync(path.join(parentDir, runImagesFileName), path.join(run.runDir, runImagesFileName));
     for (const checkpoint of checkpoints) {
       const file = path.join(run.runDir, 'checkpoints', path.basename(checkpoint.file));
       fs.copyFileSync(checkpoint.file, file);
       this.runs.addCheckpoint(run.id, { step: checkpoint.step, epoch: checkpoint.epoch, kind: checkpoint.kind, file });
     }
     // The curves start with the parent's, up to the step the job started from.
-    const inherited = this.runs.metrics(parent.id, Number.MAX_SAFE_INTEGER).filter((metric) => metric.step <= job.start.globalStep);
+    const inherited = parent ? this.runs.metrics(parent.id, Number.MAX_SAFE_INTEGER).filter((metric) => metric.step <= job.start.globalStep) : [];
     this.runs.addMetrics(run.id, [...inherited, ...metrics]);
-    for (const epoch of this.runs.epochMetrics(parent.id)) if (epoch.step <= job.start.globalStep) this.runs.addEpochMetric(run.id, epoch);
+    for (const epoch of parent ? this.runs.epochMetrics(parent.id) : []) if (epoch.step <= job.start.globalStep) this.runs.addEpochMetric(run.id, epoch);
     this.runs.setPlan(run.id, { totalSteps: job.stepsPerEpoch * config.epochs });
     this.runs.setFinalLosses(run.id);
     this.runs.setStatus(run.id, trainer.status === 'finished' ? 'finished' : 'interrupted', trainer.status === 'finished' ? null : 'The DDP job had not finished when it was imported; continue it here or run the job again and import it anew.');
     fs.writeFileSync(path.join(run.runDir, 'import.json'), JSON.stringify({ jobId: job.jobId, from: dir, engine: trainer.engine, importedAt: new Date().toISOString() }, null, 2));
     fs.appendFileSync(
       path.join(run.runDir, 'train.log'),
-      `${new Date().toISOString()} INFO  Imported job ${job.jobId} (${trainer.engine}) from ${dir}: ${checkpoints.length} checkpoints, ${metrics.length} steps after step ${job.start.globalStep} of ${parent.name}.\n`,
+      `${new Date().toISOString()} INFO  Imported job ${job.jobId} (${trainer.engine}) from ${dir}: ${checkpoints.length} checkpoints, ${metrics.length} steps after step ${job.start.globalStep} of ${job.parent.runName} (${parentDir}).\n`,
     );
     fs.writeFileSync(recordFile, JSON.stringify({ ...record, importedAs: run.id }, null, 2));
     return { run: this.runs.get(run.id)!, checkpoints: checkpoints.length, metrics: metrics.length, engine: trainer.engine };

@@ -2,15 +2,14 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startCore, type Core } from '../../main/core';
+import type { Core } from '../../main/core';
 import { foreignLayout, locationRowOrder } from '../../main/engine/foreign-weights';
 import { decodeSafetensors } from '../../main/engine/safetensors';
 import { decodeTorchSafetensors } from '../../main/engine/torch-export';
 import { toTorchLayout } from '../../main/engine/torch-layout';
 import { dispatch } from '../../main/services/dispatch';
-import { builtEntry, repoRoot, sharedDataset } from './built';
-import { inProcessHost } from '../helpers/compute-host';
-import { fakeEngineReport } from '../helpers/library';
+import { repoRoot } from './built';
+import { tinyLibraryCore } from '../helpers/compute-host';
 import { runTorchScript, torchUnavailable } from '../helpers/torch-python';
 
 /**
@@ -65,16 +64,7 @@ beforeAll(async () => {
   work = fs.mkdtempSync(path.join(os.tmpdir(), 'jigclu-weights-'));
   const written = runTorchScript(path.join(repoRoot, 'test', 'fixtures', 'foreign_weights.py'), [work]);
   expect(written.reason).toBeUndefined();
-  fs.cpSync(sharedDataset('tiny'), path.join(work, 'pictures'), { recursive: true, filter: (source) => !source.endsWith('SOURCE.txt') });
-  core = startCore({
-    dataDir: path.join(work, 'data'),
-    mode: 'cli',
-    probeEngines: async () => fakeEngineReport,
-    library: { autoThumbnails: false },
-    pretraining: { trainerScript: builtEntry('trainer-process'), createComputeHost: () => inProcessHost() },
-  });
-  const { task } = await core.handlers.libraryAddFolder({ path: path.join(work, 'pictures') });
-  expect((await core.tasks.settled(task.id)).status).toBe('finished');
+  core = await tinyLibraryCore(work);
 }, 120_000);
 
 afterAll(() => {

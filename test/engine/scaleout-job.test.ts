@@ -5,14 +5,13 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunDetails } from '../../main/common/runs';
-import { startCore, type Core } from '../../main/core';
+import type { Core } from '../../main/core';
 import { decodeSafetensors } from '../../main/engine/safetensors';
 import { decodeTorchSafetensors } from '../../main/engine/torch-export';
 import { fromTorchLayout } from '../../main/engine/torch-layout';
 import { dispatch } from '../../main/services/dispatch';
-import { builtEntry, repoRoot, sharedDataset } from './built';
-import { inProcessHost } from '../helpers/compute-host';
-import { fakeEngineReport } from '../helpers/library';
+import { repoRoot } from './built';
+import { tinyLibraryCore } from '../helpers/compute-host';
 import { runTorchScript, torchPython, torchUnavailable } from '../helpers/torch-python';
 
 /**
@@ -52,17 +51,7 @@ async function settledRun(runId: number): Promise<RunDetails> {
 beforeAll(async () => {
   if (missing) return;
   work = fs.mkdtempSync(path.join(os.tmpdir(), 'jigclu-scaleout-'));
-  const pictures = path.join(work, 'pictures');
-  fs.cpSync(sharedDataset('tiny'), pictures, { recursive: true, filter: (source) => !source.endsWith('SOURCE.txt') });
-  core = startCore({
-    dataDir: path.join(work, 'data'),
-    mode: 'cli',
-    probeEngines: async () => fakeEngineReport,
-    library: { autoThumbnails: false },
-    pretraining: { trainerScript: builtEntry('trainer-process'), createComputeHost: () => inProcessHost() },
-  });
-  const { task } = await core.handlers.libraryAddFolder({ path: pictures });
-  expect((await core.tasks.settled(task.id)).status).toBe('finished');
+  core = await tinyLibraryCore(work);
   await core.handlers.libraryUseFolderLabels({ folderId: (await core.handlers.libraryFolders({}))[0]!.id });
   const started = await core.handlers.pretrainStart({ preset: 'cpu-small', overrides: { epochs: 1, batch: 8, width: 0.125, engine: 'cpu' } });
   parent = await settledRun(started.id);
@@ -94,7 +83,8 @@ describe.skipIf(missing !== undefined)('a run exported as a PyTorch DDP job and 
     const { task, path: folder } = await core.handlers.jobExport({ runId: parent.id, destination: path.join(work, 'jobs') });
     const ended = await core.tasks.settled(task.id);
     expect(ended.status, ended.error).toBe('finished');
-    expect(ended.message).toContain('python3 -m torch.distributed.run --nproc_per_node N jigclu_ddp.py --epochs 1 --out out');
+    // The parent has trained its 1 epoch: the command suggests one more.
+    expect(ended.message).toContain('python3 -m torch.distributed.run --nproc_per_node N jigclu_ddp.py --epochs 2 --out out');
     jobDir = folder;
     expect(fs.readdirSync(jobDir).sort()).toEqual(['golden', 'init.safetensors', 'jigclu_ddp.py', 'job.json', 'manifest.tsv', 'run.sh']);
     const job = JSON.parse(fs.readFileSync(path.join(jobDir, 'job.json'), 'utf8'));
@@ -151,6 +141,18 @@ describe.skipIf(missing !== undefined)('a run exported as a PyTorch DDP job and 
     } finally {
       fs.writeFileSync(goldenFile, golden);
     }
+  }, 60_000);
+
+  it('refuses to train when an image is not where a remapped root says, naming it', () => {
+    const job = JSON.parse(fs.readFileSync(path.join(jobDir, 'job.json'), 'utf8')) as { roots: Record<string, string> };
+    expect(Object.keys(job.roots)).toEqual(['r0']);
+    const elsewhere = path.join(work, 'elsewhere');
+    fs.mkdirSync(elsewhere);
+    const run = python(['jigclu_ddp.py', '--epochs', '3', '--out', 'refused', '--workers', '0', '--root', `r0=${elsewhere}`]);
+    expect(run.status).toBe(2);
+    expect(run.output).toMatch(new RegExp(`error: 24 of 24 images cannot be used: ${elsewhere.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}/airplane/\\S+ is missing`));
+    expect(run.output).toContain('none is skipped');
+    expect(fs.existsSync(path.join(jobDir, 'refused', 'checkpoints', 'step-00000004.safetensors'))).toBe(false);
   }, 60_000);
 
   it('trains 2 epochs under torchrun with 2 gloo processes, equal to 1 process to 1e-5', () => {

@@ -1,8 +1,13 @@
 import { EventEmitter } from 'node:events';
+import fs from 'node:fs';
+import path from 'node:path';
 import type { ComputeJob } from '../../main/engine/compute-jobs';
 import { runComputeJob } from '../../main/engine/compute-runner';
 import type { FromTrainer } from '../../main/jobs/protocol';
 import type { ComputeHost } from '../../main/services/embeddings';
+import { startCore, type Core } from '../../main/core';
+import { builtEntry, sharedDataset } from '../engine/built';
+import { fakeEngineReport } from './library';
 
 /** A trainer message without its sequence number (each member of the union on its own). */
 type Unsequenced = FromTrainer extends infer M ? (M extends { seq: number } ? Omit<M, 'seq'> : never) : never;
@@ -42,4 +47,25 @@ export function inProcessHost(onJob: (job: ComputeJob) => void = () => undefined
     },
     kill: async () => ended({ message: 'killed' }),
   };
+}
+
+/**
+ * A core over `<work>/data` whose library holds a copy of ../shared/datasets/tiny
+ * (`<work>/pictures`, 24 images in 3 class folders), training in the built trainer process and
+ * running compute jobs in this process.
+ */
+export async function tinyLibraryCore(work: string): Promise<Core> {
+  const pictures = path.join(work, 'pictures');
+  fs.cpSync(sharedDataset('tiny'), pictures, { recursive: true, filter: (source) => !source.endsWith('SOURCE.txt') });
+  const core = startCore({
+    dataDir: path.join(work, 'data'),
+    mode: 'cli',
+    probeEngines: async () => fakeEngineReport,
+    library: { autoThumbnails: false },
+    pretraining: { trainerScript: builtEntry('trainer-process'), createComputeHost: () => inProcessHost() },
+  });
+  const { task } = await core.handlers.libraryAddFolder({ path: pictures });
+  const ended = await core.tasks.settled(task.id);
+  if (ended.status !== 'finished') throw new Error(`importing the tiny library ended ${ended.status}: ${ended.error}`);
+  return core;
 }

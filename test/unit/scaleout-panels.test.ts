@@ -3,7 +3,6 @@ import { flushPromises, mount } from '@vue/test-utils';
 import { createPinia, setActivePinia } from 'pinia';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { createMemoryHistory, createRouter } from 'vue-router';
-import { presets } from '../../main/common/pretrain-config';
 import { err } from '../../main/common/result';
 import type { RunDetails, RunInfo } from '../../main/common/runs';
 import type { TaskInfo } from '../../main/common/tasks';
@@ -11,6 +10,7 @@ import { useClient } from '../../renderer/src/api';
 import ImportPanel from '../../renderer/src/components/runs/ImportPanel.vue';
 import ScaleOutPanel from '../../renderer/src/components/runs/ScaleOutPanel.vue';
 import { fakeClient } from '../helpers/fake-client';
+import { runInfo } from '../helpers/run-fixtures';
 
 /**
  * The app's side of scaling out (issue 21): a run's page exports one of its checkpoints as a
@@ -19,26 +19,7 @@ import { fakeClient } from '../helpers/fake-client';
  */
 
 const run: RunDetails = {
-  id: 3,
-  name: 'Run 3 (cpu-small)',
-  note: '',
-  config: presets['cpu-small'],
-  engine: 'cpu',
-  imageCount: 24,
-  filesHash: 'abc',
-  runDir: '/data/runs/3',
-  status: 'finished',
-  error: null,
-  startedAt: '2026-01-01T10:00:00.000Z',
-  endedAt: '2026-01-01T10:05:00.000Z',
-  finalLosses: null,
-  knnAccuracy: null,
-  lastStep: 40,
-  checkpointCount: 2,
-  totalSteps: 40,
-  parentRunId: null,
-  parentStep: null,
-  monitor: null,
+  ...runInfo(3, { name: 'Run 3 (cpu-small)', imageCount: 24, lastStep: 40, checkpointCount: 2, totalSteps: 40 }),
   metrics: [],
   metricCount: 0,
   checkpoints: [
