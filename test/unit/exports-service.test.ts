@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ClassifierInfo } from '../../main/common/finetune';
 import { startCore, type Core } from '../../main/core';
 import type { ComputeJob } from '../../main/engine/compute-jobs';
+import { selectEngine } from '../../main/engine/backend';
 import { runComputeJob } from '../../main/engine/compute-runner';
 import { decodeTorchSafetensors } from '../../main/engine/torch-export';
 import type { FromTrainer } from '../../main/jobs/protocol';
@@ -23,6 +24,8 @@ import { dataset, fakeEngineReport } from '../helpers/library';
  * trainer process) and a linear probe + fine-tune whose compute jobs run in this process from
  * the sources (so the classifier's saved model and the backbone export job are the current
  * code). Then labels as CSV and JSON, class folders, the classifier's files and the backbone.
+ * The run, and so its jobs, use the wasm engine: 15 labels are 5 folds, 6 fine-tunings, which
+ * take several times longer on cpu, and nothing here depends on the engine.
  */
 
 let work: string;
@@ -59,10 +62,12 @@ function inProcessHost(): ComputeHost {
       events.on(event, listener);
       return this;
     },
-    runJob(job) {
+    runJob(job, engine) {
       jobs.push(job);
       void (async () => {
         try {
+          // As the trainer process does: the job runs on the engine it was given.
+          await selectEngine(engine);
           const result = await runComputeJob(job, {
             progress: (d, total, message) => send({ type: 'job-progress', done: d, total, message }),
             chunk: (chunk) => send({ type: 'job-chunk', chunk }),
@@ -156,7 +161,7 @@ beforeAll(async () => {
     await core.handlers.labelSet({ imageIds: ids.slice(0, 3), classId: classIds.get(className)! });
     for (const id of ids.slice(0, 3)) handLabelled.add(id);
   }
-  const started = await core.handlers.pretrainStart({ preset: 'cpu-small', overrides: { epochs: 1, batch: 8, width: 0.125, engine: 'cpu' } });
+  const started = await core.handlers.pretrainStart({ preset: 'cpu-small', overrides: { epochs: 1, batch: 8, width: 0.125, engine: 'wasm' } });
   let run = await core.handlers.runGet({ runId: started.id, maxPoints: 10 });
   while (['running', 'paused'].includes(run.status)) {
     await new Promise((resolve) => setTimeout(resolve, 100));
