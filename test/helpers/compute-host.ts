@@ -2,6 +2,7 @@ import { EventEmitter } from 'node:events';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { ComputeJob } from '../../main/engine/compute-jobs';
+import { selectEngine } from '../../main/engine/backend';
 import { runComputeJob } from '../../main/engine/compute-runner';
 import type { FromTrainer } from '../../main/jobs/protocol';
 import type { ComputeHost } from '../../main/services/embeddings';
@@ -30,10 +31,12 @@ export function inProcessHost(onJob: (job: ComputeJob) => void = () => undefined
       events.on(event, listener);
       return this;
     },
-    runJob(job) {
+    runJob(job, engine) {
       onJob(job);
       void (async () => {
         try {
+          // As the trainer process does: the job runs on the engine it was given.
+          await selectEngine(engine);
           const result = await runComputeJob(job, {
             progress: (d, total, message) => send({ type: 'job-progress', done: d, total, message }),
             chunk: (chunk) => send({ type: 'job-chunk', chunk }),

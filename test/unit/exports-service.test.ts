@@ -20,6 +20,8 @@ import { dataset, fakeEngineReport } from '../helpers/library';
  * trainer process) and a linear probe + fine-tune whose compute jobs run in this process from
  * the sources (so the classifier's saved model and the backbone export job are the current
  * code). Then labels as CSV and JSON, class folders, the classifier's files and the backbone.
+ * The run, and so its jobs, use the wasm engine: 15 labels are 5 folds, 6 fine-tunings, which
+ * take several times longer on cpu, and nothing here depends on the engine.
  */
 
 let work: string;
@@ -119,7 +121,7 @@ beforeAll(async () => {
     await core.handlers.labelSet({ imageIds: ids.slice(0, 3), classId: classIds.get(className)! });
     for (const id of ids.slice(0, 3)) handLabelled.add(id);
   }
-  const started = await core.handlers.pretrainStart({ preset: 'cpu-small', overrides: { epochs: 1, batch: 8, width: 0.125, engine: 'cpu' } });
+  const started = await core.handlers.pretrainStart({ preset: 'cpu-small', overrides: { epochs: 1, batch: 8, width: 0.125, engine: 'wasm' } });
   let run = await core.handlers.runGet({ runId: started.id, maxPoints: 10 });
   while (['running', 'paused'].includes(run.status)) {
     await new Promise((resolve) => setTimeout(resolve, 100));
