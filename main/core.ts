@@ -4,12 +4,12 @@ import { fileURLToPath } from 'node:url';
 import type { HostMode } from './common/api-contract';
 import { createForkedEngineProbe, type EngineProbe } from './engine/engine-probe';
 import type { ProcessLauncher } from './jobs/launcher';
-import { createServices, type ServiceContext } from './services/app-services';
+import { createServices, type Services } from './services/app-services';
+import type { FirstRunPlan, LibraryOptions, PretrainingOptions, ServiceContext } from './services/context';
 import { guardHandlers, StorageGuard } from './services/storage-guard';
 import type { Handlers } from './services/dispatch';
 import { EventHub, startPing } from './services/event-hub';
-import { libraryService, type LibraryOptions, type MediaSource } from './services/library';
-import { pretrainingService, type PretrainingOptions } from './services/pretraining';
+import type { MediaSource } from './services/library';
 import { TaskRegistry } from './services/tasks';
 import { openDatabase, type Database } from './store/db';
 import { appLogger, Logger, logsDir, setAppLogger } from './log';
@@ -32,11 +32,16 @@ export interface CoreOptions {
   pretraining?: PretrainingOptions;
   /** Starts helper processes (trainer, engine probe): Node's fork by default, Electron's utilityProcess in the desktop app. */
   launcher?: ProcessLauncher;
+  /** What the welcome screen's first run does (tests shorten it). */
+  firstRun?: FirstRunPlan;
 }
 
 /** The running core: its call handlers, its event hub and how to stop it. */
 export interface Core {
+  /** Every call of the contract, guarded against storage problems. */
   handlers: Handlers;
+  /** The services themselves (the CLI's commands use them beside the calls). */
+  services: Services;
   hub: EventHub;
   tasks: TaskRegistry;
   db: Database;
@@ -120,23 +125,27 @@ export function startCore(options: CoreOptions): Core {
     versions: options.versions,
     tasks,
     emit: (name, payload) => hub.emit(name, payload),
+  };
+  const services = createServices(context, {
     library: options.library,
     pretraining: { trainerScript: bundledTrainerScript(), stepDelayMs: stepDelayFromEnv(), launcher: options.launcher, ...options.pretraining },
-  };
-  const handlers = guardHandlers(createServices(context), guard);
+    firstRun: options.firstRun,
+  });
+  const handlers = guardHandlers(services.handlers, guard);
   return {
     handlers,
+    services,
     hub,
     tasks,
     db,
     dataDir: options.dataDir,
-    media: libraryService(context).media,
-    hasActiveRun: () => pretrainingService(context).hasActiveRun(),
-    stopTraining: (timeoutMs) => pretrainingService(context).stopForQuit(timeoutMs),
+    media: services.library.media,
+    hasActiveRun: () => services.pretraining.hasActiveRun(),
+    stopTraining: (timeoutMs) => services.pretraining.stopForQuit(timeoutMs),
     close() {
       logger.info('core', 'shutting down');
       stopPing();
-      pretrainingService(context).close();
+      services.pretraining.close();
       void tasks.cancelAll();
       db.close();
       if (appLogger() === logger) setAppLogger(undefined);

@@ -7,11 +7,12 @@ import { defaultClusterCount, distanceMetrics, type DistanceMetric } from '../co
 import { engineNames, type EngineName } from '../common/engine';
 import type { PretrainConfig } from '../common/pretrain-config';
 import { listImageFiles } from '../data/files';
-import { onCpuEngine, selectEngine } from '../engine/backend';
+import { onCpuEngine } from '../engine/backend';
 import { embedFiles } from '../engine/compute-jobs';
 import { kmeans } from '../engine/kmeans';
 import { JigCluTrainer } from '../engine/trainer';
 import { resolveCheckpointArgument } from './checkpoint-argument';
+import { chooseEngine } from './engine-choice';
 
 /**
  * `jigclu embed` and `jigclu cluster`: the Clusters screen for scripts. Embeddings of every
@@ -39,7 +40,7 @@ async function embedFolder(checkpointArg: string, folder: string, options: Embed
   const checkpoint = resolveCheckpointArgument(checkpointArg);
   if (!fs.existsSync(folder) || !fs.statSync(folder).isDirectory()) throw new Error(`${folder} is not a folder of images.`);
   const config = JigCluTrainer.readMetadata(fs.readFileSync(checkpoint)).config;
-  const engine = await selectEngine(options.engine);
+  const engine = await chooseEngine(options.engine);
   const listed = await listImageFiles(folder);
   if (listed.length === 0) throw new Error(`${folder} has no image files.`);
   const size = config.grid * config.crop;

@@ -7,11 +7,11 @@ import { presetNames, resolvePretrainConfig, type PresetName, type PretrainConfi
 import { listImageFiles, type ListedImage } from '../data/files';
 import { Rng } from '../data/rng';
 import { compareNames } from '../data/scan';
-import { selectEngine } from '../engine/backend';
 import { loadClassifier, predictFiles } from '../engine/classifier-model';
 import { classifyFiles, type ClassifyJob, type ClassifyResult } from '../engine/compute-jobs';
 import { JigCluTrainer } from '../engine/trainer';
 import { resolveCheckpointArgument } from './checkpoint-argument';
+import { chooseEngine } from './engine-choice';
 
 /**
  * `jigclu finetune` and `jigclu predict`: the app's few-label classifier for scripts. finetune
@@ -144,10 +144,9 @@ async function finetune(checkpointArg: string | undefined, options: FinetuneOpti
     if (test.length === 0) throw new Error(`--test ${testRoot} has no images in class folders named like --train's (${classNames.join(', ')}).`);
   }
 
-  const engine = await selectEngine(options.engine);
+  await chooseEngine(options.engine);
   const what = options.randomInit ? 'random-init' : 'pretrained';
   const backboneName = options.randomInit ? `random-init ${config.arch} x${config.width}` : path.basename(checkpoint!);
-  console.error(`Engine: ${engine.chosen}${engine.fallbackReason ? ` — ${engine.fallbackReason}` : ''}`);
   console.error(`Backbone: ${backboneName}; ${labelled.length} labelled images (${classNames.length} classes)${test.length ? `, ${test.length} test images` : ''}; ${size} px.`);
 
   const files = [...labelled.map((item) => item.file), ...test.map((item) => item.file)];
@@ -194,7 +193,7 @@ async function finetune(checkpointArg: string | undefined, options: FinetuneOpti
 async function predictFolder(modelDir: string, folder: string, options: { csv: string; batch: number; engine: EngineName | 'auto' }): Promise<void> {
   const root = path.resolve(folder);
   if (!fs.existsSync(root) || !fs.statSync(root).isDirectory()) throw new Error(`${folder} is not a folder of images.`);
-  await selectEngine(options.engine);
+  await chooseEngine(options.engine);
   const loaded = await loadClassifier(path.resolve(modelDir));
   try {
     const listed = await listImageFiles(root);

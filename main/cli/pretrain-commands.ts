@@ -1,22 +1,21 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import cliProgress from 'cli-progress';
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import { engineNames, type EngineName } from '../common/engine';
-import { ConfigError, presetNames, resolvePretrainConfig, type PresetName, type PretrainOverrides } from '../common/pretrain-config';
-import { formatEta } from '../common/tasks';
-import { writeRunImages, type RunImages } from '../data/run-images';
-import { selectEngine } from '../engine/backend';
+import { presetNames, resolvePretrainConfig, stepsPerEpochFor, type PresetName, type PretrainOverrides } from '../common/pretrain-config';
+import type { RunInfo } from '../common/runs';
+import { startCore } from '../core';
 import { defaultConvGradMode, type ConvGradMode } from '../engine/conv';
 import { knnEvaluate, loadBackbone, loadLabelledSet } from '../engine/evaluate';
 import { exportBackbone } from '../engine/export';
 import { exportTorchBackbone } from '../engine/torch-export';
-import { runPretraining, type PretrainProgress } from '../engine/run-pretraining';
 import { JigCluTrainer } from '../engine/trainer';
 import * as tf from '../engine/tfjs';
 import { resolveCheckpointArgument } from './checkpoint-argument';
-import { listFolders, planResume } from './pretrain-resume';
+import { chooseEngine } from './engine-choice';
+import { planResume } from './pretrain-resume';
+import { describeEndedRun, followRun, libraryFoldersOf, resumeTarget } from './pretrain-run';
 
 /** The bundled sample set (resources/sample), beside the built code or the source tree. */
 export function bundledSampleDir(): string {
@@ -58,15 +57,6 @@ interface PretrainOptions {
   cache: boolean;
 }
 
-function progressLine(progress: PretrainProgress): Record<string, string> {
-  return {
-    phase: progress.phase === 'preparing' ? 'decoding images' : `epoch ${Math.min(progress.epoch + 1, progress.epochs)}/${progress.epochs}`,
-    loss: progress.losses ? `loss ${progress.losses.total.toFixed(3)} (clu ${progress.losses.cluster.toFixed(3)}, loc ${progress.losses.location.toFixed(3)})` : '',
-    rate: progress.imagesPerSecond ? `${progress.imagesPerSecond.toFixed(1)} img/s` : '',
-    eta_text: formatEta(progress.etaSeconds),
-  };
-}
-
 /** Registers `pretrain` and `knn` on the program. */
 export function registerPretrainCommands(program: Command): void {
   program
@@ -86,113 +76,63 @@ export function registerPretrainCommands(program: Command): void {
     .option('--time-limit <minutes>', 'stop (with a checkpoint) after this many minutes of training', number('--time-limit'))
     .addOption(new Option('--engine <name>', 'tfjs engine').choices(['auto', ...engineNames]).default('auto'))
     .addOption(new Option('--conv-grad <mode>', "conv filter gradient: ours ('fast') or tfjs's ('native')").choices(['auto', 'fast', 'native']))
-    .option('--out <folder>', 'run folder for checkpoints (default: <data-dir>/runs/<time>-<preset>)')
+    .option('--out <folder>', 'run folder for checkpoints (default: <data-dir>/runs/<run id>)')
     .option('--no-cache', 'do not keep resized copies of the images in the data folder')
     .option('--resume <run-or-checkpoint>', 'continue a run from its last checkpoint (a run folder or a .safetensors file)')
     .option('--allow-changed-images', "with --resume: train on the images as they are now even when they differ from the run's list")
     .action(async (folders: string[], options: PretrainOptions) => {
       const dataDir = program.opts<{ dataDir: string }>().dataDir;
-      let resumeFrom: string | undefined;
-      let runDir: string;
-      let images: RunImages;
-      if (options.resume) {
-        // Without folders a run resumes on its own images (never on the sample set), and
-        // refuses images that changed unless told otherwise.
-        const plan = await planResume(options.resume, folders, Boolean(options.allowChangedImages), (line) => console.error(line));
-        ({ runDir, resumeFrom } = plan);
-        images = { folders: plan.folders, files: plan.files };
-      } else {
-        const roots = (folders.length ? folders : [bundledSampleDir()]).map((folder) => path.resolve(folder));
-        if (!folders.length) console.error(`No folder given: training on the bundled sample set (${roots[0]}).`);
-        images = { folders: roots, files: await listFolders(roots, (root) => `${root} is not a folder of images.`) };
-        const stamp = new Date().toISOString().replace(/[:.]/g, '-').slice(0, 19);
-        runDir = path.resolve(options.out ?? path.join(dataDir, 'runs', `${stamp}-${options.preset}`));
-      }
-      const files = images.files.map((image) => image.path);
-      const overrides: PretrainOverrides = {
-        epochs: options.epochs,
-        batch: options.batch,
-        crop: options.crop,
-        grid: options.grid as 2 | 3 | undefined,
-        cross: options.cross,
-        temperature: options.temperature,
-        lr: options.lr,
-        seed: options.seed,
-        engine: options.engine,
-        convGrad: options.convGrad,
-        checkpointEvery: options.checkpointEvery,
-      };
-      let config;
+      // Planned before the core opens: a refused --resume changes nothing.
+      const plan = options.resume ? await planResume(options.resume, folders, Boolean(options.allowChangedImages), (line) => console.error(line)) : undefined;
+      const core = startCore({ dataDir, mode: 'cli', library: { autoThumbnails: false } });
       try {
-        const base = resumeFrom ? JigCluTrainer.readMetadata(fs.readFileSync(resumeFrom)).config : undefined;
-        config = base
-          ? resolvePretrainConfig(base.preset, { ...base, epochs: options.epochs ?? base.epochs, engine: options.engine !== 'auto' ? options.engine : base.engine })
-          : resolvePretrainConfig(options.preset, overrides, files.length);
-      } catch (error) {
-        if (error instanceof ConfigError) throw new Error(`invalid setting ${error.message}`, { cause: error });
-        throw error;
-      }
-      // The run remembers its folders and files, so that --resume trains on the same images.
-      writeRunImages(runDir, images);
-      const engine = await selectEngine(config.engine);
-      console.error(`Engine: ${engine.chosen}${engine.fallbackReason ? ` — ${engine.fallbackReason}` : ''}`);
-      for (const candidate of engine.candidates) {
-        if (candidate.name === engine.chosen) break;
-        console.error(`  not ${candidate.name}: ${candidate.reason}`);
-      }
-      console.error(`Run folder: ${runDir}`);
-      const bar = new cliProgress.SingleBar(
-        {
-          stream: process.stderr,
-          format: '{phase} |{bar}| {value}/{total} · {loss} · {rate} · ETA {eta_text}',
-          noTTYOutput: !process.stderr.isTTY,
-          notTTYSchedule: 10_000,
-          hideCursor: Boolean(process.stderr.isTTY),
-        },
-        cliProgress.Presets.shades_classic,
-      );
-      let started = false;
-      let stop = false;
-      const deadline = options.timeLimit ? performance.now() + options.timeLimit * 60_000 : Infinity;
-      let interrupts = 0;
-      const onInterrupt = (): void => {
-        interrupts += 1;
-        if (interrupts > 1) process.exit(130);
-        stop = true;
-        process.stderr.write('\nStopping: writing a checkpoint first (Ctrl+C again to quit at once)…\n');
-      };
-      process.on('SIGINT', onInterrupt);
-      process.on('SIGTERM', onInterrupt);
-      try {
-        const outcome = await runPretraining(
-          { config, files, runDir, resumeFrom, engine, cacheDir: options.cache ? path.join(dataDir, 'cache', 'images') : undefined },
-          {
-            progress: (progress) => {
-              if (!started) {
-                bar.start(progress.total, progress.done, progressLine(progress));
-                started = true;
-              }
-              bar.setTotal(progress.total);
-              bar.update(progress.done, progressLine(progress));
-            },
-            log: (level, message) => {
-              if (started && process.stderr.isTTY) process.stderr.write('\n');
-              console.error(level === 'warn' ? `warning: ${message}` : message);
-            },
-            control: () => (stop || performance.now() > deadline ? 'stop' : 'run'),
-          },
-        );
-        bar.stop();
-        console.log(
-          `${outcome.status === 'finished' ? 'Finished' : 'Stopped'} at epoch ${outcome.position.epoch}, step ${outcome.position.globalStep} on ${outcome.imageCount} images` +
-            (outcome.rejected.length ? ` (${outcome.rejected.length} files skipped)` : '') +
-            (outcome.lastLosses ? `; last loss ${outcome.lastLosses.total.toFixed(4)}` : '') +
-            `.\nCheckpoint: ${outcome.lastCheckpoint ?? 'none written'}`,
-        );
+        let start: () => RunInfo;
+        if (plan) {
+          // Without folders a run resumes on its own images (never on the sample set).
+          const { run, step } = resumeTarget(core, plan);
+          const details = core.services.pretraining.get(run.id, 10);
+          const epochs = options.epochs ?? run.config.epochs;
+          const from = step ?? details.checkpoints.at(-1)?.step ?? 0;
+          if (from >= epochs * stepsPerEpochFor(run.imageCount, run.config.batch)) {
+            // As before runs were recorded: nothing left to train is not an error.
+            console.error(`Run folder: ${run.runDir}\nThe checkpoint at step ${from} has trained all ${epochs} epochs already: nothing to train (give more --epochs to train further).`);
+            console.log(describeEndedRun(details));
+            return;
+          }
+          start = () => core.services.pretraining.continue({ runId: run.id, step, epochs: options.epochs }, { cache: options.cache, engine: options.engine });
+        } else {
+          const roots = (folders.length ? folders : [bundledSampleDir()]).map((folder) => path.resolve(folder));
+          if (!folders.length) console.error(`No folder given: training on the bundled sample set (${roots[0]}).`);
+          const { folderIds, under } = await libraryFoldersOf(core, roots);
+          const overrides: PretrainOverrides = {
+            epochs: options.epochs,
+            batch: options.batch,
+            crop: options.crop,
+            grid: options.grid as 2 | 3 | undefined,
+            cross: options.cross,
+            temperature: options.temperature,
+            lr: options.lr,
+            seed: options.seed,
+            engine: options.engine,
+            convGrad: options.convGrad,
+            checkpointEvery: options.checkpointEvery,
+          };
+          const placement = { cache: options.cache, ...(options.out ? { runDir: path.resolve(options.out) } : {}), ...(under ? { under } : {}) };
+          start = () => core.services.pretraining.start({ folderIds, preset: options.preset, overrides }, placement);
+        }
+        let ended;
+        try {
+          ended = await followRun(core, start, { timeLimitMinutes: options.timeLimit });
+        } catch (error) {
+          const invalid = /^Invalid run settings: (.*)$/s.exec((error as Error).message);
+          if (invalid) throw new Error(`invalid setting ${invalid[1]}`, { cause: error });
+          throw error;
+        }
+        if (ended.status === 'crashed') throw new Error(`the run crashed: ${ended.error ?? 'no reason given'} (its log: ${path.join(ended.runDir, 'train.log')})`);
+        console.log(describeEndedRun(ended));
       } finally {
-        bar.stop();
-        process.off('SIGINT', onInterrupt);
-        process.off('SIGTERM', onInterrupt);
+        await core.tasks.cancelAll();
+        core.close();
       }
     });
 
@@ -231,7 +171,7 @@ export function registerPretrainCommands(program: Command): void {
     .action(async (checkpointArg: string | undefined, options: { train: string; test: string; randomInit?: boolean; preset: PresetName; evalSize?: number; k: number; t: number; engine: EngineName | 'auto' }) => {
       if (!checkpointArg && !options.randomInit) throw new Error('give a checkpoint, or --random-init for the untrained baseline.');
       const checkpoint = checkpointArg ? resolveCheckpointArgument(checkpointArg) : undefined;
-      const engine = await selectEngine(options.engine);
+      const engine = await chooseEngine(options.engine);
       const convGrad: ConvGradMode = defaultConvGradMode(tf.getBackend());
       const { backbone, config, dispose } = loadBackbone(checkpoint, { randomInit: options.randomInit, config: resolvePretrainConfig(options.preset), convGrad });
       const size = options.evalSize ?? config.crop;

@@ -228,6 +228,8 @@ export interface RunEvent {
   knn?: RunEpochMetric;
   /** Set on the event that reports a new checkpoint. */
   checkpoint?: CheckpointInfo;
+  /** Set on the event that reports the engine the trainer process chose. */
+  engine?: EngineReport;
   /** A log line (also kept in the run's log). */
   message?: string;
   level?: 'info' | 'warn' | 'error';

@@ -95,6 +95,9 @@ function conversionNotes(metadata: Metadata): string[] {
   return notes;
 }
 
+/** What the library's importer needs from a decoder; injectable so tests can count decodes. */
+export type ImageDecoder = (bytes: Buffer, options: DecodeOptions) => Promise<{ width: number; height: number; format: string; notes: string[] }>;
+
 /**
  * Fully decodes one image (a file, opened read-only, or its bytes) to 8-bit sRGB RGB, so a
  * truncated file fails here, not later: format from content (not the name), EXIF orientation

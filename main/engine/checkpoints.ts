@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { removeStaleTemporaries, writeFileAtomic, type AtomicFileIo } from '../data/atomic-file';
-import { safetensorsProblem } from './safetensors';
+import { readSafetensorsHeader, safetensorsProblem } from './safetensors';
 
 /**
  * The checkpoint files of a run folder (<run>/checkpoints/step-<8 digits>.safetensors): written
@@ -35,6 +35,16 @@ export function listCheckpoints(runDir: string): string[] {
 /** The newest checkpoint file of a run folder, if any (damaged or not; see `newestUsableCheckpoint`). */
 export function latestCheckpoint(runDir: string): string | undefined {
   return listCheckpoints(runDir).at(-1);
+}
+
+/** The whole checkpoints of a run folder with the step and epoch each was written at, oldest first. */
+export function wholeCheckpoints(runDir: string): { file: string; step: number; epoch: number }[] {
+  return listCheckpoints(runDir)
+    .filter((file) => !checkpointProblem(file))
+    .map((file) => {
+      const position = JSON.parse(readSafetensorsHeader(file).metadata.position ?? '{}') as { epoch: number; globalStep: number };
+      return { file, step: position.globalStep, epoch: position.epoch };
+    });
 }
 
 /** Why a checkpoint file cannot be resumed from (cut off, not safetensors), or undefined. */

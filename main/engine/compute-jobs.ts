@@ -10,9 +10,14 @@ import { loadBackbone } from './evaluate';
 import { confusionMatrix, fineTune, foldSplit, linearProbe, perClassAccuracy, predict, predictFromFeatures, stratifiedSplit, type EpochRecord, type LinearHead, type Predictions } from './finetune';
 import { extractFeatures } from './knn';
 import type { ResNet } from './resnet';
-import type { ExportBackboneJob } from './export-jobs';
-import type { ScaleoutExportJob } from './scaleout-job';
-import type { ImportWeightsJob } from './weights-import';
+import type { ExportBackboneJob, ExportBackboneResult } from './export-jobs';
+import type { EmbedChunk, JobHooks } from './job-hooks';
+import type { KmeansResult } from './kmeans';
+import type { NearDuplicatePair } from './projection';
+import type { ScaleoutExportJob, ScaleoutExportResult } from './scaleout-job';
+import type { ImportWeightsJob, ImportWeightsResult } from './weights-import';
+
+export type { EmbedChunk, JobHooks };
 
 /**
  * Work other than training that needs tfjs, run in a trainer process: embedding images with a
@@ -30,6 +35,28 @@ export type ComputeJob =
   | ExportBackboneJob
   | ScaleoutExportJob
   | ImportWeightsJob;
+
+/** The kinds of compute job. */
+export type ComputeJobKind = ComputeJob['kind'];
+
+/** The job of one kind. */
+export type ComputeJobOf<K extends ComputeJobKind> = Extract<ComputeJob, { kind: K }>;
+
+/**
+ * What each kind of job answers (structured-cloneable: it crosses the trainer process's
+ * channel). The runner's table is typed by it, and so is the services' compute-job client.
+ */
+export interface ComputeResults {
+  embed: { dim: number };
+  kmeans: KmeansResult;
+  pca: Float32Array;
+  umap: Float32Array;
+  duplicates: NearDuplicatePair[];
+  classify: ClassifyResult;
+  'export-backbone': ExportBackboneResult;
+  'scaleout-export': ScaleoutExportResult;
+  'import-weights': ImportWeightsResult;
+}
 
 /**
  * Trains a classifier from a few labels on a backbone (a checkpoint's, or random init) and
@@ -84,20 +111,6 @@ export interface ClassifyResult {
   skipped: { index: number; reason: string }[];
   /** The files written when the job had saveTo (names relative to that folder). */
   saved?: string[];
-}
-
-export interface EmbedChunk {
-  /** Index of the first file of the chunk in the job's files. */
-  offset: number;
-  /** Files of the chunk that decoded, by index in the job's files, and their vectors (row-major). */
-  indices: number[];
-  vectors: Float32Array;
-  failed: { index: number; reason: string }[];
-}
-
-export interface JobHooks {
-  progress(done: number, total: number, message?: string): void;
-  chunk(chunk: EmbedChunk): void;
 }
 
 /** Runs a classify job: decode, split the labelled images, train, predict every image. */

@@ -1,40 +1,41 @@
 import { onCpuEngine } from './backend';
-import { classifyFiles, embedFiles, type ComputeJob, type JobHooks } from './compute-jobs';
+import { classifyFiles, embedFiles, type ComputeJob, type ComputeJobKind, type ComputeJobOf, type ComputeResults, type JobHooks } from './compute-jobs';
 import { exportBackboneFiles } from './export-jobs';
 import { writeScaleoutJob } from './scaleout-job';
 import { importWeightsFile } from './weights-import';
 import { kmeans } from './kmeans';
 import { nearDuplicatePairs, pca2d, umap2d } from './projection';
 
-/** Runs one compute job in the trainer process and returns its result (structured-cloneable). */
-export async function runComputeJob(job: ComputeJob, hooks: JobHooks): Promise<unknown> {
-  switch (job.kind) {
-    case 'embed':
-      return embedFiles(job, hooks);
-    case 'kmeans': {
-      const maxIterations = job.maxIterations ?? 50;
-      hooks.progress(0, maxIterations, 'k-means');
-      return onCpuEngine(() => kmeans(job.features, job.n, job.dim, {
+/** One runner per kind of job, each typed by what ComputeResults says that kind answers. */
+type Runners = { [K in ComputeJobKind]: (job: ComputeJobOf<K>, hooks: JobHooks) => Promise<ComputeResults[K]> };
+
+const runners: Runners = {
+  embed: embedFiles,
+  kmeans(job, hooks) {
+    const maxIterations = job.maxIterations ?? 50;
+    hooks.progress(0, maxIterations, 'k-means');
+    return onCpuEngine(() =>
+      kmeans(job.features, job.n, job.dim, {
         k: job.k,
         seed: job.seed,
         metric: job.metric,
         maxIterations,
         onIteration: (iteration) => hooks.progress(iteration, maxIterations, 'k-means'),
-      }));
-    }
-    case 'pca':
-      return onCpuEngine(() => pca2d(job.features, job.n, job.dim));
-    case 'umap':
-      return onCpuEngine(() => umap2d(job.features, job.n, job.dim, { seed: job.seed, metric: 'cosine', onEpoch: (epoch, total) => hooks.progress(epoch, total, 'UMAP') }));
-    case 'classify':
-      return classifyFiles(job, hooks);
-    case 'duplicates':
-      return onCpuEngine(() => nearDuplicatePairs(job.features, job.n, job.dim, job.threshold, job.metric, job.limit));
-    case 'export-backbone':
-      return exportBackboneFiles(job, hooks);
-    case 'scaleout-export':
-      return writeScaleoutJob(job, hooks);
-    case 'import-weights':
-      return importWeightsFile(job, hooks);
-  }
+      }),
+    );
+  },
+  pca: (job) => onCpuEngine(() => pca2d(job.features, job.n, job.dim)),
+  umap: (job, hooks) => onCpuEngine(() => umap2d(job.features, job.n, job.dim, { seed: job.seed, metric: 'cosine', onEpoch: (epoch, total) => hooks.progress(epoch, total, 'UMAP') })),
+  classify: classifyFiles,
+  duplicates: (job) => onCpuEngine(() => nearDuplicatePairs(job.features, job.n, job.dim, job.threshold, job.metric, job.limit)),
+  'export-backbone': exportBackboneFiles,
+  'scaleout-export': writeScaleoutJob,
+  'import-weights': importWeightsFile,
+};
+
+/** Runs one compute job in the trainer process and returns its result (structured-cloneable). */
+export function runComputeJob<K extends ComputeJobKind>(job: ComputeJobOf<K>, hooks: JobHooks): Promise<ComputeResults[K]> {
+  // TypeScript cannot tie runners[job.kind] to K; the table above is what checks each pair.
+  const run = runners[job.kind as K] as (job: ComputeJob, hooks: JobHooks) => Promise<ComputeResults[K]>;
+  return run(job, hooks);
 }

@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { PretrainConfig } from '../common/pretrain-config';
-import type { JobHooks } from './compute-jobs';
+import type { JobHooks } from './job-hooks';
 import { defaultConvGradMode } from './conv';
 import { loadBackbone } from './evaluate';
 import { exportBackbone } from './export';

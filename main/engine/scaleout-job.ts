@@ -10,7 +10,7 @@ import { decodeImage } from '../data/decode';
 import { fileSha256 } from '../data/files';
 import { makeJigsawBatch } from '../data/jigsaw';
 import { Rng } from '../data/rng';
-import type { JobHooks } from './compute-jobs';
+import type { JobHooks } from './job-hooks';
 import { defaultConvGradMode } from './conv';
 import { writeFileAtomic } from '../data/atomic-file';
 import { decodeSafetensors, encodeSafetensors, type NamedTensor } from './safetensors';

@@ -23,6 +23,20 @@ export type TrainerExit =
       crashReport?: string;
     };
 
+/** The part of a trainer host the pretraining service uses (tests inject another). */
+export interface TrainerHandle {
+  readonly done: Promise<TrainerExit>;
+  on(event: 'message', listener: (message: FromTrainer) => void): unknown;
+  start(request: Omit<StartPretraining, 'type'>): void;
+  measure?(request: Omit<MeasureSpeed, 'type'>): void;
+  inspect?(request: { id: number; step?: number; count: number }): void;
+  readonly pid?: number;
+  pause(): void;
+  resume(): void;
+  stop(): void;
+  kill(graceMs?: number): Promise<TrainerExit>;
+}
+
 /** Lines of a crashed trainer's output shown to the user. */
 export const crashExcerptLines = 30;
 

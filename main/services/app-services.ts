@@ -1,64 +1,86 @@
 import os from 'node:os';
-import type { AppInfo, EventName, EventPayload, HostMode } from '../common/api-contract';
+import type { AppInfo } from '../common/api-contract';
 import type { EngineReport } from '../common/engine';
 import { ServiceError } from '../common/result';
 import { logsDir, readLogsInfo } from '../log';
 import { settingsSchema, type Settings, type SettingsPatch } from '../common/settings';
-import { schemaVersion, type Database } from '../store/db';
+import { ComputeJobClient, type ComputeHost } from '../jobs/compute-client';
+import { TrainerHost } from '../jobs/trainer-host';
+import { TrainerSlot } from '../jobs/trainer-slot';
+import { schemaVersion } from '../store/db';
+import { RunsRepository } from '../store/runs-repository';
 import { SettingsRepository } from '../store/settings-repository';
-import type { EngineProbe } from '../engine/engine-probe';
+import { BackboneService } from './backbone';
+import type { AreaHandlers, PretrainingOptions, ServiceContext, ServiceOptions } from './context';
 import type { Handlers } from './dispatch';
-import { embeddingHandlers } from './embeddings';
-import { finetuneHandlers } from './finetune';
-import { firstRunHandlers } from './first-run';
-import { labelsHandlers } from './labels';
-import { libraryHandlers, type LibraryOptions } from './library';
-import { pretrainingHandlers, type PretrainingOptions } from './pretraining';
-import { scaleoutHandlers } from './scaleout';
-import type { StorageGuard } from './storage-guard';
-import type { TaskRegistry } from './tasks';
+import { EmbeddingsService } from './embeddings';
+import { jobEngine } from './engine-setting';
+import { ExportsService } from './exports';
+import { FinetuneService } from './finetune';
+import { defaultFirstRunPlan, FirstRunService } from './first-run';
+import { LabelsService } from './labels';
+import { LibraryService } from './library';
+import { PretrainingService } from './pretraining';
+import { ScaleoutService } from './scaleout';
 
-/** What the services need from the host that runs them. */
-export interface ServiceContext {
-  db: Database;
-  dataDir: string;
-  databasePath: string;
-  /** The data folder cannot be written: the database is open read-only and writes are refused. */
-  readOnly?: boolean;
-  /** Storage problems (full disk, damaged database) seen by the services outside calls (training messages). */
-  storage?: StorageGuard;
-  mode: HostMode;
-  version: string;
-  /** Reports the engines; called once per requested engine and cached. */
-  probeEngines: EngineProbe;
-  /** Extra versions the host knows (Electron, Chrome). */
-  versions?: { electron?: string; chrome?: string };
-  /** Long work with progress and cancel. */
-  tasks: TaskRegistry;
-  /** Pushes an event to every connected view (the core's event hub). */
-  emit?: <K extends EventName>(name: K, payload: EventPayload<K>) => void;
-  /** Options of the image library (tests inject a decoder, smaller batches). */
-  library?: LibraryOptions;
-  /** Options of pretraining runs (the trainer script; tests inject their own). */
-  pretraining?: PretrainingOptions;
+/** The services of one core and the handlers of every call of the contract, built over them. */
+export interface Services {
+  handlers: Handlers;
+  library: LibraryService;
+  labels: LabelsService;
+  pretraining: PretrainingService;
+  backbone: BackboneService;
+  embeddings: EmbeddingsService;
+  finetune: FinetuneService;
+  exports: ExportsService;
+  scaleout: ScaleoutService;
+  firstRun: FirstRunService;
+  /** Runs compute jobs in trainer processes (also for commands that use the services directly). */
+  jobs: ComputeJobClient;
+  /** One job uses the engine at a time. */
+  slot: TrainerSlot;
 }
 
-/** The calls one area of the app implements; `createServices` joins the areas. */
-export type AreaHandlers<K extends keyof Handlers> = Pick<Handlers, K>;
+/** The process host of one compute job: the injected one, else a fresh trainer process. */
+function computeHostFactory(options: PretrainingOptions): () => ComputeHost {
+  return () => {
+    if (options.createComputeHost) return options.createComputeHost();
+    if (!options.trainerScript) throw new ServiceError('UNAVAILABLE', 'This host cannot run compute jobs: the trainer process is not available.');
+    return new TrainerHost(options.trainerScript, { launcher: options.launcher });
+  };
+}
 
-/** Builds the handlers of every call in the contract over one database. */
-export function createServices(context: ServiceContext): Handlers {
-  return {
+/**
+ * The composition root: builds each service once, over one database, handing it the services
+ * and helpers it needs as constructor arguments, and joins their handlers into one table.
+ */
+export function createServices(context: ServiceContext, options: ServiceOptions = {}): Services {
+  const pretrainingOptions = options.pretraining ?? {};
+  const slot = new TrainerSlot();
+  const jobs = new ComputeJobClient(computeHostFactory(pretrainingOptions), (requested) => jobEngine(context.db, requested));
+  const library = new LibraryService(context, options.library);
+  const labels = new LabelsService(context);
+  const pretraining = new PretrainingService(context, pretrainingOptions, slot);
+  const backbone = new BackboneService(new RunsRepository(context.db));
+  const embeddings = new EmbeddingsService(context, jobs, slot);
+  const finetune = new FinetuneService(context, jobs, slot, backbone);
+  const exports = new ExportsService(context, jobs);
+  const scaleout = new ScaleoutService(context, jobs, pretraining, exports);
+  const areas = {
     ...appHandlers(context),
     ...taskHandlers(context),
-    ...libraryHandlers(context),
-    ...labelsHandlers(context),
-    ...pretrainingHandlers(context),
-    ...embeddingHandlers(context),
-    ...finetuneHandlers(context),
-    ...firstRunHandlers(context),
-    ...scaleoutHandlers(context),
+    ...library.handlers(),
+    ...labels.handlers(),
+    ...pretraining.handlers(),
+    ...backbone.handlers(),
+    ...embeddings.handlers(),
+    ...finetune.handlers(),
+    ...exports.handlers(),
+    ...scaleout.handlers(),
   };
+  const firstRun = new FirstRunService(context, areas, options.firstRun ?? defaultFirstRunPlan);
+  const handlers: Handlers = { ...areas, ...firstRun.handlers() };
+  return { handlers, library, labels, pretraining, backbone, embeddings, finetune, exports, scaleout, firstRun, jobs, slot };
 }
 
 function taskHandlers(context: ServiceContext): AreaHandlers<'tasksList' | 'taskCancel'> {

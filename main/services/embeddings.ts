@@ -15,36 +15,16 @@ import {
 } from '../common/embeddings';
 import type { PretrainConfig } from '../common/pretrain-config';
 import { ServiceError } from '../common/result';
-import type { GalleryItem } from '../common/library';
 import type { TaskInfo } from '../common/tasks';
-import type { ComputeJob, EmbedChunk } from '../engine/compute-jobs';
-import type { FromTrainer } from '../jobs/protocol';
-import { TrainerHost } from '../jobs/trainer-host';
-import { jobEngine } from './engine-setting';
-import { crashDetailsOf, withCrashDetails } from '../log';
+import type { ComputeJobClient } from '../jobs/compute-client';
+import type { TrainerSlot } from '../jobs/trainer-slot';
 import { EmbeddingsRepository, folderKey, type EmbeddableImage, type EmbeddingSetRow } from '../store/embeddings-repository';
-import { LibraryRepository } from '../store/library-repository';
 import { RunsRepository } from '../store/runs-repository';
-import type { AreaHandlers, ServiceContext } from './app-services';
-import { pretrainingService } from './pretraining';
+import type { AreaHandlers, ServiceContext } from './context';
 
 /** The backbone's feature width for a config (torchvision widths x the width multiplier). */
 export function backboneDim(config: Pick<PretrainConfig, 'arch' | 'width'>): number {
   return Math.max(1, Math.round(512 * config.width)) * (config.arch === 'resnet50' ? 4 : 1);
-}
-
-/** What a compute job reports back while it runs. */
-interface JobListeners {
-  progress?(done: number, total: number): void;
-  chunk?(chunk: EmbedChunk): void;
-}
-
-/** The part of a trainer host a compute job needs (tests may inject another). */
-export interface ComputeHost {
-  readonly done: Promise<unknown>;
-  on(event: 'message', listener: (message: FromTrainer) => void): unknown;
-  runJob(job: ComputeJob, engine: PretrainConfig['engine']): void;
-  kill(graceMs?: number): Promise<unknown>;
 }
 
 /**
@@ -55,56 +35,21 @@ export interface ComputeHost {
 export class EmbeddingsService {
   readonly repo: EmbeddingsRepository;
   private readonly runs: RunsRepository;
-  private readonly library: LibraryRepository;
   /** The embedding task running now, if any (one at a time). */
   private embedding?: { setId: number; task: TaskInfo };
   private readonly umapTasks = new Map<string, TaskInfo>();
 
-  constructor(private readonly context: ServiceContext) {
+  /**
+   * @param jobs runs the tensor work (embedding, k-means, maps) in a trainer process.
+   * @param slot refuses embedding while a pretraining run holds the engine.
+   */
+  constructor(
+    private readonly context: ServiceContext,
+    private readonly jobs: ComputeJobClient,
+    private readonly slot: TrainerSlot,
+  ) {
     this.repo = new EmbeddingsRepository(context.db);
     this.runs = new RunsRepository(context.db);
-    this.library = new LibraryRepository(context.db);
-  }
-
-  private host(): ComputeHost {
-    const options = this.context.pretraining ?? {};
-    if (options.createComputeHost) return options.createComputeHost();
-    if (!options.trainerScript) throw new ServiceError('UNAVAILABLE', 'This host cannot run compute jobs: the trainer process is not available.');
-    return new TrainerHost(options.trainerScript, { launcher: options.launcher });
-  }
-
-  /** Runs one job in a fresh process; `signal` kills it. Rejects with the job's error. */
-  runJob(job: ComputeJob, listeners: JobListeners = {}, signal?: AbortSignal, engine: PretrainConfig['engine'] = 'auto'): Promise<unknown> {
-    const host = this.host();
-    return new Promise((resolve, reject) => {
-      let settled = false;
-      const finish = (action: () => void): void => {
-        if (settled) return;
-        settled = true;
-        action();
-      };
-      host.on('message', (message) => {
-        if (message.type === 'job-progress') listeners.progress?.(message.done, message.total);
-        else if (message.type === 'job-chunk') listeners.chunk?.(message.chunk);
-        else if (message.type === 'job-result') finish(() => resolve(message.result));
-        else if (message.type === 'failed') finish(() => reject(new ServiceError('INTERNAL', message.error.message)));
-      });
-      void host.done.then((exit) =>
-        finish(() =>
-          reject(
-            withCrashDetails(
-              new ServiceError('INTERNAL', `The compute process ended without an answer (${(exit as { message?: string }).message ?? 'no message'}).`),
-              crashDetailsOf(exit),
-            ),
-          ),
-        ),
-      );
-      signal?.addEventListener('abort', () => {
-        void host.kill();
-        finish(() => reject(new ServiceError('CONFLICT', 'Cancelled.')));
-      });
-      host.runJob(job, jobEngine(this.context.db, engine));
-    });
   }
 
   private setInfo(row: EmbeddingSetRow): EmbeddingSetInfo {
@@ -158,16 +103,16 @@ export class EmbeddingsService {
     const missing = this.repo.missing(set.id, images);
     if (missing.length === 0) return { set: this.setInfo(this.repo.getSet(set.id)!), task: null, missing: 0 };
     if (this.embedding) throw new ServiceError('CONFLICT', 'Images are being embedded already: wait for that task to finish or cancel it.');
-    if (pretrainingService(this.context).hasActiveRun()) {
-      throw new ServiceError('CONFLICT', 'A pretraining run is training: one job uses the engine at a time. Embed the images once it has finished, or cancel it first.');
-    }
+    this.slot.refuseWhileTraining('Embed the images');
     const config = run.config;
     const task = this.context.tasks.start({ kind: 'embed', title: `Embedding ${missing.length.toLocaleString('en-US')} images with ${this.setInfo(set).label}`, unit: 'images', total: missing.length }, async (context) => {
       try {
         let failed = 0;
-        await this.runJob(
+        await this.jobs.runComputeJob(
           { kind: 'embed', checkpoint: checkpointFile ?? undefined, config, files: missing.map((image) => image.path), size: set.size, batch: 32 },
           {
+            signal: context.signal,
+            engine: config.engine,
             progress: (done, total) => context.progress(done, total, failed ? `${failed} could not be read` : undefined),
             chunk: (chunk) => {
               failed += chunk.failed.length;
@@ -181,8 +126,6 @@ export class EmbeddingsService {
               );
             },
           },
-          context.signal,
-          config.engine,
         );
       } catch (error) {
         if (context.signal.aborted) return;
@@ -211,12 +154,7 @@ export class EmbeddingsService {
     const { images, vectors, dim } = this.loaded(args.setId, args.folderIds);
     const k = args.k ?? defaultClusterCount(images.length);
     if (k > images.length) throw new ServiceError('INVALID_ARGUMENT', `k: ${k} clusters need at least ${k} embedded images; there are ${images.length}. Lower k.`);
-    const result = (await this.runJob({ kind: 'kmeans', features: vectors, n: images.length, dim, k, seed: args.seed, metric: args.metric })) as {
-      assignments: Int32Array;
-      distances: Float32Array;
-      inertia: number;
-      iterations: number;
-    };
+    const result = await this.jobs.runComputeJob({ kind: 'kmeans', features: vectors, n: images.length, dim, k, seed: args.seed, metric: args.metric });
     const outlier = outlierFlags(result.distances);
     const labels = images.map((image) => image.class_id);
     const labelled = labels.filter((label) => label !== null).length;
@@ -322,7 +260,7 @@ export class EmbeddingsService {
     if (stored && stored.imageIds.length === images.length) return describe(stored.imageIds, stored.xy);
     const imageIds = images.map((image) => image.id);
     if (args.method === 'pca') {
-      const xy = (await this.runJob({ kind: 'pca', features: vectors, n: images.length, dim })) as Float32Array;
+      const xy = await this.jobs.runComputeJob({ kind: 'pca', features: vectors, n: images.length, dim });
       this.repo.putProjection(args.setId, 'pca', key, imageIds, xy);
       return describe(imageIds, xy);
     }
@@ -331,7 +269,7 @@ export class EmbeddingsService {
     if (!task || task.status !== 'running') {
       task = this.context.tasks.start({ kind: 'umap', title: `UMAP map of ${images.length.toLocaleString('en-US')} images`, unit: 'epochs' }, async (context) => {
         try {
-          const xy = (await this.runJob({ kind: 'umap', features: vectors, n: images.length, dim, seed: 0 }, { progress: (done, total) => context.progress(done, total) }, context.signal)) as Float32Array;
+          const xy = await this.jobs.runComputeJob({ kind: 'umap', features: vectors, n: images.length, dim, seed: 0 }, { progress: (done, total) => context.progress(done, total), signal: context.signal });
           this.repo.putProjection(args.setId, 'umap', key, imageIds, xy);
         } catch (error) {
           if (!context.signal.aborted) throw error;
@@ -362,18 +300,23 @@ export class EmbeddingsService {
   /** Pairs of images closer than `threshold` (cosine distance), closest first. */
   async duplicates(args: { setId: number; threshold: number; folderIds?: number[]; limit: number }): Promise<NearDuplicatePair[]> {
     const { images, vectors, dim } = this.loaded(args.setId, args.folderIds);
-    const pairs = (await this.runJob({ kind: 'duplicates', features: vectors, n: images.length, dim, threshold: args.threshold, metric: 'cosine', limit: args.limit })) as {
-      a: number;
-      b: number;
-      distance: number;
-    }[];
+    const pairs = await this.jobs.runComputeJob({ kind: 'duplicates', features: vectors, n: images.length, dim, threshold: args.threshold, metric: 'cosine', limit: args.limit });
     const item = (index: number): ImageDistance => ({ imageId: images[index]!.id, distance: 0, version: images[index]!.content_hash.slice(0, 16) });
     return pairs.map((pair) => ({ a: item(pair.a), b: item(pair.b), distance: pair.distance }));
   }
 
-  /** Gallery tiles of some images, in the order given (a selection shown as a grid). */
-  items(ids: number[]): GalleryItem[] {
-    return this.library.itemsByIds(ids);
+  handlers(): AreaHandlers<EmbeddingCalls> {
+    return {
+      embeddingsCompute: ({ source, folderIds }) => this.compute(source, folderIds),
+      embeddingSets: () => this.sets(),
+      clusterCompute: (args) => this.cluster(args),
+      clusteringGet: ({ clusteringId }) => this.clustering(clusteringId),
+      clusteringLatest: ({ setId }) => this.latestClustering(setId),
+      clusterImages: (args) => this.clusterImages(args),
+      projectionGet: (args) => this.projection(args),
+      similarImages: (args) => this.similar(args),
+      nearDuplicates: (args) => this.duplicates(args),
+    };
   }
 }
 
@@ -394,17 +337,6 @@ export function outlierFlags(distances: Float32Array): Uint8Array {
   return flags;
 }
 
-const services = new WeakMap<ServiceContext, EmbeddingsService>();
-
-export function embeddingsService(context: ServiceContext): EmbeddingsService {
-  let service = services.get(context);
-  if (!service) {
-    service = new EmbeddingsService(context);
-    services.set(context, service);
-  }
-  return service;
-}
-
 type EmbeddingCalls =
   | 'embeddingsCompute'
   | 'embeddingSets'
@@ -414,21 +346,4 @@ type EmbeddingCalls =
   | 'clusterImages'
   | 'projectionGet'
   | 'similarImages'
-  | 'nearDuplicates'
-  | 'libraryItems';
-
-export function embeddingHandlers(context: ServiceContext): AreaHandlers<EmbeddingCalls> {
-  const service = embeddingsService(context);
-  return {
-    embeddingsCompute: ({ source, folderIds }) => service.compute(source, folderIds),
-    embeddingSets: () => service.sets(),
-    clusterCompute: (args) => service.cluster(args),
-    clusteringGet: ({ clusteringId }) => service.clustering(clusteringId),
-    clusteringLatest: ({ setId }) => service.latestClustering(setId),
-    clusterImages: (args) => service.clusterImages(args),
-    projectionGet: (args) => service.projection(args),
-    similarImages: (args) => service.similar(args),
-    nearDuplicates: (args) => service.duplicates(args),
-    libraryItems: ({ ids }) => service.items(ids),
-  };
-}
+  | 'nearDuplicates';

@@ -5,11 +5,11 @@ import type { ClassFoldersSummary, ExportFile } from '../common/finetune';
 import { ServiceError } from '../common/result';
 import { fileSha256 } from '../data/files';
 import type { TaskInfo } from '../common/tasks';
-import type { ExportBackboneJob, ExportBackboneResult } from '../engine/export-jobs';
+import type { ExportBackboneJob } from '../engine/export-jobs';
+import type { ComputeJobClient } from '../jobs/compute-client';
 import { ClassifiersRepository, type ClassifierRow } from '../store/classifiers-repository';
 import { RunsRepository } from '../store/runs-repository';
-import type { AreaHandlers, ServiceContext } from './app-services';
-import { embeddingsService } from './embeddings';
+import type { AreaHandlers, ServiceContext } from './context';
 import { TaskCancelled, type TaskContext } from './tasks';
 
 /**
@@ -119,7 +119,6 @@ function isWithin(inner: string, outer: string): boolean {
   return relative === '' || (!relative.startsWith('..') && !path.isAbsolute(relative));
 }
 
-
 /** Today's date as YYYY-MM-DD (local time), for export file names. */
 function today(): string {
   const now = new Date();
@@ -130,7 +129,11 @@ export class ExportsService {
   private readonly repo: ClassifiersRepository;
   private readonly runs: RunsRepository;
 
-  constructor(private readonly context: ServiceContext) {
+  /** @param jobs writes backbones in a trainer process (the main process never loads tfjs). */
+  constructor(
+    private readonly context: ServiceContext,
+    private readonly jobs: ComputeJobClient,
+  ) {
     this.repo = new ClassifiersRepository(context.db);
     this.runs = new RunsRepository(context.db);
   }
@@ -373,13 +376,23 @@ export class ExportsService {
     };
     try {
       // The weights only need reshuffling: cpu, so a run training on the GPU is not disturbed.
-      const result = (await embeddingsService(this.context).runJob(job, {}, undefined, 'cpu')) as ExportBackboneResult;
+      const result = await this.jobs.runComputeJob(job, { engine: 'cpu' });
       return { path: folder, files: result.files };
     } catch (error) {
       // Leave nothing half-written behind: the folder is new and ours.
       fs.rmSync(folder, { recursive: true, force: true });
       throw error;
     }
+  }
+
+  /** The calls of the contract this service serves. */
+  handlers(): AreaHandlers<ExportCalls> {
+    return {
+      labelsExport: (args) => this.labels(args),
+      classFoldersExport: (args) => this.startClassFolders(args),
+      classifierExport: (args) => this.classifierFiles(args),
+      backboneExport: (args) => this.backbone(args),
+    };
   }
 }
 
@@ -394,25 +407,4 @@ export function describeSummary(summary: ClassFoldersSummary): string {
   return `${parts.join('; ')}.`;
 }
 
-const services = new WeakMap<ServiceContext, ExportsService>();
-
-export function exportsService(context: ServiceContext): ExportsService {
-  let service = services.get(context);
-  if (!service) {
-    service = new ExportsService(context);
-    services.set(context, service);
-  }
-  return service;
-}
-
 type ExportCalls = 'labelsExport' | 'classFoldersExport' | 'classifierExport' | 'backboneExport';
-
-export function exportsHandlers(context: ServiceContext): AreaHandlers<ExportCalls> {
-  const service = exportsService(context);
-  return {
-    labelsExport: (args) => service.labels(args),
-    classFoldersExport: (args) => service.startClassFolders(args),
-    classifierExport: (args) => service.classifierFiles(args),
-    backboneExport: (args) => service.backbone(args),
-  };
-}

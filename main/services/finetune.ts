@@ -5,15 +5,15 @@ import type { EmbeddingSource } from '../common/embeddings';
 import type { ClassifierDetails, ClassifierEpoch, ClassifierInfo, ClassifierMode, FinetuneRound, PredictionsPage } from '../common/finetune';
 import { ServiceError } from '../common/result';
 import type { TaskInfo } from '../common/tasks';
-import type { ClassifyJob, ClassifyResult } from '../engine/compute-jobs';
+import type { ClassifyJob } from '../engine/compute-jobs';
 import type { EpochRecord } from '../engine/finetune';
 import { ClassifiersRepository, type ClassifierRow, type NewPrediction } from '../store/classifiers-repository';
 import { EmbeddingsRepository } from '../store/embeddings-repository';
 import { RunsRepository } from '../store/runs-repository';
-import type { AreaHandlers, ServiceContext } from './app-services';
-import { embeddingsService } from './embeddings';
-import { exportsHandlers } from './exports';
-import { pretrainingService } from './pretraining';
+import type { ComputeJobClient } from '../jobs/compute-client';
+import type { TrainerSlot } from '../jobs/trainer-slot';
+import type { BackboneService } from './backbone';
+import type { AreaHandlers, ServiceContext } from './context';
 
 export interface FinetuneStartArgs {
   mode: ClassifierMode | 'both';
@@ -50,7 +50,17 @@ export class FinetuneService {
   /** The fine-tune task running now, if any (one at a time). */
   private active?: TaskInfo;
 
-  constructor(private readonly context: ServiceContext) {
+  /**
+   * @param jobs trains the classifiers in a trainer process.
+   * @param slot refuses fine-tuning while a pretraining run holds the engine.
+   * @param backbone the chosen backbone, trained on when no source is named.
+   */
+  constructor(
+    private readonly context: ServiceContext,
+    private readonly jobs: ComputeJobClient,
+    private readonly slot: TrainerSlot,
+    private readonly backbone: BackboneService,
+  ) {
     this.repo = new ClassifiersRepository(context.db);
     this.runs = new RunsRepository(context.db);
     this.images = new EmbeddingsRepository(context.db);
@@ -59,7 +69,7 @@ export class FinetuneService {
   /** The backbone to train on: the one given, else the checkpoint chosen with runUseCheckpoint. */
   private resolveSource(source: EmbeddingSource | undefined): { source: EmbeddingSource; checkpoint: string | null } {
     if (!source) {
-      const backbone = pretrainingService(this.context).backbone();
+      const backbone = this.backbone.current();
       if (!backbone) {
         throw new ServiceError('INVALID_ARGUMENT', 'No backbone is chosen: choose a checkpoint of a pretraining run ("Use this checkpoint" on the Runs page), or name a source.');
       }
@@ -80,9 +90,7 @@ export class FinetuneService {
     // The task's current state (start() hands back a snapshot that does not change).
     const active = this.active && this.context.tasks.list().find((task) => task.id === this.active!.id);
     if (active?.status === 'running') throw new ServiceError('CONFLICT', 'A fine-tune is running already: wait for it to finish or cancel it.');
-    if (pretrainingService(this.context).hasActiveRun()) {
-      throw new ServiceError('CONFLICT', 'A pretraining run is training: one job uses the engine at a time. Fine-tune once it has finished, or cancel it first.');
-    }
+    this.slot.refuseWhileTraining('Fine-tune');
     if (args.folderIds) {
       const unknown = this.runs.unknownFolders(args.folderIds);
       if (unknown.length > 0) throw new ServiceError('NOT_FOUND', `No library folder with id ${unknown.join(', ')}.`);
@@ -137,12 +145,7 @@ export class FinetuneService {
           };
           const prefix = plan.length > 1 ? `${index + 1}/${plan.length} ` : '';
           const label = `${prefix}${mode === 'linear-probe' ? 'linear probe' : 'fine-tuning'}${own ? '' : ' (random init)'}`;
-          const result = (await embeddingsService(this.context).runJob(
-            job,
-            { progress: (done, total) => context.progress(done, total, label) },
-            context.signal,
-            run.config.engine,
-          )) as ClassifyResult;
+          const result = await this.jobs.runComputeJob(job, { progress: (done, total) => context.progress(done, total, label), signal: context.signal, engine: run.config.engine });
           const split = new Map<number, NewPrediction['split']>();
           for (const file of result.train) split.set(file, 'train');
           for (const file of result.validation) split.set(file, 'validation');
@@ -317,6 +320,19 @@ export class FinetuneService {
     this.mustGet(args.classifierId);
     return this.repo.confusionImages(args.classifierId, args.trueClassId, args.predictedClassId);
   }
+
+  /** The calls of the contract this service serves. */
+  handlers(): AreaHandlers<FinetuneCalls> {
+    return {
+      finetuneStart: (args) => this.start(args),
+      classifiersList: () => this.list(),
+      classifierGet: ({ classifierId }) => this.get(classifierId),
+      classifierChoose: ({ classifierId }) => this.choose(classifierId),
+      predictionsPage: (args) => this.predictions(args),
+      confusionImages: (args) => this.confusionImages(args),
+      finetuneRounds: () => this.rounds(),
+    };
+  }
 }
 
 /**
@@ -346,17 +362,6 @@ function epochOf(record: EpochRecord): ClassifierEpoch {
   return { epoch: record.epoch, trainLoss: record.trainLoss, valAccuracy: finite(record.valAccuracy), valLoss: finite(record.valLoss), lr: record.lr };
 }
 
-const services = new WeakMap<ServiceContext, FinetuneService>();
-
-export function finetuneService(context: ServiceContext): FinetuneService {
-  let service = services.get(context);
-  if (!service) {
-    service = new FinetuneService(context);
-    services.set(context, service);
-  }
-  return service;
-}
-
 type FinetuneCalls =
   | 'finetuneStart'
   | 'classifiersList'
@@ -364,22 +369,4 @@ type FinetuneCalls =
   | 'classifierChoose'
   | 'predictionsPage'
   | 'confusionImages'
-  | 'finetuneRounds'
-  | 'labelsExport'
-  | 'classFoldersExport'
-  | 'classifierExport'
-  | 'backboneExport';
-
-export function finetuneHandlers(context: ServiceContext): AreaHandlers<FinetuneCalls> {
-  const service = finetuneService(context);
-  return {
-    finetuneStart: (args) => service.start(args),
-    classifiersList: () => service.list(),
-    classifierGet: ({ classifierId }) => service.get(classifierId),
-    classifierChoose: ({ classifierId }) => service.choose(classifierId),
-    predictionsPage: (args) => service.predictions(args),
-    confusionImages: (args) => service.confusionImages(args),
-    finetuneRounds: () => service.rounds(),
-    ...exportsHandlers(context),
-  };
-}
+  | 'finetuneRounds';

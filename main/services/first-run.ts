@@ -12,33 +12,11 @@ import {
   type FirstRunStep,
 } from '../common/first-run';
 import { maxPageSize } from '../common/library';
-import type { PretrainOverrides } from '../common/pretrain-config';
 import { ServiceError } from '../common/result';
 import type { TaskInfo } from '../common/tasks';
-import type { AreaHandlers, ServiceContext } from './app-services';
-import { embeddingHandlers } from './embeddings';
-import { finetuneHandlers } from './finetune';
-import { labelsHandlers } from './labels';
-import { libraryHandlers } from './library';
-import { pretrainingHandlers } from './pretraining';
+import type { AreaHandlers, FirstRunPlan, ServiceContext } from './context';
+import type { Handlers } from './dispatch';
 import { TaskCancelled, throwIfCancelled, type TaskContext } from './tasks';
-
-/**
- * What the first run trains: short enough for a CPU. Measured in browser mode on wasm (2 cores):
- * 30 epochs of cpu-small on the 96 sample images take about 60 s, the whole first run about 2 min 15 s.
- */
-export interface FirstRunPlan {
-  /** Where the sample set is; found next to the app when left out. */
-  sampleDir?: string;
-  /** Overrides of the cpu-small preset. */
-  pretrain: PretrainOverrides;
-  /** Epochs of each classifier (undefined: the service's defaults). */
-  finetuneEpochs?: number;
-  labelsPerClass: number;
-  k: number;
-  /** How often waiting steps poll, in ms. */
-  pollMs: number;
-}
 
 export const defaultFirstRunPlan: FirstRunPlan = {
   pretrain: { epochs: 30 },
@@ -118,25 +96,25 @@ function sleep(ms: number, signal: AbortSignal): Promise<void> {
   });
 }
 
-class FirstRunService {
-  private state: FirstRunState | null = null;
-  private readonly library;
-  private readonly labels;
-  private readonly pretraining;
-  private readonly embeddings;
-  private readonly finetune;
+/** What the first run calls of the other areas. */
+export type FirstRunCalls = Omit<Handlers, 'firstRunInfo' | 'firstRunStart'>;
 
+/**
+ * The welcome screen's "Try with sample images": imports the sample set, labels a few images,
+ * pretrains, embeds, clusters and fine-tunes as one task, through the same calls the views use.
+ */
+export class FirstRunService {
+  private state: FirstRunState | null = null;
+
+  /**
+   * @param calls the other areas' calls, the same handlers the contract serves (createServices
+   * passes them), so the first run does exactly what the user would do.
+   */
   constructor(
     private readonly context: ServiceContext,
+    private readonly calls: FirstRunCalls,
     private readonly plan: FirstRunPlan,
-  ) {
-    // The areas keep one service per context: these are the same services the contract serves.
-    this.library = libraryHandlers(context);
-    this.labels = labelsHandlers(context);
-    this.pretraining = pretrainingHandlers(context);
-    this.embeddings = embeddingHandlers(context);
-    this.finetune = finetuneHandlers(context);
-  }
+  ) {}
 
   info(): FirstRunInfo {
     const folders = this.context.db.prepare('SELECT count(*) FROM folders').pluck().get() as number;
@@ -193,11 +171,11 @@ class FirstRunService {
     // 1. Import (or reuse) the sample folder.
     let progress = this.enter(task, 'import');
     const resolved = path.resolve(sampleDir);
-    let folder = (await this.library.libraryFolders({})).find((f) => path.resolve(f.path) === resolved);
+    let folder = (await this.calls.libraryFolders({})).find((f) => path.resolve(f.path) === resolved);
     if (!folder) {
-      const added = await this.library.libraryAddFolder({ path: resolved });
+      const added = await this.calls.libraryAddFolder({ path: resolved });
       await waitTask(this.context, added.task, signal, 'Importing the sample images');
-      folder = (await this.library.libraryFolders({})).find((f) => f.id === added.folder.id)!;
+      folder = (await this.calls.libraryFolders({})).find((f) => f.id === added.folder.id)!;
     }
     progress(1, `${folder.images} images`);
 
@@ -205,7 +183,7 @@ class FirstRunService {
     progress = this.enter(task, 'labels');
     const byClass = new Map<string, { id: number; relPath: string }[]>();
     for (let offset = 0; ; offset += maxPageSize) {
-      const page = await this.library.libraryPage({ folderId: folder.id, show: 'images', offset, limit: maxPageSize });
+      const page = await this.calls.libraryPage({ folderId: folder.id, show: 'images', offset, limit: maxPageSize });
       for (const item of page.items) {
         const name = item.relPath.split('/')[0]!;
         if (name === item.relPath) continue;
@@ -215,35 +193,35 @@ class FirstRunService {
     }
     const classNames = [...byClass.keys()].sort();
     if (classNames.length < 2) throw new Error(`The sample folder ${resolved} has fewer than 2 class folders.`);
-    const existing = await this.library.libraryClasses({});
+    const existing = await this.calls.libraryClasses({});
     const truth = new Map<number, number>();
     for (const [index, name] of classNames.entries()) {
       const images = byClass.get(name)!.sort((a, b) => a.relPath.localeCompare(b.relPath));
       for (const image of images) truth.set(image.id, index);
-      const classId = existing.find((c) => c.name.toLowerCase() === name.toLowerCase())?.id ?? (await this.labels.classCreate({ name })).id;
-      await this.labels.labelSet({ imageIds: images.slice(0, this.plan.labelsPerClass).map((image) => image.id), classId });
+      const classId = existing.find((c) => c.name.toLowerCase() === name.toLowerCase())?.id ?? (await this.calls.classCreate({ name })).id;
+      await this.calls.labelSet({ imageIds: images.slice(0, this.plan.labelsPerClass).map((image) => image.id), classId });
     }
     progress(1, `${this.plan.labelsPerClass} of each of ${classNames.length} classes`);
 
     // 3. Pretrain a small backbone and wait for it.
     progress = this.enter(task, 'pretrain');
     const pretrainStarted = performance.now();
-    const run = await this.pretraining.pretrainStart({ folderIds: [folder.id], preset: 'cpu-small', overrides: this.plan.pretrain });
-    let details = await this.pretraining.runGet({ runId: run.id, maxPoints: 10 });
+    const run = await this.calls.pretrainStart({ folderIds: [folder.id], preset: 'cpu-small', overrides: this.plan.pretrain });
+    let details = await this.calls.runGet({ runId: run.id, maxPoints: 10 });
     const onAbort = (): void => {
       void Promise.resolve()
-        .then(() => this.pretraining.pretrainCancel({ runId: run.id }))
+        .then(() => this.calls.pretrainCancel({ runId: run.id }))
         .catch(() => undefined);
     };
     signal.addEventListener('abort', onAbort);
     try {
       while (details.status === 'running' || details.status === 'paused') {
         await sleep(this.plan.pollMs, signal);
-        const live = await this.pretraining.pretrainState({});
+        const live = await this.calls.pretrainState({});
         if (live && live.runId === run.id && live.totalSteps > 0) {
           progress(live.step / live.totalSteps, `epoch ${Math.min(live.epoch + 1, live.epochs)} of ${live.epochs}, step ${live.step} of ${live.totalSteps}`);
         }
-        details = await this.pretraining.runGet({ runId: run.id, maxPoints: 10 });
+        details = await this.calls.runGet({ runId: run.id, maxPoints: 10 });
       }
     } finally {
       signal.removeEventListener('abort', onAbort);
@@ -256,24 +234,24 @@ class FirstRunService {
     progress = this.enter(task, 'checkpoint');
     const checkpoint = details.checkpoints.at(-1);
     if (!checkpoint) throw new Error('The pretraining run wrote no checkpoint.');
-    await this.pretraining.runUseCheckpoint({ runId: run.id, step: checkpoint.step });
+    await this.calls.runUseCheckpoint({ runId: run.id, step: checkpoint.step });
     progress(1);
 
     // 5. Embed every sample image.
     progress = this.enter(task, 'embed');
     const source = { kind: 'checkpoint' as const, runId: run.id, step: checkpoint.step };
-    const computed = await this.embeddings.embeddingsCompute({ source, folderIds: [folder.id] });
+    const computed = await this.calls.embeddingsCompute({ source, folderIds: [folder.id] });
     if (computed.task) await waitTask(this.context, computed.task, signal, 'Embedding the images');
     progress(1);
 
     // 6. Cluster into k groups, and score them against the folder names of every image.
     progress = this.enter(task, 'cluster');
-    const clustering = await this.embeddings.clusterCompute({ setId: computed.set.id, k: this.plan.k, metric: 'cosine', seed: 0, folderIds: [folder.id] });
+    const clustering = await this.calls.clusterCompute({ setId: computed.set.id, k: this.plan.k, metric: 'cosine', seed: 0, folderIds: [folder.id] });
     const assigned: number[] = [];
     const folderOf: number[] = [];
     for (const cluster of clustering.clusters) {
       for (let offset = 0; offset < cluster.size; offset += 1000) {
-        const page = await this.embeddings.clusterImages({ clusteringId: clustering.id, cluster: cluster.cluster, offset, limit: 1000 });
+        const page = await this.calls.clusterImages({ clusteringId: clustering.id, cluster: cluster.cluster, offset, limit: 1000 });
         for (const item of page.items) {
           const label = truth.get(item.imageId);
           if (label === undefined) continue;
@@ -288,7 +266,7 @@ class FirstRunService {
 
     // 7. Fine-tune from the hand labels: a linear probe, then a fine-tune.
     progress = this.enter(task, 'finetune');
-    const { task: finetuneTask } = await this.finetune.finetuneStart({ mode: 'both', folderIds: [folder.id], seed: 0, epochs: this.plan.finetuneEpochs, compareRandom: false });
+    const { task: finetuneTask } = await this.calls.finetuneStart({ mode: 'both', folderIds: [folder.id], seed: 0, epochs: this.plan.finetuneEpochs, compareRandom: false });
     const relay = setInterval(() => {
       const current = this.context.tasks.list().find((t) => t.id === finetuneTask.id);
       if (current?.total) progress(current.done / current.total, current.message);
@@ -298,7 +276,7 @@ class FirstRunService {
     } finally {
       clearInterval(relay);
     }
-    const classifiers = (await this.finetune.classifiersList({})).filter((c) => c.source.kind === 'checkpoint' && c.source.runId === run.id);
+    const classifiers = (await this.calls.classifiersList({})).filter((c) => c.source.kind === 'checkpoint' && c.source.runId === run.id);
     const newest = Math.max(...classifiers.map((c) => c.round));
     const accuracyOf = (mode: string): number | null => classifiers.find((c) => c.round === newest && c.mode === mode)?.valAccuracy ?? null;
     progress(1);
@@ -307,7 +285,7 @@ class FirstRunService {
       folderId: folder.id,
       runId: run.id,
       step: checkpoint.step,
-      engine: (await this.pretraining.runGet({ runId: run.id, maxPoints: 10 })).engine,
+      engine: (await this.calls.runGet({ runId: run.id, maxPoints: 10 })).engine,
       images: truth.size,
       classes: classNames,
       labelsPerClass: this.plan.labelsPerClass,
@@ -322,24 +300,13 @@ class FirstRunService {
       seconds: (performance.now() - started) / 1000,
     };
   }
-}
 
-const services = new WeakMap<ServiceContext, FirstRunService>();
-
-/** The first-run service of a context; `plan` is read once, when it is created (tests shorten it). */
-export function firstRunService(context: ServiceContext, plan: FirstRunPlan = defaultFirstRunPlan): FirstRunService {
-  let service = services.get(context);
-  if (!service) {
-    service = new FirstRunService(context, plan);
-    services.set(context, service);
+  /** The calls of the contract this service serves. */
+  handlers(): AreaHandlers<'firstRunInfo' | 'firstRunStart'> {
+    return {
+      firstRunInfo: () => this.info(),
+      firstRunStart: () => this.start(),
+    };
   }
-  return service;
 }
 
-export function firstRunHandlers(context: ServiceContext, plan?: FirstRunPlan): AreaHandlers<'firstRunInfo' | 'firstRunStart'> {
-  const service = firstRunService(context, plan);
-  return {
-    firstRunInfo: () => service.info(),
-    firstRunStart: () => service.start(),
-  };
-}

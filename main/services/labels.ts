@@ -2,7 +2,7 @@ import type { ClassInfo } from '../common/library';
 import type { ClassDeletePreview, LabelHistory, LabelSetResult, LabelStepResult } from '../common/labels';
 import { ServiceError } from '../common/result';
 import { LabelsRepository } from '../store/labels-repository';
-import type { AreaHandlers, ServiceContext } from './app-services';
+import type { AreaHandlers, ServiceContext } from './context';
 
 /** The most labelSet steps kept for undo (older ones are forgotten). */
 export const maxLabelHistory = 100;
@@ -186,33 +186,20 @@ export class LabelsService {
   private changed(): void {
     this.context.emit?.('library', { what: 'labels' });
   }
-}
 
-const services = new WeakMap<ServiceContext, LabelsService>();
-
-/** The one labels service of a service context (created on first use; holds the undo history). */
-export function labelsService(context: ServiceContext): LabelsService {
-  let service = services.get(context);
-  if (!service) {
-    service = new LabelsService(context);
-    services.set(context, service);
+  /** The calls of classes and hand labels. */
+  handlers(): AreaHandlers<LabelsCalls> {
+    return {
+      classCreate: ({ name, color }) => this.createClass(name, color),
+      classUpdate: ({ classId, name, color }) => this.updateClass(classId, { name, color }),
+      classMerge: ({ fromClassId, intoClassId }) => this.mergeClasses(fromClassId, intoClassId),
+      classDeletePreview: ({ classId }) => this.deletePreview(classId),
+      classDelete: ({ classId }) => this.deleteClass(classId),
+      labelSet: ({ imageIds, classId }) => this.setLabels(imageIds, classId),
+      labelUndo: () => this.undo(),
+      labelRedo: () => this.redo(),
+    };
   }
-  return service;
 }
 
 type LabelsCalls = 'classCreate' | 'classUpdate' | 'classMerge' | 'classDeletePreview' | 'classDelete' | 'labelSet' | 'labelUndo' | 'labelRedo';
-
-/** The calls of classes and hand labels. */
-export function labelsHandlers(context: ServiceContext): AreaHandlers<LabelsCalls> {
-  const labels = labelsService(context);
-  return {
-    classCreate: ({ name, color }) => labels.createClass(name, color),
-    classUpdate: ({ classId, name, color }) => labels.updateClass(classId, { name, color }),
-    classMerge: ({ fromClassId, intoClassId }) => labels.mergeClasses(fromClassId, intoClassId),
-    classDeletePreview: ({ classId }) => labels.deletePreview(classId),
-    classDelete: ({ classId }) => labels.deleteClass(classId),
-    labelSet: ({ imageIds, classId }) => labels.setLabels(imageIds, classId),
-    labelUndo: () => labels.undo(),
-    labelRedo: () => labels.redo(),
-  };
-}

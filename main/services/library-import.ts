@@ -2,7 +2,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { ProblemKind, ScanSummary } from '../common/library';
-import { DecodeError, decodeImage, type DecodeOptions } from '../data/decode';
+import { DecodeError, decodeImage, type DecodeOptions, type ImageDecoder } from '../data/decode';
 import { folderClassOf, walkFolder, type WalkedFile } from '../data/scan';
 import { extensionMatches, hasImageExtension, sniffBytes, sniffFormat } from '../data/sniff';
 import type { FolderRow, ImageRecord, KnownImage, KnownRejected, LibraryRepository } from '../store/library-repository';
@@ -20,9 +20,6 @@ import { throwIfCancelled, type TaskContext } from './tasks';
  *    mid-way loses at most the batch in flight, and the next scan skips what was committed.
  * 4. Only after the whole folder was processed, forget the files that are gone.
  */
-
-/** What the importer needs from a decoder; injectable so tests can count decodes. */
-export type ImageDecoder = (bytes: Buffer, options: DecodeOptions) => Promise<{ width: number; height: number; format: string; notes: string[] }>;
 
 /** The real decoder: a full decode with sharp (main/data/decode.ts). */
 export const sharpDecoder: ImageDecoder = (bytes, options) => decodeImage(bytes, options);

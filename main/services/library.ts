@@ -16,8 +16,9 @@ import type { TaskInfo } from '../common/tasks';
 import { isInside, looksLikeClassLayout } from '../data/scan';
 import { removeThumbnail, renderDisplayImage, renderThumbnail, thumbnailDir, thumbnailFile, writeThumbnail } from '../data/thumbnails';
 import { LibraryRepository, type FolderRow, type ImageLocation } from '../store/library-repository';
-import type { AreaHandlers, ServiceContext } from './app-services';
-import { scanFolder, sharpDecoder, type ImageDecoder } from './library-import';
+import type { ImageDecoder } from '../data/decode';
+import type { AreaHandlers, LibraryOptions, ServiceContext } from './context';
+import { scanFolder, sharpDecoder } from './library-import';
 import { throwIfCancelled } from './tasks';
 import { appLog } from '../log';
 
@@ -44,19 +45,6 @@ export interface MediaSource {
   open(kind: MediaKind, id: number, request?: MediaRequest): Promise<MediaResponse>;
 }
 
-export interface LibraryOptions {
-  /** The decoder imports use (tests inject a counting one). */
-  decoder?: ImageDecoder;
-  /** Files read and decoded at once during an import. */
-  concurrency?: number;
-  /** Outcomes stored per transaction during an import. */
-  batchSize?: number;
-  /** Thumbnails made at once. */
-  thumbnailConcurrency?: number;
-  /** Start making thumbnails after each import (default true). */
-  autoThumbnails?: boolean;
-}
-
 /** Expands a leading ~ to the home folder and makes the path absolute and normal. */
 export function normaliseFolderPath(input: string): string {
   const trimmed = input.trim();
@@ -71,7 +59,7 @@ export function normaliseFolderPath(input: string): string {
 
 /**
  * The image library: folders, imports and rescans as background tasks, thumbnails, the gallery
- * queries and the media source. One per core (see `libraryService`).
+ * queries and the media source. One per core, built by createServices.
  */
 export class LibraryService {
   readonly repo: LibraryRepository;
@@ -95,6 +83,30 @@ export class LibraryService {
     this.cacheDir = thumbnailDir(context.dataDir);
     this.decoder = options.decoder ?? sharpDecoder;
     this.media = { open: (kind, id, request) => this.openMedia(kind, id, request ?? {}) };
+  }
+
+  /** The library's calls of the contract. */
+  handlers(): AreaHandlers<LibraryCalls> {
+    return {
+      libraryFolders: () => this.folders(),
+      libraryPickFolder: () => {
+        // The desktop app replaces this handler with the native dialog (electron/dialogs.ts).
+        throw new ServiceError('UNAVAILABLE', 'There is no folder dialog in browser mode: type the path of the folder instead.');
+      },
+      libraryAddFolder: ({ path: folderPath, options }) => this.addFolder(folderPath, options),
+      libraryRescan: ({ folderId }) => this.rescan(folderId),
+      libraryRemoveFolder: ({ folderId, confirmed }) => this.removeFolder(folderId, confirmed),
+      libraryUseFolderLabels: ({ folderId }) => this.useFolderLabels(folderId),
+      libraryClasses: () => this.repo.classes(),
+      libraryPage: (query) => this.repo.page(query),
+      libraryImage: ({ id }) => {
+        const image = this.repo.image(id);
+        if (!image) throw new ServiceError('NOT_FOUND', `No image with id ${id} in the library.`);
+        return image;
+      },
+      libraryProblems: (query) => this.repo.problems(query),
+      libraryItems: ({ ids }) => this.repo.itemsByIds(ids),
+    };
   }
 
   // ---- folders -----------------------------------------------------------------------------
@@ -425,18 +437,6 @@ export async function resolveInsideFolder(
   return { file: realFile };
 }
 
-const services = new WeakMap<ServiceContext, LibraryService>();
-
-/** The one library service of a service context (created on first use). */
-export function libraryService(context: ServiceContext, options?: LibraryOptions): LibraryService {
-  let service = services.get(context);
-  if (!service) {
-    service = new LibraryService(context, options ?? context.library);
-    services.set(context, service);
-  }
-  return service;
-}
-
 type LibraryCalls =
   | 'libraryFolders'
   | 'libraryPickFolder'
@@ -447,28 +447,6 @@ type LibraryCalls =
   | 'libraryClasses'
   | 'libraryPage'
   | 'libraryImage'
-  | 'libraryProblems';
+  | 'libraryProblems'
+  | 'libraryItems';
 
-/** The library's calls of the contract. */
-export function libraryHandlers(context: ServiceContext): AreaHandlers<LibraryCalls> {
-  const library = libraryService(context);
-  return {
-    libraryFolders: () => library.folders(),
-    libraryPickFolder: () => {
-      // The desktop app replaces this handler with the native dialog (electron/dialogs.ts).
-      throw new ServiceError('UNAVAILABLE', 'There is no folder dialog in browser mode: type the path of the folder instead.');
-    },
-    libraryAddFolder: ({ path: folderPath, options }) => library.addFolder(folderPath, options),
-    libraryRescan: ({ folderId }) => library.rescan(folderId),
-    libraryRemoveFolder: ({ folderId, confirmed }) => library.removeFolder(folderId, confirmed),
-    libraryUseFolderLabels: ({ folderId }) => library.useFolderLabels(folderId),
-    libraryClasses: () => library.repo.classes(),
-    libraryPage: (query) => library.repo.page(query),
-    libraryImage: ({ id }) => {
-      const image = library.repo.image(id);
-      if (!image) throw new ServiceError('NOT_FOUND', `No image with id ${id} in the library.`);
-      return image;
-    },
-    libraryProblems: (query) => library.repo.problems(query),
-  };
-}

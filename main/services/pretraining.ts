@@ -1,3 +1,4 @@
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { EngineReport } from '../common/engine';
@@ -16,7 +17,6 @@ import {
 } from '../common/pretrain-config';
 import { ServiceError } from '../common/result';
 import type {
-  BackboneChoice,
   CheckpointInfo,
   MontageInspection,
   PretrainEstimate,
@@ -27,45 +27,33 @@ import type {
 } from '../common/runs';
 import { checkpointProblem } from '../engine/checkpoints';
 import type { BatchInspection, MonitorSet } from '../engine/monitor';
-import type { FromTrainer, MeasureSpeed, StartPretraining } from '../jobs/protocol';
-import type { ProcessLauncher } from '../jobs/launcher';
-import { TrainerHost, type TrainerExit } from '../jobs/trainer-host';
+import type { FromTrainer } from '../jobs/protocol';
+import { TrainerHost, type TrainerExit, type TrainerHandle } from '../jobs/trainer-host';
+import type { TrainerSlot } from '../jobs/trainer-slot';
 import { jobEngine } from './engine-setting';
 import { monitorSet } from './monitor-set';
+import { claimRun, releaseRun, trainedElsewhere } from './run-owner';
 import { appLog, withCrashDetails } from '../log';
+import { joinFolderPath } from '../store/library-repository';
 import { RunsRepository, runFileList, type RunFile } from '../store/runs-repository';
 import { readRunImages, runImagesFileName, writeRunImages, type RunImage } from '../data/run-images';
-import type { AreaHandlers, ServiceContext } from './app-services';
-import type { ComputeHost } from './embeddings';
+import { isInside } from '../data/scan';
+import type { AreaHandlers, PretrainingOptions, ServiceContext } from './context';
 import type { TaskContext } from './tasks';
 
-/** The part of a trainer host the service uses (tests may inject another). */
-export interface TrainerHandle {
-  readonly done: Promise<TrainerExit>;
-  on(event: 'message', listener: (message: FromTrainer) => void): unknown;
-  start(request: Omit<StartPretraining, 'type'>): void;
-  measure?(request: Omit<MeasureSpeed, 'type'>): void;
-  inspect?(request: { id: number; step?: number; count: number }): void;
-  readonly pid?: number;
-  pause(): void;
-  resume(): void;
-  stop(): void;
-  kill(graceMs?: number): Promise<TrainerExit>;
-}
-
-export interface PretrainingOptions {
-  /** The built trainer-process.js; required to start runs (the core passes the bundled one). */
-  trainerScript?: string;
-  /** Builds the trainer host (tests inject one); defaults to forking `trainerScript`. */
-  createTrainer?: (script: string) => TrainerHandle;
-  /** Slows each training step down by this many ms (demos and end-to-end tests; env JIGCLU_STEP_DELAY_MS). */
-  stepDelayMs?: number;
-  /** Largest kNN monitor subset (bank + held-out queries). */
-  monitorLimit?: number;
-  /** Builds the process host of a compute job (embedding, k-means, maps); tests inject one. */
-  createComputeHost?: () => ComputeHost;
-  /** Starts the trainer processes (Node's fork by default; the desktop app passes Electron's utilityProcess). */
-  launcher?: ProcessLauncher;
+/**
+ * Choices of a run the contract does not carry, made by the host that starts it (the command
+ * line's --out, --no-cache, folders inside a library folder, --engine on --resume).
+ */
+export interface RunPlacement {
+  /** The run's folder (default <dataDir>/runs/<id>). */
+  runDir?: string;
+  /** Keep resized copies of the images in the data folder (default true). */
+  cache?: boolean;
+  /** Train only on the chosen folders' images under these paths. */
+  under?: string[];
+  /** On continue: the engine to train on from now (default the run's own). */
+  engine?: PretrainConfig['engine'];
 }
 
 /** Answers the montage inspector waits for, by request id. */
@@ -85,8 +73,10 @@ interface ActiveRun {
   files: { id: number; path: string }[];
   inspections: Map<number, PendingInspection>;
   pid?: number;
-  /** Stopped because the app is quitting: ends as interrupted (resumable), not cancelled. */
-  quitting?: boolean;
+  /** Stopped to be resumed later (the app quits, Ctrl+C on the command line): ends as interrupted with this note, not cancelled. */
+  quitting?: string;
+  /** Keep resized copies of the images in the data folder. */
+  cache: boolean;
   /** The run as a task of the status bar (progress, ETA, cancel). */
   task?: TaskContext;
 }
@@ -116,14 +106,19 @@ export class PretrainingService {
   /** Measured seconds per step, by engine and model shape, for this session. */
   private readonly measurements = new Map<string, Promise<{ secondsPerStep: number; warmupSeconds?: number }>>();
 
+  /**
+   * @param slot the engine's one-job-at-a-time slot: a run holds it while it trains or is paused.
+   */
   constructor(
     private readonly context: ServiceContext,
-    private readonly options: PretrainingOptions = {},
+    private readonly options: PretrainingOptions,
+    private readonly slot: TrainerSlot,
   ) {
     this.repo = new RunsRepository(context.db);
     // A run still 'running' or 'paused' in the database belongs to an app that died (a
     // read-only data folder shows it as it was left).
-    if (!context.readOnly) this.repo.markInterrupted();
+    // A run another live process trains (`jigclu pretrain` beside the app) is left as it is.
+    if (!context.readOnly) this.repo.markInterrupted((run) => trainedElsewhere(run.runDir));
   }
 
   /** Where run `id` keeps its checkpoints: its own folder under <dataDir>/runs. */
@@ -151,9 +146,9 @@ export class PretrainingService {
     await this.active?.ended;
   }
 
-  start(args: { folderIds?: number[]; preset: PresetName; overrides: PretrainOverrides }): RunInfo {
+  start(args: { folderIds?: number[]; preset: PresetName; overrides: PretrainOverrides }, placement: RunPlacement = {}): RunInfo {
     this.mustBeFree();
-    const rows = this.filesOf(args.folderIds);
+    const rows = this.filesOf(args.folderIds, true, placement.under);
     let config;
     try {
       config = resolvePretrainConfig(args.preset, args.overrides, rows.length);
@@ -171,8 +166,9 @@ export class PretrainingService {
       folders,
       files,
       monitor: monitor ? { classes: monitor.classes, bank: monitor.query.filter((q) => !q).length, queries: monitor.query.filter(Boolean).length } : null,
+      runDir: placement.runDir,
     });
-    this.launch(run, { config, files, monitor });
+    this.launch(run, { config, files, monitor, cache: placement.cache });
     return this.repo.get(run.id)!;
   }
 
@@ -182,7 +178,7 @@ export class PretrainingService {
    * checkpoint a new run starts, with its own folder, that remembers where it came from.
    * `epochs` sets the length of the schedule (more than before extends a finished run).
    */
-  continue(args: { runId: number; step?: number; epochs?: number }): RunInfo {
+  continue(args: { runId: number; step?: number; epochs?: number }, placement: Pick<RunPlacement, 'cache' | 'engine'> = {}): RunInfo {
     this.mustBeFree();
     const run = this.mustGet(args.runId);
     const checkpoints = this.usableCheckpoints(run);
@@ -193,7 +189,7 @@ export class PretrainingService {
     const from = args.step === undefined ? newest : checkpoints.find((checkpoint) => checkpoint.step === args.step);
     if (!from) throw new ServiceError('NOT_FOUND', `${run.name} has no checkpoint at step ${args.step}; it has ${checkpoints.map((c) => c.step).join(', ')}.`);
     const list = this.readFileList(run);
-    const config: PretrainConfig = { ...run.config, epochs: args.epochs ?? run.config.epochs };
+    const config: PretrainConfig = { ...run.config, epochs: args.epochs ?? run.config.epochs, engine: placement.engine && placement.engine !== 'auto' ? placement.engine : run.config.engine };
     const stepsPerEpoch = stepsPerEpochFor(run.imageCount, config.batch);
     if (stepsPerEpoch > 0 && from.step >= config.epochs * stepsPerEpoch) {
       throw new ServiceError(
@@ -206,7 +202,7 @@ export class PretrainingService {
       this.repo.rewindTo(run.id, from.step);
       this.repo.setPlan(run.id, { config });
       this.appendLog(run.runDir, `Continuing from the checkpoint at step ${from.step} (epoch ${from.epoch}).`);
-      this.launch(this.repo.get(run.id)!, { config, files: list.files, monitor, resumeFrom: from.file });
+      this.launch(this.repo.get(run.id)!, { config, files: list.files, monitor, resumeFrom: from.file, cache: placement.cache });
       return this.repo.get(run.id)!;
     }
     const child = this.createRun({
@@ -223,7 +219,7 @@ export class PretrainingService {
     for (const metric of this.repo.metrics(run.id, Number.MAX_SAFE_INTEGER)) if (metric.step <= from.step) this.repo.addMetric(child.id, metric);
     for (const epoch of this.repo.epochMetrics(run.id)) if (epoch.step <= from.step) this.repo.addEpochMetric(child.id, epoch);
     this.appendLog(child.runDir, `Continuing ${run.name} from its checkpoint at step ${from.step} (epoch ${from.epoch}).`);
-    this.launch(child, { config, files: list.files, monitor, resumeFrom: from.file });
+    this.launch(child, { config, files: list.files, monitor, resumeFrom: from.file, cache: placement.cache });
     return this.repo.get(child.id)!;
   }
 
@@ -325,20 +321,6 @@ export class PretrainingService {
     if (!fs.existsSync(file)) return { lines: [] };
     const all = fs.readFileSync(file, 'utf8').split('\n').filter((line) => line.length > 0);
     return { lines: all.slice(-lines) };
-  }
-
-  /** Chooses one of a run's checkpoints as the backbone for clusters and fine-tuning. */
-  useCheckpoint(runId: number, step: number): BackboneChoice {
-    const run = this.mustGet(runId);
-    const checkpoint = this.repo.checkpoints(runId).find((c) => c.step === step && fs.existsSync(c.file));
-    if (!checkpoint) throw new ServiceError('NOT_FOUND', `${run.name} has no checkpoint at step ${step}.`);
-    this.repo.chooseBackbone({ runId, step, file: checkpoint.file });
-    return this.repo.backbone()!;
-  }
-
-  backbone(): BackboneChoice | null {
-    const choice = this.repo.backbone();
-    return choice && fs.existsSync(choice.file) ? choice : null;
   }
 
   /** True while a run trains or is paused (the desktop shell asks before quitting). */
@@ -447,12 +429,13 @@ export class PretrainingService {
   }
 
   /** The library rows a run would train on (refusing unknown folders; empty allowed when `required` is false). */
-  private filesOf(folderIds: number[] | undefined, required = true): RunFile[] {
+  private filesOf(folderIds: number[] | undefined, required = true, under?: string[]): RunFile[] {
     if (folderIds) {
       const unknown = this.repo.unknownFolders(folderIds);
       if (unknown.length > 0) throw new ServiceError('NOT_FOUND', `No library folder with id ${unknown.join(', ')}.`);
     }
-    const rows = this.repo.files(folderIds);
+    const all = this.repo.files(folderIds);
+    const rows = under ? all.filter((row) => under.some((folder) => isInside(folder, joinFolderPath(row.folder_path, row.rel_path)))) : all;
     if (required && rows.length === 0) {
       throw new ServiceError('INVALID_ARGUMENT', folderIds ? 'The chosen folders have no images: import some first.' : 'The library has no images: add a folder first.');
     }
@@ -479,8 +462,11 @@ export class PretrainingService {
     files: RunImage[];
     monitor: RunInfo['monitor'];
     parent?: { runId: number; step: number };
+    runDir?: string;
   }): RunInfo {
     const runsDir = this.runsDir();
+    const chosen = spec.runDir && path.resolve(spec.runDir);
+    if (chosen && this.findByFolder(chosen)) throw new ServiceError('CONFLICT', `${chosen} is the folder of a run already: continue that run (--resume), or choose another folder.`);
     const run = this.repo.create({
       name: spec.name,
       config: spec.config,
@@ -490,11 +476,29 @@ export class PretrainingService {
       parent: spec.parent,
       monitor: spec.monitor,
       // A folder left by an older database is never reused: two runs never share one.
-      folderFor: (id) => (fs.existsSync(path.join(runsDir, String(id))) ? path.join(runsDir, `${id}-${Date.now()}`) : path.join(runsDir, String(id))),
+      folderFor: (id) => chosen || (fs.existsSync(path.join(runsDir, String(id))) ? path.join(runsDir, `${id}-${Date.now()}`) : path.join(runsDir, String(id))),
     });
     // The same list `jigclu pretrain --resume` reads: the folders and every file (size, time, library id).
     writeRunImages(run.runDir, { folders: spec.folders, files: spec.files });
     return run;
+  }
+
+  /** The run whose folder is `runDir`, if the database has one. */
+  findByFolder(runDir: string): RunInfo | undefined {
+    const wanted = path.resolve(runDir);
+    return this.repo.list().find((run) => path.resolve(run.runDir) === wanted);
+  }
+
+  /**
+   * Records a run folder trained outside the database (by `jigclu pretrain` before its runs were
+   * recorded) as a run with its checkpoints, so it can be continued here and shows in the app.
+   */
+  adoptFolder(runDir: string, spec: { config: PretrainConfig; folders?: string[]; files: RunImage[]; checkpoints: { file: string; step: number; epoch: number }[] }): RunInfo {
+    const hash = crypto.createHash('sha256').update(JSON.stringify(spec.files)).digest('hex');
+    const run = this.createRun({ name: path.basename(runDir), config: spec.config, imageCount: spec.files.length, filesHash: hash, folders: spec.folders, files: spec.files, monitor: null, runDir });
+    for (const checkpoint of spec.checkpoints) this.repo.addCheckpoint(run.id, { ...checkpoint, kind: 'step' });
+    this.repo.setStatus(run.id, 'interrupted', 'Trained from the command line before its runs were recorded; continue it from its last checkpoint.');
+    return this.repo.get(run.id)!;
   }
 
   /** The images a run trains on, from its folder (files.json). */
@@ -518,7 +522,7 @@ export class PretrainingService {
   }
 
   /** Starts the trainer process for a run (new, continued in place, or continued as a new run). */
-  private launch(run: RunInfo, job: { config: PretrainConfig; files: { id: number; path: string }[]; monitor?: MonitorSet; resumeFrom?: string }): void {
+  private launch(run: RunInfo, job: { config: PretrainConfig; files: { id: number; path: string }[]; monitor?: MonitorSet; resumeFrom?: string; cache?: boolean }): void {
     const script = this.options.trainerScript;
     const host = this.options.createTrainer ? this.options.createTrainer(script ?? '') : new TrainerHost(script!, { launcher: this.options.launcher });
     const active: ActiveRun = {
@@ -529,14 +533,17 @@ export class PretrainingService {
       ended: Promise.resolve(),
       files: job.files,
       inspections: new Map(),
+      cache: job.cache ?? true,
     };
     this.active = active;
+    this.slot.hold(run.id);
+    claimRun(run.runDir);
     host.on('message', (message) => this.recording(active, () => this.onMessage(active, message)));
     active.ended = host.done.then((exit) =>
       this.recording(active, () => this.onExit(active, exit), () => {
         // The end could not be stored: the run is over all the same, and the next one may start.
         active.status = 'crashed';
-        if (this.active === active) this.active = undefined;
+        this.release(active);
       }),
     );
     this.appendLog(run.runDir, `${run.name}: ${job.files.length} images, preset ${job.config.preset}, ${job.config.epochs} epochs, batch ${job.config.batch}, engine ${job.config.engine}.`);
@@ -547,12 +554,12 @@ export class PretrainingService {
         runDir: run.runDir,
         resumeFrom: job.resumeFrom,
         engine: jobEngine(this.context.db, job.config.engine),
-        cacheDir: path.join(this.context.dataDir, 'cache', 'train'),
+        cacheDir: active.cache ? path.join(this.context.dataDir, 'cache', 'train') : undefined,
         monitor: job.monitor,
         stepDelayMs: this.options.stepDelayMs,
       });
     } catch (error) {
-      this.active = undefined;
+      this.release(active);
       this.repo.setStatus(run.id, 'crashed', `Could not start the trainer: ${(error as Error).message}`);
       throw new ServiceError('INTERNAL', `Could not start the trainer: ${(error as Error).message}`);
     }
@@ -631,10 +638,10 @@ export class PretrainingService {
    * writes a checkpoint and exits; the run ends as interrupted (one click resumes it). Killed
    * after `timeoutMs` if it has not stopped by then.
    */
-  async stopForQuit(timeoutMs = 60_000): Promise<void> {
+  async stopForQuit(timeoutMs = 60_000, note = 'The app was quit while this run was training; it stopped at a checkpoint: resume it from there.'): Promise<void> {
     const active = this.active;
     if (!active) return;
-    active.quitting = true;
+    active.quitting = note;
     if (active.status === 'paused') active.host.resume();
     active.host.stop();
     const timer = setTimeout(() => void active.host.kill(), timeoutMs);
@@ -651,7 +658,7 @@ export class PretrainingService {
     this.closed = true;
     const active = this.active;
     if (!active) return;
-    this.active = undefined;
+    this.release(active);
     this.repo.setStatus(active.runId, 'interrupted', 'The app closed while this run was training; resume it from its last checkpoint.');
     if (active.status === 'paused') active.host.resume();
     void active.host.kill(graceMs);
@@ -688,6 +695,7 @@ export class PretrainingService {
         active.pid = message.pid;
         this.repo.setEngine(runId, message.engine.chosen);
         if (runDir) this.appendLog(runDir, `Trainer process ${message.pid} on engine ${message.engine.chosen}${message.engine.fallbackReason ? ` (${message.engine.fallbackReason})` : ''}.`);
+        this.emit(active, { engine: message.engine });
         break;
       case 'progress': {
         const p = message.progress;
@@ -764,20 +772,28 @@ export class PretrainingService {
     else status = active.cancelRequested ? 'cancelled' : 'interrupted';
     if (active.quitting && status !== 'crashed') {
       status = 'interrupted';
-      error = 'The app was quit while this run was training; it stopped at a checkpoint: resume it from there.';
+      error = active.quitting;
     }
     active.status = status;
     this.repo.setStatus(active.runId, status, error);
     this.repo.setFinalLosses(active.runId);
-    if (this.active === active) this.active = undefined;
+    this.release(active);
     const runDir = this.repo.get(active.runId)?.runDir;
     if (runDir) this.appendLog(runDir, `Run ended: ${status}${error ? ` (${error})` : ''}.`, status === 'crashed' ? 'error' : 'info');
     this.emit(active, { phase: 'ended', message: `Run ended: ${status}${error ? ` (${error})` : ''}.`, level: status === 'crashed' ? 'error' : 'info' });
   }
 
+  /** The run is no longer the active one: the engine's slot is free again. */
+  private release(active: ActiveRun): void {
+    if (this.active === active) this.active = undefined;
+    this.slot.release(active.runId);
+    const runDir = this.repo.get(active.runId)?.runDir;
+    if (runDir) releaseRun(runDir);
+  }
+
   private emit(active: ActiveRun, update: Partial<RunEvent>): void {
     const previous = active.last ?? { runId: active.runId, status: active.status, phase: 'preparing', step: 0, totalSteps: 0, epoch: 0, epochs: 0 };
-    const { message: _message, level: _level, knn: _knn, checkpoint: _checkpoint, ...kept } = previous;
+    const { message: _message, level: _level, knn: _knn, checkpoint: _checkpoint, engine: _engine, ...kept } = previous;
     const event: RunEvent = { ...kept, ...update, runId: active.runId, status: active.status };
     active.last = event;
     this.context.emit?.('run', event);
@@ -794,18 +810,25 @@ export class PretrainingService {
     if (this.active?.runId !== runId) throw new ServiceError('CONFLICT', `Run ${runId} is not training now.`);
     return this.active;
   }
-}
 
-const services = new WeakMap<ServiceContext, PretrainingService>();
-
-/** The pretraining service of a context (one per core). */
-export function pretrainingService(context: ServiceContext): PretrainingService {
-  let service = services.get(context);
-  if (!service) {
-    service = new PretrainingService(context, context.pretraining);
-    services.set(context, service);
+  handlers(): AreaHandlers<PretrainingCalls> {
+    return {
+      pretrainStart: (args) => this.start(args),
+      pretrainPause: ({ runId }) => this.pause(runId),
+      pretrainResume: ({ runId }) => this.resume(runId),
+      pretrainCancel: ({ runId }) => this.cancel(runId),
+      pretrainEstimate: (args) => this.estimate(args),
+      pretrainContinue: (args) => this.continue(args),
+      pretrainInspect: (args) => this.inspect(args),
+      pretrainState: () => this.state(),
+      runLog: ({ runId, lines }) => this.log(runId, lines),
+      runsList: () => this.list(),
+      runGet: ({ runId, maxPoints }) => this.get(runId, maxPoints),
+      runRename: ({ runId, name }) => this.rename(runId, name),
+      runNote: ({ runId, note }) => this.note(runId, note),
+      runDelete: ({ runId }) => this.delete(runId),
+    };
   }
-  return service;
 }
 
 type PretrainingCalls =
@@ -818,32 +841,8 @@ type PretrainingCalls =
   | 'pretrainInspect'
   | 'pretrainState'
   | 'runLog'
-  | 'runUseCheckpoint'
-  | 'backboneGet'
   | 'runsList'
   | 'runGet'
   | 'runRename'
   | 'runNote'
   | 'runDelete';
-
-export function pretrainingHandlers(context: ServiceContext): AreaHandlers<PretrainingCalls> {
-  const service = pretrainingService(context);
-  return {
-    pretrainStart: (args) => service.start(args),
-    pretrainPause: ({ runId }) => service.pause(runId),
-    pretrainResume: ({ runId }) => service.resume(runId),
-    pretrainCancel: ({ runId }) => service.cancel(runId),
-    pretrainEstimate: (args) => service.estimate(args),
-    pretrainContinue: (args) => service.continue(args),
-    pretrainInspect: (args) => service.inspect(args),
-    pretrainState: () => service.state(),
-    runLog: ({ runId, lines }) => service.log(runId, lines),
-    runUseCheckpoint: ({ runId, step }) => service.useCheckpoint(runId, step),
-    backboneGet: () => service.backbone(),
-    runsList: () => service.list(),
-    runGet: ({ runId, maxPoints }) => service.get(runId, maxPoints),
-    runRename: ({ runId, name }) => service.rename(runId, name),
-    runNote: ({ runId, note }) => service.note(runId, note),
-    runDelete: ({ runId }) => service.delete(runId),
-  };
-}

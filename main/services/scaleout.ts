@@ -10,16 +10,16 @@ import type { RunMetric } from '../common/runs';
 import type { JobDescription, JobExportResult, JobImportResult, ManifestImage, WeightsImportResult } from '../common/scaleout';
 import type { TaskInfo } from '../common/tasks';
 import { readRunImages, runImagesFileName, writeRunImages } from '../data/run-images';
-import { checkpointProblem, listCheckpoints } from '../engine/checkpoints';
+import { checkpointProblem, wholeCheckpoints } from '../engine/checkpoints';
 import { foreignLayout } from '../engine/foreign-weights';
 import { readSafetensorsHeader } from '../engine/safetensors';
 import type { ScaleoutExportJob, ScaleoutExportResult } from '../engine/scaleout-job';
 import type { ImportWeightsJob, ImportWeightsResult } from '../engine/weights-import';
+import type { ComputeJobClient } from '../jobs/compute-client';
 import { RunsRepository, runFileList } from '../store/runs-repository';
-import type { AreaHandlers, ServiceContext } from './app-services';
-import { embeddingsService } from './embeddings';
-import { exportsService, safeFileName } from './exports';
-import { pretrainingService } from './pretraining';
+import type { AreaHandlers, ServiceContext } from './context';
+import { safeFileName, type ExportsService } from './exports';
+import type { PretrainingService } from './pretraining';
 import type { TaskContext } from './tasks';
 
 /**
@@ -84,8 +84,16 @@ function readJson<T>(file: string, what: string): T {
 export class ScaleoutService {
   private readonly runs: RunsRepository;
 
+  /**
+   * @param jobs reads, hashes and converts in a trainer process.
+   * @param pretraining the runs' folders and file lists.
+   * @param exports where an export may be written (never inside a library folder).
+   */
   constructor(
     private readonly context: ServiceContext,
+    private readonly jobs: ComputeJobClient,
+    private readonly pretraining: PretrainingService,
+    private readonly exports: ExportsService,
     private readonly trainerScript: string = scaleoutTrainerScript(),
   ) {
     this.runs = new RunsRepository(context.db);
@@ -115,8 +123,7 @@ export class ScaleoutService {
     if (!from) {
       throw new ServiceError('NOT_FOUND', source.checkpoints.length === 0 ? `${source.name} has no checkpoint to export yet.` : `${source.name} has no checkpoint at step ${args.step}; it has ${source.checkpoints.map((c) => c.step).join(', ')}.`);
     }
-    const exports = exportsService(this.context);
-    const dir = exports.newFolder(exports.destination(args.destination), `${safeFileName(source.name)}-step-${from.step}-ddp-job`);
+    const dir = this.exports.newFolder(this.exports.destination(args.destination), `${safeFileName(source.name)}-step-${from.step}-ddp-job`);
     return {
       runDir: source.runDir,
       job: {
@@ -135,7 +142,7 @@ export class ScaleoutService {
   /** A run of the database: its checkpoints on record, its images with the library's hashes and sizes. */
   private appRun(runId: number): ExportSource {
     const run = this.runs.get(runId)!;
-    const list = pretrainingService(this.context).readFileList(run);
+    const list = this.pretraining.readFileList(run);
     const rows = this.runs.trainingImages(list.files.map((file) => file.id));
     const gone = list.files.filter((file) => !rows.has(file.id));
     if (gone.length > 0) {
@@ -167,12 +174,7 @@ export class ScaleoutService {
       throw new ServiceError('INVALID_ARGUMENT', (error as Error).message);
     }
     if (!list) throw new ServiceError('NOT_FOUND', `${runDir} is not a run folder with a file list (${runImagesFileName}): give a run id of the app, or a folder \`jigclu pretrain\` trained.`);
-    const checkpoints = listCheckpoints(runDir)
-      .filter((file) => !checkpointProblem(file))
-      .map((file) => {
-        const position = JSON.parse(readSafetensorsHeader(file).metadata.position ?? '{}') as { epoch: number; globalStep: number };
-        return { file, step: position.globalStep, epoch: position.epoch };
-      });
+    const checkpoints = wholeCheckpoints(runDir);
     // Each image's root is the folder it was listed from (the deepest that holds it), else its own folder.
     const folders = [...(list.folders ?? [])].sort((a, b) => b.length - a.length);
     const roots = new Map<string, string>();
@@ -189,7 +191,7 @@ export class ScaleoutService {
     let result: ScaleoutExportResult;
     try {
       // Reading and hashing, and a forward pass of a few montages: cpu, so a GPU run is not disturbed.
-      result = (await embeddingsService(this.context).runJob(plan.job, { progress: (done, total) => task?.progress(done, total) }, task?.signal, 'cpu')) as ScaleoutExportResult;
+      result = await this.jobs.runComputeJob(plan.job, { progress: (done, total) => task?.progress(done, total), signal: task?.signal, engine: 'cpu' });
     } catch (error) {
       // The folder is new and ours: leave nothing half-written.
       fs.rmSync(plan.job.dir, { recursive: true, force: true });
@@ -243,7 +245,7 @@ export class ScaleoutService {
     const metrics = this.jobMetrics(path.join(dir, 'metrics.jsonl'), job.start.globalStep);
     const newest = checkpoints.at(-1)!;
     const config = newest.config;
-    const runsDir = pretrainingService(this.context).runsDir();
+    const runsDir = this.pretraining.runsDir();
     const run = this.runs.create({
       name: `Run ${this.runs.nextRunNumber()} (${trainer.engine}, from ${job.parent.runName} at step ${job.start.globalStep})`,
       config,
@@ -342,7 +344,7 @@ export class ScaleoutService {
         throw error;
       }
       const { folders, files, filesHash } = runFileList(rows);
-      const runsDir = pretrainingService(this.context).runsDir();
+      const runsDir = this.pretraining.runsDir();
       const run = this.runs.create({
         name: `Run ${this.runs.nextRunNumber()} (weights from ${path.basename(given)})`,
         config,
@@ -357,7 +359,7 @@ export class ScaleoutService {
       const job: ImportWeightsJob = { kind: 'import-weights', file, config, out: checkpoint, imageCount: rows.length };
       let result: ImportWeightsResult;
       try {
-        result = (await embeddingsService(this.context).runJob(job, {}, undefined, 'cpu')) as ImportWeightsResult;
+        result = await this.jobs.runComputeJob(job, { engine: 'cpu' });
       } catch (error) {
         this.runs.delete(run.id);
         fs.rmSync(run.runDir, { recursive: true, force: true });
@@ -394,26 +396,15 @@ export class ScaleoutService {
         `Where torch is installed, run \`python3 jigclu_ddp.py convert ${path.basename(file)} weights.safetensors\` (the script is ${this.trainerScript}) and import the .safetensors file.`,
     );
   }
-}
 
-const services = new WeakMap<ServiceContext, ScaleoutService>();
-
-export function scaleoutService(context: ServiceContext): ScaleoutService {
-  let service = services.get(context);
-  if (!service) {
-    service = new ScaleoutService(context);
-    services.set(context, service);
+  /** The calls of the contract this service serves. */
+  handlers(): AreaHandlers<'jobExport' | 'jobImport' | 'weightsImport'> {
+    return {
+      jobExport: (args) => this.startExport(args),
+      jobImport: (args) => this.importJob(args),
+      weightsImport: (args) => this.importWeights(args),
+    };
   }
-  return service;
-}
-
-export function scaleoutHandlers(context: ServiceContext): AreaHandlers<'jobExport' | 'jobImport' | 'weightsImport'> {
-  const service = scaleoutService(context);
-  return {
-    jobExport: (args) => service.startExport(args),
-    jobImport: (args) => service.importJob(args),
-    weightsImport: (args) => service.importWeights(args),
-  };
 }
 
 /**

@@ -217,15 +217,17 @@ export class RunsRepository {
     this.db.prepare('DELETE FROM runs WHERE id = ?').run(id);
   }
 
-  /** Runs the app left running or paused when it was killed: they end as interrupted. */
-  markInterrupted(): number {
-    return this.db
-      .prepare(
-        `UPDATE runs SET status = 'interrupted', ended_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now'),
-           error = coalesce(error, 'The app stopped while this run was training; resume it from its last checkpoint.')
-         WHERE status IN ('running', 'paused')`,
-      )
-      .run().changes;
+  /** Runs the app left running or paused when it was killed end as interrupted; `keep` spares those another live process trains. */
+  markInterrupted(keep: (run: { id: number; runDir: string }) => boolean = () => false): number {
+    const rows = this.db.prepare(`SELECT id, run_dir AS runDir FROM runs WHERE status IN ('running', 'paused')`).all() as { id: number; runDir: string }[];
+    const mark = this.db.prepare(
+      `UPDATE runs SET status = 'interrupted', ended_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now'),
+         error = coalesce(error, 'The app stopped while this run was training; resume it from its last checkpoint.')
+       WHERE id = ?`,
+    );
+    let changes = 0;
+    for (const row of rows) if (!keep(row)) changes += mark.run(row.id).changes;
+    return changes;
   }
 
   addMetric(id: number, metric: RunMetric): void {

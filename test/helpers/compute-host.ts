@@ -5,7 +5,7 @@ import type { ComputeJob } from '../../main/engine/compute-jobs';
 import { selectEngine } from '../../main/engine/backend';
 import { runComputeJob } from '../../main/engine/compute-runner';
 import type { FromTrainer } from '../../main/jobs/protocol';
-import type { ComputeHost } from '../../main/services/embeddings';
+import type { ComputeHost } from '../../main/jobs/compute-client';
 import { startCore, type Core } from '../../main/core';
 import { builtEntry, sharedDataset } from '../engine/built';
 import { fakeEngineReport } from './library';

@@ -8,9 +8,9 @@
  */
 import fs from 'node:fs';
 import { databasePath } from '../../main/paths';
-import type { ServiceContext } from '../../main/services/app-services';
+import type { ServiceContext } from '../../main/services/context';
 import { dispatch, type Handlers } from '../../main/services/dispatch';
-import { labelsHandlers } from '../../main/services/labels';
+import { LabelsService } from '../../main/services/labels';
 import { guardHandlers, StorageGuard } from '../../main/services/storage-guard';
 import { openDatabase } from '../../main/store/db';
 
@@ -20,7 +20,7 @@ const chunks = Number(chunksArg);
 const file = databasePath(dataDir!);
 const db = openDatabase(file);
 const context = { db, dataDir: dataDir!, databasePath: file } as ServiceContext;
-const handlers = guardHandlers(labelsHandlers(context) as unknown as Handlers, new StorageGuard(db, dataDir!, file));
+const handlers = guardHandlers(new LabelsService(context).handlers() as unknown as Handlers, new StorageGuard(db, dataDir!, file));
 const say = (line: string): void => void fs.writeSync(1, `${line}\n`);
 say('ready');
 for (let round = Number(firstArg); ; round++) {

@@ -7,8 +7,7 @@ import type { ClassifierInfo } from '../../main/common/finetune';
 import { startCore, type Core } from '../../main/core';
 import type { ComputeJob } from '../../main/engine/compute-jobs';
 import { decodeTorchSafetensors } from '../../main/engine/torch-export';
-import type { ServiceContext } from '../../main/services/app-services';
-import { ExportsService, csvField, safeFileName } from '../../main/services/exports';
+import { csvField, safeFileName, type ExportsService } from '../../main/services/exports';
 import { builtEntry } from '../engine/built';
 import { inProcessHost } from '../helpers/compute-host';
 import { dataset, fakeEngineReport } from '../helpers/library';
@@ -104,7 +103,7 @@ beforeAll(async () => {
     library: { autoThumbnails: false },
     pretraining: { trainerScript: builtEntry('trainer-process'), createComputeHost: recordingHost },
   });
-  exportsService = new ExportsService({ db: core.db, dataDir: core.dataDir, tasks: core.tasks, pretraining: { createComputeHost: recordingHost } } as ServiceContext);
+  exportsService = core.services.exports;
   for (const name of ['labelled', 'more']) {
     const { task } = await core.handlers.libraryAddFolder({ path: path.join(pictures, name) });
     expect((await core.tasks.settled(task.id)).status).toBe('finished');

@@ -3,9 +3,10 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { firstRunSteps } from '../../main/common/first-run';
-import type { ServiceContext } from '../../main/services/app-services';
-import { defaultFirstRunPlan, findSampleDir, firstRunHandlers } from '../../main/services/first-run';
 import { createServices } from '../../main/services/app-services';
+import type { FirstRunPlan, ServiceContext } from '../../main/services/context';
+import type { Handlers } from '../../main/services/dispatch';
+import { defaultFirstRunPlan, findSampleDir } from '../../main/services/first-run';
 import { TaskRegistry } from '../../main/services/tasks';
 import { SettingsRepository } from '../../main/store/settings-repository';
 import { openDatabase } from '../../main/store/db';
@@ -21,6 +22,7 @@ import { fakeEngineReport } from '../helpers/library';
 
 let work: string;
 let context: ServiceContext;
+let handlers: Handlers;
 const taskEvents: TaskInfo[] = [];
 
 beforeAll(() => {
@@ -38,11 +40,10 @@ beforeAll(() => {
     version: '0.0.0',
     probeEngines: async () => fakeEngineReport,
     tasks: new TaskRegistry((info) => taskEvents.push(info)),
-    library: { autoThumbnails: false },
-    pretraining: { trainerScript: builtEntry('trainer-process') },
   };
-  // The tiny plan must be in place before createServices builds the default one.
-  firstRunHandlers(context, { ...defaultFirstRunPlan, sampleDir: sample, pretrain: { epochs: 1, width: 0.0625, batch: 16 }, finetuneEpochs: 2, pollMs: 50 });
+  const plan: FirstRunPlan = { ...defaultFirstRunPlan, sampleDir: sample, pretrain: { epochs: 1, width: 0.0625, batch: 16 }, finetuneEpochs: 2, pollMs: 50 };
+  // One set of services for the file, as a core builds them.
+  ({ handlers } = createServices(context, { library: { autoThumbnails: false }, pretraining: { trainerScript: builtEntry('trainer-process') }, firstRun: plan }));
 });
 
 afterAll(async () => {
@@ -59,7 +60,6 @@ describe('first run', () => {
   });
 
   it('imports, labels 4 per class, pretrains, embeds, clusters (k = 4) and fine-tunes as one task', async () => {
-    const handlers = createServices(context);
     new SettingsRepository(context.db).setMany({ engine: 'wasm' });
     expect((await handlers.firstRunInfo({})).fresh).toBe(true);
     const { task } = await handlers.firstRunStart({});
@@ -91,7 +91,6 @@ describe('first run', () => {
   }, 240_000);
 
   it('cancels: the run stops and the task ends as cancelled', async () => {
-    const handlers = createServices(context);
     const { task } = await handlers.firstRunStart({});
     await new Promise((resolve) => setTimeout(resolve, 300));
     context.tasks.cancel(task.id);

@@ -6,7 +6,8 @@ import sharp from 'sharp';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { FolderInfo, ScanSummary } from '../../main/common/library';
 import { startCore, type Core } from '../../main/core';
-import { sharpDecoder, type ImageDecoder } from '../../main/services/library-import';
+import type { ImageDecoder } from '../../main/data/decode';
+import { sharpDecoder } from '../../main/services/library-import';
 import { fakeEngineReport } from '../helpers/library';
 
 /**

@@ -8,7 +8,7 @@ import { checkpointPath, writeCheckpoint } from '../../main/engine/checkpoints';
 import { encodeSafetensors } from '../../main/engine/safetensors';
 import type { FromTrainer, StartPretraining } from '../../main/jobs/protocol';
 import type { TrainerExit } from '../../main/jobs/trainer-host';
-import type { TrainerHandle } from '../../main/services/pretraining';
+import type { TrainerHandle } from '../../main/jobs/trainer-host';
 import { fakeEngineReport } from '../helpers/library';
 
 /**

@@ -1,0 +1,169 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import cliProgress from 'cli-progress';
+import type { RunDetails, RunEvent, RunInfo } from '../common/runs';
+import { formatEta } from '../common/tasks';
+import { writeRunImages, type RunImage } from '../data/run-images';
+import { isInside } from '../data/scan';
+import { wholeCheckpoints } from '../engine/checkpoints';
+import { JigCluTrainer } from '../engine/trainer';
+import type { Core } from '../core';
+import { trainedElsewhere } from '../services/run-owner';
+import { printEngine } from './engine-choice';
+import { followTask } from './progress';
+import type { ResumePlan } from './pretrain-resume';
+
+/**
+ * `jigclu pretrain` through the same core services as the app: its folders are imported into
+ * the library (or rescanned), the run is started (or continued) by the pretraining service in a
+ * trainer process, and every step's metrics land in SQLite, so the run shows up in the app.
+ * This module shows the run on the terminal: progress bar, log lines, Ctrl+C, --time-limit.
+ */
+
+/**
+ * Adds each folder to the library (rescanning one that is there already) and waits for the
+ * imports, with their progress bars. A folder inside a library folder is trained on through
+ * that folder: `under` then limits the run to the folders given.
+ */
+export async function libraryFoldersOf(core: Core, roots: string[]): Promise<{ folderIds: number[]; under?: string[] }> {
+  const folderIds: number[] = [];
+  let inside = false;
+  for (const root of roots) {
+    if (!fs.existsSync(root) || !fs.statSync(root).isDirectory()) throw new Error(`${root} is not a folder of images.`);
+    const known = await core.handlers.libraryFolders({});
+    const holder = known.find((folder) => folder.path === root) ?? known.find((folder) => isInside(folder.path, root));
+    let started;
+    if (holder) {
+      inside ||= holder.path !== root;
+      folderIds.push(holder.id);
+      started = await core.handlers.libraryRescan({ folderId: holder.id });
+    } else {
+      const added = await core.handlers.libraryAddFolder({ path: root });
+      folderIds.push(added.folder.id);
+      started = added.task;
+    }
+    const final = await followTask(core.hub, core.tasks, started);
+    if (final.status === 'failed') throw new Error(final.error ?? `importing ${root} failed`);
+    if (final.status === 'cancelled') throw new Error(`Cancelled while importing ${root}: what was read so far is kept in the library.`);
+  }
+  return { folderIds: [...new Set(folderIds)], ...(inside ? { under: roots } : {}) };
+}
+
+/**
+ * The run `--resume` continues: the database's run of that folder, or a folder trained before
+ * runs were recorded, recorded now. When the images to train on differ from the run's list
+ * (allowed with --allow-changed-images, or folders given), the list is written anew.
+ */
+export function resumeTarget(core: Core, plan: ResumePlan): { run: RunInfo; step?: number } {
+  const pretraining = core.services.pretraining;
+  let run = pretraining.findByFolder(plan.runDir);
+  if (run && trainedElsewhere(run.runDir)) throw new Error(`${run.name} is training in another process (the app or another jigclu): continue it there, or stop it first.`);
+  if (!run) {
+    const config = JigCluTrainer.readMetadata(fs.readFileSync(plan.resumeFrom)).config;
+    run = pretraining.adoptFolder(plan.runDir, { config, folders: plan.folders, files: plan.files, checkpoints: wholeCheckpoints(plan.runDir) });
+  } else {
+    const listed = pretraining.readFileList(run);
+    const ids = new Map(listed.files.map((file) => [file.path, file.id]));
+    const same = listed.files.length === plan.files.length && plan.files.every((file) => ids.has(file.path));
+    if (!same) writeRunImages(run.runDir, { folders: plan.folders, files: plan.files.map((file): RunImage => ({ ...file, id: ids.get(file.path) ?? 0 })) });
+  }
+  const from = path.resolve(plan.resumeFrom);
+  const step = core.services.pretraining.get(run.id, 1).checkpoints.find((checkpoint) => path.resolve(checkpoint.file) === from)?.step;
+  return { run, ...(step !== undefined ? { step } : {}) };
+}
+
+function progressFields(event: RunEvent): Record<string, string> {
+  return {
+    phase: event.phase === 'preparing' ? 'decoding images' : `epoch ${Math.min(event.epoch + 1, event.epochs)}/${event.epochs}`,
+    loss: event.losses ? `loss ${event.losses.total.toFixed(3)} (clu ${event.losses.cluster.toFixed(3)}, loc ${event.losses.location.toFixed(3)})` : '',
+    rate: event.imagesPerSecond ? `${event.imagesPerSecond.toFixed(1)} img/s` : '',
+    eta_text: formatEta(event.etaSeconds),
+  };
+}
+
+/**
+ * Starts a run with `start` (the pretraining service's start or continue) and follows it to its
+ * end: a progress bar with the epoch, losses, images/s and ETA, the run's log lines, the engine
+ * the trainer chose. Ctrl+C (and --time-limit) stop it at a checkpoint, resumable; a second
+ * Ctrl+C quits at once. Resolves with the run as recorded.
+ */
+export async function followRun(core: Core, start: () => RunInfo, options: { timeLimitMinutes?: number } = {}): Promise<RunDetails> {
+  const bar = new cliProgress.SingleBar(
+    {
+      stream: process.stderr,
+      format: '{phase} |{bar}| {value}/{total} · {loss} · {rate} · ETA {eta_text}',
+      noTTYOutput: !process.stderr.isTTY,
+      notTTYSchedule: 10_000,
+      hideCursor: Boolean(process.stderr.isTTY),
+    },
+    cliProgress.Presets.shades_classic,
+  );
+  let runId: number | undefined;
+  let started = false;
+  const pending: RunEvent[] = [];
+  const say = (line: string): void => {
+    if (started && process.stderr.isTTY) process.stderr.write('\n');
+    console.error(line);
+  };
+  const show = (event: RunEvent): void => {
+    if (event.engine) printEngine(event.engine);
+    // "Preparing images: n / m" is what the bar shows.
+    if (event.message && !(event.phase === 'preparing' && event.level === 'info')) say(event.level === 'info' || !event.level ? event.message : `${event.level === 'warn' ? 'warning' : 'error'}: ${event.message}`);
+    if (event.phase === 'ended' || event.totalSteps <= 0) return;
+    if (!started) {
+      bar.start(event.totalSteps, event.step, progressFields(event));
+      started = true;
+      if (options.timeLimitMinutes !== undefined) startTimeLimit(options.timeLimitMinutes);
+    }
+    bar.setTotal(event.totalSteps);
+    bar.update(event.step, progressFields(event));
+  };
+  const unsubscribe = core.hub.subscribe((name, payload) => {
+    if (name !== 'run') return;
+    const event = payload as RunEvent;
+    // Events of the start call itself arrive before its answer says the run's id.
+    if (runId === undefined) pending.push(event);
+    else if (event.runId === runId) show(event);
+  });
+  let timer: NodeJS.Timeout | undefined;
+  const stop = (note: string): void => void core.services.pretraining.stopForQuit(60_000, note);
+  const startTimeLimit = (minutes: number): void => {
+    timer = setTimeout(() => {
+      say(`The --time-limit of ${minutes} minutes is reached: stopping at a checkpoint…`);
+      stop(`Stopped at the --time-limit of ${minutes} minutes, at a checkpoint: continue it with jigclu pretrain --resume, or Continue in the app.`);
+    }, minutes * 60_000);
+  };
+  let interrupts = 0;
+  const onInterrupt = (): void => {
+    interrupts += 1;
+    if (interrupts > 1) process.exit(130);
+    process.stderr.write('\nStopping: writing a checkpoint first (Ctrl+C again to quit at once)…\n');
+    stop('Stopped from the command line (Ctrl+C) at a checkpoint: continue it with jigclu pretrain --resume, or Continue in the app.');
+  };
+  process.on('SIGINT', onInterrupt);
+  process.on('SIGTERM', onInterrupt);
+  try {
+    const run = start();
+    runId = run.id;
+    console.error(`Run folder: ${run.runDir}`);
+    for (const event of pending.splice(0)) if (event.runId === runId) show(event);
+    await core.services.pretraining.settled();
+    return core.services.pretraining.get(run.id, 10);
+  } finally {
+    clearTimeout(timer);
+    bar.stop();
+    unsubscribe();
+    process.off('SIGINT', onInterrupt);
+    process.off('SIGTERM', onInterrupt);
+  }
+}
+
+/** The lines printed once a run has ended (the README test reads "on N images" and the checkpoint). */
+export function describeEndedRun(run: RunDetails): string {
+  const checkpoint = run.checkpoints.at(-1);
+  return (
+    `${run.status === 'finished' ? 'Finished' : 'Stopped'} at epoch ${checkpoint?.epoch ?? 0}, step ${run.lastStep} on ${run.imageCount} images` +
+    (run.finalLosses ? `; last loss ${run.finalLosses.total.toFixed(4)}` : '') +
+    `.\nCheckpoint: ${checkpoint?.file ?? 'none written'}\nRun ${run.id} (${run.name}) is in the app's run history.`
+  );
+}

@@ -1,0 +1,74 @@
+import type { EngineName } from '../common/engine';
+import { ServiceError } from '../common/result';
+import type { ComputeJob, ComputeJobKind, ComputeJobOf, ComputeResults, EmbedChunk } from '../engine/compute-jobs';
+import { crashDetailsOf, withCrashDetails } from '../log';
+import type { FromTrainer } from './protocol';
+
+/** The part of a trainer host a compute job needs (tests inject an in-process one). */
+export interface ComputeHost {
+  readonly done: Promise<unknown>;
+  on(event: 'message', listener: (message: FromTrainer) => void): unknown;
+  runJob(job: ComputeJob, engine: EngineName | 'auto'): void;
+  kill(graceMs?: number): Promise<unknown>;
+}
+
+/** How one compute job is run: what it reports back, how it is cancelled, which engine it asks for. */
+export interface ComputeJobOptions {
+  progress?(done: number, total: number): void;
+  chunk?(chunk: EmbedChunk): void;
+  /** Aborting kills the job's process; the promise rejects with CONFLICT "Cancelled.". */
+  signal?: AbortSignal;
+  /** The engine the job asks for ('auto' follows the settings' engine). */
+  engine?: EngineName | 'auto';
+}
+
+/**
+ * Runs compute jobs (embedding, k-means, maps, classifiers, exports) each in a fresh trainer
+ * process, so the main process never loads tfjs. Every service that needs one gets this client
+ * from createServices; its answer is typed by the job's kind (ComputeResults).
+ */
+export class ComputeJobClient {
+  /**
+   * @param createHost starts the process host of one job (throws when this host has no trainer).
+   * @param engineFor the engine a job asks its process for, given the engine it requested.
+   */
+  constructor(
+    private readonly createHost: () => ComputeHost,
+    private readonly engineFor: (requested: EngineName | 'auto') => EngineName | 'auto',
+  ) {}
+
+  /** Runs one job in a fresh process and resolves with its result; rejects with the job's error. */
+  runComputeJob<K extends ComputeJobKind>(job: ComputeJobOf<K>, options: ComputeJobOptions = {}): Promise<ComputeResults[K]> {
+    const host = this.createHost();
+    return new Promise((resolve, reject) => {
+      let settled = false;
+      const finish = (action: () => void): void => {
+        if (settled) return;
+        settled = true;
+        action();
+      };
+      host.on('message', (message) => {
+        if (message.type === 'job-progress') options.progress?.(message.done, message.total);
+        else if (message.type === 'job-chunk') options.chunk?.(message.chunk);
+        // The trainer ran this job through the runner table typed by ComputeResults.
+        else if (message.type === 'job-result') finish(() => resolve(message.result as ComputeResults[K]));
+        else if (message.type === 'failed') finish(() => reject(new ServiceError('INTERNAL', message.error.message)));
+      });
+      void host.done.then((exit) =>
+        finish(() =>
+          reject(
+            withCrashDetails(
+              new ServiceError('INTERNAL', `The compute process ended without an answer (${(exit as { message?: string }).message ?? 'no message'}).`),
+              crashDetailsOf(exit),
+            ),
+          ),
+        ),
+      );
+      options.signal?.addEventListener('abort', () => {
+        void host.kill();
+        finish(() => reject(new ServiceError('CONFLICT', 'Cancelled.')));
+      });
+      host.runJob(job, this.engineFor(options.engine ?? 'auto'));
+    });
+  }
+}
