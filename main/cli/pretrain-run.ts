@@ -100,6 +100,7 @@ export async function followRun(core: Core, start: () => RunInfo, options: { tim
   );
   let runId: number | undefined;
   let started = false;
+  let timing: NodeJS.Timeout | undefined;
   const pending: RunEvent[] = [];
   const say = (line: string): void => {
     if (started && process.stderr.isTTY) process.stderr.write('\n');
@@ -107,16 +108,18 @@ export async function followRun(core: Core, start: () => RunInfo, options: { tim
   };
   const show = (event: RunEvent): void => {
     if (event.engine) printEngine(event.engine);
-    // "Preparing images: n / m" is what the bar shows.
-    if (event.message && !(event.phase === 'preparing' && event.level === 'info')) say(event.level === 'info' || !event.level ? event.message : `${event.level === 'warn' ? 'warning' : 'error'}: ${event.message}`);
-    if (event.phase === 'ended' || event.totalSteps <= 0) return;
+    // "Preparing images: n / m" is progress, which the bar shows; other messages are the run's log lines.
+    const preparing = event.message ? /^Preparing images: (\d+) \/ (\d+)/.exec(event.message) : null;
+    if (event.message && !preparing) say(event.level === 'info' || !event.level ? event.message : `${event.level === 'warn' ? 'warning' : 'error'}: ${event.message}`);
+    const [value, total] = preparing ? [Number(preparing[1]), Number(preparing[2])] : [event.step, event.totalSteps];
+    if (event.phase === 'ended' || total <= 0) return;
     if (!started) {
-      bar.start(event.totalSteps, event.step, progressFields(event));
+      bar.start(total, value, progressFields(event));
       started = true;
-      if (options.timeLimitMinutes !== undefined) startTimeLimit(options.timeLimitMinutes);
     }
-    bar.setTotal(event.totalSteps);
-    bar.update(event.step, progressFields(event));
+    if (event.phase === 'training' && !timing && options.timeLimitMinutes !== undefined) timing = startTimeLimit(options.timeLimitMinutes);
+    bar.setTotal(total);
+    bar.update(value, progressFields(event));
   };
   const unsubscribe = core.hub.subscribe((name, payload) => {
     if (name !== 'run') return;
@@ -125,14 +128,13 @@ export async function followRun(core: Core, start: () => RunInfo, options: { tim
     if (runId === undefined) pending.push(event);
     else if (event.runId === runId) show(event);
   });
-  let timer: NodeJS.Timeout | undefined;
   const stop = (note: string): void => void core.services.pretraining.stopForQuit(60_000, note);
-  const startTimeLimit = (minutes: number): void => {
-    timer = setTimeout(() => {
+  // Minutes of training: counted from the first training step, as before runs were recorded.
+  const startTimeLimit = (minutes: number): NodeJS.Timeout =>
+    setTimeout(() => {
       say(`The --time-limit of ${minutes} minutes is reached: stopping at a checkpoint…`);
       stop(`Stopped at the --time-limit of ${minutes} minutes, at a checkpoint: continue it with jigclu pretrain --resume, or Continue in the app.`);
     }, minutes * 60_000);
-  };
   let interrupts = 0;
   const onInterrupt = (): void => {
     interrupts += 1;
@@ -150,7 +152,7 @@ export async function followRun(core: Core, start: () => RunInfo, options: { tim
     await core.services.pretraining.settled();
     return core.services.pretraining.get(run.id, 10);
   } finally {
-    clearTimeout(timer);
+    clearTimeout(timing);
     bar.stop();
     unsubscribe();
     process.off('SIGINT', onInterrupt);

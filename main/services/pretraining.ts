@@ -1,16 +1,10 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import type { EngineReport } from '../common/engine';
 import {
   ConfigError,
-  estimateTrainingMemoryMb,
-  gpuBatchProblem,
-  largestActivationBytes,
   resolvePretrainConfig,
   stepsPerEpochFor,
-  validatePretrainConfig,
-  type FieldError,
   type PretrainConfig,
   type PretrainOverrides,
   type PresetName,
@@ -32,6 +26,7 @@ import { TrainerHost, type TrainerExit, type TrainerHandle } from '../jobs/train
 import type { TrainerSlot } from '../jobs/trainer-slot';
 import { jobEngine } from './engine-setting';
 import { monitorSet } from './monitor-set';
+import { PretrainEstimator } from './pretrain-estimate';
 import { claimRun, releaseRun, trainedElsewhere } from './run-owner';
 import { appLog, withCrashDetails } from '../log';
 import { joinFolderPath } from '../store/library-repository';
@@ -85,26 +80,12 @@ interface ActiveRun {
  * Pretraining runs: starts one at a time in the trainer process, records its metrics and
  * checkpoints in SQLite as they come, and keeps the run history (rename, note, delete).
  */
-/**
- * On the webgpu engine: the run's largest buffer against the adapter's limit (WebGPU does not
- * tell a GPU's total memory), and a batch error when it does not fit.
- */
-function gpuFit(config: PretrainConfig | undefined, engine: EngineReport, errors: FieldError[]): Pick<PretrainEstimate, 'gpuBuffer'> {
-  const adapter = engine.chosen === 'webgpu' ? engine.candidates.find((c) => c.name === 'webgpu')?.adapter : undefined;
-  if (!config || !adapter) return {};
-  const limit = Math.min(adapter.limits.maxBufferSize, adapter.limits.maxStorageBufferBindingSize);
-  const problem = gpuBatchProblem(config, adapter.limits);
-  if (problem) errors.push({ field: 'batch', message: problem });
-  return { gpuBuffer: { largestMb: Math.ceil(largestActivationBytes(config) / 2 ** 20), limitMb: Math.floor(limit / 2 ** 20) } };
-}
-
 export class PretrainingService {
   readonly repo: RunsRepository;
   private active?: ActiveRun;
   private closed = false;
   private inspectionId = 0;
-  /** Measured seconds per step, by engine and model shape, for this session. */
-  private readonly measurements = new Map<string, Promise<{ secondsPerStep: number; warmupSeconds?: number }>>();
+  private readonly estimator: PretrainEstimator;
 
   /**
    * @param slot the engine's one-job-at-a-time slot: a run holds it while it trains or is paused.
@@ -115,9 +96,13 @@ export class PretrainingService {
     private readonly slot: TrainerSlot,
   ) {
     this.repo = new RunsRepository(context.db);
-    // A run still 'running' or 'paused' in the database belongs to an app that died (a
-    // read-only data folder shows it as it was left).
-    // A run another live process trains (`jigclu pretrain` beside the app) is left as it is.
+    this.estimator = new PretrainEstimator(context, options, () => {
+      const active = this.active;
+      return active && { config: this.repo.get(active.runId)?.config, imagesPerSecond: active.last?.imagesPerSecond };
+    });
+    // A run still 'running' or 'paused' in the database belongs to an app that died, unless
+    // another live process trains it (`jigclu pretrain` beside the app). A read-only data
+    // folder shows it as it was left.
     if (!context.readOnly) this.repo.markInterrupted((run) => trainedElsewhere(run.runDir));
   }
 
@@ -332,100 +317,8 @@ export class PretrainingService {
    * Checks run settings field by field and estimates the run: steps, memory, the engine, and
    * with `measure` the time per step from a few warm-up steps in a trainer process.
    */
-  async estimate(args: { folderIds?: number[]; preset: PresetName; overrides: Record<string, unknown>; measure: boolean }): Promise<PretrainEstimate> {
-    const rows = this.filesOf(args.folderIds, false);
-    const overrides = Object.fromEntries(Object.entries(args.overrides).filter(([, value]) => value !== null && value !== '')) as PretrainOverrides;
-    const { config, errors } = validatePretrainConfig(args.preset, overrides, rows.length);
-    if (rows.length === 0) errors.push({ field: 'folders', message: args.folderIds ? 'the chosen folders have no images; import some first.' : 'the library has no images; add a folder first.' });
-    const engine = await this.engineFor(config?.engine ?? 'auto');
-    const stepsPerEpoch = config ? stepsPerEpochFor(rows.length, config.batch) : 0;
-    const estimate: PretrainEstimate = {
-      imageCount: rows.length,
-      config: config ?? null,
-      errors,
-      stepsPerEpoch,
-      totalSteps: config ? stepsPerEpoch * config.epochs : 0,
-      memoryMb: config ? estimateTrainingMemoryMb(config) : null,
-      ...gpuFit(config, engine, errors),
-      engine,
-      timing: null,
-      timingNote: args.measure ? null : 'Measure the speed to estimate the time per epoch.',
-    };
-    if (!args.measure) return estimate;
-    if (!config || errors.length > 0) {
-      estimate.timingNote = 'Fix the settings first: the speed is measured with valid settings only.';
-      return estimate;
-    }
-    const seconds = await this.measure(config, engine);
-    if (typeof seconds === 'string') {
-      estimate.timingNote = seconds;
-      return estimate;
-    }
-    estimate.timing = {
-      secondsPerStep: seconds.secondsPerStep,
-      secondsPerEpoch: seconds.secondsPerStep * stepsPerEpoch,
-      totalSeconds: seconds.secondsPerStep * estimate.totalSteps,
-      source: seconds.source,
-      note: seconds.note,
-    };
-    return estimate;
-  }
-
-  private async measure(config: PretrainConfig, engine: EngineReport): Promise<{ secondsPerStep: number; source: 'measured' | 'active-run'; note: string } | string> {
-    const shapeKey = JSON.stringify([engine.chosen, config.arch, config.width, config.grid, config.crop, config.batch, config.projectionDim, config.convGrad]);
-    const active = this.active;
-    if (active) {
-      const activeConfig = this.repo.get(active.runId)?.config;
-      const rate = active.last?.imagesPerSecond;
-      if (activeConfig && rate && JSON.stringify([engine.chosen, activeConfig.arch, activeConfig.width, activeConfig.grid, activeConfig.crop, activeConfig.batch, activeConfig.projectionDim, activeConfig.convGrad]) === shapeKey) {
-        return { secondsPerStep: config.batch / rate, source: 'active-run', note: `from the run training now (${rate.toFixed(1)} images/s)` };
-      }
-      return 'A run is training: the speed is measured while no run trains (one training job at a time), so this estimate has no time.';
-    }
-    let pending = this.measurements.get(shapeKey);
-    if (!pending) {
-      pending = this.measureInProcess(config, engine).catch((error: Error) => {
-        this.measurements.delete(shapeKey);
-        throw error;
-      });
-      this.measurements.set(shapeKey, pending);
-    }
-    try {
-      const { secondsPerStep, warmupSeconds } = await pending;
-      const warmup = warmupSeconds !== undefined && engine.chosen === 'webgpu' ? ` after a first step of ${warmupSeconds.toFixed(1)} s (shader compilation, once per run)` : '';
-      return { secondsPerStep, source: 'measured', note: `measured: 3 warm-up steps on ${engine.chosen} took ${(secondsPerStep * 1000).toFixed(0)} ms each${warmup}` };
-    } catch (error) {
-      return `Could not measure the speed: ${(error as Error).message}`;
-    }
-  }
-
-  private measureInProcess(config: PretrainConfig, engine: EngineReport): Promise<{ secondsPerStep: number; warmupSeconds?: number }> {
-    const script = this.options.trainerScript;
-    if (!script && !this.options.createTrainer) return Promise.reject(new Error('the trainer process is not available on this host'));
-    const host = this.options.createTrainer ? this.options.createTrainer(script ?? '') : new TrainerHost(script!, { launcher: this.options.launcher });
-    if (!host.measure) return Promise.reject(new Error('this trainer cannot measure'));
-    return new Promise<{ secondsPerStep: number; warmupSeconds?: number }>((resolve, reject) => {
-      let answered = false;
-      const timer = setTimeout(() => void host.kill(), 180_000);
-      host.on('message', (message) => {
-        if (message.type === 'measured') {
-          answered = true;
-          resolve({ secondsPerStep: message.secondsPerStep, warmupSeconds: message.warmupSeconds });
-        } else if (message.type === 'failed') {
-          answered = true;
-          reject(new Error(message.error.message));
-        }
-      });
-      void host.done.then((exit) => {
-        clearTimeout(timer);
-        if (!answered) reject(new Error(exit.kind === 'crashed' ? exit.message : 'the measuring process ended without an answer'));
-      });
-      host.measure!({ config, engine: engine.chosen, steps: 3 });
-    });
-  }
-
-  private async engineFor(requested: PretrainConfig['engine']): Promise<EngineReport> {
-    return this.context.probeEngines(jobEngine(this.context.db, requested));
+  estimate(args: { folderIds?: number[]; preset: PresetName; overrides: Record<string, unknown>; measure: boolean }): Promise<PretrainEstimate> {
+    return this.estimator.estimate(this.filesOf(args.folderIds, false).length, args);
   }
 
   /** The library rows a run would train on (refusing unknown folders; empty allowed when `required` is false). */
