@@ -90,7 +90,7 @@ export function registerPretrainCommands(program: Command): void {
         if (plan) {
           // Without folders a run resumes on its own images (never on the sample set).
           const { run, step } = resumeTarget(core, plan);
-          const details = core.services.pretraining.get(run.id, 10);
+          const details = core.services.runs.get(run.id, 10);
           const epochs = options.epochs ?? run.config.epochs;
           const from = step ?? details.checkpoints.at(-1)?.step ?? 0;
           if (from >= epochs * stepsPerEpochFor(run.imageCount, run.config.batch)) {

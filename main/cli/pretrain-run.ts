@@ -55,20 +55,20 @@ export async function libraryFoldersOf(core: Core, roots: string[]): Promise<{ f
  * (allowed with --allow-changed-images, or folders given), the list is written anew.
  */
 export function resumeTarget(core: Core, plan: ResumePlan): { run: RunInfo; step?: number } {
-  const pretraining = core.services.pretraining;
-  let run = pretraining.findByFolder(plan.runDir);
+  const runs = core.services.runs;
+  let run = runs.findByFolder(plan.runDir);
   if (run && trainedElsewhere(run.runDir)) throw new Error(`${run.name} is training in another process (the app or another jigclu): continue it there, or stop it first.`);
   if (!run) {
     const config = JigCluTrainer.readMetadata(fs.readFileSync(plan.resumeFrom)).config;
-    run = pretraining.adoptFolder(plan.runDir, { config, folders: plan.folders, files: plan.files, checkpoints: wholeCheckpoints(plan.runDir) });
+    run = runs.adoptFolder(plan.runDir, { config, folders: plan.folders, files: plan.files, checkpoints: wholeCheckpoints(plan.runDir) });
   } else {
-    const listed = pretraining.readFileList(run);
+    const listed = runs.readFileList(run);
     const ids = new Map(listed.files.map((file) => [file.path, file.id]));
     const same = listed.files.length === plan.files.length && plan.files.every((file) => ids.has(file.path));
     if (!same) writeRunImages(run.runDir, { folders: plan.folders, files: plan.files.map((file): RunImage => ({ ...file, id: ids.get(file.path) ?? 0 })) });
   }
   const from = path.resolve(plan.resumeFrom);
-  const step = core.services.pretraining.get(run.id, 1).checkpoints.find((checkpoint) => path.resolve(checkpoint.file) === from)?.step;
+  const step = runs.get(run.id, 1).checkpoints.find((checkpoint) => path.resolve(checkpoint.file) === from)?.step;
   return { run, ...(step !== undefined ? { step } : {}) };
 }
 
@@ -150,7 +150,7 @@ export async function followRun(core: Core, start: () => RunInfo, options: { tim
     console.error(`Run folder: ${run.runDir}`);
     for (const event of pending.splice(0)) if (event.runId === runId) show(event);
     await core.services.pretraining.settled();
-    return core.services.pretraining.get(run.id, 10);
+    return core.services.runs.get(run.id, 10);
   } finally {
     clearTimeout(timing);
     bar.stop();

@@ -21,6 +21,7 @@ import { defaultFirstRunPlan, FirstRunService } from './first-run';
 import { LabelsService } from './labels';
 import { LibraryService } from './library';
 import { PretrainingService } from './pretraining';
+import { RunsService } from './runs';
 import { ScaleoutService } from './scaleout';
 
 /** The services of one core and the handlers of every call of the contract, built over them. */
@@ -28,6 +29,7 @@ export interface Services {
   handlers: Handlers;
   library: LibraryService;
   labels: LabelsService;
+  runs: RunsService;
   pretraining: PretrainingService;
   backbone: BackboneService;
   embeddings: EmbeddingsService;
@@ -60,17 +62,19 @@ export function createServices(context: ServiceContext, options: ServiceOptions 
   const jobs = new ComputeJobClient(computeHostFactory(pretrainingOptions), (requested) => jobEngine(context.db, requested));
   const library = new LibraryService(context, options.library);
   const labels = new LabelsService(context);
-  const pretraining = new PretrainingService(context, pretrainingOptions, slot);
+  const runs = new RunsService(context, slot);
+  const pretraining = new PretrainingService(context, pretrainingOptions, slot, runs);
   const backbone = new BackboneService(new RunsRepository(context.db));
   const embeddings = new EmbeddingsService(context, jobs, slot);
   const finetune = new FinetuneService(context, jobs, slot, backbone);
   const exports = new ExportsService(context, jobs);
-  const scaleout = new ScaleoutService(context, jobs, pretraining, exports);
+  const scaleout = new ScaleoutService(context, jobs, runs, exports);
   const areas = {
     ...appHandlers(context),
     ...taskHandlers(context),
     ...library.handlers(),
     ...labels.handlers(),
+    ...runs.handlers(),
     ...pretraining.handlers(),
     ...backbone.handlers(),
     ...embeddings.handlers(),
@@ -80,7 +84,7 @@ export function createServices(context: ServiceContext, options: ServiceOptions 
   };
   const firstRun = new FirstRunService(context, areas, options.firstRun ?? defaultFirstRunPlan);
   const handlers: Handlers = { ...areas, ...firstRun.handlers() };
-  return { handlers, library, labels, pretraining, backbone, embeddings, finetune, exports, scaleout, firstRun, jobs, slot };
+  return { handlers, library, labels, runs, pretraining, backbone, embeddings, finetune, exports, scaleout, firstRun, jobs, slot };
 }
 
 function taskHandlers(context: ServiceContext): AreaHandlers<'tasksList' | 'taskCancel'> {

@@ -1,4 +1,3 @@
-import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import {
@@ -14,12 +13,10 @@ import type {
   CheckpointInfo,
   MontageInspection,
   PretrainEstimate,
-  RunDetails,
   RunEvent,
   RunInfo,
   RunStatus,
 } from '../common/runs';
-import { checkpointProblem } from '../engine/checkpoints';
 import type { BatchInspection, MonitorSet } from '../engine/monitor';
 import type { FromTrainer } from '../jobs/protocol';
 import { TrainerHost, type TrainerExit, type TrainerHandle } from '../jobs/trainer-host';
@@ -27,13 +24,11 @@ import type { TrainerSlot } from '../jobs/trainer-slot';
 import { jobEngine } from './engine-setting';
 import { monitorSet } from './monitor-set';
 import { PretrainEstimator } from './pretrain-estimate';
-import { claimRun, releaseRun, trainedElsewhere } from './run-owner';
+import { claimRun, releaseRun } from './run-owner';
 import { appLog, withCrashDetails } from '../log';
-import { joinFolderPath } from '../store/library-repository';
-import { RunsRepository, runFileList, type RunFile } from '../store/runs-repository';
-import { readRunImages, runImagesFileName, writeRunImages, type RunImage } from '../data/run-images';
-import { isInside } from '../data/scan';
+import { runFileList, type RunsRepository } from '../store/runs-repository';
 import type { AreaHandlers, PretrainingOptions, ServiceContext } from './context';
+import type { RunsService } from './runs';
 import type { TaskContext } from './tasks';
 
 /**
@@ -89,41 +84,19 @@ export class PretrainingService {
 
   /**
    * @param slot the engine's one-job-at-a-time slot: a run holds it while it trains or is paused.
+   * @param runs the run history, where runs are created and recorded.
    */
   constructor(
     private readonly context: ServiceContext,
     private readonly options: PretrainingOptions,
     private readonly slot: TrainerSlot,
+    private readonly runs: RunsService,
   ) {
-    this.repo = new RunsRepository(context.db);
+    this.repo = runs.repo;
     this.estimator = new PretrainEstimator(context, options, () => {
       const active = this.active;
       return active && { config: this.repo.get(active.runId)?.config, imagesPerSecond: active.last?.imagesPerSecond };
     });
-    // A run still 'running' or 'paused' in the database belongs to an app that died, unless
-    // another live process trains it (`jigclu pretrain` beside the app). A read-only data
-    // folder shows it as it was left.
-    if (!context.readOnly) this.repo.markInterrupted((run) => trainedElsewhere(run.runDir));
-  }
-
-  /** Where run `id` keeps its checkpoints: its own folder under <dataDir>/runs. */
-  runsDir(): string {
-    return path.join(this.context.dataDir, 'runs');
-  }
-
-  list(): RunInfo[] {
-    return this.repo.list();
-  }
-
-  get(runId: number, maxPoints = 2000): RunDetails {
-    const run = this.mustGet(runId);
-    return {
-      ...run,
-      metrics: this.repo.metrics(runId, maxPoints),
-      metricCount: this.repo.metricCount(runId),
-      checkpoints: this.repo.checkpoints(runId),
-      epochMetrics: this.repo.epochMetrics(runId),
-    };
   }
 
   /** Resolves once the running job (if any) has ended and been recorded. */
@@ -133,7 +106,7 @@ export class PretrainingService {
 
   start(args: { folderIds?: number[]; preset: PresetName; overrides: PretrainOverrides }, placement: RunPlacement = {}): RunInfo {
     this.mustBeFree();
-    const rows = this.filesOf(args.folderIds, true, placement.under);
+    const rows = this.runs.filesOf(args.folderIds, true, placement.under);
     let config;
     try {
       config = resolvePretrainConfig(args.preset, args.overrides, rows.length);
@@ -143,7 +116,7 @@ export class PretrainingService {
     }
     const { folders, files, filesHash } = runFileList(rows);
     const monitor = monitorSet(files, this.repo.labelsOf(files.map((file) => file.id)), config.seed, this.options.monitorLimit);
-    const run = this.createRun({
+    const run = this.runs.createRun({
       name: `Run ${this.repo.nextRunNumber()} (${config.preset})`,
       config,
       imageCount: rows.length,
@@ -165,15 +138,15 @@ export class PretrainingService {
    */
   continue(args: { runId: number; step?: number; epochs?: number }, placement: Pick<RunPlacement, 'cache' | 'engine'> = {}): RunInfo {
     this.mustBeFree();
-    const run = this.mustGet(args.runId);
-    const checkpoints = this.usableCheckpoints(run);
+    const run = this.runs.mustGet(args.runId);
+    const checkpoints = this.runs.usableCheckpoints(run);
     if (checkpoints.length === 0) {
       throw new ServiceError('NOT_FOUND', `${run.name} has no checkpoint to continue from: it stopped before its first one. Start a new run instead.`);
     }
     const newest = checkpoints.at(-1)!;
     const from = args.step === undefined ? newest : checkpoints.find((checkpoint) => checkpoint.step === args.step);
     if (!from) throw new ServiceError('NOT_FOUND', `${run.name} has no checkpoint at step ${args.step}; it has ${checkpoints.map((c) => c.step).join(', ')}.`);
-    const list = this.readFileList(run);
+    const list = this.runs.readFileList(run);
     const config: PretrainConfig = { ...run.config, epochs: args.epochs ?? run.config.epochs, engine: placement.engine && placement.engine !== 'auto' ? placement.engine : run.config.engine };
     const stepsPerEpoch = stepsPerEpochFor(run.imageCount, config.batch);
     if (stepsPerEpoch > 0 && from.step >= config.epochs * stepsPerEpoch) {
@@ -186,11 +159,11 @@ export class PretrainingService {
     if (from === newest && run.status !== 'running' && run.status !== 'paused') {
       this.repo.rewindTo(run.id, from.step);
       this.repo.setPlan(run.id, { config });
-      this.appendLog(run.runDir, `Continuing from the checkpoint at step ${from.step} (epoch ${from.epoch}).`);
+      this.runs.appendLog(run.runDir, `Continuing from the checkpoint at step ${from.step} (epoch ${from.epoch}).`);
       this.launch(this.repo.get(run.id)!, { config, files: list.files, monitor, resumeFrom: from.file, cache: placement.cache });
       return this.repo.get(run.id)!;
     }
-    const child = this.createRun({
+    const child = this.runs.createRun({
       name: `Run ${this.repo.nextRunNumber()} (from ${run.name} at step ${from.step})`,
       config,
       imageCount: run.imageCount,
@@ -203,36 +176,9 @@ export class PretrainingService {
     // The new run's curves start with the parent's up to the checkpoint.
     for (const metric of this.repo.metrics(run.id, Number.MAX_SAFE_INTEGER)) if (metric.step <= from.step) this.repo.addMetric(child.id, metric);
     for (const epoch of this.repo.epochMetrics(run.id)) if (epoch.step <= from.step) this.repo.addEpochMetric(child.id, epoch);
-    this.appendLog(child.runDir, `Continuing ${run.name} from its checkpoint at step ${from.step} (epoch ${from.epoch}).`);
+    this.runs.appendLog(child.runDir, `Continuing ${run.name} from its checkpoint at step ${from.step} (epoch ${from.epoch}).`);
     this.launch(child, { config, files: list.files, monitor, resumeFrom: from.file, cache: placement.cache });
     return this.repo.get(child.id)!;
-  }
-
-  /**
-   * A run's checkpoints that can be resumed from, oldest first. One cut off by a full disk or a
-   * crash is set aside (renamed .damaged), forgotten, and said in the run's log: continuing then
-   * starts from the newest whole one.
-   */
-  private usableCheckpoints(run: RunInfo): CheckpointInfo[] {
-    const usable: CheckpointInfo[] = [];
-    for (const checkpoint of this.repo.checkpoints(run.id)) {
-      if (!fs.existsSync(checkpoint.file)) continue;
-      const problem = checkpointProblem(checkpoint.file);
-      if (!problem) {
-        usable.push(checkpoint);
-        continue;
-      }
-      let setAside = '';
-      try {
-        fs.renameSync(checkpoint.file, `${checkpoint.file}.damaged`);
-        setAside = ` It was renamed ${path.basename(checkpoint.file)}.damaged.`;
-      } catch {
-        // A read-only folder: it is skipped all the same.
-      }
-      if (!this.context.readOnly) this.repo.removeCheckpoint(run.id, checkpoint.file);
-      this.appendLog(run.runDir, `Skipped the damaged checkpoint at step ${checkpoint.step} (${problem}).${setAside}`, 'warn');
-    }
-    return usable;
   }
 
   /** The montages of one batch of the running or paused run, with the model's predictions. */
@@ -299,15 +245,6 @@ export class PretrainingService {
     return this.active?.last ?? null;
   }
 
-  /** The last `lines` lines of a run's log. */
-  log(runId: number, lines: number): { lines: string[] } {
-    const run = this.mustGet(runId);
-    const file = path.join(run.runDir, 'train.log');
-    if (!fs.existsSync(file)) return { lines: [] };
-    const all = fs.readFileSync(file, 'utf8').split('\n').filter((line) => line.length > 0);
-    return { lines: all.slice(-lines) };
-  }
-
   /** True while a run trains or is paused (the desktop shell asks before quitting). */
   hasActiveRun(): boolean {
     return this.active !== undefined;
@@ -318,21 +255,7 @@ export class PretrainingService {
    * with `measure` the time per step from a few warm-up steps in a trainer process.
    */
   estimate(args: { folderIds?: number[]; preset: PresetName; overrides: Record<string, unknown>; measure: boolean }): Promise<PretrainEstimate> {
-    return this.estimator.estimate(this.filesOf(args.folderIds, false).length, args);
-  }
-
-  /** The library rows a run would train on (refusing unknown folders; empty allowed when `required` is false). */
-  private filesOf(folderIds: number[] | undefined, required = true, under?: string[]): RunFile[] {
-    if (folderIds) {
-      const unknown = this.repo.unknownFolders(folderIds);
-      if (unknown.length > 0) throw new ServiceError('NOT_FOUND', `No library folder with id ${unknown.join(', ')}.`);
-    }
-    const all = this.repo.files(folderIds);
-    const rows = under ? all.filter((row) => under.some((folder) => isInside(folder, joinFolderPath(row.folder_path, row.rel_path)))) : all;
-    if (required && rows.length === 0) {
-      throw new ServiceError('INVALID_ARGUMENT', folderIds ? 'The chosen folders have no images: import some first.' : 'The library has no images: add a folder first.');
-    }
-    return rows;
+    return this.estimator.estimate(this.runs.filesOf(args.folderIds, false).length, args);
   }
 
   private mustBeFree(): void {
@@ -344,74 +267,6 @@ export class PretrainingService {
       );
     }
     if (!this.options.trainerScript && !this.options.createTrainer) throw new ServiceError('UNAVAILABLE', 'This host cannot start training: the trainer process is not available.');
-  }
-
-  private createRun(spec: {
-    name: string;
-    config: PretrainConfig;
-    imageCount: number;
-    filesHash: string;
-    folders?: string[];
-    files: RunImage[];
-    monitor: RunInfo['monitor'];
-    parent?: { runId: number; step: number };
-    runDir?: string;
-  }): RunInfo {
-    const runsDir = this.runsDir();
-    const chosen = spec.runDir && path.resolve(spec.runDir);
-    if (chosen && this.findByFolder(chosen)) throw new ServiceError('CONFLICT', `${chosen} is the folder of a run already: continue that run (--resume), or choose another folder.`);
-    const run = this.repo.create({
-      name: spec.name,
-      config: spec.config,
-      engine: spec.config.engine,
-      imageCount: spec.imageCount,
-      filesHash: spec.filesHash,
-      parent: spec.parent,
-      monitor: spec.monitor,
-      // A folder left by an older database is never reused: two runs never share one.
-      folderFor: (id) => chosen || (fs.existsSync(path.join(runsDir, String(id))) ? path.join(runsDir, `${id}-${Date.now()}`) : path.join(runsDir, String(id))),
-    });
-    // The same list `jigclu pretrain --resume` reads: the folders and every file (size, time, library id).
-    writeRunImages(run.runDir, { folders: spec.folders, files: spec.files });
-    return run;
-  }
-
-  /** The run whose folder is `runDir`, if the database has one. */
-  findByFolder(runDir: string): RunInfo | undefined {
-    const wanted = path.resolve(runDir);
-    return this.repo.list().find((run) => path.resolve(run.runDir) === wanted);
-  }
-
-  /**
-   * Records a run folder trained outside the database (by `jigclu pretrain` before its runs were
-   * recorded) as a run with its checkpoints, so it can be continued here and shows in the app.
-   */
-  adoptFolder(runDir: string, spec: { config: PretrainConfig; folders?: string[]; files: RunImage[]; checkpoints: { file: string; step: number; epoch: number }[] }): RunInfo {
-    const hash = crypto.createHash('sha256').update(JSON.stringify(spec.files)).digest('hex');
-    const run = this.createRun({ name: path.basename(runDir), config: spec.config, imageCount: spec.files.length, filesHash: hash, folders: spec.folders, files: spec.files, monitor: null, runDir });
-    for (const checkpoint of spec.checkpoints) this.repo.addCheckpoint(run.id, { ...checkpoint, kind: 'step' });
-    this.repo.setStatus(run.id, 'interrupted', 'Trained from the command line before its runs were recorded; continue it from its last checkpoint.');
-    return this.repo.get(run.id)!;
-  }
-
-  /** The images a run trains on, from its folder (files.json). */
-  readFileList(run: RunInfo): { folders?: string[]; files: { id: number; path: string }[] } {
-    let images: ReturnType<typeof readRunImages>;
-    try {
-      images = readRunImages(run.runDir);
-    } catch (error) {
-      throw new ServiceError('NOT_FOUND', `${run.name} cannot read its file list: ${(error as Error).message} Start a new run instead.`);
-    }
-    if (!images) throw new ServiceError('NOT_FOUND', `${run.name} has lost its file list (${path.join(run.runDir, runImagesFileName)}); start a new run instead.`);
-    return { folders: images.folders, files: images.files.map((file) => ({ id: file.id ?? 0, path: file.path })) };
-  }
-
-  private appendLog(runDir: string, line: string, level: 'info' | 'warn' | 'error' = 'info'): void {
-    try {
-      fs.appendFileSync(path.join(runDir, 'train.log'), `${new Date().toISOString()} ${level.toUpperCase().padEnd(5)} ${line.replace(/\n/g, ' ')}\n`);
-    } catch {
-      // The log is a convenience: a full disk must not stop training.
-    }
   }
 
   /** Starts the trainer process for a run (new, continued in place, or continued as a new run). */
@@ -439,7 +294,7 @@ export class PretrainingService {
         this.release(active);
       }),
     );
-    this.appendLog(run.runDir, `${run.name}: ${job.files.length} images, preset ${job.config.preset}, ${job.config.epochs} epochs, batch ${job.config.batch}, engine ${job.config.engine}.`);
+    this.runs.appendLog(run.runDir, `${run.name}: ${job.files.length} images, preset ${job.config.preset}, ${job.config.epochs} epochs, batch ${job.config.batch}, engine ${job.config.engine}.`);
     try {
       host.start({
         config: job.config,
@@ -480,7 +335,7 @@ export class PretrainingService {
       this.repo.setStatus(runId, 'paused');
       this.emit(active, {});
     }
-    return this.mustGet(runId);
+    return this.runs.mustGet(runId);
   }
 
   resume(runId: number): RunInfo {
@@ -491,7 +346,7 @@ export class PretrainingService {
       this.repo.setStatus(runId, 'running');
       this.emit(active, {});
     }
-    return this.mustGet(runId);
+    return this.runs.mustGet(runId);
   }
 
   cancel(runId: number): RunInfo {
@@ -500,30 +355,7 @@ export class PretrainingService {
     // A paused trainer must run again to reach the step boundary where it stops.
     if (active.status === 'paused') active.host.resume();
     active.host.stop();
-    return this.mustGet(runId);
-  }
-
-  rename(runId: number, name: string): RunInfo {
-    this.mustGet(runId);
-    this.repo.rename(runId, name);
-    return this.mustGet(runId);
-  }
-
-  note(runId: number, note: string): RunInfo {
-    this.mustGet(runId);
-    this.repo.setNote(runId, note);
-    return this.mustGet(runId);
-  }
-
-  delete(runId: number): { deleted: true } {
-    const run = this.mustGet(runId);
-    if (this.active?.runId === runId) throw new ServiceError('CONFLICT', `Run ${runId} is training: cancel it before deleting it.`);
-    // Only ever remove a folder inside our runs folder.
-    const runsDir = path.resolve(this.runsDir());
-    const runDir = path.resolve(run.runDir);
-    if (path.dirname(runDir) === runsDir) fs.rmSync(runDir, { recursive: true, force: true });
-    this.repo.delete(runId);
-    return { deleted: true };
+    return this.runs.mustGet(runId);
   }
 
   /**
@@ -587,7 +419,7 @@ export class PretrainingService {
       case 'ready':
         active.pid = message.pid;
         this.repo.setEngine(runId, message.engine.chosen);
-        if (runDir) this.appendLog(runDir, `Trainer process ${message.pid} on engine ${message.engine.chosen}${message.engine.fallbackReason ? ` (${message.engine.fallbackReason})` : ''}.`);
+        if (runDir) this.runs.appendLog(runDir, `Trainer process ${message.pid} on engine ${message.engine.chosen}${message.engine.fallbackReason ? ` (${message.engine.fallbackReason})` : ''}.`);
         this.emit(active, { engine: message.engine });
         break;
       case 'progress': {
@@ -637,11 +469,11 @@ export class PretrainingService {
         break;
       }
       case 'log':
-        if (runDir) this.appendLog(runDir, message.message, message.level);
+        if (runDir) this.runs.appendLog(runDir, message.message, message.level);
         this.emit(active, { message: message.message, level: message.level });
         break;
       case 'failed':
-        if (runDir) this.appendLog(runDir, message.error.message, 'error');
+        if (runDir) this.runs.appendLog(runDir, message.error.message, 'error');
         break;
       default:
         break;
@@ -672,7 +504,7 @@ export class PretrainingService {
     this.repo.setFinalLosses(active.runId);
     this.release(active);
     const runDir = this.repo.get(active.runId)?.runDir;
-    if (runDir) this.appendLog(runDir, `Run ended: ${status}${error ? ` (${error})` : ''}.`, status === 'crashed' ? 'error' : 'info');
+    if (runDir) this.runs.appendLog(runDir, `Run ended: ${status}${error ? ` (${error})` : ''}.`, status === 'crashed' ? 'error' : 'info');
     this.emit(active, { phase: 'ended', message: `Run ended: ${status}${error ? ` (${error})` : ''}.`, level: status === 'crashed' ? 'error' : 'info' });
   }
 
@@ -692,14 +524,8 @@ export class PretrainingService {
     this.context.emit?.('run', event);
   }
 
-  private mustGet(runId: number): RunInfo {
-    const run = this.repo.get(runId);
-    if (!run) throw new ServiceError('NOT_FOUND', `No run with id ${runId}.`);
-    return run;
-  }
-
   private mustBeActive(runId: number): ActiveRun {
-    this.mustGet(runId);
+    this.runs.mustGet(runId);
     if (this.active?.runId !== runId) throw new ServiceError('CONFLICT', `Run ${runId} is not training now.`);
     return this.active;
   }
@@ -714,12 +540,6 @@ export class PretrainingService {
       pretrainContinue: (args) => this.continue(args),
       pretrainInspect: (args) => this.inspect(args),
       pretrainState: () => this.state(),
-      runLog: ({ runId, lines }) => this.log(runId, lines),
-      runsList: () => this.list(),
-      runGet: ({ runId, maxPoints }) => this.get(runId, maxPoints),
-      runRename: ({ runId, name }) => this.rename(runId, name),
-      runNote: ({ runId, note }) => this.note(runId, note),
-      runDelete: ({ runId }) => this.delete(runId),
     };
   }
 }
@@ -732,10 +552,4 @@ type PretrainingCalls =
   | 'pretrainEstimate'
   | 'pretrainContinue'
   | 'pretrainInspect'
-  | 'pretrainState'
-  | 'runLog'
-  | 'runsList'
-  | 'runGet'
-  | 'runRename'
-  | 'runNote'
-  | 'runDelete';
+  | 'pretrainState';

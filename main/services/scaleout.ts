@@ -19,7 +19,7 @@ import type { ComputeJobClient } from '../jobs/compute-client';
 import { RunsRepository, runFileList } from '../store/runs-repository';
 import type { AreaHandlers, ServiceContext } from './context';
 import { safeFileName, type ExportsService } from './exports';
-import type { PretrainingService } from './pretraining';
+import type { RunsService } from './runs';
 import type { TaskContext } from './tasks';
 
 /**
@@ -86,13 +86,13 @@ export class ScaleoutService {
 
   /**
    * @param jobs reads, hashes and converts in a trainer process.
-   * @param pretraining the runs' folders and file lists.
+   * @param history the runs' folders and file lists.
    * @param exports where an export may be written (never inside a library folder).
    */
   constructor(
     private readonly context: ServiceContext,
     private readonly jobs: ComputeJobClient,
-    private readonly pretraining: PretrainingService,
+    private readonly history: RunsService,
     private readonly exports: ExportsService,
     private readonly trainerScript: string = scaleoutTrainerScript(),
   ) {
@@ -142,7 +142,7 @@ export class ScaleoutService {
   /** A run of the database: its checkpoints on record, its images with the library's hashes and sizes. */
   private appRun(runId: number): ExportSource {
     const run = this.runs.get(runId)!;
-    const list = this.pretraining.readFileList(run);
+    const list = this.history.readFileList(run);
     const rows = this.runs.trainingImages(list.files.map((file) => file.id));
     const gone = list.files.filter((file) => !rows.has(file.id));
     if (gone.length > 0) {
@@ -245,7 +245,6 @@ export class ScaleoutService {
     const metrics = this.jobMetrics(path.join(dir, 'metrics.jsonl'), job.start.globalStep);
     const newest = checkpoints.at(-1)!;
     const config = newest.config;
-    const runsDir = this.pretraining.runsDir();
     const run = this.runs.create({
       name: `Run ${this.runs.nextRunNumber()} (${trainer.engine}, from ${job.parent.runName} at step ${job.start.globalStep})`,
       config,
@@ -253,7 +252,7 @@ export class ScaleoutService {
       imageCount: job.imageCount,
       filesHash: job.parent.filesHash,
       ...(parent ? { parent: { runId: parent.id, step: job.start.globalStep }, monitor: parent.monitor } : {}),
-      folderFor: (id) => (fs.existsSync(path.join(runsDir, String(id))) ? path.join(runsDir, `${id}-${Date.now()}`) : path.join(runsDir, String(id))),
+      folderFor: (id) => this.history.newRunFolder(id),
     });
     fs.mkdirSync(path.join(run.runDir, 'checkpoints'), { recursive: true });
     fs.copyFileSync(path.join(parentDir, runImagesFileName), path.join(run.runDir, runImagesFileName));
@@ -344,14 +343,13 @@ export class ScaleoutService {
         throw error;
       }
       const { folders, files, filesHash } = runFileList(rows);
-      const runsDir = this.pretraining.runsDir();
       const run = this.runs.create({
         name: `Run ${this.runs.nextRunNumber()} (weights from ${path.basename(given)})`,
         config,
         engine: `imported (${layout.source})`,
         imageCount: rows.length,
         filesHash,
-        folderFor: (id) => (fs.existsSync(path.join(runsDir, String(id))) ? path.join(runsDir, `${id}-${Date.now()}`) : path.join(runsDir, String(id))),
+        folderFor: (id) => this.history.newRunFolder(id),
       });
       const checkpoint = path.join(run.runDir, 'checkpoints', 'step-00000000.safetensors');
       fs.mkdirSync(path.dirname(checkpoint), { recursive: true });
