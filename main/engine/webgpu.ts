@@ -7,7 +7,8 @@
  */
 import type * as tfCore from '@tensorflow/tfjs-core';
 import { adapterName, type EngineCandidate, type GpuAdapterReport } from '../common/engine';
-import { GpuHostError, type GpuHostClient } from '../gpu-host/client';
+import { GpuHostError, type GpuHostConnector } from '../gpu-host/client';
+import { appGpuHost } from './gpu-host-connection';
 import {
   checkTfjsWebGpu,
   defaultApi,
@@ -101,8 +102,7 @@ export function simulateDeviceLoss(message: string | undefined): void {
   if (state) state.lost = message;
 }
 
-/** Connects to the desktop app's WebGPU compute window (see main/gpu-host); the same client each time. */
-export type GpuHostConnector = () => Promise<GpuHostClient>;
+export type { GpuHostConnector } from '../gpu-host/client';
 
 /** The candidate for a working adapter: a software one only when asked for. `where` says where WebGPU runs. */
 function adapterCandidate(adapter: GpuAdapterReport, where: string): EngineCandidate {
@@ -126,7 +126,7 @@ function adapterCandidate(adapter: GpuAdapterReport, where: string): EngineCandi
  * where Dawn cannot map GPU buffers, WebGPU is Chromium's, in the app's compute window: `gpuHost`
  * reaches it.
  */
-export async function probeWebGpu(tf: TfCore, where: { electron?: string; gpuHost?: GpuHostConnector } = { electron: process.versions.electron }): Promise<EngineCandidate> {
+export async function probeWebGpu(tf: TfCore, where: { electron?: string; gpuHost?: GpuHostConnector } = { electron: process.versions.electron, gpuHost: appGpuHost() }): Promise<EngineCandidate> {
   if (where.electron) {
     if (where.gpuHost) return probeRemoteWebGpu(where.gpuHost, where.electron);
     // Inside Electron's Node Dawn cannot map buffers ("External buffers are not allowed":

@@ -92,3 +92,6 @@ export class GpuHostClient {
     for (const waiting of [...this.pending.values()]) waiting.reject(new GpuHostError({ code: 'HOST_GONE', message: reason }));
   }
 }
+
+/** Connects to the desktop app's WebGPU compute window; the same client each time. */
+export type GpuHostConnector = () => Promise<GpuHostClient>;

@@ -91,3 +91,10 @@ export interface GpuPort {
 
 /** The message the compute window's page waits for (window.postMessage, with the port transferred). */
 export const gpuHostPortMessage = 'jigclu-gpu-host-port';
+
+/** What a utility process (trainer, probe) sends the desktop app's main process to get a compute window. */
+export const gpuHostOpenRequest = 'jigclu-gpu-host-open';
+/** The main process's answer: `{ type: gpuHostPortReply }` with the window's port transferred, or with `error`. */
+export const gpuHostPortReply = 'jigclu-gpu-host-port';
+/** The IPC channel on which the main process hands the compute window's preload its port. */
+export const gpuHostPortChannel = 'jigclu-gpu-host-port';
