@@ -8,6 +8,7 @@
  */
 import { BrowserWindow, MessageChannelMain, type BrowserWindowConstructorOptions, type MessagePortMain } from 'electron';
 import { gpuHostPortChannel } from '../main/gpu-host/protocol';
+import { lockedDownPreferences } from './window';
 
 /** The origin the compute page is served from (electron/protocol.ts). */
 export const gpuHostOrigin = 'app://gpu-host';
@@ -27,15 +28,8 @@ export function gpuWindowOptions(preloadPath: string): BrowserWindowConstructorO
     focusable: false,
     webPreferences: {
       preload: preloadPath,
-      contextIsolation: true,
-      sandbox: true,
-      nodeIntegration: false,
-      nodeIntegrationInWorker: false,
+      ...lockedDownPreferences,
       nodeIntegrationInSubFrames: false,
-      webSecurity: true,
-      allowRunningInsecureContent: false,
-      webviewTag: false,
-      spellcheck: false,
       devTools: false,
       backgroundThrottling: false,
     },

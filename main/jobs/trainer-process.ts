@@ -116,15 +116,20 @@ async function job(request: Extract<ToTrainer, { type: 'job' }>): Promise<void> 
   running = true;
   try {
     const probed = await selectEngine(request.engine);
-    // The compute window runs pretraining (with its monitor and inspector) and speed checks; the
-    // other jobs run on this process's best CPU engine inside the desktop app, and say so.
+    // The compute window runs pretraining (with its monitor and inspector), speed checks and
+    // embeddings; the other jobs run on this process's best CPU engine inside the desktop app, and say so.
+    const computeWindow = request.job.kind === 'embed' ? await computeWindowFor(probed) : undefined;
     const local = localEngine(probed);
-    const engine = local === probed.chosen ? probed : { ...probed, chosen: local, fallbackReason: `Inside the desktop app WebGPU trains in the app's compute window; this job runs on ${local}.` };
+    const engine = computeWindow || local === probed.chosen ? probed : { ...probed, chosen: local, fallbackReason: `Inside the desktop app WebGPU runs pretraining and embeddings in the app's compute window; this job runs on ${local}.` };
     send({ type: 'ready', engine, pid: process.pid });
-    const result = await runComputeJob(request.job, {
-      progress: (done, total, message) => send({ type: 'job-progress', done, total, message }),
-      chunk: (chunk) => send({ type: 'job-chunk', chunk }),
-    });
+    const result = await runComputeJob(
+      request.job,
+      {
+        progress: (done, total, message) => send({ type: 'job-progress', done, total, message }),
+        chunk: (chunk) => send({ type: 'job-chunk', chunk }),
+      },
+      computeWindow,
+    );
     sendLastAndExit({ type: 'job-result', result });
   } catch (error) {
     sendLastAndExit({ type: 'failed', error: { code: isOutOfMemory(error) ? 'OUT_OF_MEMORY' : 'TRAINING_FAILED', message: String((error as Error)?.message ?? error) } });

@@ -9,10 +9,12 @@ import type { EngineReport } from '../../main/common/engine';
 import type { JigsawBatch } from '../../main/data/jigsaw';
 import { GpuHostClient, GpuHostError } from '../../main/gpu-host/client';
 import { RemoteTrainer, remoteTrainers } from '../../main/engine/remote-trainer';
-import { JigCluTrainer } from '../../main/engine/trainer';
+import { checkpointMetadata, JigCluTrainer } from '../../main/engine/trainer';
 import { listCheckpoints, runPretraining } from '../../main/engine/run-pretraining';
+import { measureStepSeconds } from '../../main/engine/monitor';
 import { probeRemoteWebGpu } from '../../main/engine/webgpu';
-import { decodeSafetensors, type NamedTensor } from '../../main/engine/safetensors';
+import { embedFiles, type EmbedChunk } from '../../main/engine/compute-jobs';
+import { decodeSafetensors, encodeSafetensors, type NamedTensor } from '../../main/engine/safetensors';
 import { gpuHostPageUnavailable, openGpuHostPage } from '../helpers/gpu-host-page';
 import { seeded } from './helpers';
 import { relativeError } from './webgpu-helpers';
@@ -57,6 +59,12 @@ function batchOf(seed: number): JigsawBatch {
   };
 }
 
+/** The images of the tiny dataset, in a fixed order. */
+function tinyFiles(): string[] {
+  const tinyDir = path.resolve('../shared/datasets/tiny');
+  return fs.readdirSync(tinyDir, { recursive: true, encoding: 'utf8' }).filter((file) => /\.(png|jpe?g)$/.test(file)).sort().map((file) => path.join(tinyDir, file));
+}
+
 function bytesOf(tensor: NamedTensor): Buffer {
   return Buffer.from(tensor.data.buffer, tensor.data.byteOffset, tensor.data.byteLength);
 }
@@ -69,6 +77,8 @@ describe.skipIf(unavailable !== undefined)('the WebGPU compute host (the desktop
     await tf.setBackend('cpu');
     page = await openGpuHostPage();
     client = new GpuHostClient(page.port);
+    // Each test needs the GPU open (as the probe leaves it in the app); opening again is a no-op.
+    await client.request({ type: 'open', platform: process.platform });
   }, 60_000);
   afterAll(async () => {
     client?.close();
@@ -121,9 +131,9 @@ describe.skipIf(unavailable !== undefined)('the WebGPU compute host (the desktop
       local.dispose();
       await remote.dispose();
     }
-  }, 120_000);
+  }, 240_000);
 
-  it('computes the kNN monitor\'s features and the inspector\'s outputs like the cpu engine', async () => {
+  it('computes the kNN monitor\'s features, the inspector\'s outputs and an embedding job like the cpu engine', async () => {
     const local = new JigCluTrainer(config, 'fast');
     const initial = await local.state();
     const remote = await RemoteTrainer.create(client, config, { tensors: new Map(initial.map((t) => [t.name, t])), position: local.position });
@@ -138,11 +148,36 @@ describe.skipIf(unavailable !== undefined)('the WebGPU compute host (the desktop
       expect(relativeError(inspected.values, reference.values)).toBeLessThan(tolerance);
       expect([inspected.location, inspected.cluster]).toEqual([reference.location, reference.cluster]);
       expect(inspected.predicted).toHaveLength(reference.predicted.length);
+
+      // The app's embedding job with a checkpoint, on the compute window and here (8 images of 32 px: the shapes above).
+      // The window holds one model at a time (one job per trainer process): the job's replaces this one.
+      await remote.dispose();
+      const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'jigclu-gpu-host-embed-'));
+      try {
+        const checkpoint = path.join(dir, 'step.safetensors');
+        // A checkpoint must hold a config a run can have (crops of 32 px or more); the backbone is the same at any crop.
+        fs.writeFileSync(checkpoint, encodeSafetensors(await local.state(), checkpointMetadata({ ...config, crop: 32 }, local.position)));
+        const job = { kind: 'embed' as const, checkpoint, config, files: tinyFiles().slice(0, 8), size: 32, batch: 64 };
+        const embed = async (onWindow: boolean): Promise<{ dim: number; chunks: EmbedChunk[] }> => {
+          const chunks: EmbedChunk[] = [];
+          const { dim } = await embedFiles(job, { progress: () => undefined, chunk: (chunk) => chunks.push(chunk) }, onWindow ? client : undefined);
+          return { dim, chunks };
+        };
+        const before = (await client.request({ type: 'memory' })).numTensors;
+        const [here, there] = [await embed(false), await embed(true)];
+        // The job's model was freed in the window.
+        expect((await client.request({ type: 'memory' })).numTensors).toBe(before);
+        expect(there.dim).toBe(here.dim);
+        expect(there.chunks.map((c) => c.indices)).toEqual([[0, 1, 2, 3, 4, 5, 6, 7]]);
+        expect(relativeError(there.chunks[0]!.vectors, here.chunks[0]!.vectors)).toBeLessThan(tolerance);
+      } finally {
+        fs.rmSync(dir, { recursive: true, force: true });
+      }
     } finally {
       local.dispose();
       await remote.dispose();
     }
-  }, 60_000);
+  }, 240_000);
 
   it('answers a malformed request with an error as data and keeps serving', async () => {
     await expect(client.request({ type: 'features', images: new Float32Array(32 * 32 * 3), count: 1, size: 32, batch: 1 })).rejects.toThrow(/no model: send create first/);
@@ -159,9 +194,8 @@ describe.skipIf(unavailable !== undefined)('the WebGPU compute host (the desktop
   }, 60_000);
 
   it('trains a run with checkpoints, the kNN monitor and the montage inspector; its checkpoints are ordinary ones', async () => {
-    const tinyDir = path.resolve('../shared/datasets/tiny');
     // 12 images: 3 steps of 4 (the shapes of the tests above, so no new shader is compiled).
-    const files = fs.readdirSync(tinyDir, { recursive: true, encoding: 'utf8' }).filter((file) => /\.(png|jpe?g)$/.test(file)).sort().slice(0, 12).map((file) => path.join(tinyDir, file));
+    const files = tinyFiles().slice(0, 12);
     const runDir = fs.mkdtempSync(path.join(os.tmpdir(), 'jigclu-gpu-host-run-'));
     try {
       const adapter = (await client.request({ type: 'open', platform: process.platform })).adapter;
@@ -193,8 +227,14 @@ describe.skipIf(unavailable !== undefined)('the WebGPU compute host (the desktop
       await local.step(batchOf(1), 10);
       expect([...written.tensors.keys()]).toEqual((await local.state()).map((t) => t.name));
       local.dispose();
+      // The run estimate's speed check, on the window too (a warm-up step and one timed step).
+      const tensors = (await client.request({ type: 'memory' })).numTensors;
+      const speed = await measureStepSeconds(run, 'native', 1, (c) => RemoteTrainer.create(client, c));
+      expect(speed.secondsPerStep).toBeGreaterThan(0);
+      expect(speed.warmupSeconds).toBeGreaterThan(0);
+      expect((await client.request({ type: 'memory' })).numTensors).toBe(tensors);
     } finally {
       fs.rmSync(runDir, { recursive: true, force: true });
     }
-  }, 120_000);
+  }, 240_000);
 });
