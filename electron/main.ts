@@ -99,6 +99,8 @@ function start(): void {
     });
     mainWindow.on('closed', () => {
       mainWindow = undefined;
+      // A hidden compute window (a job still on WebGPU) would keep 'window-all-closed' from firing.
+      app.quit();
     });
   } catch (error) {
     fail(error);
