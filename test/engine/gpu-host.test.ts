@@ -4,9 +4,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as tf from '../../main/engine/tfjs';
 import '@tensorflow/tfjs-backend-cpu';
-import { resolvePretrainConfig } from '../../main/common/pretrain-config';
 import type { EngineReport } from '../../main/common/engine';
-import type { JigsawBatch } from '../../main/data/jigsaw';
 import { GpuHostClient, GpuHostError } from '../../main/gpu-host/client';
 import { RemoteTrainer, remoteTrainers } from '../../main/engine/remote-trainer';
 import { checkpointMetadata, JigCluTrainer } from '../../main/engine/trainer';
@@ -16,8 +14,7 @@ import { probeRemoteWebGpu } from '../../main/engine/webgpu';
 import { embedFiles, type EmbedChunk } from '../../main/engine/compute-jobs';
 import { decodeSafetensors, encodeSafetensors, type NamedTensor } from '../../main/engine/safetensors';
 import { gpuHostPageUnavailable, openGpuHostPage } from '../helpers/gpu-host-page';
-import { seeded } from './helpers';
-import { relativeError } from './webgpu-helpers';
+import { relativeError, seededValues, tinyJigsawBatch, tinyStepConfig } from './webgpu-helpers';
 
 /**
  * The desktop app's WebGPU compute host (the page of its hidden window, out/gpu-host, built by
@@ -29,35 +26,9 @@ const unavailable = gpuHostPageUnavailable();
 if (unavailable) console.warn(`Skipping the WebGPU compute-host tests: ${unavailable}`);
 const tolerance = 1e-4;
 
-function random(length: number, seed: number, scale = 1): Float32Array {
-  const next = seeded(seed);
-  return Float32Array.from({ length }, () => (next() * 2 - 1) * scale);
-}
-
-// cpu-small's architecture at a tiny width and size: 16 px patches, 32 px montages, batch 4.
-const config = { ...resolvePretrainConfig('cpu-small'), width: 0.125, crop: 16, batch: 4, epochs: 2, seed: 3 };
-
-function batchOf(seed: number): JigsawBatch {
-  const n = config.batch;
-  const cells = config.grid * config.grid;
-  const size = config.grid * config.crop;
-  const next = seeded(seed);
-  const permutation = Int32Array.from({ length: n * cells }, (_, i) => i);
-  for (let i = permutation.length - 1; i > 0; i -= 1) {
-    const j = Math.floor(next() * (i + 1));
-    [permutation[i], permutation[j]] = [permutation[j]!, permutation[i]!];
-  }
-  return {
-    n,
-    grid: config.grid,
-    crop: config.crop,
-    size,
-    montages: random(n * size * size * 3, seed),
-    clusterLabels: Int32Array.from(permutation, (p) => Math.floor(p / cells)),
-    locationLabels: Int32Array.from(permutation, (p) => p % cells),
-    permutation,
-  };
-}
+const random = seededValues;
+const config = tinyStepConfig;
+const batchOf = tinyJigsawBatch;
 
 /** The images of the tiny dataset, in a fixed order. */
 function tinyFiles(): string[] {
