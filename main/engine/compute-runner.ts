@@ -1,3 +1,4 @@
+import type { GpuHostClient } from '../gpu-host/client';
 import { onCpuEngine } from './backend';
 import { classifyFiles, embedFiles, type ComputeJob, type ComputeJobKind, type ComputeJobOf, type ComputeResults, type JobHooks } from './compute-jobs';
 import { exportBackboneFiles } from './export-jobs';
@@ -7,7 +8,7 @@ import { kmeans } from './kmeans';
 import { nearDuplicatePairs, pca2d, umap2d } from './projection';
 
 /** One runner per kind of job, each typed by what ComputeResults says that kind answers. */
-type Runners = { [K in ComputeJobKind]: (job: ComputeJobOf<K>, hooks: JobHooks) => Promise<ComputeResults[K]> };
+type Runners = { [K in ComputeJobKind]: (job: ComputeJobOf<K>, hooks: JobHooks, computeWindow?: GpuHostClient) => Promise<ComputeResults[K]> };
 
 const runners: Runners = {
   embed: embedFiles,
@@ -33,9 +34,12 @@ const runners: Runners = {
   'import-weights': importWeightsFile,
 };
 
-/** Runs one compute job in the trainer process and returns its result (structured-cloneable). */
-export function runComputeJob<K extends ComputeJobKind>(job: ComputeJobOf<K>, hooks: JobHooks): Promise<ComputeResults[K]> {
+/**
+ * Runs one compute job in the trainer process and returns its result (structured-cloneable).
+ * `computeWindow`: the desktop app's WebGPU compute window, for the jobs that run there (embed).
+ */
+export function runComputeJob<K extends ComputeJobKind>(job: ComputeJobOf<K>, hooks: JobHooks, computeWindow?: GpuHostClient): Promise<ComputeResults[K]> {
   // TypeScript cannot tie runners[job.kind] to K; the table above is what checks each pair.
-  const run = runners[job.kind as K] as (job: ComputeJob, hooks: JobHooks) => Promise<ComputeResults[K]>;
-  return run(job, hooks);
+  const run = runners[job.kind as K] as (job: ComputeJob, hooks: JobHooks, computeWindow?: GpuHostClient) => Promise<ComputeResults[K]>;
+  return run(job, hooks, computeWindow);
 }
