@@ -45,9 +45,10 @@ describe('jigclu pretrain records its run', () => {
     // The app is open on the data folder before the command starts.
     const app = openApp(dataDir);
     // Slow steps, so the run is still training when a second app opens.
-    const cli = jigclu(['--data-dir', dataDir, 'pretrain', sharedDataset('tiny'), '--epochs', '2', '--batch', '8', '--seed', '3', '--engine', 'wasm'], { JIGCLU_STEP_DELAY_MS: '700' });
+    const cli = jigclu(['--data-dir', dataDir, 'pretrain', sharedDataset('tiny'), '--epochs', '2', '--batch', '8', '--seed', '3', '--engine', 'wasm'], { JIGCLU_STEP_DELAY_MS: '1000' });
     try {
-      await waitFor(() => /epoch 1\/2/.test(cli.state.output) || cli.state.code !== undefined, 'the command to train its first steps', 120_000);
+      // The app sees the run's first steps in the database while the command trains.
+      await waitFor(() => app.services.runs.list().some((run) => run.status === 'running' && run.lastStep >= 1) || cli.state.code !== undefined, 'the command to train its first step', 120_000);
       expect(cli.state.code, cli.state.output).toBeUndefined();
       // An app started now finds the run training in another live process and leaves it so.
       const late = openApp(dataDir);
