@@ -8,7 +8,6 @@ import { JigsawBatchSource, type RejectedFile } from '../data/batch-source';
 import { referenceAugmentation } from '../data/augment';
 import { defaultConvGradMode, type ConvGradMode } from './conv';
 import { JigCluTrainer, stepsPerEpoch, type StepResult } from './trainer';
-import { ParallelTrainer } from './parallel-trainer';
 import { writeFileAtomic } from './safetensors';
 import { inspectBatch, loadMonitorImages, monitorAccuracy, type BatchInspection, type MonitorImages, type MonitorSet } from './monitor';
 
@@ -88,14 +87,6 @@ export interface PretrainRequest {
   engine: EngineReport;
   /** Folder for the on-disk cache of resized images (optional). */
   cacheDir?: string;
-  /**
-   * Training threads: 2 runs each step on two replica threads with the loss over the whole
-   * batch (parallel-trainer.ts; wasm or cpu engine, even batch, built replica script). Default
-   * 1: on a 2-core machine two half-batch replicas cost ~1.5x the CPU of one whole-batch step
-   * (tfjs's per-op overhead does not halve) and the batch worker needs a core too, so it was
-   * not faster end to end here; tfjs-node(-gpu) has its own threads.
-   */
-  replicas?: 1 | 2;
   /** A labelled subset of the images for the kNN monitor (after each epoch). */
   monitor?: MonitorSet;
   /** Waits this long after each step (demos and end-to-end tests slow training down with it). */
@@ -139,25 +130,18 @@ function resolveConvGrad(config: PretrainConfig): ConvGradMode {
 export async function runPretraining(request: PretrainRequest, hooks: PretrainHooks = {}): Promise<PretrainOutcome> {
   const log = hooks.log ?? (() => undefined);
   const convGradFor = (config: PretrainConfig) => resolveConvGrad(config);
-  const replicaScript = path.join(path.dirname(fileURLToPath(import.meta.url)), 'replica-thread.js');
-  const batchSize = request.resumeFrom ? JigCluTrainer.readMetadata(fs.readFileSync(request.resumeFrom)).config.batch : request.config.batch;
-  const parallelOk = (request.engine.chosen === 'wasm' || request.engine.chosen === 'cpu') && batchSize % 2 === 0 && fs.existsSync(replicaScript);
-  const replicas = request.replicas ?? 1;
-  if (replicas === 2 && !parallelOk) throw new Error(`Two training threads need the wasm or cpu engine, an even batch size and ${replicaScript}.`);
-  let trainer: JigCluTrainer | ParallelTrainer;
+  let trainer: JigCluTrainer;
   if (request.resumeFrom) {
     const overrides = { convGrad: convGradFor(request.config), epochs: request.config.epochs };
-    const checkpoint = fs.readFileSync(request.resumeFrom);
-    trainer = replicas === 2 ? await ParallelTrainer.deserialize(checkpoint, overrides, { replicaScript }) : JigCluTrainer.deserialize(checkpoint, overrides);
+    trainer = JigCluTrainer.deserialize(fs.readFileSync(request.resumeFrom), overrides);
     log('info', `Resuming from ${path.basename(request.resumeFrom)} at epoch ${trainer.position.epoch + 1}, step ${trainer.position.globalStep}.`);
   } else {
-    trainer = replicas === 2 ? await ParallelTrainer.create(request.config, convGradFor(request.config), { replicaScript }) : new JigCluTrainer(request.config, convGradFor(request.config));
+    trainer = new JigCluTrainer(request.config, convGradFor(request.config));
   }
   const config = trainer.config;
-  const sizes = trainer instanceof ParallelTrainer ? trainer : { trainableTensors: trainer.model.trainable().length, backboneWeights: trainer.model.backbone.params.count() };
   fs.mkdirSync(path.join(request.runDir, 'checkpoints'), { recursive: true });
   writeFileAtomic(path.join(request.runDir, 'run.json'), JSON.stringify({ config, engine: request.engine.chosen, files: request.files.length }, null, 2));
-  log('info', `Engine ${request.engine.chosen}${request.engine.fallbackReason ? ` (${request.engine.fallbackReason})` : ''}; conv gradient: ${trainer.convGrad}; ${sizes.trainableTensors} parameter tensors, ${(sizes.backboneWeights / 1e6).toFixed(2)} M backbone weights; ${replicas === 2 ? 'two training threads (data-parallel replicas, loss over the whole batch)' : 'one training thread'}.`);
+  log('info', `Engine ${request.engine.chosen}${request.engine.fallbackReason ? ` (${request.engine.fallbackReason})` : ''}; conv gradient: ${trainer.convGrad}; ${trainer.model.trainable().length} parameter tensors, ${(trainer.model.backbone.params.count() / 1e6).toFixed(2)} M backbone weights.`);
 
   const source = new JigsawBatchSource(request.files, {
     jigsaw: { grid: config.grid, crop: config.crop, cross: config.cross, augmentation: referenceAugmentation },
@@ -183,12 +167,12 @@ export async function runPretraining(request: PretrainRequest, hooks: PretrainHo
     throw new Error(`Only ${imageCount} usable images for a batch of ${config.batch}: lower the batch size or add images.`);
   }
   let monitor: MonitorImages | undefined;
-  if (request.monitor && request.monitor.files.length > 0 && trainer instanceof JigCluTrainer) {
+  if (request.monitor && request.monitor.files.length > 0) {
     monitor = await loadMonitorImages(request.monitor, config.grid * config.crop);
     log('info', `kNN monitor: ${monitor.queries.labels.length} held-out images voted on by ${monitor.bank.labels.length} labelled ones (${monitor.classes} classes), checked after each epoch${monitor.skipped ? `; ${monitor.skipped} could not be decoded` : ''}.`);
   }
   const runKnn = (): void => {
-    if (!monitor || !(trainer instanceof JigCluTrainer)) return;
+    if (!monitor) return;
     const accuracy = monitorAccuracy(trainer, monitor);
     hooks.knn?.({ epoch: trainer.position.epoch, step: trainer.position.globalStep, accuracy });
     log('info', `kNN accuracy after epoch ${trainer.position.epoch}: ${(accuracy * 100).toFixed(1)}%.`);
@@ -197,7 +181,6 @@ export async function runPretraining(request: PretrainRequest, hooks: PretrainHo
     const inspect = hooks.takeInspectRequest?.();
     if (!inspect) return;
     try {
-      if (!(trainer instanceof JigCluTrainer)) throw new Error('the montage inspector needs one training thread (this run trains on two)');
       const step = inspect.step ?? Math.max(1, trainer.position.globalStep);
       if (step > totalSteps) throw new Error(`step ${step} is beyond the run's ${totalSteps} steps`);
       const epoch = Math.floor((step - 1) / epochSteps);
@@ -216,7 +199,7 @@ export async function runPretraining(request: PretrainRequest, hooks: PretrainHo
 
   const writeCheckpoint = async (kind: CheckpointWritten['kind']): Promise<void> => {
     const file = path.join(request.runDir, 'checkpoints', `step-${String(trainer.position.globalStep).padStart(8, '0')}.safetensors`);
-    writeFileAtomic(file, await trainer.serialize({ kind, files: String(imageCount) }));
+    writeFileAtomic(file, trainer.serialize({ kind, files: String(imageCount) }));
     lastCheckpoint = file;
     hooks.checkpoint?.({ file, kind, globalStep: trainer.position.globalStep, epoch: trainer.position.epoch });
     // Keep the newest `keepCheckpoints`; older ones go.
@@ -314,7 +297,7 @@ export async function runPretraining(request: PretrainRequest, hooks: PretrainHo
     }
     return { status: 'finished', lastCheckpoint, position: trainer.position, lastLosses, rejected: source.rejected, imageCount };
   } finally {
-    await trainer.dispose();
+    trainer.dispose();
     await source.close();
   }
 }
