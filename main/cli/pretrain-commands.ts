@@ -120,8 +120,10 @@ export function registerPretrainCommands(program: Command): void {
         checkpointEvery: options.checkpointEvery,
       };
       let config;
+      const resumed = resumeFrom ? JigCluTrainer.readMetadata(fs.readFileSync(resumeFrom)) : undefined;
+      const resumedAt = resumed?.position.globalStep;
       try {
-        const base = resumeFrom ? JigCluTrainer.readMetadata(fs.readFileSync(resumeFrom)).config : undefined;
+        const base = resumed?.config;
         config = base
           ? resolvePretrainConfig(base.preset, { ...base, epochs: options.epochs ?? base.epochs })
           : resolvePretrainConfig(options.preset, overrides, files.length);
@@ -148,6 +150,7 @@ export function registerPretrainCommands(program: Command): void {
       );
       let started = false;
       let stop = false;
+      let trainingSeconds = 0;
       const deadline = options.timeLimit ? performance.now() + options.timeLimit * 60_000 : Infinity;
       let interrupts = 0;
       const onInterrupt = (): void => {
@@ -163,6 +166,7 @@ export function registerPretrainCommands(program: Command): void {
           { config, files, runDir, resumeFrom, engine, cacheDir: options.cache ? path.join(dataDir, 'cache', 'images') : undefined },
           {
             progress: (progress) => {
+              if (progress.elapsedSeconds !== undefined) trainingSeconds = progress.elapsedSeconds;
               if (!started) {
                 bar.start(progress.total, progress.done, progressLine(progress));
                 started = true;
@@ -178,11 +182,13 @@ export function registerPretrainCommands(program: Command): void {
           },
         );
         bar.stop();
+        const trained = (outcome.position.globalStep - (resumedAt ?? 0)) * config.batch;
         console.log(
           `${outcome.status === 'finished' ? 'Finished' : 'Stopped'} at epoch ${outcome.position.epoch}, step ${outcome.position.globalStep} on ${outcome.imageCount} images` +
             (outcome.rejected.length ? ` (${outcome.rejected.length} files skipped)` : '') +
             (outcome.lastLosses ? `; last loss ${outcome.lastLosses.total.toFixed(4)}` : '') +
-            `.\nCheckpoint: ${outcome.lastCheckpoint ?? 'none written'}`,
+            `.\n${trained} images seen in ${trainingSeconds.toFixed(1)} s of training${trainingSeconds > 0 ? ` (${(trained / trainingSeconds).toFixed(1)} images/s)` : ''}.` +
+            `\nCheckpoint: ${outcome.lastCheckpoint ?? 'none written'}`,
         );
       } finally {
         bar.stop();

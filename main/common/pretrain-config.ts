@@ -266,3 +266,12 @@ export function parseStoredPretrainConfig(stored: unknown): PretrainConfig {
   }
   return pretrainConfigSchema.parse(raw);
 }
+
+/**
+ * The side whole images are resized and centre-cropped to when a backbone is used rather than
+ * trained: the kNN monitor, embeddings (clusters, map, similar images), the classifier's input,
+ * `jigclu knn` / `evaluate`. PROVISIONAL: decided by measurement (issue 15).
+ */
+export function evalSizeFor(config: Pick<PretrainConfig, 'grid' | 'crop'>): number {
+  return config.grid * config.crop;
+}

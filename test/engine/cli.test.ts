@@ -26,6 +26,7 @@ describe('jigclu CLI', () => {
     expect(pretrain.stderr).toMatch(/Engine: (wasm|cpu|tfjs-node)/);
     expect(pretrain.stderr).toMatch(/Epoch 2\/2 done: loss \d/);
     expect(pretrain.stdout).toMatch(/Finished at epoch 2, step 6 on 24 images/);
+    expect(pretrain.stdout).toMatch(/\n48 images seen in \d+\.\d s of training \(\d+\.\d images\/s\)\./);
     const checkpoint = /Checkpoint: (\S+\.safetensors)/.exec(pretrain.stdout)?.[1];
     expect(checkpoint && fs.existsSync(checkpoint)).toBe(true);
 
@@ -36,6 +37,20 @@ describe('jigclu CLI', () => {
     const baseline = jigclu(['knn', '--random-init', '--train', tiny, '--test', tiny]);
     expect(baseline.code, baseline.all).toBe(0);
     expect(baseline.stdout).toMatch(/kNN top-1: \d+\.\d\d% \(random-init resnet18 x0.25;/);
+
+    // evaluate: kNN, k-means scores and the few-label probe in one command, also as JSON.
+    const report = path.join(dataDir, 'quality.json');
+    const evaluated = jigclu(['evaluate', runDir, '--train', tiny, '--test', tiny, '--per-class', '4', '--draws', '2', '--json', report]);
+    expect(evaluated.code, evaluated.all).toBe(0);
+    expect(evaluated.stdout).toMatch(/kNN top-1: \d+\.\d% \(k = 200, t = 0\.1; 24 train \/ 24 test images\)/);
+    expect(evaluated.stdout).toMatch(/k-means of the test images \(k = 3\): NMI \d\.\d{4}, ARI -?\d\.\d{4}, purity \d\.\d{4}/);
+    expect(evaluated.stdout).toMatch(/4-label linear probe: test \d+\.\d% ± \d+\.\d over 2 label draws/);
+    const json = JSON.parse(fs.readFileSync(report, 'utf8')) as { backbone: { step: number; imagesSeen: number }; knn: number; probe: number[]; fineTune: number[]; clusters: { nmi: number } };
+    expect(json.backbone).toMatchObject({ step: 6, imagesSeen: 48 });
+    expect(json.probe).toHaveLength(2);
+    expect(json.fineTune).toEqual([]);
+    expect(json.knn).toBeGreaterThanOrEqual(0);
+    expect(json.clusters.nmi).toBeGreaterThanOrEqual(0);
 
     // embed: one CSV row per image, 128 L2-normalised features (ResNet-18 x 0.25).
     const embeddings = path.join(dataDir, 'embeddings.csv');

@@ -1,0 +1,31 @@
+import { describe, expect, it } from 'vitest';
+// @ts-expect-error -- a plain .mjs helper of the benchmarks, without type declarations
+import { fitEpochs, formatMeanSd, meanSd, parseArgs, parsePretrainOutput } from '../bench/quality-lib.mjs';
+
+/** The arithmetic behind `npm run bench:quality` and `bench:eval-size` (quality-lib.mjs). */
+describe('quality benchmark helpers', () => {
+  it('gives mean and sample sd, and formats them with a sign for gains', () => {
+    expect(meanSd([1, 2, 3])).toEqual({ mean: 2, sd: 1 });
+    expect(meanSd([0.5])).toEqual({ mean: 0.5, sd: 0 });
+    expect(formatMeanSd([0.1, 0.12, 0.14], { scale: 100, digits: 1, signed: true })).toBe('+12.0 ± 2.0');
+    expect(formatMeanSd([-0.02, -0.04], { scale: 100, digits: 1, signed: true })).toBe('-3.0 ± 1.4');
+    expect(formatMeanSd([0.2, 0.3], { digits: 3 })).toBe('0.250 ± 0.071');
+  });
+
+  it('fits the whole epochs that a time budget holds at the measured speed, at least one', () => {
+    // 10 minutes, 30 s to prepare, 100 images/s, 2976 images an epoch: 570 * 100 / 2976 = 19.2.
+    expect(fitEpochs({ minutes: 10, prepSeconds: 30, imagesPerSecond: 100, imagesPerEpoch: 2976 })).toBe(19);
+    expect(fitEpochs({ minutes: 1, prepSeconds: 50, imagesPerSecond: 10, imagesPerEpoch: 2976 })).toBe(1);
+  });
+
+  it("reads where a pretraining run stopped and what it trained from the CLI's last lines", () => {
+    const stdout = 'Stopped at epoch 7, step 686 on 3000 images; last loss 5.1234.\n21952 images seen in 561.3 s of training (39.1 images/s).\nCheckpoint: /x/step-00000686.safetensors\n';
+    expect(parsePretrainOutput(stdout)).toEqual({ status: 'stopped', epoch: 7, step: 686, images: 3000, imagesSeen: 21952, trainingSeconds: 561.3 });
+    expect(() => parsePretrainOutput('nothing')).toThrow(/unexpected pretraining output/);
+  });
+
+  it('parses options against their defaults and refuses unknown ones', () => {
+    expect(parseArgs(['--minutes', '2', '--per-class', '5', '--runs', '/tmp/r'], { minutes: 10, perClass: 10, runs: '' })).toEqual({ minutes: 2, perClass: 5, runs: '/tmp/r' });
+    expect(() => parseArgs(['--minute', '2'], { minutes: 10 })).toThrow(/unknown option --minute/);
+  });
+});
