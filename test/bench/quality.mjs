@@ -8,7 +8,8 @@
 // table (mean ± sd over the seeds, a seed's few-label value being its mean over the label draws)
 // and writes it with the commands, commit and machine to test/bench/results/quality-<date>.md/.json.
 // Take it exclusively (it times pretraining): flock <lock> npm run bench:quality.
-// `--runs <folder>` keeps the pretraining runs there and reuses those already recorded in it.
+// `--runs <folder>` keeps the pretraining runs there and reuses those already recorded in it;
+// `--pretrain-only` stops after pretraining (evaluation is not timed: it need not hold the lock).
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -17,7 +18,8 @@ import { dataset, evaluateRun, formatMeanSd, gitState, machine, meanSd, parseArg
 /** The issue's Must-show gains (pretrained minus random init). */
 const targets = { knn: 10, nmi: 0.1, probe: 8, fineTune: 5 };
 
-const options = parseArgs(process.argv.slice(2), { minutes: 10, seeds: '1,2,3', runs: '', draws: 3, perClass: 10, preset: 'cpu-small' });
+const options = parseArgs(process.argv.slice(2), { minutes: 10, seeds: '1,2,3', runs: '', draws: 3, perClass: 10, preset: 'cpu-small', pretrainOnly: false });
+if (options.pretrainOnly && !options.runs) throw new Error('--pretrain-only needs --runs <folder> to keep the runs in');
 if (!fs.existsSync(path.join(dataset, 'train'))) throw new Error(`missing ${dataset}: the quality benchmark needs ../shared/datasets/cifar10-dev`);
 const seeds = options.seeds.split(',').map(Number);
 const runsDir = options.runs ? path.resolve(options.runs) : fs.mkdtempSync(path.join(os.tmpdir(), 'jigclu-quality-runs-'));
@@ -27,12 +29,17 @@ const started = new Date();
 const perSeed = [];
 for (const seed of seeds) {
   const { runDir, record } = pretrainSeed({ runsDir, seed, minutes: options.minutes, preset: options.preset });
+  if (options.pretrainOnly) continue;
   const common = { draws: options.draws, perClass: options.perClass, fineTune: true };
   const pretrained = evaluateRun(runDir, { ...common, randomInit: false });
   const random = evaluateRun(runDir, { ...common, randomInit: true });
   perSeed.push({ seed, pretrain: record, pretrained, random });
 }
 
+if (options.pretrainOnly) {
+  console.log(`Pretraining runs recorded in ${runsDir}; evaluate them with: npm run bench:quality -- --runs ${runsDir}`);
+  process.exit(0);
+}
 const mean = (values) => meanSd(values).mean;
 const metric = (pick, scale, digits, target, unit) => {
   const pre = perSeed.map((s) => pick(s.pretrained));
