@@ -6,7 +6,8 @@ import { evalSizeFor, presetNames, resolvePretrainConfig, type PresetName, type 
 import { selectEngine } from '../engine/backend';
 import { evaluateQuality, type LabelledFiles } from '../engine/quality';
 import { JigCluTrainer } from '../engine/trainer';
-import { classFolders, integer, phaseBar, resolveCheckpoint } from './finetune-commands';
+import { resolveCheckpointArgument } from './checkpoint-argument';
+import { classFolders, integer, phaseBar } from './finetune-commands';
 
 /**
  * `jigclu evaluate`: the representation quality of a backbone on labelled class folders in one
@@ -47,7 +48,7 @@ function drawsText(values: number[]): string {
 
 async function evaluate(checkpointArg: string | undefined, options: EvaluateOptions): Promise<void> {
   if (!checkpointArg && !options.randomInit) throw new Error('give a run folder or checkpoint, or --random-init for the untrained baseline.');
-  const checkpoint = checkpointArg ? resolveCheckpoint(checkpointArg) : undefined;
+  const checkpoint = checkpointArg ? resolveCheckpointArgument(checkpointArg) : undefined;
   const metadata = checkpoint ? JigCluTrainer.readMetadata(fs.readFileSync(checkpoint)) : undefined;
   // With --random-init and a checkpoint: the checkpoint's architecture, initialised with its seed
   // (the weights that run started from).

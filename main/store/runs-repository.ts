@@ -64,6 +64,8 @@ export interface RunFile {
   folder_path: string;
   rel_path: string;
   content_hash: string;
+  size: number;
+  mtime_ms: number;
 }
 
 /** Pretraining runs, their metrics and checkpoints (migration 0003). */
@@ -271,13 +273,13 @@ export class RunsRepository {
       const placeholders = folderIds.map(() => '?').join(', ');
       return this.db
         .prepare(
-          `SELECT i.id, f.path AS folder_path, i.rel_path, i.content_hash FROM images i JOIN folders f ON f.id = i.folder_id
+          `SELECT i.id, f.path AS folder_path, i.rel_path, i.content_hash, i.size, i.mtime_ms FROM images i JOIN folders f ON f.id = i.folder_id
            WHERE i.folder_id IN (${placeholders}) ORDER BY i.id`,
         )
         .all(...folderIds) as RunFile[];
     }
     return this.db
-      .prepare('SELECT i.id, f.path AS folder_path, i.rel_path, i.content_hash FROM images i JOIN folders f ON f.id = i.folder_id ORDER BY i.id')
+      .prepare('SELECT i.id, f.path AS folder_path, i.rel_path, i.content_hash, i.size, i.mtime_ms FROM images i JOIN folders f ON f.id = i.folder_id ORDER BY i.id')
       .all() as RunFile[];
   }
 
