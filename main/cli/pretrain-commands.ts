@@ -14,6 +14,7 @@ import { exportBackbone } from '../engine/export';
 import { exportTorchBackbone } from '../engine/torch-export';
 import { runPretraining, type PretrainProgress } from '../engine/run-pretraining';
 import { JigCluTrainer } from '../engine/trainer';
+import { mainThreadCpuSeconds } from './cpu-time';
 import * as tf from '../engine/tfjs';
 import { resolveCheckpointArgument } from './checkpoint-argument';
 import { listFolders, planResume } from './pretrain-resume';
@@ -55,6 +56,7 @@ interface PretrainOptions {
   allowChangedImages?: boolean;
   checkpointEvery?: number;
   timeLimit?: number;
+  cpuTimeLimit?: number;
   cache: boolean;
 }
 
@@ -84,6 +86,7 @@ export function registerPretrainCommands(program: Command): void {
     .option('--seed <n>', 'random seed', number('--seed', true))
     .option('--checkpoint-every <steps>', 'write a checkpoint every N steps', number('--checkpoint-every', true))
     .option('--time-limit <minutes>', 'stop (with a checkpoint) after this many minutes of training', number('--time-limit'))
+    .option('--cpu-time-limit <minutes>', "stop (with a checkpoint) once the training thread has used this many minutes of CPU time (a budget that holds on a machine busy with other work)", number('--cpu-time-limit'))
     .addOption(new Option('--engine <name>', 'tfjs engine').choices(['auto', ...engineNames]).default('auto'))
     .addOption(new Option('--conv-grad <mode>', "conv filter gradient: ours ('fast') or tfjs's ('native')").choices(['auto', 'fast', 'native']))
     .option('--out <folder>', 'run folder for checkpoints (default: <data-dir>/runs/<time>-<preset>)')
@@ -157,6 +160,9 @@ export function registerPretrainCommands(program: Command): void {
       let stop = false;
       let trainingSeconds = 0;
       const deadline = options.timeLimit ? performance.now() + options.timeLimit * 60_000 : Infinity;
+      const cpuDeadline = options.cpuTimeLimit ? mainThreadCpuSeconds() + options.cpuTimeLimit * 60 : Infinity;
+      // CPU time and step after the first step (whose time includes the engine's warm-up), for the rate.
+      let firstStep: { step: number; cpu: number } | undefined;
       let interrupts = 0;
       const onInterrupt = (): void => {
         interrupts += 1;
@@ -172,6 +178,7 @@ export function registerPretrainCommands(program: Command): void {
           {
             progress: (progress) => {
               if (progress.elapsedSeconds !== undefined) trainingSeconds = progress.elapsedSeconds;
+              if (progress.phase === 'training' && !firstStep) firstStep = { step: progress.done, cpu: mainThreadCpuSeconds() };
               if (!started) {
                 bar.start(progress.total, progress.done, progressLine(progress));
                 started = true;
@@ -183,16 +190,18 @@ export function registerPretrainCommands(program: Command): void {
               if (started && process.stderr.isTTY) process.stderr.write('\n');
               console.error(level === 'warn' ? `warning: ${message}` : message);
             },
-            control: () => (stop || performance.now() > deadline ? 'stop' : 'run'),
+            control: () => (stop || performance.now() > deadline || mainThreadCpuSeconds() > cpuDeadline ? 'stop' : 'run'),
           },
         );
         bar.stop();
         const trained = (outcome.position.globalStep - (resumedAt ?? 0)) * config.batch;
+        const cpuRate = firstStep && outcome.position.globalStep > firstStep.step ? ((outcome.position.globalStep - firstStep.step) * config.batch) / (mainThreadCpuSeconds() - firstStep.cpu) : undefined;
         console.log(
           `${outcome.status === 'finished' ? 'Finished' : 'Stopped'} at epoch ${outcome.position.epoch}, step ${outcome.position.globalStep} on ${outcome.imageCount} images` +
             (outcome.rejected.length ? ` (${outcome.rejected.length} files skipped)` : '') +
             (outcome.lastLosses ? `; last loss ${outcome.lastLosses.total.toFixed(4)}` : '') +
-            `.\n${trained} images seen in ${trainingSeconds.toFixed(1)} s of training${trainingSeconds > 0 ? ` (${(trained / trainingSeconds).toFixed(1)} images/s)` : ''}.` +
+            `.\n${trained} images seen in ${trainingSeconds.toFixed(1)} s of training${trainingSeconds > 0 ? ` (${(trained / trainingSeconds).toFixed(1)} images/s)` : ''}` +
+            `; the training thread used ${mainThreadCpuSeconds().toFixed(1)} s of CPU${cpuRate ? ` (${cpuRate.toFixed(1)} images per CPU second after the first step)` : ''}.` +
             `\nCheckpoint: ${outcome.lastCheckpoint ?? 'none written'}`,
         );
       } finally {

@@ -35,22 +35,31 @@ export function formatMeanSd(values, { scale = 1, digits = 1, signed = false } =
   return `${sign}${mean.toFixed(digits)} ± ${sd.toFixed(digits)}`;
 }
 
-/** What a pretraining command printed at its end: where it stopped and how much it trained. */
+/** What a pretraining command printed at its end: where it stopped, how much it trained, the CPU it used. */
 export function parsePretrainOutput(stdout) {
   const end = /(Finished|Stopped) at epoch (\d+), step (\d+) on (\d+) images/.exec(stdout);
   const seen = /(\d+) images seen in (\d+(?:\.\d+)?) s of training/.exec(stdout);
-  if (!end || !seen) throw new Error(`unexpected pretraining output:\n${stdout}`);
-  return { status: end[1].toLowerCase(), epoch: Number(end[2]), step: Number(end[3]), images: Number(end[4]), imagesSeen: Number(seen[1]), trainingSeconds: Number(seen[2]) };
+  const cpu = /the training thread used (\d+(?:\.\d+)?) s of CPU(?: \((\d+(?:\.\d+)?) images per CPU second after the first step\))?/.exec(stdout);
+  if (!end || !seen || !cpu) throw new Error(`unexpected pretraining output:\n${stdout}`);
+  return {
+    status: end[1].toLowerCase(),
+    epoch: Number(end[2]),
+    step: Number(end[3]),
+    images: Number(end[4]),
+    imagesSeen: Number(seen[1]),
+    trainingSeconds: Number(seen[2]),
+    cpuSeconds: Number(cpu[1]),
+    imagesPerCpuSecond: cpu[2] === undefined ? null : Number(cpu[2]),
+  };
 }
 
 /**
- * The whole epochs that fit a time budget at a measured speed: (budget - preparation) * rate /
- * images per epoch, at least 1. Preparation (decoding, engine start) is taken from the
- * calibration run, which decoded without a cache: an upper bound for the run after it.
+ * The whole epochs that fit a CPU-time budget at a measured speed: (budget - the CPU the run
+ * spends before training) * images per CPU second / images per epoch, at least 1.
  */
-export function fitEpochs({ minutes, prepSeconds, imagesPerSecond, imagesPerEpoch }) {
-  const seconds = minutes * 60 - prepSeconds;
-  return Math.max(1, Math.floor((seconds * imagesPerSecond) / imagesPerEpoch));
+export function fitEpochs({ minutes, prepCpuSeconds, imagesPerCpuSecond, imagesPerEpoch }) {
+  const seconds = minutes * 60 - prepCpuSeconds;
+  return Math.max(1, Math.floor((seconds * imagesPerCpuSecond) / imagesPerEpoch));
 }
 
 /** The commit the numbers come from, and whether the tree had changes. */
@@ -91,11 +100,40 @@ export function parseArgs(argv, defaults) {
 }
 
 /**
+ * The training speed per CPU second of the training thread, measured once per runs folder
+ * (calibration.json) by a short run of `preset` (1 CPU minute): CPU time, unlike the wall clock,
+ * hardly depends on what else the machine runs, so one calibration serves every seed.
+ */
+export function calibrate({ runsDir, preset }) {
+  const file = path.join(runsDir, 'calibration.json');
+  if (fs.existsSync(file)) return JSON.parse(fs.readFileSync(file, 'utf8'));
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'jigclu-quality-'));
+  try {
+    const args = ['--data-dir', dataDir, 'pretrain', path.join(dataset, 'train'), '--preset', preset, '--seed', '0', '--epochs', '1', '--cpu-time-limit', '1', '--out', path.join(dataDir, 'run')];
+    const measured = parsePretrainOutput(jigclu(args).stdout);
+    if (!measured.imagesPerCpuSecond) throw new Error('the calibration run trained too little to measure its speed');
+    const batch = measured.imagesSeen / measured.step;
+    const calibration = {
+      imagesPerCpuSecond: measured.imagesPerCpuSecond,
+      // What the main thread spends before and outside the steps (engine start, image bookkeeping).
+      prepCpuSeconds: Math.max(0, measured.cpuSeconds - measured.imagesSeen / measured.imagesPerCpuSecond),
+      imagesPerEpoch: Math.floor(measured.images / batch) * batch,
+      git: gitState(),
+      date: new Date().toISOString(),
+    };
+    fs.writeFileSync(file, `${JSON.stringify(calibration, null, 2)}\n`);
+    return calibration;
+  } finally {
+    fs.rmSync(dataDir, { recursive: true, force: true });
+  }
+}
+
+/**
  * One pretraining run per seed, kept in `runsDir/seed-<seed>` with a pretrain.json record; a run
  * already recorded there is reused (so evaluations can be repeated without pretraining again).
- * Each run first calibrates: a short run measures images/s and the preparation time, and the
- * real run gets the whole epochs that fit `minutes` (its cosine schedule then ends inside the
- * budget), with `--time-limit minutes` as the hard stop.
+ * The budget is `minutes` of the training thread's CPU time (`--cpu-time-limit`), which is what
+ * that many wall minutes give on an idle machine; the run gets the whole epochs that fit it at
+ * the calibrated speed, so its cosine schedule ends inside the budget.
  */
 export function pretrainSeed({ runsDir, seed, minutes, preset }) {
   const runDir = path.join(runsDir, `seed-${seed}`);
@@ -104,17 +142,11 @@ export function pretrainSeed({ runsDir, seed, minutes, preset }) {
     console.error(`Reusing the pretraining run ${runDir} (${recordFile}).`);
     return { runDir, record: JSON.parse(fs.readFileSync(recordFile, 'utf8')) };
   }
+  const calibration = calibrate({ runsDir, preset });
+  const epochs = fitEpochs({ minutes, ...calibration });
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'jigclu-quality-'));
   try {
-    const train = path.join(dataset, 'train');
-    const calibrationArgs = ['--data-dir', dataDir, 'pretrain', train, '--preset', preset, '--seed', String(seed), '--epochs', '1', '--time-limit', '1', '--out', path.join(dataDir, 'calibration')];
-    const calibration = jigclu(calibrationArgs);
-    const measured = parsePretrainOutput(calibration.stdout);
-    const imagesPerSecond = measured.imagesSeen / measured.trainingSeconds;
-    const batch = measured.step > 0 ? measured.imagesSeen / measured.step : 32;
-    const imagesPerEpoch = Math.floor(measured.images / batch) * batch;
-    const epochs = fitEpochs({ minutes, prepSeconds: calibration.seconds - measured.trainingSeconds, imagesPerSecond, imagesPerEpoch });
-    const args = ['--data-dir', dataDir, 'pretrain', train, '--preset', preset, '--seed', String(seed), '--epochs', String(epochs), '--time-limit', String(minutes), '--out', runDir];
+    const args = ['--data-dir', dataDir, 'pretrain', path.join(dataset, 'train'), '--preset', preset, '--seed', String(seed), '--epochs', String(epochs), '--cpu-time-limit', String(minutes), '--out', runDir];
     const loadBefore = os.loadavg()[0];
     const run = jigclu(args);
     const outcome = parsePretrainOutput(run.stdout);
@@ -122,7 +154,7 @@ export function pretrainSeed({ runsDir, seed, minutes, preset }) {
       command: `jigclu ${args.map((a) => (a === dataDir ? '<tmp>' : a === runDir ? `<runs>/seed-${seed}` : a.startsWith(dataset) ? path.relative(repoRoot, a) : a)).join(' ')}`,
       git: gitState(),
       date: new Date().toISOString(),
-      calibration: { imagesPerSecond, prepSeconds: calibration.seconds - measured.trainingSeconds, epochsPlanned: epochs },
+      calibration: { ...calibration, epochsPlanned: epochs },
       ...outcome,
       wallMinutes: run.seconds / 60,
       loadAverage: { before: loadBefore, after: os.loadavg()[0] },

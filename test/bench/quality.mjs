@@ -1,13 +1,14 @@
 // npm run bench:quality [-- --minutes 10 --seeds 1,2,3 --runs <folder> --draws 3 --per-class 10]
 //
 // Representation quality per minute of pretraining (issue 15): cpu-small pretrained on
-// cifar10-dev/train for `minutes` per seed (quality-lib.mjs: pretrainSeed), then `jigclu evaluate`
+// cifar10-dev/train for `minutes` of the training thread's CPU time per seed (quality-lib.mjs:
+// pretrainSeed; on an idle machine that is as many wall minutes), then `jigclu evaluate`
 // of each run and of its random init (the same architecture with the run's seed: the weights it
 // started from) on cifar10-dev (train as kNN bank and label pool, test to test on): kNN top-1,
 // k-means NMI (k = 10), 10-label linear probe and LP-FT fine-tune over 3 label draws. Prints ONE
 // table (mean ± sd over the seeds, a seed's few-label value being its mean over the label draws)
 // and writes it with the commands, commit and machine to test/bench/results/quality-<date>.md/.json.
-// Take it exclusively (it times pretraining): flock <lock> npm run bench:quality.
+// Its budget is CPU time, so other work on the machine slows it down without shrinking it.
 // `--runs <folder>` keeps the pretraining runs there and reuses those already recorded in it;
 // `--pretrain-only` stops after pretraining (evaluation is not timed: it need not hold the lock).
 import fs from 'node:fs';
@@ -63,7 +64,7 @@ const table = [
 ].join('\n');
 const drawSpread = (pick) => mean(perSeed.map((s) => meanSd(pick(s)).sd * 100)).toFixed(1);
 const notes = [
-  `Pretraining per seed (${seeds.join(', ')}): ${runs.map((r) => `${r.epoch} of ${r.calibration.epochsPlanned} planned epochs completed, ${r.imagesSeen.toLocaleString('en')} images seen, ${(r.trainingSeconds / 60).toFixed(1)} min training / ${r.wallMinutes.toFixed(1)} min wall (${r.calibration.imagesPerSecond.toFixed(0)} images/s calibrated, load ${r.loadAverage.before.toFixed(1)})`).join('; ')}.`,
+  `Pretraining per seed (${seeds.join(', ')}), ${options.minutes} min of the training thread's CPU time each: ${runs.map((r) => `${r.epoch} of ${r.calibration.epochsPlanned} planned epochs, ${r.imagesSeen.toLocaleString('en')} images seen, ${(r.cpuSeconds / 60).toFixed(1)} CPU min in ${r.wallMinutes.toFixed(1)} wall min (load ${r.loadAverage.before.toFixed(1)} to ${r.loadAverage.after.toFixed(1)})`).join('; ')}; calibrated at ${runs[0].calibration.imagesPerCpuSecond.toFixed(1)} images per CPU second.`,
   `Mean ± sd over the ${seeds.length} seeds; a seed's few-label value is its mean over ${options.draws} label draws of ${options.perClass} labels per class (sd over the draws, averaged over seeds: probe ${drawSpread((s) => s.pretrained.probe)} / ${drawSpread((s) => s.random.probe)}, fine-tune ${drawSpread((s) => s.pretrained.fineTune)} / ${drawSpread((s) => s.random.fineTune)} points, pretrained / random init). Gain: pretrained minus random init of the same seed.`,
 ];
 console.log(`\n${table}\n\n${notes.join('\n')}`);

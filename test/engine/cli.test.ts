@@ -26,7 +26,7 @@ describe('jigclu CLI', () => {
     expect(pretrain.stderr).toMatch(/Engine: (wasm|cpu|tfjs-node)/);
     expect(pretrain.stderr).toMatch(/Epoch 2\/2 done: loss \d/);
     expect(pretrain.stdout).toMatch(/Finished at epoch 2, step 6 on 24 images/);
-    expect(pretrain.stdout).toMatch(/\n48 images seen in \d+\.\d s of training \(\d+\.\d images\/s\)\./);
+    expect(pretrain.stdout).toMatch(/\n48 images seen in \d+\.\d s of training \(\d+\.\d images\/s\); the training thread used \d+\.\d s of CPU \(\d+\.\d images per CPU second after the first step\)\./);
     const checkpoint = /Checkpoint: (\S+\.safetensors)/.exec(pretrain.stdout)?.[1];
     expect(checkpoint && fs.existsSync(checkpoint)).toBe(true);
 
@@ -98,4 +98,20 @@ describe('jigclu CLI', () => {
     expect(crop.code).toBe(1);
     expect(crop.stderr).toMatch(/invalid setting crop:/);
   }, 60_000);
+
+  it('stops a run at a CPU-time budget of the training thread, with a checkpoint', () => {
+    const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'jigclu-cli-'));
+    dirs.push(dataDir);
+    const runDir = path.join(dataDir, 'run');
+    const result = jigclu(['--data-dir', dataDir, 'pretrain', sharedDataset('tiny'), '--epochs', '100', '--batch', '8', '--cpu-time-limit', '0.05', '--out', runDir]);
+    expect(result.code, result.all).toBe(0);
+    const stopped = /Stopped at epoch \d+, step (\d+) on 24 images/.exec(result.stdout);
+    expect(stopped, result.stdout).not.toBeNull();
+    expect(Number(stopped![1])).toBeLessThan(300);
+    const cpu = Number(/the training thread used (\d+\.\d) s of CPU/.exec(result.stdout)?.[1]);
+    // The budget (3 s) plus at most the step that was running when it ran out.
+    expect(cpu).toBeGreaterThanOrEqual(3);
+    expect(cpu).toBeLessThan(30);
+    expect(fs.readdirSync(path.join(runDir, 'checkpoints')).some((name) => name.endsWith('.safetensors'))).toBe(true);
+  }, 120_000);
 });

@@ -12,15 +12,16 @@ describe('quality benchmark helpers', () => {
     expect(formatMeanSd([0.2, 0.3], { digits: 3 })).toBe('0.250 ± 0.071');
   });
 
-  it('fits the whole epochs that a time budget holds at the measured speed, at least one', () => {
-    // 10 minutes, 30 s to prepare, 100 images/s, 2976 images an epoch: 570 * 100 / 2976 = 19.2.
-    expect(fitEpochs({ minutes: 10, prepSeconds: 30, imagesPerSecond: 100, imagesPerEpoch: 2976 })).toBe(19);
-    expect(fitEpochs({ minutes: 1, prepSeconds: 50, imagesPerSecond: 10, imagesPerEpoch: 2976 })).toBe(1);
+  it('fits the whole epochs that a CPU-time budget holds at the measured speed, at least one', () => {
+    // 10 CPU minutes, 30 s before training, 100 images per CPU second, 2976 images an epoch: 570 * 100 / 2976 = 19.2.
+    expect(fitEpochs({ minutes: 10, prepCpuSeconds: 30, imagesPerCpuSecond: 100, imagesPerEpoch: 2976 })).toBe(19);
+    expect(fitEpochs({ minutes: 1, prepCpuSeconds: 50, imagesPerCpuSecond: 10, imagesPerEpoch: 2976 })).toBe(1);
   });
 
   it("reads where a pretraining run stopped and what it trained from the CLI's last lines", () => {
-    const stdout = 'Stopped at epoch 7, step 686 on 3000 images; last loss 5.1234.\n21952 images seen in 561.3 s of training (39.1 images/s).\nCheckpoint: /x/step-00000686.safetensors\n';
-    expect(parsePretrainOutput(stdout)).toEqual({ status: 'stopped', epoch: 7, step: 686, images: 3000, imagesSeen: 21952, trainingSeconds: 561.3 });
+    const stdout =
+      'Stopped at epoch 7, step 686 on 3000 images; last loss 5.1234.\n21952 images seen in 561.3 s of training (39.1 images/s); the training thread used 540.2 s of CPU (41.0 images per CPU second after the first step).\nCheckpoint: /x/step-00000686.safetensors\n';
+    expect(parsePretrainOutput(stdout)).toEqual({ status: 'stopped', epoch: 7, step: 686, images: 3000, imagesSeen: 21952, trainingSeconds: 561.3, cpuSeconds: 540.2, imagesPerCpuSecond: 41 });
     expect(() => parsePretrainOutput('nothing')).toThrow(/unexpected pretraining output/);
   });
 
