@@ -5,7 +5,7 @@ import { InvalidArgumentError, Option, type Command } from 'commander';
 import { clusterScores } from '../common/cluster-metrics';
 import { defaultClusterCount, distanceMetrics, type DistanceMetric } from '../common/embeddings';
 import { engineNames, type EngineName } from '../common/engine';
-import type { PretrainConfig } from '../common/pretrain-config';
+import { evalSizeFor, type PretrainConfig } from '../common/pretrain-config';
 import { listImageFiles } from '../data/files';
 import { selectEngine } from '../engine/backend';
 import { embedFiles } from '../engine/compute-jobs';
@@ -42,7 +42,7 @@ async function embedFolder(checkpointArg: string, folder: string, options: Embed
   const engine = await selectEngine(options.engine);
   const listed = await listImageFiles(folder);
   if (listed.length === 0) throw new Error(`${folder} has no image files.`);
-  const size = config.grid * config.crop;
+  const size = evalSizeFor(config);
   const interactive = Boolean(process.stderr.isTTY);
   const bar = new cliProgress.SingleBar(
     { stream: process.stderr, format: 'Embedding |{bar}| {value}/{total} images · ETA {eta_formatted}', hideCursor: interactive, noTTYOutput: !interactive, notTTYSchedule: 5000 },

@@ -3,7 +3,7 @@ import path from 'node:path';
 import cliProgress from 'cli-progress';
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import { engineNames, type EngineName } from '../common/engine';
-import { presetNames, resolvePretrainConfig, type PresetName, type PretrainConfig } from '../common/pretrain-config';
+import { evalSizeFor, presetNames, resolvePretrainConfig, type PresetName, type PretrainConfig } from '../common/pretrain-config';
 import { listImageFiles, type ListedImage } from '../data/files';
 import { Rng } from '../data/rng';
 import { compareNames } from '../data/scan';
@@ -125,7 +125,7 @@ async function finetune(checkpointArg: string | undefined, options: FinetuneOpti
   const checkpoint = checkpointArg ? resolveCheckpointArgument(checkpointArg) : undefined;
   // With --random-init and a checkpoint: a fresh backbone of the checkpoint's architecture.
   const config: PretrainConfig = checkpoint ? JigCluTrainer.readMetadata(fs.readFileSync(checkpoint)).config : resolvePretrainConfig(options.preset);
-  const size = options.size ?? config.grid * config.crop;
+  const size = options.size ?? evalSizeFor(config);
   const trainRoot = path.resolve(options.train);
   const train = await classFolders(trainRoot, '--train');
   const classNames = [...train.byClass.keys()];
@@ -244,7 +244,7 @@ export function registerFinetuneCommands(program: Command): void {
     .option('--seed <n>', 'random seed (label draw, split, training)', integer('--seed', 0), 0)
     .option('--backbone-lr <rate>', 'fine-tuning: starting learning rate of the backbone (cosine schedule; default 0.01)', positiveNumber('--backbone-lr'))
     .option('--head-lr <rate>', 'fine-tuning: starting learning rate of the head, which starts from the linear probe’s (LP-FT; default 0.1)', positiveNumber('--head-lr'))
-    .option('--size <px>', "input size (default: the run's montage size, grid x crop)", integer('--size', 32))
+    .option('--size <px>', 'input size (default: the size the app uses the backbone at; see the README)', integer('--size', 32))
     .option('--out <folder>', 'where to save the classifier (model.json, weights.bin, labels.json); a subfolder per mode with --mode both')
     .addOption(new Option('--engine <name>', 'tfjs engine').choices(['auto', ...engineNames]).default('auto'))
     .action(async (checkpointArg: string | undefined, options: FinetuneOptions) => finetune(checkpointArg, options));

@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 import cliProgress from 'cli-progress';
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import { engineNames, type EngineName } from '../common/engine';
-import { ConfigError, presetNames, resolvePretrainConfig, type PresetName, type PretrainOverrides } from '../common/pretrain-config';
+import { ConfigError, evalSizeFor, presetNames, resolvePretrainConfig, type PresetName, type PretrainOverrides } from '../common/pretrain-config';
 import { formatEta } from '../common/tasks';
 import { writeRunImages, type RunImages } from '../data/run-images';
 import { selectEngine } from '../engine/backend';
@@ -239,7 +239,7 @@ export function registerPretrainCommands(program: Command): void {
     .requiredOption('--test <folder>', 'labelled images to classify')
     .option('--random-init', 'evaluate a randomly initialised backbone of the same architecture (the untrained baseline)')
     .addOption(new Option('--preset <name>', 'architecture for --random-init without a checkpoint').choices(presetNames).default('cpu-small'))
-    .option('--eval-size <px>', 'evaluate whole images at this size (default: the crop size s)', number('--eval-size', true))
+    .option('--eval-size <px>', 'evaluate whole images at this size (default: the size the app uses the backbone at; see the README)', number('--eval-size', true))
     .option('--k <n>', 'neighbours', number('--k', true), 200)
     .option('--t <temperature>', 'vote temperature', number('--t'), 0.1)
     .addOption(new Option('--engine <name>', 'tfjs engine').choices(['auto', ...engineNames]).default('auto'))
@@ -249,7 +249,7 @@ export function registerPretrainCommands(program: Command): void {
       const engine = await selectEngine(options.engine);
       const convGrad: ConvGradMode = defaultConvGradMode(tf.getBackend());
       const { backbone, config, dispose } = loadBackbone(checkpoint, { randomInit: options.randomInit, config: resolvePretrainConfig(options.preset), convGrad });
-      const size = options.evalSize ?? config.crop;
+      const size = options.evalSize ?? evalSizeFor(config);
       const started = performance.now();
       const train = await loadLabelledSet(options.train, size);
       const test = await loadLabelledSet(options.test, size, train.classNames);

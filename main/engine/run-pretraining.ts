@@ -3,7 +3,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as tf from './tfjs';
 import type { EngineReport } from '../common/engine';
-import type { PretrainConfig } from '../common/pretrain-config';
+import { evalSizeFor, type PretrainConfig } from '../common/pretrain-config';
 import { JigsawBatchSource, type RejectedFile } from '../data/batch-source';
 import { referenceAugmentation } from '../data/augment';
 import { defaultConvGradMode, type ConvGradMode } from './conv';
@@ -156,7 +156,7 @@ export async function runPretraining(request: PretrainRequest, hooks: PretrainHo
   }
   let monitor: MonitorImages | undefined;
   if (request.monitor && request.monitor.files.length > 0) {
-    monitor = await loadMonitorImages(request.monitor, config.grid * config.crop);
+    monitor = await loadMonitorImages(request.monitor, evalSizeFor(config));
     log('info', `kNN monitor: ${monitor.queries.labels.length} held-out images voted on by ${monitor.bank.labels.length} labelled ones (${monitor.classes} classes), checked after each epoch${monitor.skipped ? `; ${monitor.skipped} could not be decoded` : ''}.`);
   }
   const runKnn = (): void => {

@@ -9,7 +9,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { evaluateRun, formatMeanSd, gitState, machine, meanSd, parseArgs, pretrainSeed, writeResults } from './quality-lib.mjs';
 
-const options = parseArgs(process.argv.slice(2), { minutes: 10, seeds: '1,2,3', runs: '', draws: 3, perClass: 10, preset: 'cpu-small' });
+const options = parseArgs(process.argv.slice(2), { minutes: 10, seeds: '1,2,3', runs: '', draws: 3, perClass: 10, preset: 'cpu-small', reuseEvaluations: false });
 if (!options.runs) throw new Error('give --runs <folder>: the pretraining runs to evaluate (bench:quality --runs keeps them)');
 const runsDir = path.resolve(options.runs);
 fs.mkdirSync(runsDir, { recursive: true });
@@ -24,7 +24,7 @@ for (const seed of seeds) {
     ['crop', config.crop],
     ['montage', config.grid * config.crop],
   ]) {
-    const common = { size, draws: options.draws, perClass: options.perClass, fineTune: false };
+    const common = { size, draws: options.draws, perClass: options.perClass, fineTune: false, reuse: options.reuseEvaluations };
     results.push({ seed, name, size, pretrain: record, pretrained: evaluateRun(runDir, { ...common, randomInit: false }), random: evaluateRun(runDir, { ...common, randomInit: true }) });
   }
 }

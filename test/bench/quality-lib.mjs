@@ -166,10 +166,17 @@ export function pretrainSeed({ runsDir, seed, minutes, preset }) {
   }
 }
 
-/** `jigclu evaluate` of a run (or its random init); its JSON is also written into the run folder. */
-export function evaluateRun(runDir, { randomInit, size, draws, perClass, fineTune }) {
+/**
+ * `jigclu evaluate` of a run (or its random init); its JSON is also written into the run folder.
+ * With `reuse`, an evaluation already written there with the same options is read instead.
+ */
+export function evaluateRun(runDir, { randomInit, size, draws, perClass, fineTune, reuse = false }) {
   const name = `eval-${randomInit ? 'random' : 'pretrained'}-${size ?? 'default'}px-${draws}x${perClass}${fineTune ? '-ft' : ''}.json`;
   const file = path.join(runDir, name);
+  if (reuse && fs.existsSync(file)) {
+    console.error(`Reusing the evaluation ${file}.`);
+    return JSON.parse(fs.readFileSync(file, 'utf8'));
+  }
   const args = ['evaluate', runDir, '--train', path.join(dataset, 'train'), '--test', path.join(dataset, 'test'), '--draws', String(draws), '--per-class', String(perClass), '--json', file];
   if (randomInit) args.push('--random-init');
   if (size) args.push('--size', String(size));
