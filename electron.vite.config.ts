@@ -38,6 +38,7 @@ export default defineConfig({
           'engine-probe': resolve(root, 'main/engine/probe-process.ts'),
           'trainer-process': resolve(root, 'main/jobs/trainer-process.ts'),
           'batch-worker': resolve(root, 'main/data/batch-worker.ts'),
+          'gpu-bench': resolve(root, 'main/bench/gpu-bench.ts'),
         },
         output: { format: 'es', entryFileNames: '[name].js', chunkFileNames: 'chunk-[name]-[hash].js' },
       },

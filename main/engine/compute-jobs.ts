@@ -12,6 +12,8 @@ import { fineTune, predict } from './finetune-backbone';
 import { extractFeatures } from './knn';
 import type { ResNet } from './resnet';
 import type { ExportBackboneJob } from './export-jobs';
+import type { ScaleoutExportJob } from './scaleout-job';
+import type { ImportWeightsJob } from './weights-import';
 
 /**
  * Work other than training that needs tfjs, run in a trainer process: embedding images with a
@@ -26,7 +28,9 @@ export type ComputeJob =
   | { kind: 'umap'; features: Float32Array; n: number; dim: number; seed: number }
   | { kind: 'duplicates'; features: Float32Array; n: number; dim: number; threshold: number; metric: DistanceMetric; limit: number }
   | ClassifyJob
-  | ExportBackboneJob;
+  | ExportBackboneJob
+  | ScaleoutExportJob
+  | ImportWeightsJob;
 
 /**
  * Trains a classifier from a few labels on a backbone (a checkpoint's, or random init) and
@@ -129,7 +133,7 @@ export async function classifyFiles(job: ClassifyJob, hooks: JobHooks): Promise<
     // The linear probe's features come from the frozen backbone: extracted once for every fold
     // (fine-tuning trains a fresh copy per fold, and starts from a probe on these features).
     const labelledImages = labelled.map(({ position }) => images[position]!);
-    const labelledFeatures = extractFeatures(loaded.backbone, evalBatch(labelledImages, job.size), labelled.length, job.size, 64, convGrad);
+    const labelledFeatures = await extractFeatures(loaded.backbone, evalBatch(labelledImages, job.size), labelled.length, job.size, 64, convGrad);
     const probeOf = (train: number[], validation: number[], epochCount: number, onEpoch?: (epoch: number, total: number) => void) =>
       linearProbe(labelledFeatures, dim, train, labels, validation, { classes: job.classes, seed: job.seed, epochs: epochCount, onEpoch });
     // k-fold: k trainings for the estimate, then the final one on every label.
@@ -142,14 +146,14 @@ export async function classifyFiles(job: ClassifyJob, hooks: JobHooks): Promise<
       let outcome: { valAccuracy: number; bestEpoch: number; history: EpochRecord[]; head: LinearHead };
       let validationPredicted: number[];
       if (job.mode === 'linear-probe') {
-        const probe = probeOf(train, validation, epochCount, onEpoch);
+        const probe = await probeOf(train, validation, epochCount, onEpoch);
         outcome = { valAccuracy: probe.valAccuracy, bestEpoch: probe.bestEpoch, history: probe.history, head: probe };
         const rows = new Float32Array(validation.length * dim);
         validation.forEach((i, row) => rows.set(labelledFeatures!.subarray(i * dim, (i + 1) * dim), row * dim));
-        validationPredicted = validation.length > 0 ? Array.from(predictFromFeatures(rows, dim, probe).classes) : [];
+        validationPredicted = validation.length > 0 ? Array.from((await predictFromFeatures(rows, dim, probe)).classes) : [];
       } else {
         // LP-FT: the probe on the same split (its own 100-epoch schedule), then fine-tuning from its head.
-        const probe = probeOf(train, validation, 100);
+        const probe = await probeOf(train, validation, 100);
         outcome = await fineTune(backbone, { images: labelledImages }, labels, train, validation, {
           startHead: probe.parts,
           classes: job.classes,
@@ -161,7 +165,7 @@ export async function classifyFiles(job: ClassifyJob, hooks: JobHooks): Promise<
           ...(job.backboneLr !== undefined ? { backboneLr: job.backboneLr } : {}),
           ...(job.headLr !== undefined ? { headLr: job.headLr } : {}),
         });
-        validationPredicted = validation.length > 0 ? Array.from(predict(backbone, outcome.head, { images: labelledImages }, job.size, { convGrad, indices: validation }).classes) : [];
+        validationPredicted = validation.length > 0 ? Array.from((await predict(backbone, outcome.head, { images: labelledImages }, job.size, { convGrad, indices: validation })).classes) : [];
       }
       round += 1;
       return { ...outcome, validationPredicted };
@@ -213,7 +217,7 @@ export async function classifyFiles(job: ClassifyJob, hooks: JobHooks): Promise<
       validatedAs.push(...result.validationPredicted);
       outcome = result;
     }
-    const predictions: Predictions = job.mode === 'linear-probe' ? predictFromFeatures(extractFeatures(loaded.backbone, pixels, images.length, job.size, 64, convGrad), dim, outcome.head) : predict(loaded.backbone, outcome.head, { pixels, size: job.size }, job.size, { convGrad });
+    const predictions: Predictions = job.mode === 'linear-probe' ? await predictFromFeatures(await extractFeatures(loaded.backbone, pixels, images.length, job.size, 64, convGrad), dim, outcome.head) : await predict(loaded.backbone, outcome.head, { pixels, size: job.size }, job.size, { convGrad });
     const predicted = new Int32Array(job.files.length).fill(-1);
     const confidence = new Float32Array(job.files.length);
     kept.forEach((file, position) => {
@@ -281,7 +285,7 @@ export async function embedFiles(job: Extract<ComputeJob, { kind: 'embed' }>, ho
           indices.push(offset + i);
         }
       }
-      const vectors = kept.length > 0 ? extractFeatures(loaded.backbone, evalBatch(kept, job.size), kept.length, job.size, job.batch, convGrad) : new Float32Array(0);
+      const vectors = kept.length > 0 ? await extractFeatures(loaded.backbone, evalBatch(kept, job.size), kept.length, job.size, job.batch, convGrad) : new Float32Array(0);
       hooks.chunk({ offset, indices, vectors, failed });
       hooks.progress(Math.min(offset + job.batch, job.files.length), job.files.length, 'embedding');
     }

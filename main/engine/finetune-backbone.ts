@@ -68,7 +68,7 @@ function augmentedPixels(set: ImageSet, indices: number[], size: number, rng: Rn
 }
 
 /** Pooled backbone features (inference-mode BatchNorm) through the head: softmax probabilities [n, classes]. */
-function headProbabilities(backbone: ResNet, weight: tf.Tensor2D, bias: tf.Tensor1D, normalizeInput: boolean, pixels: Float32Array, size: number, batch: number, convGrad: ConvGradMode): Float32Array {
+async function headProbabilities(backbone: ResNet, weight: tf.Tensor2D, bias: tf.Tensor1D, normalizeInput: boolean, pixels: Float32Array, size: number, batch: number, convGrad: ConvGradMode): Promise<Float32Array> {
   const plane = size * size * 3;
   const count = pixels.length / plane;
   const classes = bias.shape[0];
@@ -81,7 +81,7 @@ function headProbabilities(backbone: ResNet, weight: tf.Tensor2D, bias: tf.Tenso
       if (normalizeInput) pooled = tf.div(pooled, tf.maximum(tf.norm(pooled, 2, 1, true), 1e-12));
       return tf.softmax(tf.add(tf.matMul(pooled, weight), bias));
     });
-    out.set(probabilities.dataSync() as Float32Array, start * classes);
+    out.set((await probabilities.data()) as Float32Array, start * classes);
     probabilities.dispose();
   }
   return out;
@@ -99,7 +99,7 @@ export interface PredictOptions {
  * Classifies images with a backbone and a head (a fine-tuned one, or a linear probe's): whole
  * images resized and centre-cropped to `size`, inference-mode BatchNorm, in batches.
  */
-export function predict(backbone: ResNet, head: LinearHead, images: ImageSet, size: number, options: PredictOptions = {}): Predictions {
+export async function predict(backbone: ResNet, head: LinearHead, images: ImageSet, size: number, options: PredictOptions = {}): Promise<Predictions> {
   if (head.dim !== backbone.outChannels) throw new RangeError(`the head takes ${head.dim}-d features but the backbone gives ${backbone.outChannels}`);
   const indices = options.indices ?? Array.from({ length: imageCount(images) }, (_, i) => i);
   const weight = tf.tensor2d(head.weights, [head.dim, head.classes]);
@@ -111,7 +111,7 @@ export function predict(backbone: ResNet, head: LinearHead, images: ImageSet, si
     // Prepared a batch at a time: all the images at once could be gigabytes of float pixels.
     for (let start = 0; start < indices.length; start += batch) {
       const chunk = indices.slice(start, start + batch);
-      probabilities.set(headProbabilities(backbone, weight, bias, head.input === 'l2-normalized', evalPixels(images, chunk, size), size, batch, convGrad), start * head.classes);
+      probabilities.set(await headProbabilities(backbone, weight, bias, head.input === 'l2-normalized', evalPixels(images, chunk, size), size, batch, convGrad), start * head.classes);
     }
     return summarize(probabilities, head.classes);
   } finally {
@@ -149,14 +149,14 @@ interface FineTuneHead {
   applyUpdate(stats: { mean?: tf.Tensor1D; variance?: tf.Tensor1D }, count: number): void;
   /** The inference-mode head as one Linear on its input: [W' [dim, classes], b' [classes]]. */
   folded(): [tf.Tensor2D, tf.Tensor1D];
-  export(): LinearHead;
+  export(): Promise<LinearHead>;
   dispose(): void;
 }
 
 /** Copies a folded head out as a LinearHead. */
-function exportFolded(head: FineTuneHead, dim: number, classes: number): LinearHead {
+async function exportFolded(head: FineTuneHead, dim: number, classes: number): Promise<LinearHead> {
   const [weight, bias] = head.folded();
-  const out: LinearHead = { weights: new Float32Array(weight.dataSync()), bias: new Float32Array(bias.dataSync()), dim, classes, input: head.input };
+  const out: LinearHead = { weights: new Float32Array(await weight.data()), bias: new Float32Array(await bias.data()), dim, classes, input: head.input };
   weight.dispose();
   bias.dispose();
   return out;
@@ -233,7 +233,7 @@ class NewHead implements FineTuneHead {
     });
   }
 
-  export(): LinearHead {
+  export(): Promise<LinearHead> {
     return exportFolded(this, this.dim, this.classes);
   }
 
@@ -287,7 +287,7 @@ class ProbeStartHead implements FineTuneHead {
     });
   }
 
-  export(): LinearHead {
+  export(): Promise<LinearHead> {
     return exportFolded(this, this.dim, this.classes);
   }
 
@@ -448,7 +448,7 @@ export async function fineTune(backbone: ResNet, images: ImageSet, labels: Int32
       let valScore = { accuracy: Number.NaN, loss: Number.NaN };
       if (valPixels) {
         const [weight, bias] = head.folded();
-        valScore = score(headProbabilities(backbone, weight, bias, head.input === 'l2-normalized', valPixels, size, options.evalBatch ?? 32, convGrad), classes, valTruth);
+        valScore = score(await headProbabilities(backbone, weight, bias, head.input === 'l2-normalized', valPixels, size, options.evalBatch ?? 32, convGrad), classes, valTruth);
         weight.dispose();
         bias.dispose();
       }
@@ -482,7 +482,7 @@ export async function fineTune(backbone: ResNet, images: ImageSet, labels: Int32
       valAccuracy: valPixels && best.epoch > 0 ? best.accuracy : Number.NaN,
       bestEpoch: best.epoch,
       history,
-      head: head.export(),
+      head: await head.export(),
       stoppedEarly,
     };
   } finally {

@@ -193,13 +193,13 @@ export function score(probabilities: Float32Array, classes: number, truth: Array
  * was trained on normalised features (`input: 'l2-normalized'`, the linear probe's heads), so raw
  * or already-normalised features (`extractFeatures`) both work.
  */
-export function predictFromFeatures(features: Float32Array, dim: number, head: LinearHead): Predictions {
+export async function predictFromFeatures(features: Float32Array, dim: number, head: LinearHead): Promise<Predictions> {
   if (dim !== head.dim) throw new RangeError(`the head takes ${head.dim}-d features, got ${dim}-d`);
   const n = features.length / dim;
   if (!Number.isInteger(n)) throw new RangeError(`${features.length} values are not rows of ${dim}`);
   const x = head.input === 'l2-normalized' ? l2NormalizeRows(features, dim) : features;
   const probabilities = tf.tidy(() => tf.softmax(tf.add(tf.matMul(tf.tensor2d(x, [n, dim]), tf.tensor2d(head.weights, [dim, head.classes])), tf.tensor1d(head.bias))));
-  const values = probabilities.dataSync() as Float32Array;
+  const values = (await probabilities.data()) as Float32Array;
   probabilities.dispose();
   return summarize(new Float32Array(values), head.classes);
 }
@@ -314,7 +314,7 @@ export function cosineLr(base: number, epoch: number, epochs: number): number {
  * validation accuracy decides the kept weights (ties: lower validation loss) and stops training
  * after `patience` epochs without a better accuracy.
  */
-export function linearProbe(features: Float32Array, dim: number, trainIdx: number[], labels: Int32Array | number[], valIdx: number[], options: LinearProbeOptions): LinearProbeResult {
+export async function linearProbe(features: Float32Array, dim: number, trainIdx: number[], labels: Int32Array | number[], valIdx: number[], options: LinearProbeOptions): Promise<LinearProbeResult> {
   const { classes, seed } = options;
   const epochs = options.epochs ?? 100;
   const baseLr = options.lr ?? 1;
@@ -376,20 +376,20 @@ export function linearProbe(features: Float32Array, dim: number, trainIdx: numbe
           optimizer.step(params, { weight: grads[weight.name]!, bias: grads[bias.name]! }, lr);
           return value;
         });
-        lossSum += (loss.dataSync() as Float32Array)[0]! * rows.length;
+        lossSum += ((await loss.data()) as Float32Array)[0]! * rows.length;
         loss.dispose();
       }
       let valScore = { accuracy: Number.NaN, loss: Number.NaN };
       if (valX) {
         const probabilities = tf.tidy(() => tf.softmax(tf.add(tf.matMul(valX, weight), bias)));
-        valScore = score(probabilities.dataSync() as Float32Array, classes, valTruth);
+        valScore = score((await probabilities.data()) as Float32Array, classes, valTruth);
         probabilities.dispose();
       }
       history.push({ epoch: epoch + 1, trainLoss: lossSum / trainIdx.length, valAccuracy: valScore.accuracy, valLoss: valScore.loss, lr });
       if (!valX || better(valScore.accuracy, valScore.loss, best)) {
         if (valScore.accuracy > best.accuracy) sinceImprovement = 0;
         else sinceImprovement += 1;
-        best = { accuracy: valScore.accuracy, loss: valScore.loss, epoch: epoch + 1, weights: new Float32Array(weight.dataSync()), bias: new Float32Array(bias.dataSync()) };
+        best = { accuracy: valScore.accuracy, loss: valScore.loss, epoch: epoch + 1, weights: new Float32Array(await weight.data()), bias: new Float32Array(await bias.data()) };
       } else {
         sinceImprovement += 1;
       }
@@ -443,17 +443,17 @@ export interface CrossValidation {
  * its accuracy when there are too few labels for a held-out set. Train the final head afterwards on
  * all labels: `linearProbe(features, dim, all, labels, [], { ...options, epochs: suggestedEpochs })`.
  */
-export function crossValidateLinearProbe(features: Float32Array, dim: number, labels: Int32Array | number[], folds: number[][], options: Omit<LinearProbeOptions, 'onEpoch'> & { onFold?(fold: number, total: number, valAccuracy: number): void }): CrossValidation {
+export async function crossValidateLinearProbe(features: Float32Array, dim: number, labels: Int32Array | number[], folds: number[][], options: Omit<LinearProbeOptions, 'onEpoch'> & { onFold?(fold: number, total: number, valAccuracy: number): void }): Promise<CrossValidation> {
   const foldAccuracies: number[] = [];
   const bestEpochs: number[] = [];
-  folds.forEach((_, fold) => {
+  for (let fold = 0; fold < folds.length; fold += 1) {
     const { train, validation } = foldSplit(folds, fold, labels);
-    if (validation.length === 0) return;
-    const result = linearProbe(features, dim, train, labels, validation, options);
+    if (validation.length === 0) continue;
+    const result = await linearProbe(features, dim, train, labels, validation, options);
     foldAccuracies.push(result.valAccuracy);
     bestEpochs.push(result.bestEpoch);
     options.onFold?.(fold + 1, folds.length, result.valAccuracy);
-  });
+  }
   const sorted = [...bestEpochs].sort((a, b) => a - b);
   return {
     meanAccuracy: foldAccuracies.length ? foldAccuracies.reduce((a, b) => a + b, 0) / foldAccuracies.length : Number.NaN,

@@ -110,12 +110,12 @@ export async function evaluateQuality(request: QualityRequest): Promise<QualityR
   let clusters: QualityReport['clusters'];
   try {
     progress('features', 0, 2);
-    const trainFeatures = extractFeatures(loaded.backbone, train.pixels, train.kept.length, request.size, 64, convGrad);
+    const trainFeatures = await extractFeatures(loaded.backbone, train.pixels, train.kept.length, request.size, 64, convGrad);
     progress('features', 1, 2);
-    const testFeatures = extractFeatures(loaded.backbone, test.pixels, test.kept.length, request.size, 64, convGrad);
+    const testFeatures = await extractFeatures(loaded.backbone, test.pixels, test.kept.length, request.size, 64, convGrad);
     progress('features', 2, 2);
     const dim = loaded.backbone.outChannels;
-    knn = knnAccuracy({ features: trainFeatures, labels: trainLabels }, { features: testFeatures, labels: testLabels }, dim, request.classes, { k: request.k ?? 200, temperature: request.temperature ?? 0.1 });
+    knn = await knnAccuracy({ features: trainFeatures, labels: trainLabels }, { features: testFeatures, labels: testLabels }, dim, request.classes, { k: request.k ?? 200, temperature: request.temperature ?? 0.1 });
     const assignment = kmeans(testFeatures, test.kept.length, dim, { k: request.classes, seed: 0, metric: 'cosine' });
     const scores = clusterScores(assignment.assignments, testLabels);
     clusters = { k: request.classes, nmi: scores.nmi ?? Number.NaN, ari: scores.adjustedRandIndex ?? Number.NaN, purity: scores.purity ?? Number.NaN };
