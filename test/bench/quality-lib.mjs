@@ -168,14 +168,20 @@ export function pretrainSeed({ runsDir, seed, minutes, preset }) {
 
 /**
  * `jigclu evaluate` of a run (or its random init); its JSON is also written into the run folder.
- * With `reuse`, an evaluation already written there with the same options is read instead.
+ * With `reuse`, an evaluation already in the run folder that measured the same thing is read
+ * instead: same init, size, label draws and labels per class, with the fine-tune when it is
+ * asked for (one with the fine-tune also serves an evaluation without it: kNN, k-means and the
+ * probe are the same computation).
  */
 export function evaluateRun(runDir, { randomInit, size, draws, perClass, fineTune, reuse = false }) {
   const name = `eval-${randomInit ? 'random' : 'pretrained'}-${size ?? 'default'}px-${draws}x${perClass}${fineTune ? '-ft' : ''}.json`;
   const file = path.join(runDir, name);
-  if (reuse && fs.existsSync(file)) {
-    console.error(`Reusing the evaluation ${file}.`);
-    return JSON.parse(fs.readFileSync(file, 'utf8'));
+  if (reuse) {
+    const found = reusableEvaluation(runDir, { randomInit, size, draws, perClass, fineTune });
+    if (found) {
+      console.error(`Reusing the evaluation ${found.file}.`);
+      return found.evaluation;
+    }
   }
   const args = ['evaluate', runDir, '--train', path.join(dataset, 'train'), '--test', path.join(dataset, 'test'), '--draws', String(draws), '--per-class', String(perClass), '--json', file];
   if (randomInit) args.push('--random-init');
@@ -183,4 +189,22 @@ export function evaluateRun(runDir, { randomInit, size, draws, perClass, fineTun
   if (fineTune) args.push('--fine-tune');
   jigclu(args);
   return JSON.parse(fs.readFileSync(file, 'utf8'));
+}
+
+/** An evaluation JSON in `runDir` that answers `wanted` (see evaluateRun), or undefined. */
+function reusableEvaluation(runDir, { randomInit, size, draws, perClass, fineTune }) {
+  const prefix = `eval-${randomInit ? 'random' : 'pretrained'}-`;
+  for (const entry of fs.readdirSync(runDir).sort()) {
+    if (!entry.startsWith(prefix) || !entry.endsWith('.json')) continue;
+    const file = path.join(runDir, entry);
+    const evaluation = JSON.parse(fs.readFileSync(file, 'utf8'));
+    const matches =
+      evaluation.backbone?.randomInit === randomInit &&
+      (size === undefined ? entry.includes('-defaultpx-') : evaluation.size === size) &&
+      evaluation.probe?.length === draws &&
+      evaluation.perClass === perClass &&
+      (!fineTune || evaluation.fineTune?.length === draws);
+    if (matches) return { file, evaluation };
+  }
+  return undefined;
 }

@@ -11,7 +11,8 @@
 // Its budget is CPU time, so other work on the machine slows it down without shrinking it.
 // `--runs <folder>` keeps the pretraining runs there and reuses those already recorded in it;
 // `--pretrain-only` stops after pretraining; `--reuse-evaluations` reads evaluations already
-// written into the run folders (same options) instead of running them again.
+// written into the run folders (same options) instead of running them again; `--size <px>`
+// evaluates at that size instead of the app's default (evalSizeFor).
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -20,7 +21,7 @@ import { dataset, evaluateRun, formatMeanSd, gitState, machine, meanSd, parseArg
 /** The issue's Must-show gains (pretrained minus random init). */
 const targets = { knn: 10, nmi: 0.1, probe: 8, fineTune: 5 };
 
-const options = parseArgs(process.argv.slice(2), { minutes: 10, seeds: '1,2,3', runs: '', draws: 3, perClass: 10, preset: 'cpu-small', pretrainOnly: false, reuseEvaluations: false });
+const options = parseArgs(process.argv.slice(2), { minutes: 10, seeds: '1,2,3', runs: '', draws: 3, perClass: 10, preset: 'cpu-small', pretrainOnly: false, reuseEvaluations: false, size: 0 });
 if (options.pretrainOnly && !options.runs) throw new Error('--pretrain-only needs --runs <folder> to keep the runs in');
 if (!fs.existsSync(path.join(dataset, 'train'))) throw new Error(`missing ${dataset}: the quality benchmark needs ../shared/datasets/cifar10-dev`);
 const seeds = options.seeds.split(',').map(Number);
@@ -32,7 +33,7 @@ const perSeed = [];
 for (const seed of seeds) {
   const { runDir, record } = pretrainSeed({ runsDir, seed, minutes: options.minutes, preset: options.preset });
   if (options.pretrainOnly) continue;
-  const common = { draws: options.draws, perClass: options.perClass, fineTune: true, reuse: options.reuseEvaluations };
+  const common = { size: options.size || undefined, draws: options.draws, perClass: options.perClass, fineTune: true, reuse: options.reuseEvaluations };
   const pretrained = evaluateRun(runDir, { ...common, randomInit: false });
   const random = evaluateRun(runDir, { ...common, randomInit: true });
   perSeed.push({ seed, pretrain: record, pretrained, random });
