@@ -192,7 +192,7 @@ export function evaluateRun(runDir, { randomInit, size, draws, perClass, fineTun
 }
 
 /** An evaluation JSON in `runDir` that answers `wanted` (see evaluateRun), or undefined. */
-function reusableEvaluation(runDir, { randomInit, size, draws, perClass, fineTune }) {
+export function reusableEvaluation(runDir, { randomInit, size, draws, perClass, fineTune }) {
   const prefix = `eval-${randomInit ? 'random' : 'pretrained'}-`;
   for (const entry of fs.readdirSync(runDir).sort()) {
     if (!entry.startsWith(prefix) || !entry.endsWith('.json')) continue;

@@ -56,7 +56,7 @@ describe('jigclu CLI', () => {
     const embeddings = path.join(dataDir, 'embeddings.csv');
     const embed = jigclu(['embed', runDir, tiny, '--out', embeddings]);
     expect(embed.code, embed.all).toBe(0);
-    expect(embed.stderr).toMatch(/24 images embedded \(128 features, 64 px, step-00000006\.safetensors/);
+    expect(embed.stderr).toMatch(/24 images embedded \(128 features, 32 px, step-00000006\.safetensors/);
     const rows = fs.readFileSync(embeddings, 'utf8').trim().split('\n');
     expect(rows[0]!.split(',')).toHaveLength(129);
     expect(rows).toHaveLength(25);

@@ -1,6 +1,9 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 // @ts-expect-error -- a plain .mjs helper of the benchmarks, without type declarations
-import { fitEpochs, formatMeanSd, meanSd, parseArgs, parsePretrainOutput } from '../bench/quality-lib.mjs';
+import { fitEpochs, formatMeanSd, meanSd, parseArgs, parsePretrainOutput, reusableEvaluation } from '../bench/quality-lib.mjs';
 
 /** The arithmetic behind `npm run bench:quality` and `bench:eval-size` (quality-lib.mjs). */
 describe('quality benchmark helpers', () => {
@@ -28,5 +31,29 @@ describe('quality benchmark helpers', () => {
   it('parses options against their defaults and refuses unknown ones', () => {
     expect(parseArgs(['--minutes', '2', '--per-class', '5', '--runs', '/tmp/r'], { minutes: 10, perClass: 10, runs: '' })).toEqual({ minutes: 2, perClass: 5, runs: '/tmp/r' });
     expect(() => parseArgs(['--minute', '2'], { minutes: 10 })).toThrow(/unknown option --minute/);
+  });
+
+  it('reuses only an evaluation that measured the same thing (init, size, draws, labels per class, fine-tune when asked)', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'jigclu-reuse-'));
+    try {
+      const write = (name: string, evaluation: object) => fs.writeFileSync(path.join(dir, name), JSON.stringify(evaluation));
+      const evaluation = (randomInit: boolean, size: number, fineTune: number[]) => ({ backbone: { randomInit }, size, perClass: 10, probe: [0.2, 0.3, 0.25], fineTune });
+      write('eval-pretrained-defaultpx-3x10-ft.json', evaluation(false, 64, [0.3, 0.31, 0.32]));
+      write('eval-random-32px-3x10.json', evaluation(true, 32, []));
+      const wanted = { randomInit: false, size: 64, draws: 3, perClass: 10, fineTune: false };
+      // An evaluation with the fine-tune serves one without it, at the size it recorded.
+      expect(reusableEvaluation(dir, wanted)?.file).toBe(path.join(dir, 'eval-pretrained-defaultpx-3x10-ft.json'));
+      expect(reusableEvaluation(dir, { ...wanted, fineTune: true })?.evaluation.fineTune).toEqual([0.3, 0.31, 0.32]);
+      expect(reusableEvaluation(dir, { ...wanted, size: undefined })?.evaluation.size).toBe(64);
+      expect(reusableEvaluation(dir, { ...wanted, size: 32 })).toBeUndefined();
+      expect(reusableEvaluation(dir, { ...wanted, draws: 1 })).toBeUndefined();
+      expect(reusableEvaluation(dir, { ...wanted, perClass: 5 })).toBeUndefined();
+      expect(reusableEvaluation(dir, { ...wanted, randomInit: true, size: 32 })?.file).toBe(path.join(dir, 'eval-random-32px-3x10.json'));
+      // No fine-tune in it: not reused for an evaluation that asks for one; a size-less request wants the default size's file.
+      expect(reusableEvaluation(dir, { ...wanted, randomInit: true, size: 32, fineTune: true })).toBeUndefined();
+      expect(reusableEvaluation(dir, { ...wanted, randomInit: true, size: undefined })).toBeUndefined();
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
