@@ -272,9 +272,9 @@ export function parseStoredPretrainConfig(stored: unknown): PretrainConfig {
  * trained: the kNN monitor, embeddings (clusters, map, similar images), the classifier's input,
  * `jigclu knn` / `evaluate` / `embed` / `cluster` / `finetune`. The patch size s, the size the
  * backbone saw each image part at, not the montage side m x s: measured on cifar10-dev
- * (cpu-small, `npm run bench:eval-size`, README *Representation quality*), the two sizes gave the
- * same kNN, NMI and 10-label probe within about 2 points, and pretrained-minus-random gains at
- * least as large at s, for a quarter of the pixels (every use of the backbone 4x cheaper for m = 2).
+ * (cpu-small, `npm run bench:eval-size`, README *Representation quality*), the two sizes gave
+ * kNN, NMI and the 10-label probe, and their gains over random init, within the spread over
+ * seeds (under 2 points), and s has a quarter of the pixels (every use 4x cheaper for m = 2).
  */
 export function evalSizeFor(config: Pick<PretrainConfig, 'crop'>): number {
   return config.crop;
