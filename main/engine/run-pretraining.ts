@@ -7,10 +7,10 @@ import { evalSizeFor, gpuBatchProblem, type PretrainConfig } from '../common/pre
 import { JigsawBatchSource, type RejectedFile } from '../data/batch-source';
 import { referenceAugmentation } from '../data/augment';
 import { defaultConvGradMode, type ConvGradMode } from './conv';
-import { advancePosition, JigCluTrainer, stepsPerEpoch, type StepResult, type TrainingPosition } from './trainer';
+import { advancePosition, JigCluTrainer, localTrainers, stepsPerEpoch, type PretrainTrainer, type StepResult, type TrainerFactory, type TrainingPosition } from './trainer';
 import { writeFileAtomic } from '../data/atomic-file';
 import { checkpointPath, checkpointsDir, removePartialCheckpoints, writeCheckpoint } from './checkpoints';
-import { assertWebGpuHealthy, openAdapter } from './webgpu';
+import { assertWebGpuHealthy } from './webgpu';
 import { inspectBatch, loadMonitorImages, monitorAccuracy, type BatchInspection, type MonitorImages, type MonitorSet } from './monitor';
 
 /** The numbers of one training step, as stored in the run's metrics. */
@@ -93,6 +93,11 @@ export interface PretrainRequest {
   monitor?: MonitorSet;
   /** Waits this long after each step (demos and end-to-end tests slow training down with it). */
   stepDelayMs?: number;
+  /**
+   * Makes the trainer: on this process's engine by default; the desktop app's WebGPU host in a
+   * hidden window (remote-trainer.ts) when the engine is webgpu there.
+   */
+  trainers?: TrainerFactory;
 }
 
 export interface PretrainOutcome {
@@ -124,22 +129,24 @@ export async function runPretraining(request: PretrainRequest, hooks: PretrainHo
   const planned = request.resumeFrom ? JigCluTrainer.readMetadata(fs.readFileSync(request.resumeFrom)).config : request.config;
   // On WebGPU one tensor is one buffer: one over the adapter's limit would fail validation and read
   // back zeros, so refuse the batch before anything starts.
-  const adapter = request.engine.chosen === 'webgpu' ? openAdapter() : undefined;
+  const adapter = request.engine.chosen === 'webgpu' ? request.engine.candidates.find((c) => c.name === 'webgpu')?.adapter : undefined;
   const tooBig = adapter ? gpuBatchProblem(planned, adapter.limits) : undefined;
   if (tooBig) throw new Error(`${tooBig}${request.resumeFrom ? ' The checkpoints are kept.' : ''}`);
-  let trainer: JigCluTrainer;
+  const trainers = request.trainers ?? localTrainers;
+  let trainer: PretrainTrainer;
   if (request.resumeFrom) {
     const overrides = { convGrad: convGradFor(request.config), epochs: request.config.epochs };
-    trainer = JigCluTrainer.deserialize(fs.readFileSync(request.resumeFrom), overrides);
+    trainer = await trainers.resume(fs.readFileSync(request.resumeFrom), overrides);
     log('info', `Resuming from ${path.basename(request.resumeFrom)} at epoch ${trainer.position.epoch + 1}, step ${trainer.position.globalStep}.`);
   } else {
-    trainer = new JigCluTrainer(request.config, convGradFor(request.config));
+    trainer = await trainers.create(request.config, convGradFor(request.config));
   }
   const config = trainer.config;
+  const sizes = trainer.sizes();
   fs.mkdirSync(checkpointsDir(request.runDir), { recursive: true });
   for (const stale of removePartialCheckpoints(request.runDir)) log('warn', `Removed ${stale}, a checkpoint left half-written when an earlier run was killed.`);
   writeFileAtomic(path.join(request.runDir, 'run.json'), JSON.stringify({ config, engine: request.engine.chosen, files: request.files.length }, null, 2));
-  log('info', `Engine ${request.engine.chosen}${request.engine.fallbackReason ? ` (${request.engine.fallbackReason})` : ''}; conv gradient: ${trainer.convGrad}; ${trainer.model.trainable().length} parameter tensors, ${(trainer.model.backbone.params.count() / 1e6).toFixed(2)} M backbone weights.`);
+  log('info', `Engine ${request.engine.chosen}${request.engine.fallbackReason ? ` (${request.engine.fallbackReason})` : ''}; conv gradient: ${trainer.convGrad}; ${sizes.trainableTensors} parameter tensors, ${(sizes.backboneWeights / 1e6).toFixed(2)} M backbone weights.`);
 
   const source = new JigsawBatchSource(request.files, {
     jigsaw: { grid: config.grid, crop: config.crop, cross: config.cross, augmentation: referenceAugmentation },
@@ -225,7 +232,7 @@ export async function runPretraining(request: PretrainRequest, hooks: PretrainHo
     // GPU computes); elsewhere each step is read at once. A step after which a checkpoint, the
     // epoch's end or the run's end comes is read before anything else is queued, so checkpoints,
     // the kNN monitor and the inspector always see the weights of the step they name.
-    const depth = tf.getBackend() === 'webgpu' ? 2 : 1;
+    const depth = trainer.pipelineDepth;
     const inFlight: { read: () => Promise<StepResult>; position: TrainingPosition; epoch: number; boundary: boolean }[] = [];
     const finishOldest = async (): Promise<void> => {
       const queued = inFlight.shift()!;
@@ -323,7 +330,7 @@ export async function runPretraining(request: PretrainRequest, hooks: PretrainHo
     }
     return { status: 'finished', lastCheckpoint, position: trainer.position, lastLosses, rejected: source.rejected, imageCount };
   } finally {
-    trainer.dispose();
+    await trainer.dispose();
     await source.close();
   }
 }
