@@ -49,8 +49,10 @@ import {
   classDeleteSchema,
   classMergeSchema,
   classUpdateSchema,
+  labelPreviewSchema,
   labelSetSchema,
   type ClassDeletePreview,
+  type LabelPreview,
   type LabelSetResult,
   type LabelStepResult,
 } from './labels';
@@ -235,7 +237,7 @@ export const calls = {
   libraryClasses: defineCall({
     args: noArgs,
     result: returns<ClassInfo[]>(),
-    summary: 'Every label class with its number of images.',
+    summary: 'Every label class with its number key and its number of images, keyed classes by key, then the others in creation order.',
   }),
   libraryPage: defineCall({
     args: galleryQuerySchema,
@@ -385,7 +387,7 @@ export const calls = {
   classUpdate: defineCall({
     args: classUpdateSchema,
     result: returns<ClassInfo>(),
-    summary: 'Renames and/or recolours a class (color null = automatic palette); its labels stay.',
+    summary: 'Renames, recolours (color null = automatic palette) and/or re-keys a class (key 1-9, swapped with the class that had it; null = none); its labels stay.',
   }),
   classMerge: defineCall({
     args: classMergeSchema,
@@ -403,11 +405,17 @@ export const calls = {
     result: returns<{ removedLabels: number }>(),
     summary: 'Deletes a class with all its labels (needs confirm=true); clears the label undo/redo history.',
   }),
+  labelPreview: defineCall({
+    args: labelPreviewSchema,
+    result: returns<LabelPreview>(),
+    summary:
+      'What labelSet would change for these images and class: how many have no hand label, already have the class, or have another class by hand (per class).',
+  }),
   labelSet: defineCall({
     args: labelSetSchema,
     result: returns<LabelSetResult>(),
     summary:
-      'Sets (or with classId null removes) the hand label of many images in one transaction; folder labels are never touched. Undoable.',
+      'Sets (or with classId null removes) the hand label of many images in one transaction (keepHand: only images without a hand label); folder labels are never touched. Undoable.',
   }),
   labelUndo: defineCall({
     args: noArgs,

@@ -93,13 +93,14 @@ function runDetails(id: number, steps: number[]): RunDetails {
   };
 }
 
-function classInfo(id: number, name: string, images: number): ClassInfo {
-  return { id, name, images, color: null, hand: images, folder: 0 };
+function classInfo(id: number, name: string, images: number, key: number | null): ClassInfo {
+  return { id, name, images, color: null, key, hand: images, folder: 0 };
 }
 
-const cat = classInfo(11, 'cat', 8);
-const dog = classInfo(12, 'dog', 6);
-const bird = classInfo(13, 'bird', 0);
+// Keys as stored with the classes (not the list's order): a number key finds its class by key.
+const cat = classInfo(11, 'cat', 8, 2);
+const dog = classInfo(12, 'dog', 6, 1);
+const bird = classInfo(13, 'bird', 0, 3);
 
 const headClasses = [
   { id: 11, name: 'cat' },
@@ -376,7 +377,7 @@ describe('Fine-tune store', () => {
     await store.accept();
     expect(fake.named('labelSet')[0]!.args).toEqual({ imageIds: [101], classId: 11 });
     expect(store.current?.imageId).toBe(102);
-    await store.correct(1);
+    await store.correct(2);
     expect(fake.named('labelSet')[1]!.args).toEqual({ imageIds: [102], classId: 11 });
     expect(store.reviewed).toBe(2);
     fake.handlers.labelUndo = () => ({ changed: 1, undo: 1, redo: 1, imageIds: [102] });
