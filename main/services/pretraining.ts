@@ -30,7 +30,9 @@ import { jobEngine } from './engine-setting';
 import { withCrashDetails } from '../log';
 import { joinFolderPath } from '../store/library-repository';
 import { RunsRepository, type RunFile } from '../store/runs-repository';
+import { SettingsRepository } from '../store/settings-repository';
 import type { AreaHandlers, ServiceContext } from './app-services';
+import { referenceClasses } from './reference-classes';
 import type { ComputeHost } from './embeddings';
 import type { TaskContext } from './tasks';
 
@@ -298,6 +300,34 @@ export class PretrainingService {
     return choice && fs.existsSync(choice.file) ? choice : null;
   }
 
+  /** Remembers the run the guided first run trained on the sample images. */
+  markSampleRun(runId: number): void {
+    new SettingsRepository(this.context.db).setMany({ [sampleRunKey]: runId });
+  }
+
+  /** The run the guided first run trained on the sample images, if any. */
+  sampleRunId(): number | undefined {
+    const value = new SettingsRepository(this.context.db).get(sampleRunKey);
+    return typeof value === 'number' ? value : undefined;
+  }
+
+  /**
+   * A run that finished: its newest checkpoint becomes the backbone in use when none is, or
+   * when the one in use is the sample run's (a newcomer's own run must not go on being
+   * clustered and fine-tuned on the sample backbone). Otherwise its page offers it. Returns
+   * the new choice, if it made one.
+   */
+  private adoptFinished(runId: number): BackboneChoice | undefined {
+    if (!adoptsFinishedRun(this.backbone()?.runId, this.sampleRunId(), runId)) return undefined;
+    const newest = this.repo
+      .checkpoints(runId)
+      .filter((checkpoint) => fs.existsSync(checkpoint.file))
+      .sort((a, b) => b.step - a.step)[0];
+    if (!newest) return undefined;
+    this.repo.chooseBackbone({ runId, step: newest.step, file: newest.file });
+    return this.repo.backbone() ?? undefined;
+  }
+
   /** True while a run trains or is paused (the desktop shell asks before quitting). */
   hasActiveRun(): boolean {
     return this.active !== undefined;
@@ -311,7 +341,11 @@ export class PretrainingService {
     const rows = this.filesOf(args.folderIds, false);
     const overrides = Object.fromEntries(Object.entries(args.overrides).filter(([, value]) => value !== null && value !== '')) as PretrainOverrides;
     const { config, errors } = validatePretrainConfig(args.preset, overrides, rows.length);
-    if (rows.length === 0) errors.push({ field: 'folders', message: args.folderIds ? 'the chosen folders have no images; import some first.' : 'the library has no images; add a folder first.' });
+    // No images: one error that says what to do (not a batch size to lower).
+    if (rows.length === 0) {
+      const message = args.folderIds ? 'the chosen folders have no images; import some first.' : 'the library has no images; add a folder first.';
+      errors.splice(0, errors.length, ...errors.filter((error) => error.field !== 'folders'), { field: 'folders', message });
+    }
     const engine = await this.engineFor(config?.engine ?? 'auto');
     const stepsPerEpoch = config ? stepsPerEpochFor(rows.length, config.batch) : 0;
     const estimate: PretrainEstimate = {
@@ -461,15 +495,17 @@ export class PretrainingService {
   }
 
   /**
-   * The kNN monitor's labelled subset: images with a label (a hand label wins over the folder
-   * one) in classes with at least 2 images, at least 2 classes; per class 20% (at least 1) held
-   * out as queries, the rest the bank; at most `monitorLimit` images, drawn evenly per class.
+   * The kNN monitor's subset: images with a reference class (their class subfolder where the
+   * folder is laid out in classes, else their label; main/services/reference-classes.ts) in
+   * classes with at least 2 images, at least 2 classes; per class 20% (at least 1) held out as
+   * queries, the rest the bank; at most `monitorLimit` images, drawn evenly per class. No label
+   * is needed: a folder of class subfolders is enough.
    */
   private monitorSet(files: { id: number; path: string }[], seed: number): MonitorSet | undefined {
-    const labelOf = this.repo.labelsOf(files.map((file) => file.id));
+    const reference = referenceClasses(this.context.db, files.map((file) => file.id)).byImage;
     const byClass = new Map<number, { id: number; path: string }[]>();
     for (const file of files) {
-      const classId = labelOf.get(file.id);
+      const classId = reference.get(file.id)?.index;
       if (classId === undefined) continue;
       const list = byClass.get(classId) ?? [];
       list.push(file);
@@ -737,6 +773,12 @@ export class PretrainingService {
     if (this.active === active) this.active = undefined;
     const runDir = this.repo.get(active.runId)?.runDir;
     if (runDir) this.appendLog(runDir, `Run ended: ${status}${error ? ` (${error})` : ''}.`, status === 'crashed' ? 'error' : 'info');
+    const replaced = this.backbone();
+    const adopted = status === 'finished' ? this.adoptFinished(active.runId) : undefined;
+    if (adopted && runDir) {
+      const instead = replaced && replaced.runId !== active.runId ? ` instead of ${replaced.runName}, the sample run` : '';
+      this.appendLog(runDir, `Its checkpoint at step ${adopted.step} is now the backbone in use for clusters and fine-tuning${instead}.`);
+    }
     this.emit(active, { phase: 'ended', message: `Run ended: ${status}${error ? ` (${error})` : ''}.`, level: status === 'crashed' ? 'error' : 'info' });
   }
 
@@ -760,6 +802,19 @@ export class PretrainingService {
     return this.active;
   }
 }
+
+/**
+ * Whether a run that just finished becomes the backbone in use by itself: when none is in use,
+ * or when the one in use is the sample run's and this run is another. A run of your own that is
+ * in use is never replaced behind your back: the finished run's page offers itself instead.
+ */
+export function adoptsFinishedRun(inUseRunId: number | undefined, sampleRunId: number | undefined, finishedRunId: number): boolean {
+  if (inUseRunId === undefined) return true;
+  return inUseRunId === sampleRunId && finishedRunId !== sampleRunId;
+}
+
+/** The settings-table key remembering the first run's sample run (not a user setting). */
+const sampleRunKey = 'firstRun.sampleRunId';
 
 const services = new WeakMap<ServiceContext, PretrainingService>();
 

@@ -1,6 +1,7 @@
 import { expect, test } from './fixtures';
 import { ClustersPage } from './pages/clusters-page';
 import { FinetunePage } from './pages/finetune-page';
+import { PretrainPage } from './pages/pretrain-page';
 import { WelcomePage } from './pages/welcome-page';
 
 // The whole first run trains for real on the CPU (wasm here): a couple of minutes.
@@ -41,6 +42,10 @@ test('a fresh install opens on the welcome screen and the sample run ends with c
   const clusters = new ClustersPage(app);
   await expect(clusters.view).toBeVisible();
   await expect(clusters.cards).toHaveCount(4, { timeout: 30_000 });
+  // One way of scoring: the Clusters screen shows the welcome screen's NMI, over the same 96 images.
+  await expect(page.getByTestId('score-basis')).toHaveAttribute('data-labelled', '96');
+  await expect(page.getByTestId('welcome-nmi')).toHaveCount(0);
+  expect(Number(await clusters.scores.getByTestId('score-nmi').textContent())).toBeCloseTo(nmi, 2);
   await app.screenshot('first-run-clusters');
 
   await page.goBack();
@@ -51,6 +56,27 @@ test('a fresh install opens on the welcome screen and the sample run ends with c
   await expect(finetune.view).toBeVisible();
   await expect(finetune.cards).toHaveCount(2, { timeout: 30_000 });
   await app.screenshot('first-run-finetune');
+
+  // A run of your own replaces the sample run as the backbone in use once it finishes, and says so.
+  const pretrain = new PretrainPage(app);
+  await pretrain.openForm();
+  await pretrain.choosePreset('cpu-small');
+  await pretrain.setField('epochs', 1);
+  await pretrain.setField('width', 0.125);
+  await pretrain.setField('batch', 32);
+  const own = await pretrain.start();
+  await pretrain.waitForStatus('finished', 180_000);
+  const use = page.getByTestId('use-backbone');
+  await expect(use).toHaveAttribute('data-state', 'in-use');
+  await expect(page.getByTestId('run-log')).toContainText(/is now the backbone in use for clusters and fine-tuning instead of .*, the sample run/);
+  // The sample run's page offers it back, prominently, in one click.
+  await app.goTo('runs');
+  await page.locator(`[data-testid="run-row"]:not([data-run-id="${own}"])`).first().click();
+  await expect(use).toHaveAttribute('data-state', 'offered');
+  await expect(use).toContainText(/In use now: Run \d+/);
+  await app.screenshot('first-run-offer-backbone');
+  await use.getByTestId('use-backbone-button').click();
+  await expect(use).toHaveAttribute('data-state', 'in-use');
 
   // The library now has the sample folder: the start page is the library again.
   await page.goto(page.url().replace(/#.*$/, ''));

@@ -17,6 +17,7 @@ import type { TaskInfo } from '../../main/common/tasks';
 import { useClient } from '../../renderer/src/api';
 import type { ApiClient } from '../../renderer/src/api/client';
 import { formatPoints, parseEpochs, useFinetuneStore } from '../../renderer/src/stores/finetune';
+import { classColor as labelClassColor } from '../../renderer/src/stores/labels';
 import FinetuneView from '../../renderer/src/views/FinetuneView.vue';
 
 type Handler = (args: never) => unknown;
@@ -360,6 +361,15 @@ describe('Fine-tune store', () => {
     fake.emit('task', task('ft-1', { status: 'failed', error: 'out of memory' }));
     await settle();
     expect(store.startError?.message).toContain('out of memory');
+  });
+
+  it('colours each class as the Label screen does (its own colour, else the palette by its id)', async () => {
+    const fake = standardClient({ libraryClasses: () => [cat, { ...dog, color: '#123456' }, bird] });
+    useClient(fake.client);
+    const store = useFinetuneStore();
+    await store.start();
+    for (const info of [cat, bird]) expect(store.classColor(info.id)).toBe(labelClassColor(info));
+    expect(store.classColor(dog.id)).toBe('#123456');
   });
 
   it('review: queue pages past labelled items, accept/correct/undo', async () => {

@@ -87,7 +87,7 @@ function fakeCore(n = 12, options: { clusterSize?: number } = {}) {
     images: clusterSize + 3,
     inertia: 1,
     iterations: 3,
-    scores: null,
+    scores: { labelled: 1, fromFolders: 0, classes: 1, minimum: 30, nmi: null, ari: null, purity: null },
     clusters: [
       {
         cluster: 0,
@@ -98,7 +98,7 @@ function fakeCore(n = 12, options: { clusterSize?: number } = {}) {
         representatives: [{ imageId: 1, distance: 0, version: 'v1' }],
         outliers: 0,
       },
-      { cluster: 1, size: 3, labelled: 1, majority: 'dog', purity: 1, representatives: [], outliers: 0 },
+      { cluster: 1, size: 3, labelled: 5, majority: 'dog', purity: 1, representatives: [], outliers: 0 },
     ],
     outliers: [],
     createdAt: '2026-01-02T00:00:00.000Z',
@@ -526,6 +526,13 @@ describe('Label view', () => {
       attachTo: document.body,
     });
     await settle();
+    // A name too long is not cut short: the field says so, with its length, and Add waits.
+    await wrapper.get('[data-testid="class-create-name"]').setValue('x'.repeat(150));
+    expect(wrapper.get('[data-testid="class-create-error"]').text()).toBe('A class name has at most 100 characters; this one has 150.');
+    expect(wrapper.get('[data-testid="class-create"]').attributes('disabled')).toBeDefined();
+    await wrapper.get('[data-testid="class-create-form"]').trigger('submit');
+    await settle();
+    expect(core.named('classCreate')).toHaveLength(0);
     await wrapper.get('[data-testid="class-create-name"]').setValue('ant');
     await wrapper.get('[data-testid="class-create-form"]').trigger('submit');
     await settle();
@@ -567,7 +574,7 @@ describe('Label view', () => {
     await settle();
     const buttons = wrapper.findAll('[data-testid="label-cluster-apply"]');
     expect(wrapper.findAll('[data-testid="label-cluster-row"]').map((b) => b.attributes('data-cluster'))).toEqual(['0', '1']);
-    // Cluster 1 is mostly dog, on one label: no class is chosen for it all the same.
+    // Cluster 1 is mostly dog: no class is chosen for it all the same.
     expect(buttons[1]!.text()).toBe('Label all 3 as …');
     for (const button of buttons) expect(button.attributes('disabled')).toBeDefined();
     await wrapper.findAll('[data-testid="label-cluster-class"]')[0]!.setValue('3');

@@ -78,7 +78,7 @@ describe('classes', () => {
 
     const taken = await dispatch(core.handlers, 'classCreate', { name: 'BIRD' });
     expect(taken).toMatchObject({ ok: false, error: { code: 'CONFLICT' } });
-    expect(!taken.ok && taken.error.message).toContain('"bird"');
+    expect(!taken.ok && taken.error.message).toBe('There is already a class named "bird": choose another name, or merge the two classes (⋯ beside a class, then Merge into).');
     const folderClass = await dispatch(core.handlers, 'classCreate', { name: 'Frog' });
     expect(!folderClass.ok && folderClass.error.message).toContain('"frog"');
 

@@ -169,6 +169,17 @@ describe('RunForm', () => {
     expect(start.attributes('disabled')).toBeUndefined();
   });
 
+  it('with no folder ticked says so in words and asks the app nothing about no folders', async () => {
+    const { wrapper, fake } = await mountForm();
+    await settle();
+    await wrapper.get('[data-testid="scope-some"]').setValue(true);
+    await settle();
+    expect(wrapper.get('[data-testid="field-error-folders"]').text()).toBe('Tick at least one folder.');
+    expect(fake.calls.filter((call) => call.name === 'pretrainEstimate').map((call) => (call.args as { folderIds?: number[] }).folderIds)).not.toContainEqual([]);
+    expect(wrapper.text()).not.toContain('Invalid arguments');
+    expect(wrapper.get('[data-testid="run-start"]').attributes('disabled')).toBeDefined();
+  });
+
   it('refuses a batch larger than the images of the chosen folders', async () => {
     const { wrapper } = await mountForm();
     await wrapper.get('[data-testid="field-batch"]').setValue('64');
