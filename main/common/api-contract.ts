@@ -557,6 +557,16 @@ export type PreloadApi = {
   [K in EventName as EventMethodName<K>]: (listener: (payload: EventPayload<K>) => void) => () => void;
 };
 
+/**
+ * What the preload exposes on `window.jigcluFiles` besides the API: the path of a file or folder
+ * the user dropped on the window (Electron's webUtils.getPathForFile; a page cannot read it, and
+ * the path then goes through the validated calls like a typed one).
+ */
+export interface PreloadFiles {
+  /** `file`: a File of a drop or a file input (typed loosely: main/common has no DOM types). */
+  pathOf(file: object): string;
+}
+
 /** IPC channel for calls; the name travels as the first argument and is checked by the router. */
 export const ipcCallChannel = 'jigclu:call';
 /** IPC channel for events pushed from the main process. */

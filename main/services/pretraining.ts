@@ -599,6 +599,7 @@ export class PretrainingService {
     const active = this.mustBeActive(runId);
     if (active.status === 'running') {
       active.host.pause();
+      active.task?.paused?.(true);
       active.status = 'paused';
       this.repo.setStatus(runId, 'paused');
       this.emit(active, {});
@@ -610,6 +611,7 @@ export class PretrainingService {
     const active = this.mustBeActive(runId);
     if (active.status === 'paused') {
       active.host.resume();
+      active.task?.paused?.(false);
       active.status = 'running';
       this.repo.setStatus(runId, 'running');
       this.emit(active, {});

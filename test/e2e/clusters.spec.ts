@@ -83,12 +83,12 @@ test('embeds, clusters, browses clusters, maps and lassos images with a pretrain
   const runId = await pretrain.start();
   await pretrain.waitForStatus('finished', 240_000);
 
-  // Its last checkpoint becomes the backbone in use.
+  // No backbone was in use: its last checkpoint became it when it finished.
   const newest = page.getByTestId('checkpoint-row').first();
   const step = Number(await newest.getAttribute('data-step'));
   expect(step).toBe(6);
-  await newest.getByTestId('checkpoint-use').click();
   await expect(newest.getByTestId('checkpoint-in-use')).toBeVisible();
+  await expect(page.getByTestId('use-backbone')).toHaveAttribute('data-state', 'in-use');
 
   // Clusters: the backbone in use is chosen; nothing embedded yet.
   await clusters.open();
@@ -129,7 +129,7 @@ test('embeds, clusters, browses clusters, maps and lassos images with a pretrain
   }
   await expect(clusters.cards.first().getByTestId('cluster-majority')).toHaveText(/airplane|frog|truck/);
   await clusters.grid.scrollIntoViewIfNeeded();
-  await app.screenshot('clusters-cards');
+  await app.screenshotSizes('clusters-cards');
 
   // Open the largest cluster: all its images, nearest the centre first, each with its distance.
   const largest = cards[0]!;
@@ -141,7 +141,7 @@ test('embeds, clusters, browses clusters, maps and lassos images with a pretrain
   expect(distances).toEqual([...distances].sort((a, b) => a - b));
   await expect(clusters.detail.getByTestId('cluster-outliers-list')).toBeVisible();
   await page.getByTestId('cluster-images').scrollIntoViewIfNeeded();
-  await app.screenshot('clusters-detail');
+  await app.screenshotSizes('clusters-detail');
 
   // Similar images of its first image: its nearest neighbours, nearest first.
   await clusters.detail.getByTestId('cluster-image').first().getByTestId('similar-open').click();
@@ -182,7 +182,7 @@ test('embeds, clusters, browses clusters, maps and lassos images with a pretrain
   await expect(clusters.selectionGrid.getByTestId('selection-item')).toHaveCount(expected.length);
   expect((await clusters.selectionIds()).sort((a, b) => a - b)).toEqual(expected);
   await page.getByTestId('map-plot').scrollIntoViewIfNeeded();
-  await app.screenshot('clusters-map-selection');
+  await app.screenshotSizes('clusters-map-selection');
 
   // Hovering a point shows its thumbnail and file name; clicking it opens the image.
   await page.getByTestId('map-tool-pan').click();

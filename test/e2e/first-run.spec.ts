@@ -18,7 +18,7 @@ test('a fresh install opens on the welcome screen and the sample run ends with c
     await expect(welcome.engine.getByTestId('engine-guidance-reason')).toContainText(/GPU not used: .*(tfjs-node-gpu|CUDA|cuDNN|driver|Linux x64)/);
     await expect(welcome.engine.getByTestId('engine-guidance-install')).toContainText(/CUDA 11\.2|tfjs-node/);
   }
-  await app.screenshot('first-run-welcome');
+  await app.screenshotSizes('first-run-welcome');
 
   const started = Date.now();
   await welcome.trySampleImages();
@@ -36,7 +36,7 @@ test('a fresh install opens on the welcome screen and the sample run ends with c
   }
   await expect(welcome.finetuneCard).toContainText('16 hand labels');
   console.log(`NMI ${nmi}, linear probe ${await welcome.value('welcome-probe-accuracy')}, fine-tune ${await welcome.value('welcome-finetune-accuracy')}; ${await page.getByTestId('welcome-results').locator('p').first().textContent()}`);
-  await app.screenshot('first-run-done');
+  await app.screenshotSizes('first-run-done');
 
   await welcome.clustersCard.click();
   const clusters = new ClustersPage(app);
@@ -74,7 +74,7 @@ test('a fresh install opens on the welcome screen and the sample run ends with c
   await page.locator(`[data-testid="run-row"]:not([data-run-id="${own}"])`).first().click();
   await expect(use).toHaveAttribute('data-state', 'offered');
   await expect(use).toContainText(/In use now: Run \d+/);
-  await app.screenshot('first-run-offer-backbone');
+  await app.screenshotSizes('first-run-offer-backbone');
   await use.getByTestId('use-backbone-button').click();
   await expect(use).toHaveAttribute('data-state', 'in-use');
 

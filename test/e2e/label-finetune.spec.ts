@@ -43,7 +43,7 @@ test('labels with keys and by cluster, fine-tunes, reviews and exports', async (
   await library.waitForImport('tiny');
   expect((await library.counts('tiny')).labelled).toBe(0);
 
-  // A short run whose last checkpoint becomes the backbone in use, then k = 3 clusters.
+  // A short run whose last checkpoint is the backbone in use, then k = 3 clusters.
   await pretrain.openForm();
   await pretrain.choosePreset('cpu-small');
   await pretrain.setField('epochs', 2);
@@ -51,7 +51,8 @@ test('labels with keys and by cluster, fine-tunes, reviews and exports', async (
   await pretrain.setField('batch', 8);
   await pretrain.start();
   await pretrain.waitForStatus('finished', 240_000);
-  await page.getByTestId('checkpoint-row').first().getByTestId('checkpoint-use').click();
+  // The first run to finish is the backbone in use by itself.
+  await expect(page.getByTestId('checkpoint-row').first().getByTestId('checkpoint-in-use')).toBeVisible();
   await clusters.open();
   await clusters.computeEmbeddings(24);
   await clusters.cluster(3);
@@ -118,7 +119,7 @@ test('labels with keys and by cluster, fine-tunes, reviews and exports', async (
     return sum;
   };
   expect(await handTotal()).toBe(4);
-  await app.screenshot('label-keys');
+  await app.screenshotSizes('label-keys');
 
   // Undo (Ctrl+Z) takes the last label back; redo (Ctrl+Shift+Z) puts it back; undo again.
   const last = labelledByKey.at(-1)!;
@@ -158,7 +159,7 @@ test('labels with keys and by cluster, fine-tunes, reviews and exports', async (
   const { row, cls: clusterClass, size, counts: groupCounts } = asked!;
   expect(groupCounts.images).toBe(size);
   expect(groupCounts.unlabelled + groupCounts.same + groupCounts.other).toBe(size);
-  await app.screenshot('label-cluster-confirm');
+  await app.screenshotSizes('label-cluster-confirm');
   const handBefore = new Map<string, number>();
   for (const name of classes) handBefore.set(name, await label.handCount(name));
   // Kept (the default): only images without a hand label get the class.
@@ -190,7 +191,7 @@ test('labels with keys and by cluster, fine-tunes, reviews and exports', async (
   expect((await finetune.cards.evaluateAll((cards) => cards.map((c) => c.getAttribute('data-mode')))).sort()).toEqual(['fine-tune', 'linear-probe']);
   await expect(page.locator('[data-testid="classifier-card"][data-chosen="true"]')).toHaveCount(1);
   for (const card of await finetune.cards.all()) await expect(card.getByTestId('classifier-accuracy')).toHaveText(/\d+(\.\d)?%|—/);
-  await app.screenshot('finetune-results');
+  await app.screenshotSizes('finetune-results');
 
   // The confusion matrix of the chosen classifier: its cells count the validation images; a cell opens its images.
   await expect(finetune.matrix).toBeVisible();
@@ -206,7 +207,7 @@ test('labels with keys and by cluster, fine-tunes, reviews and exports', async (
   await expect(images).toHaveAttribute('data-count', String(counts[full]));
   await expect(images.getByTestId('confusion-image')).toHaveCount(counts[full]!);
   await finetune.matrix.scrollIntoViewIfNeeded();
-  await app.screenshot('finetune-confusion');
+  await app.screenshotSizes('finetune-confusion');
 
   // The review queue: accept with Enter, correct with a number key, accept again.
   await finetune.tab('review');
@@ -229,7 +230,7 @@ test('labels with keys and by cluster, fine-tunes, reviews and exports', async (
   expect(seen.has(third.imageId)).toBe(false);
   await page.keyboard.press('Enter');
   await expect(finetune.reviewCounter).toHaveAttribute('data-reviewed', '3');
-  await app.screenshot('finetune-review');
+  await app.screenshotSizes('finetune-review');
 
   // The three reviewed images are hand-labelled now: the accepted ones as predicted, the corrected one as truck.
   await label.open();

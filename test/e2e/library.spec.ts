@@ -61,7 +61,7 @@ test('imports two folders, shows their counts, scrolls the grid, opens images an
   await expect.poll(async () => (await library.counts('cifar10-dev')).labelled).toBe(4000);
 
   await library.expectThumbnailLoaded(0);
-  await app.screenshot('library-gallery');
+  await app.screenshotSizes('library-gallery');
 
   // The virtual grid: only rows near the view exist; scrolling far loads those pages.
   const rendered = await library.renderedIndexes();
@@ -132,5 +132,6 @@ test('imports two folders, shows their counts, scrolls the grid, opens images an
   await expect(library.problems.getByTestId('problems-total')).toHaveText(String(brokenRejects));
   await expect(rows).toHaveCount(brokenRejects);
   const shot = await app.screenshot('library-problems');
+  await app.screenshotSizes('library-problems');
   expect(fs.statSync(shot).size).toBeGreaterThan(10_000);
 });

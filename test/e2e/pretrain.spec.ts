@@ -50,7 +50,7 @@ test('launches, watches, pauses, inspects, resumes, finds and compares pretraini
   await expect(estimate.getByTestId('estimate-total-steps')).toContainText('6');
   await estimate.getByTestId('estimate-measure').click();
   await expect(estimate.getByTestId('estimate-epoch-time')).toContainText(/\d/, { timeout: 60_000 });
-  await app.screenshot('pretrain-form');
+  await app.screenshotSizes('pretrain-form');
 
   // Start, and see the loss chart gain points while it trains.
   const firstRun = await pretrain.start();
@@ -78,7 +78,8 @@ test('launches, watches, pauses, inspects, resumes, finds and compares pretraini
   await expect(inspector.getByTestId('inspect-cluster-accuracy')).toContainText('%');
   await montages.first().getByTestId('patch').first().click();
   await expect(inspector.getByTestId('neighbour')).toHaveCount(3);
-  await app.screenshot('pretrain-montage-inspector');
+  await inspector.scrollIntoViewIfNeeded();
+  await app.screenshotSizes('pretrain-montage-inspector');
 
   // Resume and let it finish.
   await page.getByTestId('run-resume').click();
@@ -113,5 +114,5 @@ test('launches, watches, pauses, inspects, resumes, finds and compares pretraini
   await expect(compare).toBeVisible();
   await expect(compare).toHaveAttribute('data-series', '2');
   await expect.poll(() => pretrain.chartPoints('chart-compare')).toBeGreaterThanOrEqual(12);
-  await app.screenshot('pretrain-compare');
+  await app.screenshotSizes('pretrain-compare');
 });

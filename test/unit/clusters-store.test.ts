@@ -16,6 +16,8 @@ import { err, isResult, ok } from '../../main/common/result';
 import type { CheckpointInfo, RunDetails, RunInfo } from '../../main/common/runs';
 import type { TaskInfo } from '../../main/common/tasks';
 import { useClient } from '../../renderer/src/api';
+import { classColor as labelColor } from '../../renderer/src/classes';
+import { mapColorsFor } from '../../renderer/src/stores/map-colors';
 import type { ApiClient } from '../../renderer/src/api/client';
 import ClustersView from '../../renderer/src/views/ClustersView.vue';
 import {
@@ -778,5 +780,22 @@ describe('Clusters view', () => {
     await settle();
     expect(wrapper.get('[data-testid="cluster-error"]').text()).toBe('the compute process ended');
     wrapper.unmount();
+  });
+});
+
+describe('map colours', () => {
+  it('colours by label in each class’s own colour, as the Label screen does; by cluster in the palette', () => {
+    const classes = [
+      { id: 4, name: 'cat', color: '#ff0000', key: 1, images: 1, hand: 1, folder: 0 },
+      { id: 9, name: 'dog', color: null, key: 2, images: 1, hand: 1, folder: 0 },
+    ];
+    const data = { imageIds: [1, 2, 3], classIds: [9, -1, 4], folderIds: [1, 1, 1] };
+    const byLabel = mapColorsFor(data, 'label', { assignments: new Map(), classes, folders: [] });
+    expect([...byLabel.colors]).toEqual([1, -1, 0]);
+    expect(byLabel.categories.map((c) => c.name)).toEqual(['cat', 'dog']);
+    expect(byLabel.categoryColors).toEqual(['#ff0000', labelColor(classes[1]!)]);
+    const byFolder = mapColorsFor(data, 'folder', { assignments: new Map(), classes, folders: [{ id: 1, name: 'pics' } as FolderInfo] });
+    expect(byFolder.categoryColors).toBeUndefined();
+    expect(byFolder.categories).toEqual([{ id: 1, name: 'pics' }]);
   });
 });

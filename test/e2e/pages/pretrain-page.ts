@@ -26,9 +26,11 @@ export class PretrainPage {
     return this.page.getByTestId(`field-error-${name}`);
   }
 
-  /** Types a value into a field of the form (replacing what is there). */
+  /** Types a value into a field of the form (replacing what is there), opening Advanced when it is there. */
   async setField(name: string, value: string | number): Promise<void> {
     const input = this.field(name);
+    const advanced = this.page.getByTestId('run-advanced');
+    if (!(await input.isVisible()) && (await advanced.getAttribute('open')) === null) await advanced.locator('summary').click();
     const tag = await input.evaluate((element) => element.tagName.toLowerCase());
     if (tag === 'select') await input.selectOption(String(value));
     else await input.fill(String(value));
