@@ -152,9 +152,6 @@ export class LibraryService {
     } catch (error) {
       throw new ServiceError('FORBIDDEN', `The folder ${folderPath} cannot be read (${(error as NodeJS.ErrnoException).code ?? (error as Error).message}).`);
     }
-    if (entries.every((entry) => isHiddenOrSystem(entry.name, entry.isDirectory()))) {
-      throw new ServiceError('INVALID_ARGUMENT', `The folder ${folderPath} is empty: choose the folder that holds your images (its subfolders are included).`);
-    }
     const real = await fs.realpath(folderPath);
     const dataReal = await fs.realpath(this.context.dataDir).catch(() => path.resolve(this.context.dataDir));
     if (isInside(dataReal, real)) {
@@ -171,6 +168,9 @@ export class LibraryService {
       if (isInside(real, otherReal)) {
         throw new ServiceError('CONFLICT', `${folderPath} contains ${other.path}, which is already in the library: remove that folder first, then add this one.`);
       }
+    }
+    if (entries.every((entry) => isHiddenOrSystem(entry.name, entry.isDirectory()))) {
+      throw new ServiceError('INVALID_ARGUMENT', `The folder ${folderPath} is empty: choose the folder that holds your images (its subfolders are included).`);
     }
     const row = this.repo.addFolder({
       path: folderPath,

@@ -75,13 +75,7 @@ test('embeds, clusters, browses clusters, maps and lassos images with a pretrain
   await expect.poll(async () => (await library.counts('tiny')).labelled).toBe(24);
 
   // A short run: cpu-small, 2 epochs of 3 steps.
-  await pretrain.openForm();
-  await pretrain.choosePreset('cpu-small');
-  await pretrain.setField('epochs', 2);
-  await pretrain.setField('width', 0.125);
-  await pretrain.setField('batch', 8);
-  const runId = await pretrain.start();
-  await pretrain.waitForStatus('finished', 240_000);
+  const runId = await pretrain.trainShort({ epochs: 2, batch: 8 });
 
   // No backbone was in use: its last checkpoint became it when it finished.
   const newest = page.getByTestId('checkpoint-row').first();

@@ -59,13 +59,7 @@ test('a fresh install opens on the welcome screen and the sample run ends with c
 
   // A run of your own replaces the sample run as the backbone in use once it finishes, and says so.
   const pretrain = new PretrainPage(app);
-  await pretrain.openForm();
-  await pretrain.choosePreset('cpu-small');
-  await pretrain.setField('epochs', 1);
-  await pretrain.setField('width', 0.125);
-  await pretrain.setField('batch', 32);
-  const own = await pretrain.start();
-  await pretrain.waitForStatus('finished', 180_000);
+  const own = await pretrain.trainShort({ epochs: 1, batch: 32 }, 180_000);
   const use = page.getByTestId('use-backbone');
   await expect(use).toHaveAttribute('data-state', 'in-use');
   await expect(page.getByTestId('run-log')).toContainText(/is now the backbone in use for clusters and fine-tuning instead of .*, the sample run/);

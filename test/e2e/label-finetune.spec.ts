@@ -44,13 +44,7 @@ test('labels with keys and by cluster, fine-tunes, reviews and exports', async (
   expect((await library.counts('tiny')).labelled).toBe(0);
 
   // A short run whose last checkpoint is the backbone in use, then k = 3 clusters.
-  await pretrain.openForm();
-  await pretrain.choosePreset('cpu-small');
-  await pretrain.setField('epochs', 2);
-  await pretrain.setField('width', 0.125);
-  await pretrain.setField('batch', 8);
-  await pretrain.start();
-  await pretrain.waitForStatus('finished', 240_000);
+  await pretrain.trainShort({ epochs: 2, batch: 8 });
   // The first run to finish is the backbone in use by itself.
   await expect(page.getByTestId('checkpoint-row').first().getByTestId('checkpoint-in-use')).toBeVisible();
   await clusters.open();

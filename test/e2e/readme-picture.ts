@@ -18,6 +18,9 @@ const crop = { left: 200, top: 0, width: 1080, height: 776 };
 const panel = { width: 800, height: Math.round((800 * crop.height) / crop.width) };
 const gap = 8;
 
+/** The size of the picture: two panels by two, with gaps. */
+export const readmePictureSize = { width: 2 * panel.width + 3 * gap, height: 2 * panel.height + 3 * gap };
+
 /**
  * Composes the picture when every panel was taken by this run (at or after `since`, ms);
  * returns its path, or why it was not made.
@@ -31,8 +34,7 @@ export async function composeReadmePicture(dir: string, since: number): Promise<
   const tiles = await Promise.all(
     readmePanels.map((name) => sharp(path.join(dir, `${name}.png`)).extract(crop).resize(panel.width, panel.height).png().toBuffer()),
   );
-  const width = 2 * panel.width + 3 * gap;
-  const height = 2 * panel.height + 3 * gap;
+  const { width, height } = readmePictureSize;
   const file = path.join(dir, 'readme.png');
   await sharp({ create: { width, height, channels: 3, background: '#c9ced6' } })
     .composite(tiles.map((input, i) => ({ input, left: gap + (i % 2) * (panel.width + gap), top: gap + Math.floor(i / 2) * (panel.height + gap) })))

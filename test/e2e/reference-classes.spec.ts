@@ -52,13 +52,7 @@ test('class subfolders give a kNN curve and cluster scores without labels; a fin
   await expect(library.folder(folder).getByTestId('folder-offer')).toContainText('10 classes');
 
   // One short epoch: 300 images, batch 32, a narrow cpu-small.
-  await pretrain.openForm();
-  await pretrain.choosePreset('cpu-small');
-  await pretrain.setField('epochs', 1);
-  await pretrain.setField('width', 0.125);
-  await pretrain.setField('batch', 32);
-  const runId = await pretrain.start();
-  await pretrain.waitForStatus('finished', 300_000);
+  const runId = await pretrain.trainShort({ epochs: 1, batch: 32 }, 300_000);
 
   // The kNN monitor used the class folders: 6 held out per class, before training and after the epoch.
   const note = page.getByTestId('knn-note');

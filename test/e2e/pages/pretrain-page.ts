@@ -49,6 +49,22 @@ export class PretrainPage {
     return Number(/#\/runs\/(\d+)/.exec(this.page.url())![1]);
   }
 
+  /**
+   * A short cpu-small run (width 0.125, the given epochs and batch, other fields as `extra`)
+   * from a fresh form, started and watched until it finishes; returns its id.
+   */
+  async trainShort(settings: { epochs: number; batch: number; extra?: Record<string, number> }, timeout = 240_000): Promise<number> {
+    await this.openForm();
+    await this.choosePreset('cpu-small');
+    await this.setField('epochs', settings.epochs);
+    await this.setField('width', 0.125);
+    await this.setField('batch', settings.batch);
+    for (const [name, value] of Object.entries(settings.extra ?? {})) await this.setField(name, value);
+    const runId = await this.start();
+    await this.waitForStatus('finished', timeout);
+    return runId;
+  }
+
   status(): Locator {
     return this.page.getByTestId('run-status');
   }
