@@ -5,12 +5,12 @@ import sharp from 'sharp';
 /**
  * The README's first picture, made from screenshots the end-to-end run takes of the product at
  * work: the montage inspector of a paused run, the clusters named after the class folders with
- * their scores, the embedding map with a lasso selection, and the fine-tune results. Written to
+ * their scores, the embedding map of those images, and the fine-tune results. Written to
  * test/output/e2e/readme.png (copy it to resources/docs/screenshot.png to update the README).
  */
 
 /** The panels, in reading order (left to right, top to bottom), by screenshot name. */
-export const readmePanels = ['pretrain-montage-inspector-1280x800', 'reference-clusters-1280x800', 'clusters-map-selection-1280x800', 'finetune-results-1280x800'] as const;
+export const readmePanels = ['pretrain-montage-inspector-1280x800', 'reference-clusters-1280x800', 'reference-map-1280x800', 'finetune-results-1280x800'] as const;
 
 /** The part of each 1280x800 screenshot shown: the screen itself, without the navigation column. */
 const crop = { left: 200, top: 0, width: 1080, height: 776 };

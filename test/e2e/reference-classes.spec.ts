@@ -14,8 +14,8 @@ import { PretrainPage } from './pages/pretrain-page';
  * using its folder names as labels. A short run draws a kNN curve on held-out images of those
  * classes and says how many; when it finishes it is the backbone in use (none was) and says
  * so at the top of its page. The Clusters screen scores k = 10 clusters against the class
- * folders (NMI, ARI and purity over all 300 images) and names the clusters after them.
- * Screenshots at 1440x900 and 1280x800, with no sideways scrolling.
+ * folders (NMI, ARI and purity over all 300 images) and names the clusters after them; the
+ * map shows the 300 images coloured by cluster. Screenshots at 1440x900 and 1280x800, with no sideways scrolling.
  */
 
 const perClass = 30;
@@ -95,4 +95,9 @@ test('class subfolders give a kNN curve and cluster scores without labels; a fin
     } else expect(name.majority).toBe('');
   }
   await app.screenshotSizes('reference-clusters');
+
+  // The map of the 300 images, coloured by those clusters.
+  await clusters.openMap(300);
+  await expect(clusters.map.getByTestId('map-legend-item')).toHaveCount(10);
+  await app.screenshotSizes('reference-map');
 });

@@ -13,7 +13,7 @@ test('navigates every view and shows the engine in the status bar and the About 
     // Every screen fits the review sizes without scrolling sideways, even empty.
     for (const size of reviewSizes) {
       await page.setViewportSize(size);
-      expect(await app.horizontalOverflow(), `${view} at ${size.width}x${size.height}`).toEqual([]);
+      expect(await app.scrollProblems(), `${view} at ${size.width}x${size.height}`).toEqual([]);
     }
   }
   await app.goTo('settings');

@@ -62,10 +62,11 @@ export class AppPage {
   }
 
   /**
-   * Widths of the page and of the main content that scroll sideways (scrollWidth beyond the
-   * visible width), as "element: scroll / visible" lines; empty when nothing does.
+   * What scrolls where it must not, as "what: scroll / visible" lines (empty when nothing does):
+   * the page or the main content sideways, and the page itself up and down (the screen has one
+   * height; its content scrolls inside).
    */
-  async horizontalOverflow(): Promise<string[]> {
+  async scrollProblems(): Promise<string[]> {
     return this.page.evaluate(() => {
       const found: string[] = [];
       const check = (element: Element | null, name: string): void => {
@@ -73,13 +74,15 @@ export class AppPage {
       };
       check(document.documentElement, 'page');
       check(document.querySelector('main.content'), 'main content');
+      const page = document.documentElement;
+      if (page.scrollHeight > page.clientHeight + 1) found.push(`page height: ${page.scrollHeight} / ${page.clientHeight}`);
       return found;
     });
   }
 
   /**
    * Screenshots at each review size (1440x900 and 1280x800) as <name>-<w>x<h>.png, checking
-   * first that nothing scrolls sideways; puts the viewport back as it was. Returns the paths.
+   * first that nothing scrolls where it must not (scrollProblems); puts the viewport back as it was. Returns the paths.
    */
   async screenshotSizes(name: string, sizes: readonly { width: number; height: number }[] = reviewSizes): Promise<string[]> {
     const before = this.page.viewportSize();
@@ -89,7 +92,7 @@ export class AppPage {
         await this.page.setViewportSize(size);
         // Two frames: the resize observers and the layout have run.
         await this.page.evaluate(() => new Promise((resolve) => requestAnimationFrame(() => requestAnimationFrame(resolve))));
-        expect(await this.horizontalOverflow(), `${name} at ${size.width}x${size.height}`).toEqual([]);
+        expect(await this.scrollProblems(), `${name} at ${size.width}x${size.height}`).toEqual([]);
         files.push(await this.screenshot(`${name}-${size.width}x${size.height}`));
       }
     } finally {
