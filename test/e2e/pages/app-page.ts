@@ -83,8 +83,9 @@ export class AppPage {
   /**
    * Screenshots at each review size (1440x900 and 1280x800) as <name>-<w>x<h>.png, checking
    * first that nothing scrolls where it must not (scrollProblems); puts the viewport back as it was. Returns the paths.
+   * `arrange` runs after each resize, before the screenshot (to scroll what is shown into view).
    */
-  async screenshotSizes(name: string, sizes: readonly { width: number; height: number }[] = reviewSizes): Promise<string[]> {
+  async screenshotSizes(name: string, sizes: readonly { width: number; height: number }[] = reviewSizes, arrange?: () => Promise<void>): Promise<string[]> {
     const before = this.page.viewportSize();
     const files: string[] = [];
     try {
@@ -93,6 +94,7 @@ export class AppPage {
         // Two frames: the resize observers and the layout have run.
         await this.page.evaluate(() => new Promise((resolve) => requestAnimationFrame(() => requestAnimationFrame(resolve))));
         expect(await this.scrollProblems(), `${name} at ${size.width}x${size.height}`).toEqual([]);
+        await arrange?.();
         files.push(await this.screenshot(`${name}-${size.width}x${size.height}`));
       }
     } finally {
