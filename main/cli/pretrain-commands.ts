@@ -3,7 +3,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import { engineNames, type EngineName } from '../common/engine';
-import { presetNames, resolvePretrainConfig, stepsPerEpochFor, type PresetName, type PretrainOverrides } from '../common/pretrain-config';
+import { evalSizeFor, presetNames, resolvePretrainConfig, stepsPerEpochFor, type PresetName, type PretrainOverrides } from '../common/pretrain-config';
 import type { RunInfo } from '../common/runs';
 import { startCore } from '../core';
 import { defaultConvGradMode, type ConvGradMode } from '../engine/conv';
@@ -14,6 +14,7 @@ import { JigCluTrainer } from '../engine/trainer';
 import * as tf from '../engine/tfjs';
 import { resolveCheckpointArgument } from './checkpoint-argument';
 import { chooseEngine } from './engine-choice';
+import { pretrainInProcess, type PretrainOptions } from './pretrain-in-process';
 import { planResume } from './pretrain-resume';
 import { describeEndedRun, followRun, libraryFoldersOf, resumeTarget } from './pretrain-run';
 
@@ -37,26 +38,6 @@ function number(name: string, integer = false) {
   };
 }
 
-interface PretrainOptions {
-  preset: PresetName;
-  epochs?: number;
-  batch?: number;
-  crop?: number;
-  cross?: number;
-  grid?: number;
-  temperature?: number;
-  lr?: number;
-  seed?: number;
-  engine: EngineName | 'auto';
-  convGrad?: 'auto' | 'fast' | 'native';
-  out?: string;
-  resume?: string;
-  allowChangedImages?: boolean;
-  checkpointEvery?: number;
-  timeLimit?: number;
-  cache: boolean;
-}
-
 /** Registers `pretrain` and `knn` on the program. */
 export function registerPretrainCommands(program: Command): void {
   program
@@ -74,6 +55,7 @@ export function registerPretrainCommands(program: Command): void {
     .option('--seed <n>', 'random seed', number('--seed', true))
     .option('--checkpoint-every <steps>', 'write a checkpoint every N steps', number('--checkpoint-every', true))
     .option('--time-limit <minutes>', 'stop (with a checkpoint) after this many minutes of training', number('--time-limit'))
+    .option('--cpu-time-limit <minutes>', "stop (with a checkpoint) once the training thread has used this many minutes of CPU time (a budget that holds on a machine busy with other work; trains in this process, not recorded in the app)", number('--cpu-time-limit'))
     .addOption(new Option('--engine <name>', 'tfjs engine').choices(['auto', ...engineNames]).default('auto'))
     .addOption(new Option('--conv-grad <mode>', "conv filter gradient: ours ('fast') or tfjs's ('native')").choices(['auto', 'fast', 'native']))
     .option('--out <folder>', 'run folder for checkpoints (default: <data-dir>/runs/<run id>)')
@@ -82,6 +64,7 @@ export function registerPretrainCommands(program: Command): void {
     .option('--allow-changed-images', "with --resume: train on the images as they are now even when they differ from the run's list")
     .action(async (folders: string[], options: PretrainOptions) => {
       const dataDir = program.opts<{ dataDir: string }>().dataDir;
+      if (options.cpuTimeLimit !== undefined) return pretrainInProcess(dataDir, folders, options, bundledSampleDir());
       // Planned before the core opens: a refused --resume changes nothing.
       const plan = options.resume ? await planResume(options.resume, folders, Boolean(options.allowChangedImages), (line) => console.error(line)) : undefined;
       const core = startCore({ dataDir, mode: 'cli', library: { autoThumbnails: false } });
@@ -164,7 +147,7 @@ export function registerPretrainCommands(program: Command): void {
     .requiredOption('--test <folder>', 'labelled images to classify')
     .option('--random-init', 'evaluate a randomly initialised backbone of the same architecture (the untrained baseline)')
     .addOption(new Option('--preset <name>', 'architecture for --random-init without a checkpoint').choices(presetNames).default('cpu-small'))
-    .option('--eval-size <px>', 'evaluate whole images at this size (default: the crop size s)', number('--eval-size', true))
+    .option('--eval-size <px>', 'evaluate whole images at this size (default: the size the app uses the backbone at; see the README)', number('--eval-size', true))
     .option('--k <n>', 'neighbours', number('--k', true), 200)
     .option('--t <temperature>', 'vote temperature', number('--t'), 0.1)
     .addOption(new Option('--engine <name>', 'tfjs engine').choices(['auto', ...engineNames]).default('auto'))
@@ -174,7 +157,7 @@ export function registerPretrainCommands(program: Command): void {
       const engine = await chooseEngine(options.engine);
       const convGrad: ConvGradMode = defaultConvGradMode(tf.getBackend());
       const { backbone, config, dispose } = loadBackbone(checkpoint, { randomInit: options.randomInit, config: resolvePretrainConfig(options.preset), convGrad });
-      const size = options.evalSize ?? config.crop;
+      const size = options.evalSize ?? evalSizeFor(config);
       const started = performance.now();
       const train = await loadLabelledSet(options.train, size);
       const test = await loadLabelledSet(options.test, size, train.classNames);

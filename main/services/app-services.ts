@@ -8,7 +8,6 @@ import { ComputeJobClient, type ComputeHost } from '../jobs/compute-client';
 import { TrainerHost } from '../jobs/trainer-host';
 import { TrainerSlot } from '../jobs/trainer-slot';
 import { schemaVersion } from '../store/db';
-import { RunsRepository } from '../store/runs-repository';
 import { SettingsRepository } from '../store/settings-repository';
 import { BackboneService } from './backbone';
 import type { AreaHandlers, PretrainingOptions, ServiceContext, ServiceOptions } from './context';
@@ -63,8 +62,8 @@ export function createServices(context: ServiceContext, options: ServiceOptions 
   const library = new LibraryService(context, options.library);
   const labels = new LabelsService(context);
   const runs = new RunsService(context, slot);
-  const pretraining = new PretrainingService(context, pretrainingOptions, slot, runs);
-  const backbone = new BackboneService(new RunsRepository(context.db));
+  const backbone = new BackboneService(runs.repo, new SettingsRepository(context.db));
+  const pretraining = new PretrainingService(context, pretrainingOptions, slot, runs, backbone);
   const embeddings = new EmbeddingsService(context, jobs, slot);
   const finetune = new FinetuneService(context, jobs, slot, backbone);
   const exports = new ExportsService(context, jobs);
@@ -82,7 +81,7 @@ export function createServices(context: ServiceContext, options: ServiceOptions 
     ...exports.handlers(),
     ...scaleout.handlers(),
   };
-  const firstRun = new FirstRunService(context, areas, options.firstRun ?? defaultFirstRunPlan);
+  const firstRun = new FirstRunService(context, areas, backbone, options.firstRun ?? defaultFirstRunPlan);
   const handlers: Handlers = { ...areas, ...firstRun.handlers() };
   return { handlers, library, labels, runs, pretraining, backbone, embeddings, finetune, exports, scaleout, firstRun, jobs, slot };
 }

@@ -53,7 +53,11 @@ export class PretrainEstimator {
   async estimate(imageCount: number, args: { folderIds?: number[]; preset: PresetName; overrides: Record<string, unknown>; measure: boolean }): Promise<PretrainEstimate> {
     const overrides = Object.fromEntries(Object.entries(args.overrides).filter(([, value]) => value !== null && value !== '')) as PretrainOverrides;
     const { config, errors } = validatePretrainConfig(args.preset, overrides, imageCount);
-    if (imageCount === 0) errors.push({ field: 'folders', message: args.folderIds ? 'the chosen folders have no images; import some first.' : 'the library has no images; add a folder first.' });
+    // No images: one error that says what to do (not a batch size to lower).
+    if (imageCount === 0) {
+      const message = args.folderIds ? 'the chosen folders have no images; import some first.' : 'the library has no images; add a folder first.';
+      errors.splice(0, errors.length, ...errors.filter((error) => error.field !== 'folders'), { field: 'folders', message });
+    }
     const engine = await this.engineFor(config?.engine ?? 'auto');
     const stepsPerEpoch = config ? stepsPerEpochFor(imageCount, config.batch) : 0;
     const estimate: PretrainEstimate = {

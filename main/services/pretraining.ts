@@ -28,6 +28,8 @@ import { claimRun, releaseRun } from './run-owner';
 import { appLog, withCrashDetails } from '../log';
 import { runFileList, type RunsRepository } from '../store/runs-repository';
 import type { AreaHandlers, PretrainingOptions, ServiceContext } from './context';
+import type { BackboneService } from './backbone';
+import { referenceClasses } from './reference-classes';
 import type { RunsService } from './runs';
 import type { TaskContext } from './tasks';
 
@@ -85,12 +87,14 @@ export class PretrainingService {
   /**
    * @param slot the engine's one-job-at-a-time slot: a run holds it while it trains or is paused.
    * @param runs the run history, where runs are created and recorded.
+   * @param backbone the backbone in use, which a finished run may become.
    */
   constructor(
     private readonly context: ServiceContext,
     private readonly options: PretrainingOptions,
     private readonly slot: TrainerSlot,
     private readonly runs: RunsService,
+    private readonly backbone: BackboneService,
   ) {
     this.repo = runs.repo;
     this.estimator = new PretrainEstimator(context, options, () => {
@@ -115,7 +119,7 @@ export class PretrainingService {
       throw error;
     }
     const { folders, files, filesHash } = runFileList(rows);
-    const monitor = monitorSet(files, this.repo.labelsOf(files.map((file) => file.id)), config.seed, this.options.monitorLimit);
+    const monitor = monitorSet(files, this.monitorClasses(files), config.seed, this.options.monitorLimit);
     const run = this.runs.createRun({
       name: `Run ${this.repo.nextRunNumber()} (${config.preset})`,
       config,
@@ -155,7 +159,7 @@ export class PretrainingService {
         `epochs: the checkpoint at step ${from.step} has already trained all ${config.epochs} epochs; ask for more epochs to train further.`,
       );
     }
-    const monitor = monitorSet(list.files, this.repo.labelsOf(list.files.map((file) => file.id)), config.seed, this.options.monitorLimit);
+    const monitor = monitorSet(list.files, this.monitorClasses(list.files), config.seed, this.options.monitorLimit);
     if (from === newest && run.status !== 'running' && run.status !== 'paused') {
       this.repo.rewindTo(run.id, from.step);
       this.repo.setPlan(run.id, { config });
@@ -331,6 +335,7 @@ export class PretrainingService {
     const active = this.mustBeActive(runId);
     if (active.status === 'running') {
       active.host.pause();
+      active.task?.paused?.(true);
       active.status = 'paused';
       this.repo.setStatus(runId, 'paused');
       this.emit(active, {});
@@ -342,6 +347,7 @@ export class PretrainingService {
     const active = this.mustBeActive(runId);
     if (active.status === 'paused') {
       active.host.resume();
+      active.task?.paused?.(false);
       active.status = 'running';
       this.repo.setStatus(runId, 'running');
       this.emit(active, {});
@@ -505,7 +511,23 @@ export class PretrainingService {
     this.release(active);
     const runDir = this.repo.get(active.runId)?.runDir;
     if (runDir) this.runs.appendLog(runDir, `Run ended: ${status}${error ? ` (${error})` : ''}.`, status === 'crashed' ? 'error' : 'info');
+    const replaced = this.backbone.current();
+    const adopted = status === 'finished' ? this.backbone.adoptFinished(active.runId) : undefined;
+    if (adopted && runDir) {
+      const instead = replaced && replaced.runId !== active.runId ? ` instead of ${replaced.runName}, the sample run` : '';
+      this.runs.appendLog(runDir, `Its checkpoint at step ${adopted.step} is now the backbone in use for clusters and fine-tuning${instead}.`);
+    }
     this.emit(active, { phase: 'ended', message: `Run ended: ${status}${error ? ` (${error})` : ''}.`, level: status === 'crashed' ? 'error' : 'info' });
+  }
+
+  /**
+   * The classes the kNN monitor uses: each image's reference class (its class subfolder where
+   * the folder is laid out in classes, else its label; main/services/reference-classes.ts), so
+   * a folder of class subfolders is enough and no label is needed.
+   */
+  private monitorClasses(files: { id: number }[]): Map<number, number> {
+    const reference = referenceClasses(this.context.db, files.map((file) => file.id)).byImage;
+    return new Map([...reference].map(([id, reference]) => [id, reference.index]));
   }
 
   /** The run is no longer the active one: the engine's slot is free again. */
