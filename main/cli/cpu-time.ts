@@ -8,13 +8,23 @@ import fs from 'node:fs';
  * in clock ticks of 1/100 s; elsewhere the whole process's CPU time (all threads), which is more.
  */
 export function mainThreadCpuSeconds(): number {
+  return threadCpuSeconds(process.pid) ?? processCpuSeconds();
+}
+
+/** CPU seconds of the main thread of process `pid` (a run's trainer process); undefined where /proc cannot say (not Linux, or it has exited). */
+export function threadCpuSeconds(pid: number): number | undefined {
   try {
-    const stat = fs.readFileSync(`/proc/self/task/${process.pid}/stat`, 'utf8');
+    const stat = fs.readFileSync(`/proc/${pid}/task/${pid}/stat`, 'utf8');
     // Fields after the command name (which may hold spaces) start at state; utime and stime are fields 14 and 15.
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
     return (Number(fields[11]) + Number(fields[12])) / 100;
   } catch {
-    const usage = process.cpuUsage();
-    return (usage.user + usage.system) / 1e6;
+    return undefined;
   }
+}
+
+/** This whole process's CPU time (all threads), where /proc is not there. */
+function processCpuSeconds(): number {
+  const usage = process.cpuUsage();
+  return (usage.user + usage.system) / 1e6;
 }

@@ -104,15 +104,21 @@ export function registerPretrainCommands(program: Command): void {
           start = () => core.services.pretraining.start({ folderIds, preset: options.preset, overrides }, placement);
         }
         let ended;
+        let startStep = 0;
+        const begin = (): RunInfo => {
+          const run = start();
+          startStep = run.lastStep;
+          return run;
+        };
         try {
-          ended = await followRun(core, start, { timeLimitMinutes: options.timeLimit });
+          ended = await followRun(core, begin, { timeLimitMinutes: options.timeLimit });
         } catch (error) {
           const invalid = /^Invalid run settings: (.*)$/s.exec((error as Error).message);
           if (invalid) throw new Error(`invalid setting ${invalid[1]}`, { cause: error });
           throw error;
         }
-        if (ended.status === 'crashed') throw new Error(`the run crashed: ${ended.error ?? 'no reason given'} (its log: ${path.join(ended.runDir, 'train.log')})`);
-        console.log(describeEndedRun(ended));
+        if (ended.run.status === 'crashed') throw new Error(`the run crashed: ${ended.run.error ?? 'no reason given'} (its log: ${path.join(ended.run.runDir, 'train.log')})`);
+        console.log(describeEndedRun(ended.run, { usage: ended.usage, batch: ended.batch, startStep }));
       } finally {
         await core.tasks.cancelAll();
         core.close();

@@ -9,6 +9,7 @@ import { wholeCheckpoints } from '../engine/checkpoints';
 import { JigCluTrainer } from '../engine/trainer';
 import type { Core } from '../core';
 import { trainedElsewhere } from '../services/run-owner';
+import { threadCpuSeconds } from './cpu-time';
 import { printEngine } from './engine-choice';
 import { followTask } from './progress';
 import type { ResumePlan } from './pretrain-resume';
@@ -87,7 +88,7 @@ function progressFields(event: RunEvent): Record<string, string> {
  * the trainer chose. Ctrl+C (and --time-limit) stop it at a checkpoint, resumable; a second
  * Ctrl+C quits at once. Resolves with the run as recorded.
  */
-export async function followRun(core: Core, start: () => RunInfo, options: { timeLimitMinutes?: number } = {}): Promise<RunDetails> {
+export async function followRun(core: Core, start: () => RunInfo, options: { timeLimitMinutes?: number } = {}): Promise<{ run: RunDetails; usage: TrainingUsage; batch: number }> {
   const bar = new cliProgress.SingleBar(
     {
       stream: process.stderr,
@@ -100,6 +101,7 @@ export async function followRun(core: Core, start: () => RunInfo, options: { tim
   );
   let runId: number | undefined;
   let started = false;
+  const usage: TrainingUsage = {};
   let timing: NodeJS.Timeout | undefined;
   const pending: RunEvent[] = [];
   const say = (line: string): void => {
@@ -108,6 +110,8 @@ export async function followRun(core: Core, start: () => RunInfo, options: { tim
   };
   const show = (event: RunEvent): void => {
     if (event.engine) printEngine(event.engine);
+    if (event.trainerPid !== undefined) usage.pid = event.trainerPid;
+    if (event.phase === 'training') sampleUsage(usage, event);
     // "Preparing images: n / m" is progress, which the bar shows; other messages are the run's log lines.
     const preparing = event.message ? /^Preparing images: (\d+) \/ (\d+)/.exec(event.message) : null;
     if (event.message && !preparing) say(event.level === 'info' || !event.level ? event.message : `${event.level === 'warn' ? 'warning' : 'error'}: ${event.message}`);
@@ -150,7 +154,7 @@ export async function followRun(core: Core, start: () => RunInfo, options: { tim
     console.error(`Run folder: ${run.runDir}`);
     for (const event of pending.splice(0)) if (event.runId === runId) show(event);
     await core.services.pretraining.settled();
-    return core.services.runs.get(run.id, 10);
+    return { run: core.services.runs.get(run.id, 10), usage, batch: run.config.batch };
   } finally {
     clearTimeout(timing);
     bar.stop();
@@ -160,12 +164,40 @@ export async function followRun(core: Core, start: () => RunInfo, options: { tim
   }
 }
 
+/** What the trainer process's training thread spent, sampled at each step while it lives. */
+export interface TrainingUsage {
+  pid?: number;
+  /** The step and CPU seconds at the first training event of this session, and at the latest. */
+  first?: { step: number; cpu: number };
+  last?: { step: number; cpu: number; elapsedSeconds: number };
+}
+
+function sampleUsage(usage: TrainingUsage, event: RunEvent): void {
+  const cpu = usage.pid !== undefined ? threadCpuSeconds(usage.pid) : undefined;
+  if (cpu === undefined) return;
+  usage.first ??= { step: event.step, cpu };
+  usage.last = { step: event.step, cpu, elapsedSeconds: event.elapsedSeconds ?? usage.last?.elapsedSeconds ?? 0 };
+}
+
+/** The line saying how much training this session did, on the wall clock and in the trainer's CPU time (bench:quality reads it). */
+function describeUsage(usage: TrainingUsage, batch: number, startStep: number): string {
+  const last = usage.last;
+  if (!last) return '';
+  const trained = (last.step - startStep) * batch;
+  const seconds = last.elapsedSeconds;
+  const cpuRate = usage.first && last.step > usage.first.step && last.cpu > usage.first.cpu ? ((last.step - usage.first.step) * batch) / (last.cpu - usage.first.cpu) : undefined;
+  return (
+    `\n${trained} images seen in ${seconds.toFixed(1)} s of training${seconds > 0 ? ` (${(trained / seconds).toFixed(1)} images/s)` : ''}` +
+    `; the training thread used ${last.cpu.toFixed(1)} s of CPU${cpuRate ? ` (${cpuRate.toFixed(1)} images per CPU second after the first step)` : ''}.`
+  );
+}
+
 /** The lines printed once a run has ended (the README test reads "on N images" and the checkpoint). */
-export function describeEndedRun(run: RunDetails): string {
+export function describeEndedRun(run: RunDetails, trained?: { usage: TrainingUsage; batch: number; startStep: number }): string {
   const checkpoint = run.checkpoints.at(-1);
   return (
     `${run.status === 'finished' ? 'Finished' : 'Stopped'} at epoch ${checkpoint?.epoch ?? 0}, step ${run.lastStep} on ${run.imageCount} images` +
     (run.finalLosses ? `; last loss ${run.finalLosses.total.toFixed(4)}` : '') +
-    `.\nCheckpoint: ${checkpoint?.file ?? 'none written'}\nRun ${run.id} (${run.name}) is in the app's run history.`
+    `.${trained ? describeUsage(trained.usage, trained.batch, trained.startStep) : ''}\nCheckpoint: ${checkpoint?.file ?? 'none written'}\nRun ${run.id} (${run.name}) is in the app's run history.`
   );
 }

@@ -235,8 +235,9 @@ export interface RunEvent {
   knn?: RunEpochMetric;
   /** Set on the event that reports a new checkpoint. */
   checkpoint?: CheckpointInfo;
-  /** Set on the event that reports the engine the trainer process chose. */
+  /** Set on the event that reports the engine the trainer process chose, with that process's id. */
   engine?: EngineReport;
+  trainerPid?: number;
   /** A log line (also kept in the run's log). */
   message?: string;
   level?: 'info' | 'warn' | 'error';

@@ -426,7 +426,7 @@ export class PretrainingService {
         active.pid = message.pid;
         this.repo.setEngine(runId, message.engine.chosen);
         if (runDir) this.runs.appendLog(runDir, `Trainer process ${message.pid} on engine ${message.engine.chosen}${message.engine.fallbackReason ? ` (${message.engine.fallbackReason})` : ''}.`);
-        this.emit(active, { engine: message.engine });
+        this.emit(active, { engine: message.engine, trainerPid: message.pid });
         break;
       case 'progress': {
         const p = message.progress;
@@ -540,7 +540,7 @@ export class PretrainingService {
 
   private emit(active: ActiveRun, update: Partial<RunEvent>): void {
     const previous = active.last ?? { runId: active.runId, status: active.status, phase: 'preparing', step: 0, totalSteps: 0, epoch: 0, epochs: 0 };
-    const { message: _message, level: _level, knn: _knn, checkpoint: _checkpoint, engine: _engine, ...kept } = previous;
+    const { message: _message, level: _level, knn: _knn, checkpoint: _checkpoint, engine: _engine, trainerPid: _trainerPid, ...kept } = previous;
     const event: RunEvent = { ...kept, ...update, runId: active.runId, status: active.status };
     active.last = event;
     this.context.emit?.('run', event);
