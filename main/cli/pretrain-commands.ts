@@ -3,7 +3,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import { engineNames, type EngineName } from '../common/engine';
-import { evalSizeFor, presetNames, resolvePretrainConfig, stepsPerEpochFor, type PresetName, type PretrainOverrides } from '../common/pretrain-config';
+import { evalSizeFor, presetNames, resolvePretrainConfig, stepsPerEpochFor, type PresetName } from '../common/pretrain-config';
 import type { RunInfo } from '../common/runs';
 import { startCore } from '../core';
 import { defaultConvGradMode, type ConvGradMode } from '../engine/conv';
@@ -14,7 +14,7 @@ import { JigCluTrainer } from '../engine/trainer';
 import * as tf from '../engine/tfjs';
 import { resolveCheckpointArgument } from './checkpoint-argument';
 import { chooseEngine } from './engine-choice';
-import { pretrainInProcess, type PretrainOptions } from './pretrain-in-process';
+import { pretrainInProcess, pretrainOverrides, type PretrainOptions } from './pretrain-in-process';
 import { planResume } from './pretrain-resume';
 import { describeEndedRun, followRun, libraryFoldersOf, resumeTarget } from './pretrain-run';
 
@@ -87,19 +87,7 @@ export function registerPretrainCommands(program: Command): void {
           const roots = (folders.length ? folders : [bundledSampleDir()]).map((folder) => path.resolve(folder));
           if (!folders.length) console.error(`No folder given: training on the bundled sample set (${roots[0]}).`);
           const { folderIds, under } = await libraryFoldersOf(core, roots);
-          const overrides: PretrainOverrides = {
-            epochs: options.epochs,
-            batch: options.batch,
-            crop: options.crop,
-            grid: options.grid as 2 | 3 | undefined,
-            cross: options.cross,
-            temperature: options.temperature,
-            lr: options.lr,
-            seed: options.seed,
-            engine: options.engine,
-            convGrad: options.convGrad,
-            checkpointEvery: options.checkpointEvery,
-          };
+          const overrides = pretrainOverrides(options);
           const placement = { cache: options.cache, ...(options.out ? { runDir: path.resolve(options.out) } : {}), ...(under ? { under } : {}) };
           start = () => core.services.pretraining.start({ folderIds, preset: options.preset, overrides }, placement);
         }

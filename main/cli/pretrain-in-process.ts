@@ -40,6 +40,23 @@ export interface PretrainOptions {
   cache: boolean;
 }
 
+/** The settings the options override (the rest come from the preset). */
+export function pretrainOverrides(options: PretrainOptions): PretrainOverrides {
+  return {
+    epochs: options.epochs,
+    batch: options.batch,
+    crop: options.crop,
+    grid: options.grid as 2 | 3 | undefined,
+    cross: options.cross,
+    temperature: options.temperature,
+    lr: options.lr,
+    seed: options.seed,
+    engine: options.engine,
+    convGrad: options.convGrad,
+    checkpointEvery: options.checkpointEvery,
+  };
+}
+
 function progressLine(progress: PretrainProgress): Record<string, string> {
   return {
     phase: progress.phase === 'preparing' ? 'decoding images' : `epoch ${Math.min(progress.epoch + 1, progress.epochs)}/${progress.epochs}`,
@@ -68,19 +85,7 @@ export async function pretrainInProcess(dataDir: string, folders: string[], opti
     runDir = path.resolve(options.out ?? path.join(dataDir, 'runs', `${stamp}-${options.preset}`));
   }
   const files = images.files.map((image) => image.path);
-  const overrides: PretrainOverrides = {
-    epochs: options.epochs,
-    batch: options.batch,
-    crop: options.crop,
-    grid: options.grid as 2 | 3 | undefined,
-    cross: options.cross,
-    temperature: options.temperature,
-    lr: options.lr,
-    seed: options.seed,
-    engine: options.engine,
-    convGrad: options.convGrad,
-    checkpointEvery: options.checkpointEvery,
-  };
+  const overrides = pretrainOverrides(options);
   let config;
   const resumed = resumeFrom ? JigCluTrainer.readMetadata(fs.readFileSync(resumeFrom)) : undefined;
   const resumedAt = resumed?.position.globalStep;
