@@ -126,7 +126,7 @@ export function registerPretrainCommands(program: Command): void {
       try {
         const base = resumeFrom ? JigCluTrainer.readMetadata(fs.readFileSync(resumeFrom)).config : undefined;
         config = base
-          ? resolvePretrainConfig(base.preset, { ...base, epochs: options.epochs ?? base.epochs })
+          ? resolvePretrainConfig(base.preset, { ...base, epochs: options.epochs ?? base.epochs, engine: options.engine !== 'auto' ? options.engine : base.engine })
           : resolvePretrainConfig(options.preset, overrides, files.length);
       } catch (error) {
         if (error instanceof ConfigError) throw new Error(`invalid setting ${error.message}`, { cause: error });
@@ -206,7 +206,7 @@ export function registerPretrainCommands(program: Command): void {
       const checkpoint = resolveCheckpointArgument(checkpointArg);
       const trainer = JigCluTrainer.deserialize(fs.readFileSync(checkpoint), { convGrad: 'native' });
       if (options.format === 'torch') {
-        const file = exportTorchBackbone(trainer.model.backbone, path.resolve(options.out), { sourceCheckpoint: path.basename(checkpoint), step: trainer.position.globalStep });
+        const file = await exportTorchBackbone(trainer.model.backbone, path.resolve(options.out), { sourceCheckpoint: path.basename(checkpoint), step: trainer.position.globalStep });
         trainer.dispose();
         console.log(`Backbone written to ${file} (torchvision ${trainer.config.arch} names${trainer.config.width === 1 ? '' : `, width x${trainer.config.width}: not torchvision's standard width`})`);
         return;
@@ -238,7 +238,7 @@ export function registerPretrainCommands(program: Command): void {
       const started = performance.now();
       const train = await loadLabelledSet(options.train, size);
       const test = await loadLabelledSet(options.test, size, train.classNames);
-      const accuracy = knnEvaluate(backbone, train, test, convGrad, options.k, options.t);
+      const accuracy = await knnEvaluate(backbone, train, test, convGrad, options.k, options.t);
       dispose();
       const what = options.randomInit ? `random-init ${config.arch} x${config.width}` : path.basename(checkpoint!);
       console.log(

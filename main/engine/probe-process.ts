@@ -6,6 +6,7 @@
 import { engineNames, type EngineName } from '../common/engine';
 import { parentChannel } from '../jobs/launcher';
 import { probeEngines } from './backend';
+import { releaseWebGpu } from './webgpu';
 
 const parent = parentChannel();
 
@@ -16,6 +17,7 @@ const requested: EngineName | 'auto' = (engineNames as readonly string[]).includ
 
 probeEngines(requested)
   .then((report) => {
+    releaseWebGpu();
     if (parent.available) void parent.send({ ok: true, report }).then(() => process.exit(0));
     else {
       process.stdout.write(JSON.stringify(report) + '\n');

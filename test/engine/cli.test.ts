@@ -71,6 +71,12 @@ describe('jigclu CLI', () => {
     const bad = jigclu(['cluster', runDir, tiny, '--k', '99', '--out', clusters]);
     expect(bad.code).toBe(1);
     expect(bad.all).toMatch(/--k must be between 2 and the number of images \(24\)/);
+    // --resume without folders continues on the run's own images, on the engine asked for.
+    const resumed = jigclu(['--data-dir', dataDir, 'pretrain', '--resume', runDir, '--epochs', '3', '--engine', 'cpu']);
+    expect(resumed.code, resumed.all).toBe(0);
+    expect(resumed.stderr).toMatch(/Resuming on the run's own (folders|24 images)/);
+    expect(resumed.stderr).toMatch(/Engine cpu;/);
+    expect(resumed.stdout).toMatch(/Finished at epoch 3, step 9 on 24 images/);
   }, 240_000);
 
   it('refuses an invalid setting with a message naming the field', () => {

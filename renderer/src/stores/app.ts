@@ -1,7 +1,7 @@
 import { defineStore } from 'pinia';
 import { computed, ref } from 'vue';
 import type { AppInfo, PingEvent } from '../../../main/common/api-contract';
-import { engineLabels } from '../../../main/common/engine';
+import { engineDisplayName } from '../../../main/common/engine';
 import type { AppError } from '../../../main/common/result';
 import type { Settings, SettingsPatch } from '../../../main/common/settings';
 import { api, onStorageError } from '../api';
@@ -21,7 +21,7 @@ export const useAppStore = defineStore('app', () => {
   const storageDismissed = ref(false);
 
   const engineName = computed(() => info.value?.engine.chosen);
-  const engineLabel = computed(() => (engineName.value ? engineLabels[engineName.value] : undefined));
+  const engineLabel = computed(() => (info.value ? engineDisplayName(info.value.engine) : undefined));
 
   let started = false;
 

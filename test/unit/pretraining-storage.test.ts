@@ -12,10 +12,12 @@ import type { TrainerHandle } from '../../main/services/pretraining';
 import { fakeEngineReport } from '../helpers/library';
 
 /**
- * Continuing a run in the app when its newest checkpoint was cut off (a full disk, a crash
- * mid-write; issue 17): the damaged one is skipped, renamed .damaged and said in the run's log,
- * and the run goes on from the newest whole checkpoint. The trainer is a fake that writes
- * checkpoint files and reports them as the real one does.
+ * Pretraining runs in the app when storage fails them (issue 17). Continuing a run whose newest
+ * checkpoint was cut off (a full disk, a crash mid-write): the damaged one is skipped, renamed
+ * .damaged and said in the run's log, and the run goes on from the newest whole checkpoint. A
+ * run whose progress cannot be written to the database is stopped with a message, without an
+ * exception escaping into the process, and the next run may start. The trainer is a fake that
+ * writes checkpoint files and reports them as the real one does.
  */
 
 const cleanups: (() => void)[] = [];
@@ -24,7 +26,7 @@ afterEach(() => {
 });
 
 /** A fake trainer: on start it writes checkpoints at `steps`, reports them, then stops. */
-function fakeTrainer(starts: Omit<StartPretraining, 'type'>[], steps: number[]): TrainerHandle {
+function fakeTrainer(starts: Omit<StartPretraining, 'type'>[], steps: number[], stops: string[] = []): TrainerHandle {
   const emitter = new EventEmitter();
   let resolveDone!: (exit: TrainerExit) => void;
   const done = new Promise<TrainerExit>((resolve) => (resolveDone = resolve));
@@ -46,18 +48,18 @@ function fakeTrainer(starts: Omit<StartPretraining, 'type'>[], steps: number[]):
     },
     pause: () => undefined,
     resume: () => undefined,
-    stop: () => undefined,
+    stop: () => void stops.push('stop'),
     kill: () => done,
   };
 }
 
-function openCore(dataDir: string, starts: Omit<StartPretraining, 'type'>[], steps: number[]): Core {
+function openCore(dataDir: string, starts: Omit<StartPretraining, 'type'>[], steps: number[], stops: string[] = []): Core {
   const core = startCore({
     dataDir,
     mode: 'cli',
     probeEngines: async () => fakeEngineReport,
     library: { autoThumbnails: false },
-    pretraining: { trainerScript: 'fake-trainer.js', createTrainer: () => fakeTrainer(starts, steps) },
+    pretraining: { trainerScript: 'fake-trainer.js', createTrainer: () => fakeTrainer(starts, steps, stops) },
   });
   cleanups.push(() => core.close());
   return core;
@@ -88,5 +90,33 @@ describe('continuing a run whose newest checkpoint is damaged', () => {
     const log = await core.handlers.runLog({ runId: run.id, lines: 100 });
     expect(log.lines.join('\n')).toMatch(/Skipped the damaged checkpoint at step 6 \(.*cut off\)\. It was renamed step-00000006\.safetensors\.damaged\./);
     expect(log.lines.join('\n')).toMatch(/Continuing from the checkpoint at step 4/);
+  });
+});
+
+describe('a run whose progress cannot be stored', () => {
+  it('is stopped with a message, never takes the process down, and does not block the next run', async () => {
+    const work = fs.mkdtempSync(path.join(os.tmpdir(), 'jigclu-record-'));
+    cleanups.push(() => fs.rmSync(work, { recursive: true, force: true }));
+    const starts: Omit<StartPretraining, 'type'>[] = [];
+    const stops: string[] = [];
+    const core = openCore(path.join(work, 'data'), starts, [2], stops);
+    const messages: string[] = [];
+    core.hub.subscribe((name, payload) => {
+      const message = (payload as { message?: string }).message;
+      if (name === 'run' && message) messages.push(message);
+    });
+    const folderId = Number(core.db.prepare("INSERT INTO folders (path, name, min_side, max_pixels) VALUES ('/synthetic/r', 'r', 8, 1000)").run().lastInsertRowid);
+    const insert = core.db.prepare("INSERT INTO images (folder_id, rel_path, size, mtime_ms, width, height, format, content_hash) VALUES (?, ?, 1, 1, 8, 8, 'png', ?)");
+    for (let i = 0; i < 24; i++) insert.run(folderId, `img-${i}.png`, i.toString(16).padStart(64, '0'));
+    await core.handlers.pretrainStart({ preset: 'cpu-small', overrides: { epochs: 5, batch: 8 } });
+    // Before the trainer's first message: every write to the database now fails, as on a full disk.
+    core.db.pragma('query_only = ON');
+    for (let i = 0; i < 100 && messages.length === 0; i++) await new Promise((resolve) => setTimeout(resolve, 20));
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(messages[0]).toMatch(/^Could not record the run's progress: /);
+    expect(stops).toEqual(['stop']);
+    core.db.pragma('query_only = OFF');
+    const next = await core.handlers.pretrainStart({ preset: 'cpu-small', overrides: { epochs: 5, batch: 8 } });
+    expect(next.status).toBe('running');
   });
 });
