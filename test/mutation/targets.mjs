@@ -27,7 +27,8 @@ function span(file, from, to, through = from) {
 export function mutationTargets() {
   return [
     { name: 'losses', mutate: ['main/engine/losses.ts'], tests: ['test/engine/losses.test.ts'] },
-    { name: 'sgd', mutate: ['main/engine/sgd.ts'], tests: ['test/engine/sgd.test.ts'] },
+    // The fused WebGPU step (two kernels per parameter) runs only where webgpu.test.ts finds an adapter (SwiftShader here).
+    { name: 'sgd', mutate: ['main/engine/sgd.ts'], tests: ['test/engine/sgd.test.ts', 'test/engine/webgpu.test.ts'] },
     {
       // BatchNorm: its parameters, inference and training forward, closed-form gradient and running statistics.
       name: 'batchnorm',
