@@ -96,6 +96,7 @@ const table = [
 console.log(`\nMutation score per target (minimum ${minimum}%):`);
 for (const { target, score, valid } of rows) console.log(`  ${target.name.padEnd(14)} ${score.toFixed(1).padStart(5)}%  of ${valid} mutants`);
 
+const missing = mutationTargets().filter((target) => !fs.existsSync(path.join(reportDir, `${target.name}.json`)));
 const survivors = rows.flatMap(({ target, survivors: list }) => list.map((line) => `- ${target.name}: ${line}`));
 fs.writeFileSync(
   path.join(root, 'test', 'mutation', 'scores.md'),
@@ -105,6 +106,10 @@ fs.writeFileSync(
     `Written by \`npm run test:mutation${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(' ')}` : ''}\` (test/mutation/run.mjs) at commit ${commitOf()}, ${new Date().toISOString().slice(0, 10)}, from each target's latest report (reports/mutation/, not kept in git; the last column says at which commit and when each ran). StrykerJS ${JSON.parse(fs.readFileSync(path.join(root, 'node_modules', '@stryker-mutator', 'core', 'package.json'), 'utf8')).version} with the vitest runner.`,
     '',
     ...table,
+    '',
+    '## Targets without a report',
+    '',
+    ...(missing.length ? missing.map((target) => `- ${target.name}: ${target.mutate.join(', ')} (never run here, or its last run did not finish)`) : ['None.']),
     '',
     '## Surviving mutants',
     '',
