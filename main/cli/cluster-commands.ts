@@ -2,10 +2,10 @@ import fs from 'node:fs';
 import path from 'node:path';
 import cliProgress from 'cli-progress';
 import { InvalidArgumentError, Option, type Command } from 'commander';
-import { clusterScores } from '../common/cluster-metrics';
+import { clusterScores, minScoredImages } from '../common/cluster-metrics';
 import { defaultClusterCount, distanceMetrics, type DistanceMetric } from '../common/embeddings';
 import { engineNames, type EngineName } from '../common/engine';
-import type { PretrainConfig } from '../common/pretrain-config';
+import { evalSizeFor, type PretrainConfig } from '../common/pretrain-config';
 import { listImageFiles } from '../data/files';
 import { onCpuEngine, selectEngine } from '../engine/backend';
 import { embedFiles } from '../engine/compute-jobs';
@@ -42,7 +42,7 @@ async function embedFolder(checkpointArg: string, folder: string, options: Embed
   const engine = await selectEngine(options.engine);
   const listed = await listImageFiles(folder);
   if (listed.length === 0) throw new Error(`${folder} has no image files.`);
-  const size = config.grid * config.crop;
+  const size = evalSizeFor(config);
   const interactive = Boolean(process.stderr.isTTY);
   const bar = new cliProgress.SingleBar(
     { stream: process.stderr, format: 'Embedding |{bar}| {value}/{total} images · ETA {eta_formatted}', hideCursor: interactive, noTTYOutput: !interactive, notTTYSchedule: 5000 },
@@ -129,8 +129,10 @@ export function registerClusterCommands(program: Command): void {
       if (names.length >= 2) {
         const labels = embedded.classNames.map((name) => (name === '' ? null : names.indexOf(name)));
         const scores = clusterScores(result.assignments, labels);
+        // The same scores as the app's; the app hides them under minScoredImages, a script is told.
+        const rough = scores.labelled < minScoredImages ? ` Fewer than ${minScoredImages} images: a rough guide only (the app hides such scores).` : '';
         console.log(
-          `Against the ${names.length} class folders (${scores.labelled} labelled images): NMI ${scores.nmi!.toFixed(4)}, ARI ${scores.adjustedRandIndex!.toFixed(4)}, purity ${scores.purity!.toFixed(4)}.`,
+          `Against the ${names.length} class folders (${scores.labelled} labelled images): NMI ${scores.nmi!.toFixed(4)}, ARI ${scores.adjustedRandIndex!.toFixed(4)}, purity ${scores.purity!.toFixed(4)}.${rough}`,
         );
       } else {
         console.log('No class folders: no scores against labels.');

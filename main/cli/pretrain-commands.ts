@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 import cliProgress from 'cli-progress';
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import { engineNames, type EngineName } from '../common/engine';
-import { ConfigError, presetNames, resolvePretrainConfig, type PresetName, type PretrainOverrides } from '../common/pretrain-config';
+import { ConfigError, evalSizeFor, presetNames, resolvePretrainConfig, type PresetName, type PretrainOverrides } from '../common/pretrain-config';
 import { formatEta } from '../common/tasks';
 import { writeRunImages, type RunImages } from '../data/run-images';
 import { selectEngine } from '../engine/backend';
@@ -14,6 +14,7 @@ import { exportBackbone } from '../engine/export';
 import { exportTorchBackbone } from '../engine/torch-export';
 import { runPretraining, type PretrainProgress } from '../engine/run-pretraining';
 import { JigCluTrainer } from '../engine/trainer';
+import { mainThreadCpuSeconds } from './cpu-time';
 import * as tf from '../engine/tfjs';
 import { resolveCheckpointArgument } from './checkpoint-argument';
 import { listFolders, planResume } from './pretrain-resume';
@@ -55,6 +56,7 @@ interface PretrainOptions {
   allowChangedImages?: boolean;
   checkpointEvery?: number;
   timeLimit?: number;
+  cpuTimeLimit?: number;
   cache: boolean;
 }
 
@@ -84,6 +86,7 @@ export function registerPretrainCommands(program: Command): void {
     .option('--seed <n>', 'random seed', number('--seed', true))
     .option('--checkpoint-every <steps>', 'write a checkpoint every N steps', number('--checkpoint-every', true))
     .option('--time-limit <minutes>', 'stop (with a checkpoint) after this many minutes of training', number('--time-limit'))
+    .option('--cpu-time-limit <minutes>', "stop (with a checkpoint) once the training thread has used this many minutes of CPU time (a budget that holds on a machine busy with other work)", number('--cpu-time-limit'))
     .addOption(new Option('--engine <name>', 'tfjs engine').choices(['auto', ...engineNames]).default('auto'))
     .addOption(new Option('--conv-grad <mode>', "conv filter gradient: ours ('fast') or tfjs's ('native')").choices(['auto', 'fast', 'native']))
     .option('--out <folder>', 'run folder for checkpoints (default: <data-dir>/runs/<time>-<preset>)')
@@ -123,8 +126,10 @@ export function registerPretrainCommands(program: Command): void {
         checkpointEvery: options.checkpointEvery,
       };
       let config;
+      const resumed = resumeFrom ? JigCluTrainer.readMetadata(fs.readFileSync(resumeFrom)) : undefined;
+      const resumedAt = resumed?.position.globalStep;
       try {
-        const base = resumeFrom ? JigCluTrainer.readMetadata(fs.readFileSync(resumeFrom)).config : undefined;
+        const base = resumed?.config;
         config = base
           ? resolvePretrainConfig(base.preset, { ...base, epochs: options.epochs ?? base.epochs, engine: options.engine !== 'auto' ? options.engine : base.engine })
           : resolvePretrainConfig(options.preset, overrides, files.length);
@@ -153,7 +158,11 @@ export function registerPretrainCommands(program: Command): void {
       );
       let started = false;
       let stop = false;
+      let trainingSeconds = 0;
       const deadline = options.timeLimit ? performance.now() + options.timeLimit * 60_000 : Infinity;
+      const cpuDeadline = options.cpuTimeLimit ? mainThreadCpuSeconds() + options.cpuTimeLimit * 60 : Infinity;
+      // CPU time and step after the first step (whose time includes the engine's warm-up), for the rate.
+      let firstStep: { step: number; cpu: number } | undefined;
       let interrupts = 0;
       const onInterrupt = (): void => {
         interrupts += 1;
@@ -168,6 +177,8 @@ export function registerPretrainCommands(program: Command): void {
           { config, files, runDir, resumeFrom, engine, cacheDir: options.cache ? path.join(dataDir, 'cache', 'images') : undefined },
           {
             progress: (progress) => {
+              if (progress.elapsedSeconds !== undefined) trainingSeconds = progress.elapsedSeconds;
+              if (progress.phase === 'training' && !firstStep) firstStep = { step: progress.done, cpu: mainThreadCpuSeconds() };
               if (!started) {
                 bar.start(progress.total, progress.done, progressLine(progress));
                 started = true;
@@ -179,15 +190,19 @@ export function registerPretrainCommands(program: Command): void {
               if (started && process.stderr.isTTY) process.stderr.write('\n');
               console.error(level === 'warn' ? `warning: ${message}` : message);
             },
-            control: () => (stop || performance.now() > deadline ? 'stop' : 'run'),
+            control: () => (stop || performance.now() > deadline || mainThreadCpuSeconds() > cpuDeadline ? 'stop' : 'run'),
           },
         );
         bar.stop();
+        const trained = (outcome.position.globalStep - (resumedAt ?? 0)) * config.batch;
+        const cpuRate = firstStep && outcome.position.globalStep > firstStep.step ? ((outcome.position.globalStep - firstStep.step) * config.batch) / (mainThreadCpuSeconds() - firstStep.cpu) : undefined;
         console.log(
           `${outcome.status === 'finished' ? 'Finished' : 'Stopped'} at epoch ${outcome.position.epoch}, step ${outcome.position.globalStep} on ${outcome.imageCount} images` +
             (outcome.rejected.length ? ` (${outcome.rejected.length} files skipped)` : '') +
             (outcome.lastLosses ? `; last loss ${outcome.lastLosses.total.toFixed(4)}` : '') +
-            `.\nCheckpoint: ${outcome.lastCheckpoint ?? 'none written'}`,
+            `.\n${trained} images seen in ${trainingSeconds.toFixed(1)} s of training${trainingSeconds > 0 ? ` (${(trained / trainingSeconds).toFixed(1)} images/s)` : ''}` +
+            `; the training thread used ${mainThreadCpuSeconds().toFixed(1)} s of CPU${cpuRate ? ` (${cpuRate.toFixed(1)} images per CPU second after the first step)` : ''}.` +
+            `\nCheckpoint: ${outcome.lastCheckpoint ?? 'none written'}`,
         );
       } finally {
         bar.stop();
@@ -224,7 +239,7 @@ export function registerPretrainCommands(program: Command): void {
     .requiredOption('--test <folder>', 'labelled images to classify')
     .option('--random-init', 'evaluate a randomly initialised backbone of the same architecture (the untrained baseline)')
     .addOption(new Option('--preset <name>', 'architecture for --random-init without a checkpoint').choices(presetNames).default('cpu-small'))
-    .option('--eval-size <px>', 'evaluate whole images at this size (default: the crop size s)', number('--eval-size', true))
+    .option('--eval-size <px>', 'evaluate whole images at this size (default: the size the app uses the backbone at; see the README)', number('--eval-size', true))
     .option('--k <n>', 'neighbours', number('--k', true), 200)
     .option('--t <temperature>', 'vote temperature', number('--t'), 0.1)
     .addOption(new Option('--engine <name>', 'tfjs engine').choices(['auto', ...engineNames]).default('auto'))
@@ -234,7 +249,7 @@ export function registerPretrainCommands(program: Command): void {
       const engine = await selectEngine(options.engine);
       const convGrad: ConvGradMode = defaultConvGradMode(tf.getBackend());
       const { backbone, config, dispose } = loadBackbone(checkpoint, { randomInit: options.randomInit, config: resolvePretrainConfig(options.preset), convGrad });
-      const size = options.evalSize ?? config.crop;
+      const size = options.evalSize ?? evalSizeFor(config);
       const started = performance.now();
       const train = await loadLabelledSet(options.train, size);
       const test = await loadLabelledSet(options.test, size, train.classNames);

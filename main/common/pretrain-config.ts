@@ -150,6 +150,9 @@ export function resolvePretrainConfig(preset: PresetName, overrides: PretrainOve
       `the montage side ${config.grid} x ${config.crop} = ${config.grid * config.crop} px is not a multiple of 32 (the backbone's stride), so patches would not line up with the feature map; use a crop such as ${options}.`,
     );
   }
+  if (imageCount === 0) {
+    throw new ConfigError('folders', 'there are no images to train on: add a folder of images, or choose folders that have some.');
+  }
   if (imageCount !== undefined && config.batch > imageCount) {
     throw new ConfigError('batch', `a batch of ${config.batch} needs at least ${config.batch} images, but only ${imageCount} were found; lower the batch size (--batch) or add images.`);
   }
@@ -265,6 +268,19 @@ export function parseStoredPretrainConfig(stored: unknown): PretrainConfig {
     raw.decoupling ??= 'pool';
   }
   return pretrainConfigSchema.parse(raw);
+}
+
+/**
+ * The side whole images are resized and centre-cropped to when a backbone is used rather than
+ * trained: the kNN monitor, embeddings (clusters, map, similar images), the classifier's input,
+ * `jigclu knn` / `evaluate` / `embed` / `cluster` / `finetune`. The patch size s, the size the
+ * backbone saw each image part at, not the montage side m x s: measured on cifar10-dev
+ * (cpu-small, `npm run bench:eval-size`, README *Representation quality*), the two sizes gave
+ * kNN, NMI and the 10-label probe, and their gains over random init, within the spread over
+ * seeds (under 2 points), and s has a quarter of the pixels (every use 4x cheaper for m = 2).
+ */
+export function evalSizeFor(config: Pick<PretrainConfig, 'crop'>): number {
+  return config.crop;
 }
 
 /**
