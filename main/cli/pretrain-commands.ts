@@ -3,11 +3,10 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import cliProgress from 'cli-progress';
 import { InvalidArgumentError, Option, type Command } from 'commander';
-import { engineNames, type EngineName } from '../common/engine';
 import { ConfigError, presetNames, resolvePretrainConfig, type PresetName, type PretrainOverrides } from '../common/pretrain-config';
 import { formatEta } from '../common/tasks';
 import { listImageFiles } from '../data/files';
-import { selectEngine } from '../engine/backend';
+import { addEngineOptions, engineSummary, startEngine, type EngineFlags } from './engine-options';
 import { defaultConvGradMode, type ConvGradMode } from '../engine/conv';
 import { knnEvaluate, loadBackbone, loadLabelledSet } from '../engine/evaluate';
 import { exportBackbone } from '../engine/export';
@@ -36,7 +35,7 @@ function number(name: string, integer = false) {
   };
 }
 
-interface PretrainOptions {
+interface PretrainOptions extends EngineFlags {
   preset: PresetName;
   epochs?: number;
   batch?: number;
@@ -46,7 +45,6 @@ interface PretrainOptions {
   temperature?: number;
   lr?: number;
   seed?: number;
-  engine: EngineName | 'auto';
   convGrad?: 'auto' | 'fast' | 'native';
   out?: string;
   resume?: string;
@@ -66,7 +64,7 @@ function progressLine(progress: PretrainProgress): Record<string, string> {
 
 /** Registers `pretrain` and `knn` on the program. */
 export function registerPretrainCommands(program: Command): void {
-  program
+  const pretrainCommand = program
     .command('pretrain')
     .description('pretrain a backbone with Jigsaw Clustering on image folders (the bundled sample set when none is given)')
     .argument('[folders...]', 'folders of images (searched recursively)')
@@ -80,8 +78,8 @@ export function registerPretrainCommands(program: Command): void {
     .option('--lr <lr>', 'learning rate at batch 256 (scaled by batch / 256)', number('--lr'))
     .option('--seed <n>', 'random seed', number('--seed', true))
     .option('--checkpoint-every <steps>', 'write a checkpoint every N steps', number('--checkpoint-every', true))
-    .option('--time-limit <minutes>', 'stop (with a checkpoint) after this many minutes of training', number('--time-limit'))
-    .addOption(new Option('--engine <name>', 'tfjs engine').choices(['auto', ...engineNames]).default('auto'))
+    .option('--time-limit <minutes>', 'stop (with a checkpoint) after this many minutes of training', number('--time-limit'));
+  addEngineOptions(pretrainCommand)
     .addOption(new Option('--conv-grad <mode>', "conv filter gradient: ours ('fast') or tfjs's ('native')").choices(['auto', 'fast', 'native']))
     .option('--out <folder>', 'run folder for checkpoints (default: <data-dir>/runs/<time>-<preset>)')
     .option('--no-cache', 'do not keep resized copies of the images in the data folder')
@@ -129,8 +127,8 @@ export function registerPretrainCommands(program: Command): void {
         if (error instanceof ConfigError) throw new Error(`invalid setting ${error.message}`, { cause: error });
         throw error;
       }
-      const engine = await selectEngine(config.engine);
-      console.error(`Engine: ${engine.chosen}${engine.fallbackReason ? ` — ${engine.fallbackReason}` : ''}`);
+      const engine = await startEngine(options, config.engine);
+      console.error(`Engine: ${engineSummary(engine)}`);
       for (const candidate of engine.candidates) {
         if (candidate.name === engine.chosen) break;
         console.error(`  not ${candidate.name}: ${candidate.reason}`);
@@ -182,6 +180,9 @@ export function registerPretrainCommands(program: Command): void {
           `${outcome.status === 'finished' ? 'Finished' : 'Stopped'} at epoch ${outcome.position.epoch}, step ${outcome.position.globalStep} on ${outcome.imageCount} images` +
             (outcome.rejected.length ? ` (${outcome.rejected.length} files skipped)` : '') +
             (outcome.lastLosses ? `; last loss ${outcome.lastLosses.total.toFixed(4)}` : '') +
+            (outcome.training.steps > 0
+              ? `; ${outcome.training.steps} steps in ${outcome.training.seconds.toFixed(1)} s of training, ${((outcome.training.steps * config.batch) / outcome.training.seconds).toFixed(1)} images/s (${outcome.training.dataWaitSeconds.toFixed(1)} s of it waiting for data)`
+              : '') +
             `.\nCheckpoint: ${outcome.lastCheckpoint ?? 'none written'}`,
         );
       } finally {
@@ -216,7 +217,7 @@ export function registerPretrainCommands(program: Command): void {
       console.log(`Backbone written to ${file}`);
     });
 
-  program
+  const knnCommand = program
     .command('knn')
     .description('kNN accuracy (k = 200, cosine, t = 0.1) of backbone features on class folders (root/<class>/<images>)')
     .argument('[checkpoint]', 'a checkpoint (.safetensors) or run folder')
@@ -226,16 +227,15 @@ export function registerPretrainCommands(program: Command): void {
     .addOption(new Option('--preset <name>', 'architecture for --random-init without a checkpoint').choices(presetNames).default('cpu-small'))
     .option('--eval-size <px>', 'evaluate whole images at this size (default: the crop size s)', number('--eval-size', true))
     .option('--k <n>', 'neighbours', number('--k', true), 200)
-    .option('--t <temperature>', 'vote temperature', number('--t'), 0.1)
-    .addOption(new Option('--engine <name>', 'tfjs engine').choices(['auto', ...engineNames]).default('auto'))
-    .action(async (checkpointArg: string | undefined, options: { train: string; test: string; randomInit?: boolean; preset: PresetName; evalSize?: number; k: number; t: number; engine: EngineName | 'auto' }) => {
+    .option('--t <temperature>', 'vote temperature', number('--t'), 0.1);
+  addEngineOptions(knnCommand).action(async (checkpointArg: string | undefined, options: { train: string; test: string; randomInit?: boolean; preset: PresetName; evalSize?: number; k: number; t: number } & EngineFlags) => {
       if (!checkpointArg && !options.randomInit) throw new Error('give a checkpoint, or --random-init for the untrained baseline.');
       let checkpoint = checkpointArg ? path.resolve(checkpointArg) : undefined;
       if (checkpoint && fs.statSync(checkpoint).isDirectory()) {
         checkpoint = latestCheckpoint(checkpoint);
         if (!checkpoint) throw new Error(`${checkpointArg} has no checkpoint.`);
       }
-      const engine = await selectEngine(options.engine);
+      const engine = await startEngine(options);
       const convGrad: ConvGradMode = defaultConvGradMode(tf.getBackend());
       const { backbone, config, dispose } = loadBackbone(checkpoint, { randomInit: options.randomInit, config: resolvePretrainConfig(options.preset), convGrad });
       const size = options.evalSize ?? config.crop;
@@ -247,7 +247,7 @@ export function registerPretrainCommands(program: Command): void {
       const what = options.randomInit ? `random-init ${config.arch} x${config.width}` : path.basename(checkpoint!);
       console.log(
         `kNN top-1: ${(accuracy * 100).toFixed(2)}% (${what}; ${train.labels.length} train / ${test.labels.length} test images, ${train.classNames.length} classes, ` +
-          `eval size ${size}px, k=${options.k}, t=${options.t}, engine ${engine.chosen}, ${((performance.now() - started) / 1000).toFixed(1)} s)`,
+          `eval size ${size}px, k=${options.k}, t=${options.t}, engine ${engineSummary(engine)}, ${((performance.now() - started) / 1000).toFixed(1)} s)`,
       );
     });
 }

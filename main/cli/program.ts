@@ -2,7 +2,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Command, InvalidArgumentError } from 'commander';
 import type { AppInfo } from '../common/api-contract';
-import { engineLabels } from '../common/engine';
+import { engineLabels, threadsLabel } from '../common/engine';
 import { startCore } from '../core';
 import { defaultDataDir } from '../paths';
 import { startBrowserHost } from '../server/host';
@@ -33,7 +33,7 @@ export function formatAppInfo(info: AppInfo): string {
     `Data folder:   ${info.dataDir}`,
     `Database:      ${info.databasePath} (schema ${info.schemaVersion}, SQLite ${info.versions.sqlite})`,
     `Platform:      ${info.platform} ${info.arch}, Node ${info.versions.node}`,
-    `Engine:        ${info.engine.chosen} — ${engineLabels[info.engine.chosen]}`,
+    `Engine:        ${info.engine.chosen} — ${engineLabels[info.engine.chosen]}${info.engine.threads ? `, ${threadsLabel(info.engine.threads)}` : ''}`,
   ];
   if (info.engine.fallbackReason) lines.push(`               ${info.engine.fallbackReason}`);
   lines.push('Engines (best first):');

@@ -8,6 +8,12 @@ export const engineNames = ['tfjs-node-gpu', 'tfjs-node', 'wasm', 'cpu'] as cons
 
 export type EngineName = (typeof engineNames)[number];
 
+/**
+ * Threads of the WebAssembly engine: a count, or 'auto' for one per physical core. The
+ * threaded build's pool takes at most 8; one thread is the single-threaded build.
+ */
+export type ThreadSetting = number | 'auto';
+
 /** What probing one engine found. */
 export interface EngineCandidate {
   name: EngineName;
@@ -35,6 +41,11 @@ export interface EngineReport {
   probeMs: number;
   /** Why the CUDA GPU engine is not the one in use (absent when it is), and what to install. */
   gpu?: GpuGuidance;
+  /**
+   * Threads the chosen engine computes on: wasm, XNNPACK's pool (one per physical core by
+   * default, at most 8); cpu, 1. Absent for the TensorFlow engines, which size their own pool.
+   */
+  threads?: number;
 }
 
 /** Human names for engines, for the status bar and About panel. */
@@ -44,3 +55,8 @@ export const engineLabels: Record<EngineName, string> = {
   wasm: 'WebAssembly (CPU)',
   cpu: 'JavaScript (CPU)',
 };
+
+/** "2 threads", "1 thread", or '' when the engine sizes its own pool (the TensorFlow engines). */
+export function threadsLabel(threads: number | undefined): string {
+  return threads === undefined ? '' : `${threads} thread${threads === 1 ? '' : 's'}`;
+}

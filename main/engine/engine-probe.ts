@@ -1,8 +1,8 @@
 import { fork } from 'node:child_process';
-import type { EngineName, EngineReport } from '../common/engine';
+import type { EngineName, EngineReport, ThreadSetting } from '../common/engine';
 
-/** Something that reports the engines; cached by the services. */
-export type EngineProbe = (requested: EngineName | 'auto') => Promise<EngineReport>;
+/** Something that reports the engines (the wasm engine started with `threads`); cached by the services. */
+export type EngineProbe = (requested: EngineName | 'auto', threads?: ThreadSetting) => Promise<EngineReport>;
 
 /**
  * Probes engines in a child process running `script` (the built probe-process.js), so native
@@ -10,9 +10,9 @@ export type EngineProbe = (requested: EngineName | 'auto') => Promise<EngineRepo
  * modules (tfjs-node) load there too. Times out after `timeoutMs`.
  */
 export function createForkedEngineProbe(script: string, timeoutMs = 60_000): EngineProbe {
-  return (requested) =>
+  return (requested, threads = 'auto') =>
     new Promise<EngineReport>((resolve, reject) => {
-      const child = fork(script, [requested], { stdio: ['ignore', 'ignore', 'pipe', 'ipc'] });
+      const child = fork(script, [requested, String(threads)], { stdio: ['ignore', 'ignore', 'pipe', 'ipc'] });
       let stderr = '';
       child.stderr?.on('data', (chunk: Buffer) => {
         stderr = (stderr + chunk.toString()).slice(-2000);

@@ -1,8 +1,8 @@
 /**
  * Child-process entry that probes the tfjs engines and sends the report to its parent, so the
- * UI host never loads libtensorflow or CUDA itself. Usage: fork(thisFile, [requested]).
+ * UI host never loads libtensorflow or CUDA itself. Usage: fork(thisFile, [requested, threads]).
  */
-import { engineNames, type EngineName } from '../common/engine';
+import { engineNames, type EngineName, type ThreadSetting } from '../common/engine';
 import { probeEngines } from './backend';
 
 const requestedArg = process.argv[2] ?? 'auto';
@@ -10,7 +10,10 @@ const requested: EngineName | 'auto' = (engineNames as readonly string[]).includ
   ? (requestedArg as EngineName)
   : 'auto';
 
-probeEngines(requested)
+const threadsArg = Number(process.argv[3]);
+const threads: ThreadSetting = Number.isInteger(threadsArg) && threadsArg >= 1 ? threadsArg : 'auto';
+
+probeEngines(requested, { threads })
   .then((report) => {
     if (process.send) process.send({ ok: true, report }, () => process.exit(0));
     else {

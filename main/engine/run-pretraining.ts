@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as tf from './tfjs';
-import type { EngineReport } from '../common/engine';
+import { threadsLabel, type EngineReport } from '../common/engine';
 import type { PretrainConfig } from '../common/pretrain-config';
 import { JigsawBatchSource, type RejectedFile } from '../data/batch-source';
 import { referenceAugmentation } from '../data/augment';
@@ -109,6 +109,11 @@ export interface PretrainOutcome {
   lastLosses?: StepResult;
   rejected: RejectedFile[];
   imageCount: number;
+  /**
+   * Steps trained in this call, the wall time they took (batches, steps, checkpoints; pauses
+   * left out) and the part of it spent waiting for a batch (near 0 when data keeps up).
+   */
+  training: { steps: number; seconds: number; dataWaitSeconds: number };
 }
 
 /** Checkpoint files of a run folder, oldest first (by global step in the name). */
@@ -157,7 +162,7 @@ export async function runPretraining(request: PretrainRequest, hooks: PretrainHo
   const sizes = trainer instanceof ParallelTrainer ? trainer : { trainableTensors: trainer.model.trainable().length, backboneWeights: trainer.model.backbone.params.count() };
   fs.mkdirSync(path.join(request.runDir, 'checkpoints'), { recursive: true });
   writeFileAtomic(path.join(request.runDir, 'run.json'), JSON.stringify({ config, engine: request.engine.chosen, files: request.files.length }, null, 2));
-  log('info', `Engine ${request.engine.chosen}${request.engine.fallbackReason ? ` (${request.engine.fallbackReason})` : ''}; conv gradient: ${trainer.convGrad}; ${sizes.trainableTensors} parameter tensors, ${(sizes.backboneWeights / 1e6).toFixed(2)} M backbone weights; ${replicas === 2 ? 'two training threads (data-parallel replicas, loss over the whole batch)' : 'one training thread'}.`);
+  log('info', `Engine ${request.engine.chosen}${request.engine.threads ? ` (${threadsLabel(request.engine.threads)})` : ''}${request.engine.fallbackReason ? ` (${request.engine.fallbackReason})` : ''}; conv gradient: ${trainer.convGrad}; ${sizes.trainableTensors} parameter tensors, ${(sizes.backboneWeights / 1e6).toFixed(2)} M backbone weights; ${replicas === 2 ? 'two training threads (data-parallel replicas, loss over the whole batch)' : 'one model replica'}.`);
 
   const source = new JigsawBatchSource(request.files, {
     jigsaw: { grid: config.grid, crop: config.crop, cross: config.cross, augmentation: referenceAugmentation },
@@ -238,6 +243,7 @@ export async function runPretraining(request: PretrainRequest, hooks: PretrainHo
       pending = [];
     };
     let trainingSeconds = 0;
+    const training = { steps: 0, seconds: 0, dataWaitSeconds: 0 };
     if (trainer.position.globalStep === 0) runKnn();
     while (!trainer.done()) {
       // Let pending I/O (a stop or pause message) in: a prefetched batch and the step resolve
@@ -248,7 +254,7 @@ export async function runPretraining(request: PretrainRequest, hooks: PretrainHo
       if (control !== 'run') flush();
       if (control === 'stop') {
         if (trainer.position.globalStep > 0 && lastCheckpoint !== checkpointName(request.runDir, trainer.position.globalStep)) await writeCheckpoint('stop');
-        return { status: 'stopped', lastCheckpoint, position: trainer.position, lastLosses, rejected: source.rejected, imageCount };
+        return { status: 'stopped', lastCheckpoint, position: trainer.position, lastLosses, rejected: source.rejected, imageCount, training };
       }
       if (control === 'pause') {
         await new Promise((resolve) => setTimeout(resolve, 100));
@@ -256,8 +262,10 @@ export async function runPretraining(request: PretrainRequest, hooks: PretrainHo
         window.length = 0;
         continue;
       }
+      const iterationStarted = performance.now();
       const { epoch, stepInEpoch } = trainer.position;
       const batch = await source.batch(epoch, stepInEpoch);
+      training.dataWaitSeconds += (performance.now() - iterationStarted) / 1000;
       const stepEpoch = trainer.position.epoch;
       const result = await trainer.step(batch, epochSteps);
       trainingSeconds += result.computeSeconds;
@@ -310,9 +318,11 @@ export async function runPretraining(request: PretrainRequest, hooks: PretrainHo
         log('info', `Epoch ${trainer.position.epoch}/${config.epochs} done: loss ${result.total.toFixed(4)} (cluster ${result.cluster.toFixed(4)}, location ${result.location.toFixed(4)}), ${imagesPerSecond.toFixed(1)} images/s.`);
         runKnn();
       }
+      training.steps += 1;
+      training.seconds += (performance.now() - iterationStarted) / 1000;
       if (request.stepDelayMs) await new Promise((resolve) => setTimeout(resolve, request.stepDelayMs));
     }
-    return { status: 'finished', lastCheckpoint, position: trainer.position, lastLosses, rejected: source.rejected, imageCount };
+    return { status: 'finished', lastCheckpoint, position: trainer.position, lastLosses, rejected: source.rejected, imageCount, training };
   } finally {
     await trainer.dispose();
     await source.close();

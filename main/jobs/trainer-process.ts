@@ -31,7 +31,7 @@ function isOutOfMemory(error: unknown): boolean {
 async function start(request: StartPretraining): Promise<void> {
   running = true;
   try {
-    const engine = await selectEngine(request.engine);
+    const engine = await selectEngine(request.engine, { threads: request.threads });
     send({ type: 'ready', engine, pid: process.pid });
     const outcome = await runPretraining(
       {
@@ -78,7 +78,7 @@ async function start(request: StartPretraining): Promise<void> {
 async function measure(request: MeasureSpeed): Promise<void> {
   running = true;
   try {
-    const engine = await selectEngine(request.engine);
+    const engine = await selectEngine(request.engine, { threads: request.threads });
     send({ type: 'ready', engine, pid: process.pid });
     const convGrad = request.config.convGrad === 'auto' ? defaultConvGradMode(tf.getBackend()) : request.config.convGrad;
     const secondsPerStep = await measureStepSeconds(request.config, convGrad, request.steps ?? 3);
@@ -94,7 +94,7 @@ async function measure(request: MeasureSpeed): Promise<void> {
 async function job(request: Extract<ToTrainer, { type: 'job' }>): Promise<void> {
   running = true;
   try {
-    const engine = await selectEngine(request.engine);
+    const engine = await selectEngine(request.engine, { threads: request.threads });
     send({ type: 'ready', engine, pid: process.pid });
     const result = await runComputeJob(request.job, {
       progress: (done, total, message) => send({ type: 'job-progress', done, total, message }),

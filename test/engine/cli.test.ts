@@ -3,6 +3,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { decodeSafetensors } from '../../main/engine/safetensors';
 import { builtEntry, sharedDataset } from './built';
 
 const dirs: string[] = [];
@@ -72,6 +73,30 @@ describe('jigclu CLI', () => {
     expect(bad.code).toBe(1);
     expect(bad.all).toMatch(/--k must be between 2 and the number of images \(24\)/);
   }, 240_000);
+
+  it('trains the same on 1 and 2 wasm threads, and refuses --threads 0', () => {
+    const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'jigclu-cli-'));
+    dirs.push(dataDir);
+    const tiny = sharedDataset('tiny');
+    const weights = [1, 2].map((threads) => {
+      const runDir = path.join(dataDir, `run-${threads}`);
+      const run = jigclu(['--data-dir', dataDir, 'pretrain', tiny, '--engine', 'wasm', '--threads', String(threads), '--epochs', '1', '--batch', '8', '--seed', '5', '--out', runDir, '--no-cache']);
+      expect(run.code, run.all).toBe(0);
+      expect(run.stderr).toContain(`Engine: wasm, ${threads} thread${threads === 1 ? '' : 's'}`);
+      expect(run.stdout).toMatch(/Finished at epoch 1, step 3 on 24 images; last loss \d\.\d{4}; 3 steps in \d+\.\d s of training, \d+\.\d images\/s \(\d+\.\d s of it waiting for data\)\./);
+      return decodeSafetensors(fs.readFileSync(/Checkpoint: (\S+\.safetensors)/.exec(run.stdout)![1]!)).tensors;
+    });
+    let worst = 0;
+    for (const [name, tensor] of weights[0]!) {
+      const other = weights[1]!.get(name)!.data;
+      tensor.data.forEach((value, i) => (worst = Math.max(worst, Math.abs(value - other[i]!))));
+    }
+    expect(weights[0]!.size).toBeGreaterThan(100);
+    expect(worst).toBeLessThan(1e-5);
+    const bad = jigclu(['--data-dir', dataDir, 'pretrain', tiny, '--threads', '0']);
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toMatch(/--threads must be 'auto' or a whole number of at least 1/);
+  }, 120_000);
 
   it('refuses an invalid setting with a message naming the field', () => {
     const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'jigclu-cli-'));

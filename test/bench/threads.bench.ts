@@ -1,0 +1,88 @@
+import { afterAll, bench, describe } from 'vitest';
+import { resolvePretrainConfig } from '../../main/common/pretrain-config';
+import { referenceAugmentation, toFloatImage } from '../../main/data/augment';
+import { makeJigsawBatch, type JigsawBatch } from '../../main/data/jigsaw';
+import { Rng } from '../../main/data/rng';
+import * as tf from '../../main/engine/tfjs';
+import { JigCluTrainer } from '../../main/engine/trainer';
+import { physicalCores, resolveThreads, useWasmThreads, wasmThreadsInUse } from '../../main/engine/wasm-threads';
+import { torchStep, type TorchTiming } from './torch-step';
+
+/**
+ * Threads of the wasm engine (issue 20): one cpu-small training step at batch 32 (the model and
+ * input of train-step.bench.ts) on 1, 2 and all threads (one per physical core) of the threaded
+ * WebAssembly build, then PyTorch's step on the same batch on 1 and all threads, all in this
+ * run. Prints images/s, the scaling ratio against one thread, and wasm / PyTorch.
+ */
+
+const batchSize = 32;
+const config = resolvePretrainConfig('cpu-small', { batch: batchSize });
+const all = resolveThreads('auto');
+const counts = [...new Set([1, 2, all])];
+
+function makeBatch(): JigsawBatch {
+  const rng = new Rng(1);
+  const side = config.crop * 2;
+  const images = Array.from({ length: batchSize }, () => toFloatImage(new Uint8Array(side * side * 3).map(() => rng.int(256)), side, side));
+  return makeJigsawBatch(images, { grid: config.grid, crop: config.crop, cross: config.cross, augmentation: referenceAugmentation }, rng);
+}
+
+const batch = makeBatch();
+const times = new Map<number, number[]>();
+let current: { threads: number; trainer: JigCluTrainer } | undefined;
+
+/** A trainer on `threads` threads (switching the wasm build disposes the previous one). */
+async function trainerOn(threads: number): Promise<JigCluTrainer> {
+  if (current?.threads !== threads) {
+    current?.trainer.dispose();
+    await tf.setBackend('cpu');
+    await useWasmThreads(threads);
+    if (!(await tf.setBackend('wasm'))) throw new Error(`the wasm engine did not start on ${threads} threads`);
+    if (wasmThreadsInUse() !== threads) throw new Error(`asked for ${threads} threads, the engine uses ${wasmThreadsInUse()}`);
+    const trainer = new JigCluTrainer(config, 'fast');
+    await trainer.step(batch, 1e9); // warm-up
+    current = { threads, trainer };
+  }
+  return current.trainer;
+}
+
+describe(`cpu-small training step, batch ${batchSize}, wasm engine by threads (${physicalCores()} physical cores here)`, () => {
+  for (const threads of counts) {
+    bench(
+      `${threads} thread${threads === 1 ? '' : 's'}${threads === all ? ' (all)' : ''}`,
+      async () => {
+        const trainer = await trainerOn(threads);
+        const started = performance.now();
+        await trainer.step(batch, 1e9);
+        times.set(threads, [...(times.get(threads) ?? []), performance.now() - started]);
+      },
+      { time: 5000, iterations: 8, warmupIterations: 0 },
+    );
+  }
+});
+
+const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] ?? NaN;
+const imagesPerSecond = (threads: number) => (1000 * batchSize) / median(times.get(threads) ?? []);
+
+afterAll(() => {
+  current?.trainer.dispose();
+  const torch = new Map<number, TorchTiming | string>([1, all].map((threads) => [threads, torchStep(batch, config, threads)]));
+  const torchRate = (threads: number) => {
+    const timing = torch.get(threads);
+    return typeof timing === 'object' ? timing.imagesPerSecond : undefined;
+  };
+  const lines = [`\nStep images/s, cpu-small batch ${batchSize} (median of each run's steps; ${physicalCores()} physical cores here):`];
+  lines.push(`  threads   wasm      vs 1 thread   PyTorch   wasm / PyTorch`);
+  for (const threads of counts) {
+    const rate = imagesPerSecond(threads);
+    const torchValue = torchRate(threads);
+    lines.push(
+      `  ${String(threads).padEnd(8)}  ${rate.toFixed(1).padStart(6)}    ${(rate / imagesPerSecond(1)).toFixed(2).padStart(5)}x        ` +
+        (torchValue === undefined ? '     —    —' : `${torchValue.toFixed(1).padStart(6)}    ${(rate / torchValue).toFixed(2)}x`),
+    );
+  }
+  lines.push(`Scaling ratio (all ${all} threads / 1 thread): wasm ${(imagesPerSecond(all) / imagesPerSecond(1)).toFixed(2)}x` +
+    (torchRate(all) && torchRate(1) ? `, PyTorch ${(torchRate(all)! / torchRate(1)!).toFixed(2)}x` : ''));
+  for (const [threads, timing] of torch) if (typeof timing === 'string') lines.push(`PyTorch on ${threads} thread(s) not measured: ${timing}`);
+  console.log(lines.join('\n'));
+});
