@@ -8,7 +8,7 @@ import {
   type ThreadSetting,
 } from '../common/engine';
 import { classifyGpuFailure, forcedCpuGuidance, type GpuGuidance } from '../common/gpu-guidance';
-import { resolveThreads, useWasmThreads, wasmDirectory, wasmThreadsInUse } from './wasm-threads';
+import { resolveThreads, useWasmThreads, wasmDirectory, wasmStartFailure, wasmThreadsInUse } from './wasm-threads';
 
 export { wasmDirectory };
 
@@ -102,7 +102,7 @@ function gpuGuidance(error: unknown): GpuGuidance {
 /** Loads the wasm engine with `threads` threads (wasm-threads.ts) and runs a tiny op on it. */
 async function startWasm(tf: TfCore, threads: number): Promise<void> {
   await useWasmThreads(threads);
-  if (!(await tf.setBackend('wasm'))) throw new Error('the wasm backend did not initialise');
+  if (!(await tf.setBackend('wasm'))) throw new Error(wasmStartFailure() ?? 'the wasm backend did not initialise');
   tinyOp(tf);
 }
 

@@ -117,7 +117,11 @@ function workerSource(workerModule: string): string {
 /** What the threaded glue's Module looks like to this loader (the parts it touches). */
 interface EmscriptenModule {
   cwrap(name: string, returnType: string | null, argTypes: string[]): (...args: number[]) => number;
-  PThread: { unusedWorkers: { terminate(): void }[]; runningWorkers: { unref(): void }[] };
+  PThread: {
+    unusedWorkers: { terminate(): void; onerror?: (error: Error) => void }[];
+    runningWorkers: { unref(): void }[];
+    terminateAllThreads(): void;
+  };
   tfjs?: Record<string, unknown>;
 }
 
@@ -189,15 +193,30 @@ async function instantiateThreaded(threads: number): Promise<EmscriptenModule> {
       const bytes = fs.readFileSync(files.wasm);
       patchSpinWait(bytes);
       WebAssembly.instantiate(bytes, imports).then(
-        (result) => receiveInstance(result.instance, result.module),
+        (result) => {
+          receiveInstance(result.instance, result.module);
+          // The glue's own handler rethrows a worker's error, which would end the process: fail the start instead.
+          for (const worker of config.PThread!.unusedWorkers) worker.onerror = (error) => fail(new Error(`a pthread worker failed: ${error.message}`));
+        },
         (error: unknown) => fail(new Error(`the threaded WebAssembly build did not instantiate: ${String(error)}`)),
       );
       return {};
     },
     onAbort: (reason: unknown) => fail(new Error(`the threaded WebAssembly build aborted: ${String(reason)}`)),
   };
-  return Promise.race([factory(config), failed]);
+  const timer = setTimeout(() => fail(new Error(`the threaded WebAssembly build did not start within ${startTimeoutMs / 1000} s`)), startTimeoutMs);
+  try {
+    return await Promise.race([factory(config), failed]);
+  } catch (error) {
+    config.PThread?.terminateAllThreads();
+    throw error;
+  } finally {
+    clearTimeout(timer);
+  }
 }
+
+/** How long the pool's workers may take to load (each compiles the glue and instantiates the module). */
+const startTimeoutMs = 60_000;
 
 type WasmPackage = typeof WasmPackageModule;
 
@@ -245,8 +264,30 @@ export async function useWasmThreads(threads: number): Promise<void> {
   const count = Math.min(Math.max(1, Math.floor(threads)), maxWasmThreads);
   if (count === current.threads) return;
   tf.removeBackend('wasm');
-  tf.registerBackend('wasm', count === 1 ? current.packageFactory : () => threadedBackend(current.wasm, count), 2);
+  tf.registerBackend(
+    'wasm',
+    count === 1
+      ? current.packageFactory
+      : async () => {
+          try {
+            return await threadedBackend(current.wasm, count);
+          } catch (error) {
+            // tf.setBackend only answers false: keep the reason for whoever reports it.
+            startFailure = (error as Error).message;
+            throw error;
+          }
+        },
+    2,
+  );
   current.threads = count;
+  startFailure = undefined;
+}
+
+let startFailure: string | undefined;
+
+/** Why the threaded build last failed to start, if it did. */
+export function wasmStartFailure(): string | undefined {
+  return startFailure;
 }
 
 /** Threads XNNPACK's pool uses in the live wasm backend (1 for the single-threaded build). */

@@ -1,3 +1,5 @@
+import fs from 'node:fs';
+import os from 'node:os';
 import { afterAll, bench, describe } from 'vitest';
 import { resolvePretrainConfig } from '../../main/common/pretrain-config';
 import { referenceAugmentation, toFloatImage } from '../../main/data/augment';
@@ -27,6 +29,17 @@ function makeBatch(): JigsawBatch {
   return makeJigsawBatch(images, { grid: config.grid, crop: config.crop, cross: config.cross, augmentation: referenceAugmentation }, rng);
 }
 
+/** CPU time of the whole machine (Linux: /proc/stat, in clock ticks of 10 ms), to tell how busy it was. */
+function machineBusySeconds(): number | undefined {
+  try {
+    const fields = fs.readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
+    return (fields.reduce((sum, value) => sum + value, 0) - fields[3]! - fields[4]!) / 100;
+  } catch {
+    return undefined;
+  }
+}
+
+const startedAt = { wall: performance.now(), busy: machineBusySeconds(), own: process.cpuUsage() };
 const batch = makeBatch();
 const times = new Map<number, number[]>();
 let current: { threads: number; trainer: JigCluTrainer } | undefined;
@@ -66,6 +79,11 @@ const imagesPerSecond = (threads: number) => (1000 * batchSize) / median(times.g
 
 afterAll(() => {
   current?.trainer.dispose();
+  // Other processes' share of the CPUs while wasm was measured (this machine may be shared).
+  const busy = machineBusySeconds();
+  const own = process.cpuUsage(startedAt.own);
+  const wall = (performance.now() - startedAt.wall) / 1000;
+  const others = busy === undefined || startedAt.busy === undefined ? undefined : (busy - startedAt.busy - (own.user + own.system) / 1e6) / (wall * os.availableParallelism());
   const torch = new Map<number, TorchTiming | string>([1, all].map((threads) => [threads, torchStep(batch, config, threads)]));
   const torchRate = (threads: number) => {
     const timing = torch.get(threads);
@@ -84,5 +102,6 @@ afterAll(() => {
   lines.push(`Scaling ratio (all ${all} threads / 1 thread): wasm ${(imagesPerSecond(all) / imagesPerSecond(1)).toFixed(2)}x` +
     (torchRate(all) && torchRate(1) ? `, PyTorch ${(torchRate(all)! / torchRate(1)!).toFixed(2)}x` : ''));
   for (const [threads, timing] of torch) if (typeof timing === 'string') lines.push(`PyTorch on ${threads} thread(s) not measured: ${timing}`);
+  if (others !== undefined) lines.push(`Other processes used ${Math.max(0, others * 100).toFixed(0)}% of the ${os.availableParallelism()} CPUs while wasm was measured (threads only pay off on idle cores).`);
   console.log(lines.join('\n'));
-});
+}, 180_000);

@@ -1,5 +1,5 @@
 import fs from 'node:fs';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it, vi } from 'vitest';
 import { resolvePretrainConfig } from '../../main/common/pretrain-config';
 import { makeJigsawBatch } from '../../main/data/jigsaw';
 import { toFloatImage } from '../../main/data/augment';
@@ -111,6 +111,19 @@ describe('threaded WebAssembly engine', () => {
     expect(report.candidates.find((c) => c.name === 'wasm')?.reason).toContain('2 threads');
     const single = await selectEngine('wasm', { threads: 1 });
     expect(single.threads).toBe(1);
+  }, 60_000);
+
+  it('falls back to one thread, saying why, when the threaded build cannot start', async () => {
+    await useCpuBackend();
+    const real = fs.existsSync;
+    const spy = vi.spyOn(fs, 'existsSync').mockImplementation((file) => !String(file).includes('threaded-simd.worker') && real(file));
+    try {
+      const report = await selectEngine('wasm', { threads: 2 });
+      expect(report).toMatchObject({ chosen: 'wasm', threads: 1 });
+      expect(report.candidates.find((c) => c.name === 'wasm')?.reason).toMatch(/one thread: the threaded build failed \(.*threaded-simd\.worker\.js is missing/);
+    } finally {
+      spy.mockRestore();
+    }
   }, 60_000);
 
   it("finds pthreadpool's spin loops in the installed build, and the shortened build is valid WebAssembly", () => {
