@@ -1,8 +1,21 @@
-import { resolve } from 'node:path';
+import { chmodSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import vue from '@vitejs/plugin-vue';
 import { defineConfig } from 'electron-vite';
 
 const root = import.meta.dirname;
+
+/**
+ * Leaves out/main/cli.js executable after every build. The `jigclu` bin is bin/jigclu.js (committed
+ * executable), but `npx jigclu` run before that change cached a link straight to out/main/cli.js,
+ * and a rebuild writes that file anew without its execute bit ("jigclu: Permission denied").
+ */
+const executableCli = {
+  name: 'jigclu-executable-cli',
+  writeBundle(options: { dir?: string }) {
+    if (options.dir) chmodSync(join(options.dir, 'cli.js'), 0o755);
+  },
+};
 
 /**
  * One build for the three bundles. `main` holds every Node entry point (Electron's main
@@ -16,6 +29,7 @@ export default defineConfig({
       outDir: resolve(root, 'out/main'),
       target: 'node20',
       rollupOptions: {
+        plugins: [executableCli],
         input: {
           main: resolve(root, 'electron/main.ts'),
           cli: resolve(root, 'main/cli.ts'),

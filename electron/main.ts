@@ -15,6 +15,7 @@ import { installMenu, openLogsFolder } from './menu';
 import { betterSqliteBinding } from './native';
 import { registerAppScheme, serveMedia, serveRenderer } from './protocol';
 import { applySecurityPolicies } from './security';
+import { utilityLauncher } from './utility-launcher';
 import { createMainWindow } from './window';
 
 const here = import.meta.dirname;
@@ -61,6 +62,9 @@ function start(): void {
       mode: 'electron',
       nativeBinding,
       versions: { electron: process.versions.electron, chrome: process.versions.chrome },
+      // The trainer and the engine probe run as utility processes: no ELECTRON_RUN_AS_NODE,
+      // so the packaged app's RunAsNode fuse is off.
+      launcher: utilityLauncher(),
     });
     // The native folder dialog lives here, in electron/; the core's handler says browser mode has none.
     core.handlers.libraryPickFolder = pickFolderHandler(() => mainWindow);

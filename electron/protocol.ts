@@ -4,6 +4,7 @@ import { net, protocol } from 'electron';
 import { pathToFileURL } from 'node:url';
 import { mediaScheme, mediaVersionPattern, parseMediaPath } from '../main/common/library';
 import { contentSecurityPolicy } from '../main/server/security';
+import { staticFile } from '../main/server/static-path';
 import type { MediaSource } from '../main/services/library';
 
 /** Must run before `app.ready`: makes app:// and jigclu-media:// standard, secure schemes. */
@@ -17,27 +18,37 @@ export function registerAppScheme(): void {
 
 /**
  * Serves the built renderer from app://renderer/, refusing any path outside `rendererDir`,
- * with the same strict CSP as browser mode.
+ * with the same strict CSP as browser mode. Every failure is an answer, never an exception.
  */
 export function serveRenderer(rendererDir: string): void {
   const root = path.resolve(rendererDir);
   protocol.handle('app', async (request) => {
-    const url = new URL(request.url);
-    if (url.host !== 'renderer') return new Response('Not found', { status: 404 });
-    const relative = url.pathname === '/' ? 'index.html' : decodeURIComponent(url.pathname).replace(/^\/+/, '');
-    const file = path.resolve(root, relative);
-    if (file !== root && !file.startsWith(root + path.sep)) return new Response('Forbidden', { status: 403 });
     try {
-      await fs.access(file);
+      return await rendererResponse(root, request);
     } catch {
-      return new Response('Not found', { status: 404 });
+      return new Response('Cannot serve this file', { status: 500 });
     }
-    const response = await net.fetch(pathToFileURL(file).toString());
-    const headers = new Headers(response.headers);
-    headers.set('content-security-policy', contentSecurityPolicy);
-    headers.set('x-content-type-options', 'nosniff');
-    return new Response(response.body, { status: response.status, headers });
   });
+}
+
+async function rendererResponse(root: string, request: Request): Promise<Response> {
+  const url = new URL(request.url);
+  if (url.host !== 'renderer') return new Response('Not found', { status: 404 });
+  const target = staticFile(root, url.pathname);
+  if ('status' in target) {
+    return new Response(target.status === 400 ? 'Bad request' : 'Forbidden', { status: target.status });
+  }
+  const file = target.file;
+  try {
+    await fs.access(file);
+  } catch {
+    return new Response('Not found', { status: 404 });
+  }
+  const response = await net.fetch(pathToFileURL(file).toString());
+  const headers = new Headers(response.headers);
+  headers.set('content-security-policy', contentSecurityPolicy);
+  headers.set('x-content-type-options', 'nosniff');
+  return new Response(response.body, { status: response.status, headers });
 }
 
 /**
@@ -47,17 +58,39 @@ export function serveRenderer(rendererDir: string): void {
  */
 export function serveMedia(media: MediaSource): void {
   protocol.handle(mediaScheme, async (request) => {
-    const url = new URL(request.url);
-    const target = parseMediaPath(`/${url.host}${url.pathname}`);
-    const version = url.searchParams.get('v') ?? undefined;
-    if (!target || request.method !== 'GET') return new Response('Not found', { status: 404 });
-    if (version !== undefined && !mediaVersionPattern.test(version)) return new Response('Bad version', { status: 400 });
-    const result = await media.open(target.kind, target.id, { ifNoneMatch: request.headers.get('if-none-match') ?? undefined, version });
-    if (result.status === 304) return new Response(null, { status: 304, headers: { etag: result.etag, 'cache-control': result.cacheControl } });
-    if (result.status !== 200) return new Response(result.message, { status: result.status, headers: { 'content-type': 'text/plain; charset=utf-8' } });
-    return new Response(new Uint8Array(result.body), {
-      status: 200,
-      headers: { 'content-type': result.type, etag: result.etag, 'cache-control': result.cacheControl, 'x-content-type-options': 'nosniff' },
-    });
+    try {
+      return await mediaResponse(media, request);
+    } catch {
+      return new Response('Cannot serve this image', { status: 500 });
+    }
+  });
+}
+
+async function mediaResponse(media: MediaSource, request: Request): Promise<Response> {
+  const url = new URL(request.url);
+  const target = parseMediaPath(`/${url.host}${url.pathname}`);
+  const version = url.searchParams.get('v') ?? undefined;
+  if (!target || request.method !== 'GET') return new Response('Not found', { status: 404 });
+  if (version !== undefined && !mediaVersionPattern.test(version)) {
+    return new Response('Bad version', { status: 400 });
+  }
+  const result = await media.open(target.kind, target.id, {
+    ifNoneMatch: request.headers.get('if-none-match') ?? undefined,
+    version,
+  });
+  if (result.status === 304) {
+    return new Response(null, { status: 304, headers: { etag: result.etag, 'cache-control': result.cacheControl } });
+  }
+  if (result.status !== 200) {
+    return new Response(result.message, { status: result.status, headers: { 'content-type': 'text/plain; charset=utf-8' } });
+  }
+  return new Response(new Uint8Array(result.body), {
+    status: 200,
+    headers: {
+      'content-type': result.type,
+      etag: result.etag,
+      'cache-control': result.cacheControl,
+      'x-content-type-options': 'nosniff',
+    },
   });
 }

@@ -3,7 +3,9 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { HostMode } from './common/api-contract';
 import { createForkedEngineProbe, type EngineProbe } from './engine/engine-probe';
+import type { ProcessLauncher } from './jobs/launcher';
 import { createServices, type ServiceContext } from './services/app-services';
+import { guardHandlers, StorageGuard } from './services/storage-guard';
 import type { Handlers } from './services/dispatch';
 import { EventHub, startPing } from './services/event-hub';
 import { libraryService, type LibraryOptions, type MediaSource } from './services/library';
@@ -28,6 +30,8 @@ export interface CoreOptions {
   library?: LibraryOptions;
   /** Pretraining runs; the trainer script defaults to the built trainer-process.js beside this bundle. */
   pretraining?: PretrainingOptions;
+  /** Starts helper processes (trainer, engine probe): Node's fork by default, Electron's utilityProcess in the desktop app. */
+  launcher?: ProcessLauncher;
 }
 
 /** The running core: its call handlers, its event hub and how to stop it. */
@@ -66,20 +70,41 @@ export function bundledTrainerScript(): string {
   return path.join(path.dirname(fileURLToPath(import.meta.url)), 'trainer-process.js');
 }
 
-/** Opens the data folder and database and builds the services every transport serves. */
+/** True when this process may create and change files in `target` (false on a read-only disk too, even for root). */
+function isWritable(target: string): boolean {
+  try {
+    fs.accessSync(target, fs.constants.W_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Opens the data folder and database and builds the services every transport serves. A data
+ * folder that cannot be written opens read-only: calls that read work, the others are refused
+ * with READ_ONLY.
+ */
 export function startCore(options: CoreOptions): Core {
-  fs.mkdirSync(options.dataDir, { recursive: true });
+  try {
+    fs.mkdirSync(options.dataDir, { recursive: true });
+  } catch (cause) {
+    throw new Error(`Cannot create the data folder ${options.dataDir} (${(cause as NodeJS.ErrnoException).code ?? (cause as Error).message}): choose another with --data-dir.`, { cause });
+  }
   const logger = new Logger(logsDir(options.dataDir));
   setAppLogger(logger);
   logger.info('core', `JigClu Studio ${appVersion} starting (${options.mode}, ${process.platform} ${process.arch}, node ${process.versions.node}); data folder ${options.dataDir}`);
   const dbFile = databasePath(options.dataDir);
+  const readOnly = !isWritable(options.dataDir) || (fs.existsSync(dbFile) && !isWritable(dbFile));
+  if (readOnly) logger.warn('core', `the data folder ${options.dataDir} is read-only: reading only`);
   let db: Database;
   try {
-    db = openDatabase(dbFile, options.nativeBinding ? { nativeBinding: options.nativeBinding } : {});
+    db = openDatabase(dbFile, { ...(options.nativeBinding ? { nativeBinding: options.nativeBinding } : {}), readOnly });
   } catch (error) {
     logger.error('core', `could not open the database ${dbFile}`, error);
     throw error;
   }
+  const guard = new StorageGuard(db, options.dataDir, dbFile);
   const hub = new EventHub();
   const stopPing = startPing(hub, options.pingIntervalMs ?? 5000);
   const tasks = new TaskRegistry((info) => hub.emit('task', info));
@@ -87,16 +112,18 @@ export function startCore(options: CoreOptions): Core {
     db,
     dataDir: options.dataDir,
     databasePath: dbFile,
+    readOnly,
+    storage: guard,
     mode: options.mode,
     version: appVersion,
-    probeEngines: options.probeEngines ?? createForkedEngineProbe(bundledProbeScript()),
+    probeEngines: options.probeEngines ?? createForkedEngineProbe(bundledProbeScript(), undefined, options.launcher),
     versions: options.versions,
     tasks,
     emit: (name, payload) => hub.emit(name, payload),
     library: options.library,
-    pretraining: { trainerScript: bundledTrainerScript(), stepDelayMs: stepDelayFromEnv(), ...options.pretraining },
+    pretraining: { trainerScript: bundledTrainerScript(), stepDelayMs: stepDelayFromEnv(), launcher: options.launcher, ...options.pretraining },
   };
-  const handlers = createServices(context);
+  const handlers = guardHandlers(createServices(context), guard);
   return {
     handlers,
     hub,

@@ -9,8 +9,8 @@ import { listImageFiles } from '../data/files';
 import { addEngineOptions, engineSummary, startEngine, type EngineFlags } from './engine-options';
 import { embedFiles } from '../engine/compute-jobs';
 import { kmeans } from '../engine/kmeans';
-import { latestCheckpoint } from '../engine/run-pretraining';
 import { JigCluTrainer } from '../engine/trainer';
+import { resolveCheckpointArgument } from './checkpoint-argument';
 
 /**
  * `jigclu embed` and `jigclu cluster`: the Clusters screen for scripts. Embeddings of every
@@ -32,21 +32,9 @@ interface EmbedOptions extends EngineFlags {
   batch: number;
 }
 
-/** A checkpoint file from a file or run folder argument. */
-function resolveCheckpoint(argument: string): string {
-  const resolved = path.resolve(argument);
-  if (!fs.existsSync(resolved)) throw new Error(`${argument} does not exist: give a checkpoint (.safetensors) or a run folder.`);
-  if (fs.statSync(resolved).isDirectory()) {
-    const latest = latestCheckpoint(resolved);
-    if (!latest) throw new Error(`${argument} has no checkpoint (checkpoints/step-*.safetensors).`);
-    return latest;
-  }
-  return resolved;
-}
-
 /** Embeds every image under `folder`, with a progress bar (counts, rate, ETA); skipped files are reported. */
 async function embedFolder(checkpointArg: string, folder: string, options: EmbedOptions): Promise<{ files: string[]; classNames: string[]; vectors: Float32Array; dim: number; config: PretrainConfig; what: string }> {
-  const checkpoint = resolveCheckpoint(checkpointArg);
+  const checkpoint = resolveCheckpointArgument(checkpointArg);
   if (!fs.existsSync(folder) || !fs.statSync(folder).isDirectory()) throw new Error(`${folder} is not a folder of images.`);
   const config = JigCluTrainer.readMetadata(fs.readFileSync(checkpoint)).config;
   const engine = await startEngine(options);

@@ -9,8 +9,8 @@ import { compareNames } from '../data/scan';
 import { addEngineOptions, engineSummary, startEngine, type EngineFlags } from './engine-options';
 import { loadClassifier, predictFiles } from '../engine/classifier-model';
 import { classifyFiles, type ClassifyJob, type ClassifyResult } from '../engine/compute-jobs';
-import { latestCheckpoint } from '../engine/run-pretraining';
 import { JigCluTrainer } from '../engine/trainer';
+import { resolveCheckpointArgument } from './checkpoint-argument';
 
 /**
  * `jigclu finetune` and `jigclu predict`: the app's few-label classifier for scripts. finetune
@@ -117,21 +117,9 @@ interface FinetuneOptions extends EngineFlags {
   out?: string;
 }
 
-/** The checkpoint of a run folder or checkpoint file argument. */
-function resolveCheckpoint(argument: string): string {
-  const resolved = path.resolve(argument);
-  if (!fs.existsSync(resolved)) throw new Error(`${argument} does not exist: give a run folder or a checkpoint (.safetensors), or --random-init.`);
-  if (fs.statSync(resolved).isDirectory()) {
-    const latest = latestCheckpoint(resolved);
-    if (!latest) throw new Error(`${argument} has no checkpoint (checkpoints/step-*.safetensors).`);
-    return latest;
-  }
-  return resolved;
-}
-
 async function finetune(checkpointArg: string | undefined, options: FinetuneOptions): Promise<void> {
   if (!checkpointArg && !options.randomInit) throw new Error('give a run folder or checkpoint, or --random-init for the untrained baseline.');
-  const checkpoint = checkpointArg ? resolveCheckpoint(checkpointArg) : undefined;
+  const checkpoint = checkpointArg ? resolveCheckpointArgument(checkpointArg) : undefined;
   // With --random-init and a checkpoint: a fresh backbone of the checkpoint's architecture.
   const config: PretrainConfig = checkpoint ? JigCluTrainer.readMetadata(fs.readFileSync(checkpoint)).config : resolvePretrainConfig(options.preset);
   const size = options.size ?? config.grid * config.crop;

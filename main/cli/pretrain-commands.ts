@@ -5,15 +5,17 @@ import cliProgress from 'cli-progress';
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import { ConfigError, presetNames, resolvePretrainConfig, type PresetName, type PretrainOverrides } from '../common/pretrain-config';
 import { formatEta } from '../common/tasks';
-import { listImageFiles } from '../data/files';
+import { writeRunImages, type RunImages } from '../data/run-images';
 import { addEngineOptions, engineSummary, startEngine, type EngineFlags } from './engine-options';
 import { defaultConvGradMode, type ConvGradMode } from '../engine/conv';
 import { knnEvaluate, loadBackbone, loadLabelledSet } from '../engine/evaluate';
 import { exportBackbone } from '../engine/export';
 import { exportTorchBackbone } from '../engine/torch-export';
-import { latestCheckpoint, runPretraining, type PretrainProgress } from '../engine/run-pretraining';
+import { runPretraining, type PretrainProgress } from '../engine/run-pretraining';
 import { JigCluTrainer } from '../engine/trainer';
 import * as tf from '../engine/tfjs';
+import { resolveCheckpointArgument } from './checkpoint-argument';
+import { listFolders, planResume } from './pretrain-resume';
 
 /** The bundled sample set (resources/sample), beside the built code or the source tree. */
 export function bundledSampleDir(): string {
@@ -48,6 +50,7 @@ interface PretrainOptions extends EngineFlags {
   convGrad?: 'auto' | 'fast' | 'native';
   out?: string;
   resume?: string;
+  allowChangedImages?: boolean;
   checkpointEvery?: number;
   timeLimit?: number;
   cache: boolean;
@@ -75,7 +78,7 @@ export function registerPretrainCommands(program: Command): void {
     .option('--grid <m>', 'patches per side (2 or 3)', number('--grid', true))
     .option('--cross <ratio>', 'patch overlap (cross ratio)', number('--cross'))
     .option('--temperature <t>', 'cluster loss temperature', number('--temperature'))
-    .option('--lr <lr>', 'learning rate at batch 256 (scaled by batch / 256)', number('--lr'))
+    .option('--lr <lr>', 'learning rate of the first epoch, used as given at any batch size (cosine per epoch; default 0.03 as the reference)', number('--lr'))
     .option('--seed <n>', 'random seed', number('--seed', true))
     .option('--checkpoint-every <steps>', 'write a checkpoint every N steps', number('--checkpoint-every', true))
     .option('--time-limit <minutes>', 'stop (with a checkpoint) after this many minutes of training', number('--time-limit'));
@@ -84,26 +87,26 @@ export function registerPretrainCommands(program: Command): void {
     .option('--out <folder>', 'run folder for checkpoints (default: <data-dir>/runs/<time>-<preset>)')
     .option('--no-cache', 'do not keep resized copies of the images in the data folder')
     .option('--resume <run-or-checkpoint>', 'continue a run from its last checkpoint (a run folder or a .safetensors file)')
+    .option('--allow-changed-images', "with --resume: train on the images as they are now even when they differ from the run's list")
     .action(async (folders: string[], options: PretrainOptions) => {
       const dataDir = program.opts<{ dataDir: string }>().dataDir;
-      const roots = folders.length ? folders : [bundledSampleDir()];
-      if (!folders.length) console.error(`No folder given: training on the bundled sample set (${roots[0]}).`);
-      const files: string[] = [];
-      for (const root of roots) {
-        if (!fs.existsSync(root) || !fs.statSync(root).isDirectory()) throw new Error(`${root} is not a folder of images.`);
-        files.push(...(await listImageFiles(root)).map((item) => item.file));
-      }
       let resumeFrom: string | undefined;
       let runDir: string;
+      let images: RunImages;
       if (options.resume) {
-        const target = path.resolve(options.resume);
-        resumeFrom = fs.statSync(target).isDirectory() ? latestCheckpoint(target) : target;
-        if (!resumeFrom) throw new Error(`${target} has no checkpoint to resume from.`);
-        runDir = fs.statSync(target).isDirectory() ? target : path.dirname(path.dirname(target));
+        // Without folders a run resumes on its own images (never on the sample set), and
+        // refuses images that changed unless told otherwise.
+        const plan = await planResume(options.resume, folders, Boolean(options.allowChangedImages), (line) => console.error(line));
+        ({ runDir, resumeFrom } = plan);
+        images = { folders: plan.folders, files: plan.files };
       } else {
+        const roots = (folders.length ? folders : [bundledSampleDir()]).map((folder) => path.resolve(folder));
+        if (!folders.length) console.error(`No folder given: training on the bundled sample set (${roots[0]}).`);
+        images = { folders: roots, files: await listFolders(roots, (root) => `${root} is not a folder of images.`) };
         const stamp = new Date().toISOString().replace(/[:.]/g, '-').slice(0, 19);
         runDir = path.resolve(options.out ?? path.join(dataDir, 'runs', `${stamp}-${options.preset}`));
       }
+      const files = images.files.map((image) => image.path);
       const overrides: PretrainOverrides = {
         epochs: options.epochs,
         batch: options.batch,
@@ -111,7 +114,7 @@ export function registerPretrainCommands(program: Command): void {
         grid: options.grid as 2 | 3 | undefined,
         cross: options.cross,
         temperature: options.temperature,
-        baseLr: options.lr,
+        lr: options.lr,
         seed: options.seed,
         engine: options.engine,
         convGrad: options.convGrad,
@@ -127,6 +130,8 @@ export function registerPretrainCommands(program: Command): void {
         if (error instanceof ConfigError) throw new Error(`invalid setting ${error.message}`, { cause: error });
         throw error;
       }
+      // The run remembers its folders and files, so that --resume trains on the same images.
+      writeRunImages(runDir, images);
       const engine = await startEngine(options, config.engine);
       console.error(`Engine: ${engineSummary(engine)}`);
       for (const candidate of engine.candidates) {
@@ -199,12 +204,7 @@ export function registerPretrainCommands(program: Command): void {
     .requiredOption('--out <path>', 'tfjs: folder to write model.json and weights.bin into; torch: the .safetensors file to write')
     .addOption(new Option('--format <name>', "'torch' loads into torchvision's resnet18/resnet50 with strict=False (only fc missing)").choices(['tfjs', 'torch']).default('tfjs'))
     .action(async (checkpointArg: string, options: { out: string; format: 'tfjs' | 'torch' }) => {
-      let checkpoint = path.resolve(checkpointArg);
-      if (fs.statSync(checkpoint).isDirectory()) {
-        const latest = latestCheckpoint(checkpoint);
-        if (!latest) throw new Error(`${checkpointArg} has no checkpoint.`);
-        checkpoint = latest;
-      }
+      const checkpoint = resolveCheckpointArgument(checkpointArg);
       const trainer = JigCluTrainer.deserialize(fs.readFileSync(checkpoint), { convGrad: 'native' });
       if (options.format === 'torch') {
         const file = exportTorchBackbone(trainer.model.backbone, path.resolve(options.out), { sourceCheckpoint: path.basename(checkpoint), step: trainer.position.globalStep });
@@ -230,11 +230,7 @@ export function registerPretrainCommands(program: Command): void {
     .option('--t <temperature>', 'vote temperature', number('--t'), 0.1);
   addEngineOptions(knnCommand).action(async (checkpointArg: string | undefined, options: { train: string; test: string; randomInit?: boolean; preset: PresetName; evalSize?: number; k: number; t: number } & EngineFlags) => {
       if (!checkpointArg && !options.randomInit) throw new Error('give a checkpoint, or --random-init for the untrained baseline.');
-      let checkpoint = checkpointArg ? path.resolve(checkpointArg) : undefined;
-      if (checkpoint && fs.statSync(checkpoint).isDirectory()) {
-        checkpoint = latestCheckpoint(checkpoint);
-        if (!checkpoint) throw new Error(`${checkpointArg} has no checkpoint.`);
-      }
+      const checkpoint = checkpointArg ? resolveCheckpointArgument(checkpointArg) : undefined;
       const engine = await startEngine(options);
       const convGrad: ConvGradMode = defaultConvGradMode(tf.getBackend());
       const { backbone, config, dispose } = loadBackbone(checkpoint, { randomInit: options.randomInit, config: resolvePretrainConfig(options.preset), convGrad });

@@ -30,7 +30,7 @@ function parsePort(value: string): number {
 export function formatAppInfo(info: AppInfo): string {
   const lines = [
     `${info.name} ${info.version} (${info.mode})`,
-    `Data folder:   ${info.dataDir}`,
+    `Data folder:   ${info.dataDir}${info.readOnly ? ' (read-only: what it holds is shown; commands that change it are refused)' : ''}`,
     `Database:      ${info.databasePath} (schema ${info.schemaVersion}, SQLite ${info.versions.sqlite})`,
     `Platform:      ${info.platform} ${info.arch}, Node ${info.versions.node}`,
     `Engine:        ${info.engine.chosen} — ${engineLabels[info.engine.chosen]}${info.engine.threads ? `, ${threadsLabel(info.engine.threads)}` : ''}`,
@@ -116,12 +116,23 @@ export function buildProgram(): Command {
   return program;
 }
 
+/** One line for a failed command; a file system refusal says which folder and what to do. */
+export function cliErrorMessage(error: unknown): string {
+  const { code, path: where, message } = error as NodeJS.ErrnoException;
+  const place = where ? path.dirname(where) : undefined;
+  if ((code === 'EROFS' || code === 'EACCES' || code === 'EPERM') && place) {
+    return `${place} cannot be written (${code}): choose a writable folder (--out, --data-dir), or make it writable.`;
+  }
+  if ((code === 'ENOSPC' || code === 'EDQUOT') && place) return `The disk holding ${place} is full: free some space there, then try again.`;
+  return message ?? String(error);
+}
+
 /** Runs the program and turns errors into one clear line and exit code 1. */
 export async function runCli(argv: string[]): Promise<void> {
   try {
     await buildProgram().parseAsync(argv);
   } catch (error) {
-    console.error(`jigclu: ${(error as Error).message}`);
+    console.error(`jigclu: ${cliErrorMessage(error)}`);
     process.exitCode = 1;
   }
 }

@@ -121,6 +121,8 @@ export interface AppInfo {
   /** The folder holding the database, thumbnails and checkpoints. */
   dataDir: string;
   databasePath: string;
+  /** The data folder cannot be written: what it holds is shown, changes are refused (READ_ONLY). */
+  readOnly: boolean;
   /** The database schema version after migrations. */
   schemaVersion: number;
   platform: string;

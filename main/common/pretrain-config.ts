@@ -30,8 +30,11 @@ export const pretrainConfigSchema = z
     /** Images per batch (montages per step). */
     batch: z.number().int().min(2).max(4096),
     epochs: z.number().int().min(1).max(10_000),
-    /** Learning rate at batch 256; the rate used is baseLr * batch / 256. */
-    baseLr: z.number().positive().max(10),
+    /**
+     * The learning rate of the first epoch, used as given at any batch size (the reference's
+     * 0.03 is not scaled by batch / 256), then cosine per epoch.
+     */
+    lr: z.number().positive().max(10),
     momentum: z.number().min(0).max(0.999),
     weightDecay: z.number().min(0).max(0.1),
     /** Weights of the two losses: total = alpha * cluster + beta * location. */
@@ -44,6 +47,12 @@ export const pretrainConfigSchema = z
     keepCheckpoints: z.number().int().min(1).max(1000),
     /** Engine to train on; 'auto' picks the best available. */
     engine: z.enum(['auto', ...engineNames]),
+    /**
+     * How the last feature map becomes one feature per patch: 'interpolate' is the reference's
+     * (bilinear to 8 x 8, 9 x 9 for m = 3, then average pooling to m x m); 'pool' (adaptive
+     * average pooling alone) is kept only for runs configured before the reference was followed.
+     */
+    decoupling: z.enum(['interpolate', 'pool']),
     /** 'fast' is our conv filter gradient for wasm/cpu, 'native' is tfjs's; 'auto' picks per engine. */
     convGrad: z.enum(['auto', 'fast', 'native']),
   })
@@ -55,7 +64,7 @@ const common = {
   grid: 2,
   cross: 0.3,
   projectionDim: 128,
-  baseLr: 0.03,
+  lr: 0.03,
   momentum: 0.9,
   weightDecay: 1e-4,
   alpha: 1,
@@ -64,6 +73,7 @@ const common = {
   checkpointEvery: 500,
   keepCheckpoints: 3,
   engine: 'auto',
+  decoupling: 'interpolate',
   convGrad: 'auto',
 } as const;
 
@@ -234,8 +244,25 @@ export function estimateTrainingMemoryMb(config: Pick<PretrainConfig, 'arch' | '
   return Math.ceil(bytes / 2 ** 20);
 }
 
-/** The learning rate actually used at epoch `epoch` (0-based): linear scaling, cosine per epoch. */
-export function learningRateAt(config: Pick<PretrainConfig, 'baseLr' | 'batch' | 'epochs'>, epoch: number): number {
-  const lr = (config.baseLr * config.batch) / 256;
-  return lr * 0.5 * (1 + Math.cos((Math.PI * epoch) / config.epochs));
+/** The learning rate used at epoch `epoch` (0-based): `lr`, cosine per epoch, as the reference. */
+export function learningRateAt(config: Pick<PretrainConfig, 'lr' | 'epochs'>, epoch: number): number {
+  return config.lr * 0.5 * (1 + Math.cos((Math.PI * epoch) / config.epochs));
+}
+
+/**
+ * A configuration as stored with a run or in a checkpoint, brought to today's fields. Configs
+ * written before the reference was followed have `baseLr` (the rate used was baseLr * batch /
+ * 256) and no `decoupling` (adaptive pooling alone): they become the explicit rate they trained
+ * at and `decoupling: 'pool'`, so an old run continues exactly as it was.
+ */
+export function parseStoredPretrainConfig(stored: unknown): PretrainConfig {
+  if (!stored || typeof stored !== 'object') throw new Error('the stored pretraining config is not an object');
+  const raw = { ...(stored as Record<string, unknown>) };
+  if ('baseLr' in raw && !('lr' in raw)) {
+    const { baseLr, batch } = raw as { baseLr: number; batch: number };
+    raw.lr = (baseLr * batch) / 256;
+    delete raw.baseLr;
+    raw.decoupling ??= 'pool';
+  }
+  return pretrainConfigSchema.parse(raw);
 }

@@ -11,10 +11,24 @@ export const errorCodes = [
   'CONFLICT',
   'UNAVAILABLE',
   'FORBIDDEN',
+  /** The data folder cannot be written (a read-only folder or disk): reading still works. */
+  'READ_ONLY',
+  /** The disk holding the data folder is full; the change was not saved. */
+  'DISK_FULL',
+  /** SQLite found the database damaged: nothing more is written to it until it is recovered. */
+  'DATABASE_CORRUPT',
   'INTERNAL',
 ] as const;
 
 export type ErrorCode = (typeof errorCodes)[number];
+
+/** The codes that describe the data folder's storage rather than one call: the app shows them as a banner. */
+export const storageErrorCodes = ['READ_ONLY', 'DISK_FULL', 'DATABASE_CORRUPT'] as const satisfies readonly ErrorCode[];
+
+/** True for a storage problem (read-only folder, full disk, damaged database). */
+export function isStorageErrorCode(code: ErrorCode): code is (typeof storageErrorCodes)[number] {
+  return (storageErrorCodes as readonly ErrorCode[]).includes(code);
+}
 
 /** An error as data: a code for programs and a message a person understands. */
 export interface AppError {

@@ -241,7 +241,11 @@ export class JigsawBatchSource {
   }
 }
 
-function seedOf(seed: number, epoch: number, batchIndex: number): number {
+/**
+ * The seed of batch b of epoch e (and, with b = 0x0dde, of epoch e's image order): a 32-bit
+ * hash of (seed, e, b), reduced below 2^31 - 1. scaleout/jigclu_ddp.py ports it.
+ */
+export function seedOf(seed: number, epoch: number, batchIndex: number): number {
   let h = 0x9e3779b9 ^ seed;
   for (const part of [epoch, batchIndex]) {
     h = Math.imul(h ^ (part >>> 0), 0x85ebca6b);

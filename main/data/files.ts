@@ -4,6 +4,8 @@ export interface ListedImage {
   file: string;
   /** The class the file's place suggests (root/<class>/..., or root/train/<class>/...); else ''. */
   className: string;
+  size: number;
+  mtimeMs: number;
 }
 
 /**
@@ -16,5 +18,5 @@ export async function listImageFiles(root: string): Promise<ListedImage[]> {
   const { files } = await walkFolder(root);
   return files
     .filter((file) => !/\.(txt|md|json|csv|tsv|xml|html?|py|sh)$/i.test(file.relPath))
-    .map((file) => ({ file: file.absPath, className: folderClassOf(file.relPath) ?? '' }));
+    .map((file) => ({ file: file.absPath, className: folderClassOf(file.relPath) ?? '', size: file.size, mtimeMs: file.mtimeMs }));
 }

@@ -6,7 +6,7 @@ import { decodeImage } from '../data/decode';
 import { evalBatch } from '../data/jigsaw';
 import type { LinearHead } from './finetune';
 import type { ResNet } from './resnet';
-import { writeFileAtomic } from './safetensors';
+import { writeFileAtomic } from '../data/atomic-file';
 import * as tf from './tfjs';
 
 /**

@@ -3,7 +3,7 @@ import path from 'node:path';
 import type { ResNetSpec } from './resnet';
 import { ResNet } from './resnet';
 import * as tf from './tfjs';
-import { writeFileAtomic } from './safetensors';
+import { writeFileAtomic } from '../data/atomic-file';
 
 /** What model.json of an exported backbone describes (besides tfjs's weights manifest). */
 export interface BackboneTopology {

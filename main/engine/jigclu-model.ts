@@ -2,7 +2,8 @@ import * as tf from './tfjs';
 import type { PretrainConfig } from '../common/pretrain-config';
 import type { ConvGradMode } from './conv';
 import { locationLoss, supCluLoss } from './losses';
-import { adaptiveAveragePool, addLinear, Parameters, ResNet, SeedSequence, type BatchNormUpdate } from './resnet';
+import { decouple } from './decouple';
+import { addLinear, Parameters, ResNet, SeedSequence, type BatchNormUpdate } from './resnet';
 
 /** Loss values of one step. */
 export interface StepLosses {
@@ -40,8 +41,9 @@ export interface PatchOutputs {
 }
 
 /**
- * The JigClu network: a ResNet backbone whose last feature map is average-pooled to m x m
- * (one cell per patch: the parameter-free decoupling), a cluster head
+ * The JigClu network: a ResNet backbone whose last feature map is enlarged bilinearly to 8 x 8
+ * and average-pooled to m x m, as the reference does (one cell per patch: the parameter-free
+ * decoupling, decouple.ts), a cluster head
  * Linear(d, d) -> ReLU -> Linear(d, 128) -> L2 norm, and a location head Linear(d, m*m).
  */
 export class JigCluModel {
@@ -49,7 +51,7 @@ export class JigCluModel {
   readonly heads = new Parameters();
 
   constructor(
-    readonly config: Pick<PretrainConfig, 'arch' | 'width' | 'grid' | 'projectionDim' | 'temperature' | 'alpha' | 'beta' | 'seed'>,
+    readonly config: Pick<PretrainConfig, 'arch' | 'width' | 'grid' | 'projectionDim' | 'temperature' | 'alpha' | 'beta' | 'seed' | 'decoupling'>,
   ) {
     this.backbone = new ResNet({ arch: config.arch, width: config.width }, config.seed);
     const d = this.backbone.outChannels;
@@ -76,8 +78,8 @@ export class JigCluModel {
   patchFeatures(montages: tf.Tensor4D, training: boolean, convGrad: ConvGradMode, updates?: BatchNormUpdate[]): tf.Tensor2D {
     const m = this.config.grid;
     const map = this.backbone.forward(montages, { training, convGrad, batchNormUpdates: updates });
-    const pooled = adaptiveAveragePool(map, m);
-    return tf.reshape(pooled, [montages.shape[0] * m * m, this.backbone.outChannels]);
+    const cells = decouple(map, m, this.config.decoupling);
+    return tf.reshape(cells, [montages.shape[0] * m * m, this.backbone.outChannels]);
   }
 
   /** Cluster head with L2 normalisation: [N, d] -> [N, projectionDim]. */

@@ -275,27 +275,3 @@ export function batchNormTraining(x: tf.Tensor4D, gamma: tf.Tensor1D, beta: tf.T
 export function globalAveragePool(x: tf.Tensor4D): tf.Tensor2D {
   return tf.mean(x, [1, 2]) as tf.Tensor2D;
 }
-
-/**
- * PyTorch's adaptive average pooling to `out` x `out`: bin i spans
- * [floor(i * h / out), ceil((i + 1) * h / out)), so bins overlap when h is not a multiple.
- * Returns [n, out, out, c].
- */
-export function adaptiveAveragePool(x: tf.Tensor4D, out: number): tf.Tensor4D {
-  const [n, h, w, c] = x.shape;
-  if (h === out && w === out) return x;
-  if (h % out === 0 && w % out === 0) return tf.avgPool(x, [h / out, w / out], [h / out, w / out], 'valid') as tf.Tensor4D;
-  const rows: tf.Tensor4D[] = [];
-  for (let i = 0; i < out; i += 1) {
-    const y0 = Math.floor((i * h) / out);
-    const y1 = Math.ceil(((i + 1) * h) / out);
-    const cells: tf.Tensor4D[] = [];
-    for (let j = 0; j < out; j += 1) {
-      const x0 = Math.floor((j * w) / out);
-      const x1 = Math.ceil(((j + 1) * w) / out);
-      cells.push(tf.mean(tf.slice(x, [0, y0, x0, 0], [n, y1 - y0, x1 - x0, c]), [1, 2], true) as tf.Tensor4D);
-    }
-    rows.push(tf.concat(cells, 2));
-  }
-  return tf.concat(rows, 1);
-}

@@ -9,7 +9,8 @@ import { referenceAugmentation } from '../data/augment';
 import { defaultConvGradMode, type ConvGradMode } from './conv';
 import { JigCluTrainer, stepsPerEpoch, type StepResult } from './trainer';
 import { ParallelTrainer } from './parallel-trainer';
-import { writeFileAtomic } from './safetensors';
+import { writeFileAtomic } from '../data/atomic-file';
+import { checkpointPath, checkpointsDir, removePartialCheckpoints, writeCheckpoint } from './checkpoints';
 import { inspectBatch, loadMonitorImages, monitorAccuracy, type BatchInspection, type MonitorImages, type MonitorSet } from './monitor';
 
 /** The numbers of one training step, as stored in the run's metrics. */
@@ -116,21 +117,7 @@ export interface PretrainOutcome {
   training: { steps: number; seconds: number; dataWaitSeconds: number };
 }
 
-/** Checkpoint files of a run folder, oldest first (by global step in the name). */
-export function listCheckpoints(runDir: string): string[] {
-  const dir = path.join(runDir, 'checkpoints');
-  if (!fs.existsSync(dir)) return [];
-  return fs
-    .readdirSync(dir)
-    .filter((name) => /^step-\d+\.safetensors$/.test(name))
-    .sort()
-    .map((name) => path.join(dir, name));
-}
-
-/** The newest checkpoint of a run folder, if any. */
-export function latestCheckpoint(runDir: string): string | undefined {
-  return listCheckpoints(runDir).at(-1);
-}
+export { latestCheckpoint, listCheckpoints } from './checkpoints';
 
 function resolveConvGrad(config: PretrainConfig): ConvGradMode {
   return config.convGrad === 'auto' ? defaultConvGradMode(tf.getBackend()) : config.convGrad;
@@ -160,7 +147,8 @@ export async function runPretraining(request: PretrainRequest, hooks: PretrainHo
   }
   const config = trainer.config;
   const sizes = trainer instanceof ParallelTrainer ? trainer : { trainableTensors: trainer.model.trainable().length, backboneWeights: trainer.model.backbone.params.count() };
-  fs.mkdirSync(path.join(request.runDir, 'checkpoints'), { recursive: true });
+  fs.mkdirSync(checkpointsDir(request.runDir), { recursive: true });
+  for (const stale of removePartialCheckpoints(request.runDir)) log('warn', `Removed ${stale}, a checkpoint left half-written when an earlier run was killed.`);
   writeFileAtomic(path.join(request.runDir, 'run.json'), JSON.stringify({ config, engine: request.engine.chosen, files: request.files.length }, null, 2));
   log('info', `Engine ${request.engine.chosen}${request.engine.threads ? ` (${threadsLabel(request.engine.threads)})` : ''}${request.engine.fallbackReason ? ` (${request.engine.fallbackReason})` : ''}; conv gradient: ${trainer.convGrad}; ${sizes.trainableTensors} parameter tensors, ${(sizes.backboneWeights / 1e6).toFixed(2)} M backbone weights; ${replicas === 2 ? 'two training threads (data-parallel replicas, loss over the whole batch)' : 'one model replica'}.`);
 
@@ -219,14 +207,11 @@ export async function runPretraining(request: PretrainRequest, hooks: PretrainHo
   let lastCheckpoint: string | undefined;
   let lastLosses: StepResult | undefined;
 
-  const writeCheckpoint = async (kind: CheckpointWritten['kind']): Promise<void> => {
-    const file = path.join(request.runDir, 'checkpoints', `step-${String(trainer.position.globalStep).padStart(8, '0')}.safetensors`);
-    writeFileAtomic(file, await trainer.serialize({ kind, files: String(imageCount) }));
+  const saveCheckpoint = async (kind: CheckpointWritten['kind']): Promise<void> => {
+    // Written whole and checked before the oldest is removed; a full disk throws, keeping them all.
+    const file = writeCheckpoint(request.runDir, trainer.position.globalStep, await trainer.serialize({ kind, files: String(imageCount) }), config.keepCheckpoints);
     lastCheckpoint = file;
     hooks.checkpoint?.({ file, kind, globalStep: trainer.position.globalStep, epoch: trainer.position.epoch });
-    // Keep the newest `keepCheckpoints`; older ones go.
-    const all = listCheckpoints(request.runDir);
-    for (const old of all.slice(0, Math.max(0, all.length - config.keepCheckpoints))) fs.rmSync(old, { force: true });
   };
 
   try {
@@ -253,7 +238,7 @@ export async function runPretraining(request: PretrainRequest, hooks: PretrainHo
       const control = hooks.control?.() ?? 'run';
       if (control !== 'run') flush();
       if (control === 'stop') {
-        if (trainer.position.globalStep > 0 && lastCheckpoint !== checkpointName(request.runDir, trainer.position.globalStep)) await writeCheckpoint('stop');
+        if (trainer.position.globalStep > 0 && lastCheckpoint !== checkpointPath(request.runDir, trainer.position.globalStep)) await saveCheckpoint('stop');
         return { status: 'stopped', lastCheckpoint, position: trainer.position, lastLosses, rejected: source.rejected, imageCount, training };
       }
       if (control === 'pause') {
@@ -290,7 +275,7 @@ export async function runPretraining(request: PretrainRequest, hooks: PretrainHo
         clusterAccuracy: result.clusterAccuracy ?? null,
       });
       const epochEnded = trainer.position.stepInEpoch === 0;
-      if (epochEnded || trainer.position.globalStep % config.checkpointEvery === 0) await writeCheckpoint(epochEnded ? 'epoch' : 'step');
+      if (epochEnded || trainer.position.globalStep % config.checkpointEvery === 0) await saveCheckpoint(epochEnded ? 'epoch' : 'step');
       if (now - lastProgress > 200 || epochEnded || trainer.done()) {
         lastProgress = now;
         const remaining = totalSteps - trainer.position.globalStep;
@@ -329,6 +314,3 @@ export async function runPretraining(request: PretrainRequest, hooks: PretrainHo
   }
 }
 
-function checkpointName(runDir: string, globalStep: number): string {
-  return path.join(runDir, 'checkpoints', `step-${String(globalStep).padStart(8, '0')}.safetensors`);
-}

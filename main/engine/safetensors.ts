@@ -1,5 +1,4 @@
 import fs from 'node:fs';
-import path from 'node:path';
 
 /**
  * Reading and writing the safetensors format (8-byte little-endian header length, a JSON
@@ -71,27 +70,41 @@ export function decodeSafetensors(buffer: Buffer): SafetensorsFile {
 }
 
 /**
- * Writes a file atomically: to a temporary file in the same folder, fsync, rename over the
- * target, fsync the folder. A crash leaves either the old file or the new one, never half.
+ * Checks that a file is a whole safetensors file without reading its data: the header parses
+ * and the file is exactly as long as the header says (a checkpoint cut off by a full disk or a
+ * crash is shorter). Returns why it is not, or undefined when it is.
  */
-export function writeFileAtomic(file: string, data: Buffer | string): void {
-  const dir = path.dirname(file);
-  fs.mkdirSync(dir, { recursive: true });
-  const temporary = path.join(dir, `.${path.basename(file)}.${process.pid}.${Date.now()}.tmp`);
-  const handle = fs.openSync(temporary, 'w');
+export function safetensorsProblem(file: string): string | undefined {
+  let handle: number | undefined;
   try {
-    if (typeof data === 'string') fs.writeSync(handle, data);
-    else fs.writeSync(handle, data);
-    fs.fsyncSync(handle);
+    handle = fs.openSync(file, 'r');
+    const size = fs.fstatSync(handle).size;
+    if (size < 8) return `it is ${size} bytes long, shorter than a safetensors header`;
+    const lengthBytes = Buffer.alloc(8);
+    fs.readSync(handle, lengthBytes, 0, 8, 0);
+    const headerLength = Number(lengthBytes.readBigUInt64LE(0));
+    if (headerLength > size - 8 || headerLength > 100 * 1024 * 1024) return `its header length (${headerLength} bytes) runs past its end (${size} bytes): it was cut off`;
+    const headerBytes = Buffer.alloc(headerLength);
+    fs.readSync(handle, headerBytes, 0, headerLength, 8);
+    let header: Record<string, unknown>;
+    try {
+      header = JSON.parse(headerBytes.toString('utf8')) as Record<string, unknown>;
+    } catch {
+      return 'its header is not valid JSON';
+    }
+    let end = 0;
+    for (const [name, entry] of Object.entries(header)) {
+      if (name === '__metadata__') continue;
+      const offsets = (entry as { data_offsets?: unknown })?.data_offsets;
+      if (!Array.isArray(offsets) || offsets.length !== 2 || !offsets.every((value) => Number.isSafeInteger(value))) return `tensor ${name} has no valid data_offsets`;
+      end = Math.max(end, offsets[1] as number);
+    }
+    const expected = 8 + headerLength + end;
+    if (size !== expected) return `it is ${size} bytes long but its header describes ${expected}: it was cut off`;
+    return undefined;
+  } catch (error) {
+    return `it cannot be read (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`;
   } finally {
-    fs.closeSync(handle);
-  }
-  fs.renameSync(temporary, file);
-  try {
-    const dirHandle = fs.openSync(dir, 'r');
-    fs.fsyncSync(dirHandle);
-    fs.closeSync(dirHandle);
-  } catch {
-    // Some platforms (Windows) cannot fsync a folder; the rename is still atomic there.
+    if (handle !== undefined) fs.closeSync(handle);
   }
 }

@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import type { ResNetSpec } from './resnet';
 import { ResNet } from './resnet';
-import { writeFileAtomic } from './safetensors';
+import { writeFileAtomic } from '../data/atomic-file';
 import * as tf from './tfjs';
 
 /**

@@ -1,5 +1,5 @@
 import * as tf from './tfjs';
-import { learningRateAt, pretrainConfigSchema, type PretrainConfig } from '../common/pretrain-config';
+import { learningRateAt, parseStoredPretrainConfig, pretrainConfigSchema, type PretrainConfig } from '../common/pretrain-config';
 import type { JigsawBatch } from '../data/jigsaw';
 import type { ConvGradMode } from './conv';
 import { JigCluModel, type StepLosses } from './jigclu-model';
@@ -126,7 +126,7 @@ export class JigCluTrainer {
     const file = decodeSafetensors(buffer);
     if (file.metadata.format !== 'jigclu-checkpoint-v1') throw new Error('not a JigClu Studio checkpoint (its metadata has no jigclu-checkpoint-v1 format)');
     return {
-      config: pretrainConfigSchema.parse(JSON.parse(file.metadata.config ?? '{}')),
+      config: parseStoredPretrainConfig(JSON.parse(file.metadata.config ?? '{}')),
       position: JSON.parse(file.metadata.position ?? '{}') as TrainingPosition,
       metadata: file.metadata,
     };
@@ -136,7 +136,8 @@ export class JigCluTrainer {
   static deserialize(buffer: Buffer, overrides: { convGrad: ConvGradMode; epochs?: number }): JigCluTrainer {
     const file = decodeSafetensors(buffer);
     if (file.metadata.format !== 'jigclu-checkpoint-v1') throw new Error('not a JigClu Studio checkpoint (its metadata has no jigclu-checkpoint-v1 format)');
-    const config = pretrainConfigSchema.parse({ ...JSON.parse(file.metadata.config ?? '{}'), ...(overrides.epochs ? { epochs: overrides.epochs } : {}) });
+    const stored = parseStoredPretrainConfig(JSON.parse(file.metadata.config ?? '{}'));
+    const config = pretrainConfigSchema.parse({ ...stored, ...(overrides.epochs ? { epochs: overrides.epochs } : {}) });
     const trainer = new JigCluTrainer(config, overrides.convGrad);
     trainer.load(file.tensors);
     trainer.position = JSON.parse(file.metadata.position ?? '{}') as TrainingPosition;

@@ -1,13 +1,15 @@
-import { fork, type ChildProcess } from 'node:child_process';
 import { EventEmitter } from 'node:events';
 import type { ComputeJob } from '../engine/compute-jobs';
 import type { EngineName, ThreadSetting } from '../common/engine';
 import { appLogger, LineRing, type Logger } from '../log';
+import { forkLauncher, type ChildChannel, type ProcessLauncher } from './launcher';
 import type { FromTrainer, MeasureSpeed, RunJob, StartPretraining, ToTrainer } from './protocol';
 
 /** How a trainer process ended, as the parent saw it. */
 export type TrainerExit =
   | { kind: 'finished' | 'stopped'; lastCheckpoint?: string; globalStep: number }
+  /** A measurement or compute job that sent its answer (`measured` or `job-result`) and left. */
+  | { kind: 'answered' }
   | { kind: 'failed'; code: string; message: string }
   | {
       kind: 'crashed';
@@ -35,7 +37,7 @@ export interface TrainerHostEvents {
  * the trainer could still say so), with the tail of its stderr.
  */
 export class TrainerHost extends EventEmitter<TrainerHostEvents> {
-  private child?: ChildProcess;
+  private child?: ChildChannel;
   private seq = 0;
   private lastSeq = 0;
   private outcome?: TrainerExit;
@@ -48,7 +50,7 @@ export class TrainerHost extends EventEmitter<TrainerHostEvents> {
 
   constructor(
     private readonly script: string,
-    private readonly options: { execArgv?: string[]; maxOldSpaceMb?: number; logger?: Logger } = {},
+    private readonly options: { execArgv?: string[]; maxOldSpaceMb?: number; logger?: Logger; launcher?: ProcessLauncher } = {},
   ) {
     super();
     this.done = new Promise((resolve) => (this.resolveDone = resolve));
@@ -81,16 +83,18 @@ export class TrainerHost extends EventEmitter<TrainerHostEvents> {
     if (this.child) throw new Error('This trainer host already started a process.');
     this.job = first.type === 'job' ? `job ${first.job.kind}` : first.type === 'start' ? 'pretraining' : 'measure speed';
     const execArgv = [...(this.options.execArgv ?? []), ...(this.options.maxOldSpaceMb ? [`--max-old-space-size=${this.options.maxOldSpaceMb}`] : [])];
-    this.child = fork(this.script, [], { stdio: ['ignore', 'inherit', 'pipe', 'ipc'], execArgv, serialization: 'advanced' });
-    this.child.stderr?.on('data', (chunk: Buffer) => {
-      this.stderr.push(chunk.toString());
-    });
-    this.child.on('message', (message: FromTrainer) => {
+    const child = (this.options.launcher ?? forkLauncher)(this.script, { execArgv, name: `JigClu Studio trainer (${this.job})` });
+    this.child = child;
+    child.onStderr((chunk) => this.stderr.push(chunk));
+    child.onMessage((raw) => {
+      const message = raw as FromTrainer;
       if (message.seq !== this.lastSeq + 1) {
         this.emit('message', { seq: message.seq, type: 'log', level: 'warn', message: `trainer messages out of order: ${this.lastSeq} then ${message.seq}` });
       }
       this.lastSeq = message.seq;
       if (message.type === 'finished') this.outcome = { kind: message.status, lastCheckpoint: message.lastCheckpoint, globalStep: message.globalStep };
+      // A job's answer is its end: the process exits (code 0) right after it.
+      if (message.type === 'job-result' || message.type === 'measured') this.outcome = { kind: 'answered' };
       if (message.type === 'failed') {
         this.outcome = { kind: 'failed', code: message.error.code, message: message.error.message };
         this.logger()?.error('trainer', `${this.job} failed (${message.error.code}): ${message.error.message}`);
@@ -98,7 +102,7 @@ export class TrainerHost extends EventEmitter<TrainerHostEvents> {
       if (message.type === 'log') this.logLines.add(`${message.level.toUpperCase()} ${message.message}`);
       this.emit('message', message);
     });
-    this.child.on('exit', (code, signal) => {
+    child.onExit((code, signal) => {
       const exit: TrainerExit = this.outcome ?? this.crashed(code, signal);
       this.emit('exit', exit);
       this.resolveDone(exit);
@@ -125,14 +129,14 @@ export class TrainerHost extends EventEmitter<TrainerHostEvents> {
       this.stop();
       const timer = setTimeout(() => {
         this.killRequested = true;
-        this.child?.kill('SIGKILL');
+        this.child?.kill();
       }, graceMs);
       const exit = await this.done;
       clearTimeout(timer);
       return exit;
     }
     this.killRequested = true;
-    this.child?.kill('SIGKILL');
+    this.child?.kill();
     return this.done;
   }
 

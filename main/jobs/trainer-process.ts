@@ -1,7 +1,8 @@
 /**
- * Entry of the trainer process (a child process of the app; Electron's utilityProcess in the
- * packaged app). It owns tfjs: selects the engine, runs pretraining, and reports over IPC with
- * numbered messages. A crash or out-of-memory kills only this process; the app keeps running.
+ * Entry of the trainer process (a child process of the app under Node; an Electron
+ * utilityProcess in the desktop app, see main/jobs/launcher.ts). It owns tfjs: selects the
+ * engine, runs pretraining or a compute job, and reports to its parent with numbered messages.
+ * A crash or out-of-memory kills only this process; the app keeps running.
  */
 import { selectEngine } from '../engine/backend';
 import { runComputeJob } from '../engine/compute-runner';
@@ -9,7 +10,10 @@ import { defaultConvGradMode } from '../engine/conv';
 import { measureStepSeconds } from '../engine/monitor';
 import { runPretraining, type InspectRequest } from '../engine/run-pretraining';
 import * as tf from '../engine/tfjs';
+import { parentChannel } from './launcher';
 import { isToTrainer, type FromTrainer, type MeasureSpeed, type StartPretraining, type ToTrainer } from './protocol';
+
+const parent = parentChannel();
 
 let seq = 0;
 let control: 'run' | 'pause' | 'stop' = 'run';
@@ -20,7 +24,13 @@ type Payload = FromTrainer extends infer M ? (M extends unknown ? Omit<M, 'seq'>
 
 function send(message: Payload): void {
   seq += 1;
-  process.send?.({ ...message, seq });
+  void parent.send({ ...message, seq });
+}
+
+/** Sends the job's final message and leaves once it is out of the process. */
+function sendLastAndExit(message: Payload): void {
+  seq += 1;
+  void parent.send({ ...message, seq }).then(() => process.exit(0));
 }
 
 function isOutOfMemory(error: unknown): boolean {
@@ -54,7 +64,7 @@ async function start(request: StartPretraining): Promise<void> {
         knn: (metric) => send({ type: 'knn', ...metric }),
       },
     );
-    send({
+    sendLastAndExit({
       type: 'finished',
       status: outcome.status,
       lastCheckpoint: outcome.lastCheckpoint,
@@ -64,14 +74,12 @@ async function start(request: StartPretraining): Promise<void> {
       imageCount: outcome.imageCount,
     });
   } catch (error) {
-    send({
+    sendLastAndExit({
       type: 'failed',
       error: { code: isOutOfMemory(error) ? 'OUT_OF_MEMORY' : 'TRAINING_FAILED', message: String((error as Error)?.message ?? error) },
     });
   } finally {
     running = false;
-    // Let the last message flush, then leave.
-    setTimeout(() => process.exit(0), 50);
   }
 }
 
@@ -82,12 +90,11 @@ async function measure(request: MeasureSpeed): Promise<void> {
     send({ type: 'ready', engine, pid: process.pid });
     const convGrad = request.config.convGrad === 'auto' ? defaultConvGradMode(tf.getBackend()) : request.config.convGrad;
     const secondsPerStep = await measureStepSeconds(request.config, convGrad, request.steps ?? 3);
-    send({ type: 'measured', secondsPerStep, engine });
+    sendLastAndExit({ type: 'measured', secondsPerStep, engine });
   } catch (error) {
-    send({ type: 'failed', error: { code: isOutOfMemory(error) ? 'OUT_OF_MEMORY' : 'TRAINING_FAILED', message: String((error as Error)?.message ?? error) } });
+    sendLastAndExit({ type: 'failed', error: { code: isOutOfMemory(error) ? 'OUT_OF_MEMORY' : 'TRAINING_FAILED', message: String((error as Error)?.message ?? error) } });
   } finally {
     running = false;
-    setTimeout(() => process.exit(0), 50);
   }
 }
 
@@ -100,16 +107,15 @@ async function job(request: Extract<ToTrainer, { type: 'job' }>): Promise<void> 
       progress: (done, total, message) => send({ type: 'job-progress', done, total, message }),
       chunk: (chunk) => send({ type: 'job-chunk', chunk }),
     });
-    send({ type: 'job-result', result });
+    sendLastAndExit({ type: 'job-result', result });
   } catch (error) {
-    send({ type: 'failed', error: { code: isOutOfMemory(error) ? 'OUT_OF_MEMORY' : 'TRAINING_FAILED', message: String((error as Error)?.message ?? error) } });
+    sendLastAndExit({ type: 'failed', error: { code: isOutOfMemory(error) ? 'OUT_OF_MEMORY' : 'TRAINING_FAILED', message: String((error as Error)?.message ?? error) } });
   } finally {
     running = false;
-    setTimeout(() => process.exit(0), 50);
   }
 }
 
-process.on('message', (message: unknown) => {
+parent.onMessage((message: unknown) => {
   if (!isToTrainer(message)) return;
   const m = message as ToTrainer;
   switch (m.type) {
@@ -144,7 +150,7 @@ process.on('message', (message: unknown) => {
 });
 
 // The parent went away: stop cleanly (a checkpoint is written at the next step boundary).
-process.on('disconnect', () => {
+parent.onDisconnect(() => {
   control = 'stop';
   if (!running) process.exit(0);
 });

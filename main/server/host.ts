@@ -1,15 +1,19 @@
 import fs from 'node:fs';
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
 import path from 'node:path';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { httpCallPrefix, httpEventsPath, tokenQuery } from '../common/api-contract';
 import { mediaVersionPattern, parseMediaPath } from '../common/library';
 import { err, type Result } from '../common/result';
+import { appLog } from '../log';
 import { dispatch, httpStatusFor, type Handlers } from '../services/dispatch';
 import type { EventHub } from '../services/event-hub';
 import type { MediaSource } from '../services/library';
-import { checkRequest, contentSecurityPolicy, newToken, tokenCookie } from './security';
+import { BodyError, readBody, type BodyLimits } from './body';
+import { checkRequest, contentSecurityPolicy, newToken, tokenCookieName } from './security';
+import { staticFile } from './static-path';
 
 export interface BrowserHostOptions {
   handlers: Handlers;
@@ -22,6 +26,10 @@ export interface BrowserHostOptions {
   token?: string;
   /** Thumbnails and images of the library, served at /thumbs/<id> and /images/<id>. */
   media?: MediaSource;
+  /** Largest call body in bytes (default 1 MiB); larger ones are answered 413. */
+  maxBodyBytes?: number;
+  /** A call body must arrive within this time (default 10 s); else 408. */
+  bodyTimeoutMs?: number;
 }
 
 export interface BrowserHost {
@@ -35,7 +43,11 @@ export interface BrowserHost {
 }
 
 const bindAddress = '127.0.0.1';
-const maxBodyBytes = 1024 * 1024;
+/** Calls carry small JSON arguments; the largest (a bulk labelSet of 100,000 ids) fits easily. */
+const defaultMaxBodyBytes = 1024 * 1024;
+const defaultBodyTimeoutMs = 10_000;
+/** The event stream is one-way (core to page): anything the page sends is tiny or an attack. */
+const maxSocketPayloadBytes = 4 * 1024;
 
 const contentTypes: Record<string, string> = {
   '.html': 'text/html; charset=utf-8',
@@ -68,7 +80,12 @@ function parseRequestUrl(raw: string | undefined, port: number): URL | undefined
   }
 }
 
-function send(response: ServerResponse, status: number, body: string, type = 'application/json'): void {
+/**
+ * Answers a request, once: a response already sent (or a socket already gone) is left alone,
+ * so no error path can throw "headers already sent" out of a handler.
+ */
+function send(response: ServerResponse, status: number, body: string | Buffer, type = 'application/json', extra: Record<string, string> = {}): void {
+  if (response.headersSent || response.writableEnded || response.destroyed) return;
   response.writeHead(status, {
     'content-type': type,
     'cache-control': 'no-store',
@@ -78,33 +95,31 @@ function send(response: ServerResponse, status: number, body: string, type = 'ap
     'content-security-policy': contentSecurityPolicy,
     'cross-origin-opener-policy': 'same-origin',
     'cross-origin-resource-policy': 'same-origin',
+    ...extra,
   });
   response.end(body);
 }
 
 function sendResult(response: ServerResponse, result: Result<unknown>): void {
-  send(response, httpStatusFor(result), JSON.stringify(result));
+  let body: string;
+  try {
+    body = JSON.stringify(result);
+  } catch (error) {
+    appLog('error', 'server', 'a result could not be serialised', error);
+    body = JSON.stringify(err('INTERNAL', 'The answer could not be encoded (see the log).'));
+    send(response, 500, body);
+    return;
+  }
+  send(response, httpStatusFor(result), body);
 }
 
-function readBody(request: IncomingMessage): Promise<string> {
-  return new Promise((resolve, reject) => {
-    let size = 0;
-    const chunks: Buffer[] = [];
-    request.on('data', (chunk: Buffer) => {
-      size += chunk.length;
-      if (size > maxBodyBytes) {
-        reject(new Error(`request body over ${maxBodyBytes} bytes`));
-        request.destroy();
-        return;
-      }
-      chunks.push(chunk);
-    });
-    request.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
-    request.on('error', reject);
-  });
+/** Answers a body that could not be read, closing the connection (its unread bytes are unusable). */
+function sendBodyError(response: ServerResponse, error: BodyError): void {
+  send(response, error.status, JSON.stringify(err('INVALID_ARGUMENT', error.message)), 'application/json', { connection: 'close' });
+  response.once('finish', () => response.req.socket.destroySoon());
 }
 
-async function handleCall(handlers: Handlers, name: string, request: IncomingMessage, response: ServerResponse): Promise<void> {
+async function handleCall(handlers: Handlers, name: string, request: IncomingMessage, response: ServerResponse, limits: BodyLimits): Promise<void> {
   if (request.method !== 'POST') {
     send(response, 405, JSON.stringify(err('INVALID_ARGUMENT', 'Calls are POST requests with a JSON body { "args": ... }.')));
     return;
@@ -114,9 +129,15 @@ async function handleCall(handlers: Handlers, name: string, request: IncomingMes
     sendResult(response, err('INVALID_ARGUMENT', 'Calls need Content-Type: application/json.'));
     return;
   }
+  let text: string;
+  try {
+    text = await readBody(request, limits);
+  } catch (error) {
+    sendBodyError(response, error instanceof BodyError ? error : new BodyError(400, 'The request body could not be read.'));
+    return;
+  }
   let body: unknown;
   try {
-    const text = await readBody(request);
     body = text ? JSON.parse(text) : {};
   } catch (error) {
     sendResult(response, err('INVALID_ARGUMENT', `The request body is not valid JSON: ${(error as Error).message}`));
@@ -127,25 +148,18 @@ async function handleCall(handlers: Handlers, name: string, request: IncomingMes
 }
 
 function serveStatic(staticDir: string, url: URL, response: ServerResponse, setCookie?: string): void {
-  const root = path.resolve(staticDir);
-  const decoded = safeDecode(url.pathname);
-  if (decoded === undefined) {
-    send(response, 400, 'Bad request', 'text/plain');
+  const target = staticFile(staticDir, url.pathname);
+  if ('status' in target) {
+    send(response, target.status, target.status === 400 ? 'Bad request: the path has a malformed escape or a control character.' : 'Forbidden', 'text/plain');
     return;
   }
-  const relative = url.pathname === '/' ? 'index.html' : decoded.replace(/^\/+/, '');
-  const file = path.resolve(root, relative);
-  if (file !== root && !file.startsWith(root + path.sep)) {
-    send(response, 403, 'Forbidden', 'text/plain');
-    return;
-  }
+  const file = target.file;
   fs.readFile(file, (error, data) => {
     if (error) {
       send(response, 404, 'Not found', 'text/plain');
       return;
     }
-    if (setCookie) response.setHeader('set-cookie', setCookie);
-    send(response, 200, data as unknown as string, contentTypes[path.extname(file)] ?? 'application/octet-stream');
+    send(response, 200, data, contentTypes[path.extname(file)] ?? 'application/octet-stream', setCookie ? { 'set-cookie': setCookie } : {});
   });
 }
 
@@ -185,14 +199,18 @@ async function serveMedia(media: MediaSource | undefined, url: URL, request: Inc
  * The browser-mode host: the same contract as the Electron IPC router, over HTTP (calls) and
  * a WebSocket (events). Binds 127.0.0.1 only; every request and socket must carry the
  * per-launch token and, when it has one, our own Origin; the Host header must be ours.
+ * No request can stop it: every handler is guarded, a bad request is answered 4xx or its
+ * connection closed, and errors of sockets are handled.
  */
 export async function startBrowserHost(options: BrowserHostOptions): Promise<BrowserHost> {
   const token = options.token ?? newToken();
+  const limits: BodyLimits = { maxBytes: options.maxBodyBytes ?? defaultMaxBodyBytes, timeoutMs: options.bodyTimeoutMs ?? defaultBodyTimeoutMs };
   let port = 0;
   const sockets = new Set<WebSocket>();
-  const wss = new WebSocketServer({ noServer: true, maxPayload: 64 * 1024 });
+  const wss = new WebSocketServer({ noServer: true, maxPayload: maxSocketPayloadBytes });
+  wss.on('error', (error) => appLog('warn', 'server', `event socket server: ${error.message}`));
 
-  const server = http.createServer((request, response) => {
+  const route = (request: IncomingMessage, response: ServerResponse): void => {
     const url = parseRequestUrl(request.url, port);
     if (!url) {
       send(response, 400, JSON.stringify(err('INVALID_ARGUMENT', 'Malformed request URL.')));
@@ -204,9 +222,7 @@ export async function startBrowserHost(options: BrowserHostOptions): Promise<Bro
       return;
     }
     if (url.pathname.startsWith(httpCallPrefix)) {
-      handleCall(options.handlers, url.pathname.slice(httpCallPrefix.length), request, response).catch((error: unknown) =>
-        sendResult(response, err('INTERNAL', (error as Error).message)),
-      );
+      handleCall(options.handlers, url.pathname.slice(httpCallPrefix.length), request, response, limits).catch((error: unknown) => internalError(response, error));
       return;
     }
     if (request.method !== 'GET' && request.method !== 'HEAD') {
@@ -214,9 +230,7 @@ export async function startBrowserHost(options: BrowserHostOptions): Promise<Bro
       return;
     }
     if (/^\/(thumbs|images)(\/|$)/.test(url.pathname)) {
-      serveMedia(options.media, url, request, response).catch((error: unknown) =>
-        send(response, 500, `Cannot serve this image: ${(error as Error).message}`, 'text/plain'),
-      );
+      serveMedia(options.media, url, request, response).catch((error: unknown) => internalError(response, error));
       return;
     }
     if (!options.staticDir) {
@@ -224,41 +238,75 @@ export async function startBrowserHost(options: BrowserHostOptions): Promise<Bro
       return;
     }
     // The page's own assets cannot carry a header, so the token from the URL becomes a
-    // same-site, HTTP-only cookie for them.
+    // same-site, HTTP-only cookie for them, named for this port.
     const cookie = url.searchParams.has(tokenQuery)
-      ? `${tokenCookie}=${token}; HttpOnly; SameSite=Strict; Path=/`
+      ? `${tokenCookieName(port)}=${token}; HttpOnly; SameSite=Strict; Path=/`
       : undefined;
     serveStatic(options.staticDir, url, response, cookie);
+  };
+
+  const server = http.createServer((request, response) => {
+    request.on('error', () => undefined);
+    response.on('error', () => undefined);
+    try {
+      route(request, response);
+    } catch (error) {
+      internalError(response, error);
+    }
+  });
+  // Slow or stalled clients are cut off instead of holding sockets open.
+  server.headersTimeout = 10_000;
+  server.requestTimeout = 30_000;
+  server.on('clientError', (error: NodeJS.ErrnoException, socket: Duplex) => {
+    socket.on('error', () => undefined);
+    if (socket.writable && error.code !== 'ECONNRESET') {
+      const status = error.code === 'HPE_HEADER_OVERFLOW' ? '431 Request Header Fields Too Large' : error.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? '408 Request Timeout' : '400 Bad Request';
+      socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+    } else {
+      socket.destroy();
+    }
   });
 
-  server.on('upgrade', (request, socket, head) => {
-    const url = parseRequestUrl(request.url, port);
-    const refusal = !url
-      ? { status: 403 as const, message: 'Malformed socket URL.' }
-      : url.pathname === httpEventsPath ? checkRequest(request, url, port, token) : { status: 403 as const, message: 'Unknown socket path.' };
-    if (refusal) {
-      socket.write(`HTTP/1.1 ${refusal.status} ${refusal.status === 401 ? 'Unauthorized' : 'Forbidden'}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+  server.on('upgrade', (request: IncomingMessage, socket: Duplex, head: Buffer) => {
+    socket.on('error', () => undefined);
+    try {
+      const url = parseRequestUrl(request.url, port);
+      const refusal = !url
+        ? { status: 403 as const, message: 'Malformed socket URL.' }
+        : url.pathname === httpEventsPath
+          ? checkRequest(request, url, port, token, true)
+          : { status: 403 as const, message: 'Unknown socket path.' };
+      if (refusal) {
+        socket.end(`HTTP/1.1 ${refusal.status} ${refusal.status === 401 ? 'Unauthorized' : 'Forbidden'}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+        return;
+      }
+      wss.handleUpgrade(request, socket, head, (ws) => {
+        sockets.add(ws);
+        const unsubscribe = options.hub.subscribe((name, payload) => {
+          if (ws.readyState === ws.OPEN) ws.send(JSON.stringify({ event: name, payload }));
+        });
+        // A malformed frame (reserved opcode, unmasked, invalid UTF-8, over maxPayload) is an
+        // 'error' on the socket: without this listener it would be thrown out of the process.
+        ws.on('error', () => ws.terminate());
+        ws.on('close', () => {
+          unsubscribe();
+          sockets.delete(ws);
+        });
+        // The event stream is one-way: anything the page sends is ignored.
+        ws.on('message', () => undefined);
+      });
+    } catch (error) {
+      appLog('warn', 'server', `refused a socket upgrade: ${(error as Error).message}`);
       socket.destroy();
-      return;
     }
-    wss.handleUpgrade(request, socket, head, (ws) => {
-      sockets.add(ws);
-      const unsubscribe = options.hub.subscribe((name, payload) => {
-        if (ws.readyState === ws.OPEN) ws.send(JSON.stringify({ event: name, payload }));
-      });
-      ws.on('close', () => {
-        unsubscribe();
-        sockets.delete(ws);
-      });
-      // The event stream is one-way: anything the page sends is ignored.
-      ws.on('message', () => undefined);
-    });
   });
 
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(options.port ?? 0, bindAddress, () => resolve());
   });
+  // After start-up, a server error is logged; it never ends the process.
+  server.on('error', (error) => appLog('error', 'server', 'browser host', error));
   const address = server.address() as AddressInfo;
   port = address.port;
 
@@ -275,4 +323,10 @@ export async function startBrowserHost(options: BrowserHostOptions): Promise<Bro
         server.close(() => resolve());
       }),
   };
+}
+
+/** The last guard: an unexpected exception is logged and answered 500 without its details. */
+function internalError(response: ServerResponse, error: unknown): void {
+  appLog('error', 'server', 'a request failed unexpectedly', error);
+  send(response, 500, JSON.stringify(err('INTERNAL', 'The request failed unexpectedly; the details are in the log (Help > Open Logs Folder).')));
 }

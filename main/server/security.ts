@@ -15,18 +15,38 @@ export function tokensEqual(given: string, expected: string): boolean {
   return a.length === b.length && crypto.timingSafeEqual(a, b);
 }
 
-export const tokenCookie = 'jigclu_token';
+/**
+ * The name of the token cookie of the host on `port`. Browsers keep one cookie jar per host
+ * name, not per port: one name per port keeps two browser-mode instances from overwriting each
+ * other's cookie.
+ */
+export function tokenCookieName(port: number): string {
+  return `jigclu_token_${port}`;
+}
 
-/** The token a request carries: header, then query parameter, then cookie. */
-export function requestToken(request: IncomingMessage, url: URL): string | undefined {
+/**
+ * May this request authenticate with the cookie alone? Only reads of the page's own assets and
+ * of media (an <img> cannot carry a header). Calls and the event socket need the header or the
+ * query token, so a page on another local port, which the browser sends the cookie with, can
+ * neither call the API nor listen to events.
+ */
+export function cookieAllowed(method: string | undefined, pathname: string, isUpgrade = false): boolean {
+  if (isUpgrade || (method !== 'GET' && method !== 'HEAD')) return false;
+  return !pathname.startsWith('/api/');
+}
+
+/** The token a request carries: header, then query parameter, then (where allowed) the cookie. */
+export function requestToken(request: IncomingMessage, url: URL, port: number, isUpgrade = false): string | undefined {
   const header = request.headers[tokenHeader];
   if (typeof header === 'string' && header) return header;
   const query = url.searchParams.get(tokenQuery);
   if (query) return query;
+  if (!cookieAllowed(request.method, url.pathname, isUpgrade)) return undefined;
+  const wanted = tokenCookieName(port);
   const cookies = request.headers.cookie ?? '';
   for (const part of cookies.split(';')) {
     const [name, ...rest] = part.trim().split('=');
-    if (name === tokenCookie) return rest.join('=');
+    if (name === wanted) return rest.join('=');
   }
   return undefined;
 }
@@ -47,7 +67,7 @@ export interface Refusal {
 }
 
 /** Checks Host, Origin and token of a request or WebSocket upgrade. */
-export function checkRequest(request: IncomingMessage, url: URL, port: number, token: string): Refusal | undefined {
+export function checkRequest(request: IncomingMessage, url: URL, port: number, token: string, isUpgrade = false): Refusal | undefined {
   const host = request.headers.host ?? '';
   if (!allowedHosts(port).has(host)) {
     return { status: 403, message: `Host ${JSON.stringify(host)} is not allowed: use http://127.0.0.1:${port}/.` };
@@ -56,7 +76,7 @@ export function checkRequest(request: IncomingMessage, url: URL, port: number, t
   if (origin !== undefined && !allowedOrigins(port).has(origin)) {
     return { status: 403, message: `Origin ${origin} is not allowed to use JigClu Studio.` };
   }
-  const given = requestToken(request, url);
+  const given = requestToken(request, url, port, isUpgrade);
   if (!given) {
     return { status: 401, message: 'Missing token: open the URL JigClu Studio printed at start-up (it ends with ?token=...).' };
   }

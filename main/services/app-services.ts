@@ -14,6 +14,7 @@ import { firstRunHandlers } from './first-run';
 import { labelsHandlers } from './labels';
 import { libraryHandlers, type LibraryOptions } from './library';
 import { pretrainingHandlers, type PretrainingOptions } from './pretraining';
+import type { StorageGuard } from './storage-guard';
 import type { TaskRegistry } from './tasks';
 
 /** What the services need from the host that runs them. */
@@ -21,6 +22,10 @@ export interface ServiceContext {
   db: Database;
   dataDir: string;
   databasePath: string;
+  /** The data folder cannot be written: the database is open read-only and writes are refused. */
+  readOnly?: boolean;
+  /** Storage problems (full disk, damaged database) seen by the services outside calls (training messages). */
+  storage?: StorageGuard;
   mode: HostMode;
   version: string;
   /** Reports the engines; called once per requested engine and cached. */
@@ -99,6 +104,7 @@ function appHandlers(context: ServiceContext): AreaHandlers<'appInfo' | 'logsInf
         mode: context.mode,
         dataDir: context.dataDir,
         databasePath: context.databasePath,
+        readOnly: context.readOnly ?? false,
         schemaVersion: schemaVersion(context.db),
         platform: os.platform(),
         arch: os.arch(),

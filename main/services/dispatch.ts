@@ -23,6 +23,8 @@ export async function dispatch(handlers: Handlers, name: unknown, rawArgs: unkno
     const shown = typeof name === 'string' ? JSON.stringify(name.slice(0, 100)) : `of type ${typeof name}`;
     return err('UNKNOWN_CALL', `Unknown call ${shown}: the API has no such call.`);
   }
+  const malformed = malformedText(rawArgs);
+  if (malformed) return err('INVALID_ARGUMENT', `Invalid arguments for ${name}: ${malformed}`);
   const parsed = calls[name].args.safeParse(rawArgs ?? {});
   if (!parsed.success) {
     return err('INVALID_ARGUMENT', `Invalid arguments for ${name}: ${z.prettifyError(parsed.error)}`);
@@ -35,15 +37,27 @@ export async function dispatch(handlers: Handlers, name: unknown, rawArgs: unkno
       if (error.code === 'INTERNAL') appLog('error', 'call', `${name} failed: ${error.message}`);
       return err(error.code, error.message);
     }
+    const unique = uniqueViolation(error);
+    if (unique) return err('CONFLICT', `${name}: ${unique}`);
     appLog('error', 'call', `${name} failed`, error);
     return err('INTERNAL', `${name} failed: ${describeError(error)}`);
   }
 }
 
-/** HTTP status for a result, used by the browser host (errors stay data in the body). */
+/**
+ * HTTP status for a result, used by the browser host (errors stay data in the body). The only
+ * 5xx answers are the documented ones: 503 UNAVAILABLE (the host cannot do it now) and
+ * DATABASE_CORRUPT, 507 DISK_FULL, and 500 INTERNAL (a bug, logged).
+ */
 export function httpStatusFor(result: Result<unknown>): number {
   if (result.ok) return 200;
   switch (result.error.code) {
+    case 'READ_ONLY':
+      return 409;
+    case 'DISK_FULL':
+      return 507;
+    case 'DATABASE_CORRUPT':
+      return 503;
     case 'UNKNOWN_CALL':
     case 'NOT_FOUND':
       return 404;
@@ -58,6 +72,42 @@ export function httpStatusFor(result: Result<unknown>): number {
     default:
       return 500;
   }
+}
+
+/** Deepest nesting of arguments accepted; no call needs more than a few levels. */
+const maxDepth = 32;
+/** A UTF-16 surrogate without its partner: not well-formed text, stored as invalid UTF-8. */
+const loneSurrogate = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+/**
+ * Why raw arguments are not well-formed text, or undefined: every string and key must be
+ * well-formed Unicode (no lone surrogate) and the nesting shallow. Checked before the schemas,
+ * so no handler ever sees such text and no deep nesting reaches a recursive validator.
+ */
+export function malformedText(value: unknown): string | undefined {
+  const stack: { value: unknown; at: string; depth: number }[] = [{ value, at: 'args', depth: 0 }];
+  while (stack.length > 0) {
+    const { value: current, at, depth } = stack.pop()!;
+    if (typeof current === 'string') {
+      if (loneSurrogate.test(current)) return `${at} is not well-formed text (it has a lone UTF-16 surrogate).`;
+      continue;
+    }
+    if (typeof current !== 'object' || current === null) continue;
+    if (depth >= maxDepth) return `${at} is nested more than ${maxDepth} levels deep.`;
+    for (const [key, item] of Object.entries(current)) {
+      if (loneSurrogate.test(key)) return `a key in ${at} is not well-formed text (it has a lone UTF-16 surrogate).`;
+      stack.push({ value: item, at: Array.isArray(current) ? `${at}[${key}]` : `${at}.${key.slice(0, 50)}`, depth: depth + 1 });
+    }
+  }
+  return undefined;
+}
+
+/** A UNIQUE or PRIMARY KEY violation from SQLite, as a sentence; undefined for other errors. */
+function uniqueViolation(error: unknown): string | undefined {
+  const code = (error as { code?: unknown })?.code;
+  if (code !== 'SQLITE_CONSTRAINT_UNIQUE' && code !== 'SQLITE_CONSTRAINT_PRIMARYKEY') return undefined;
+  const columns = /constraint failed: (.+)$/.exec((error as Error).message)?.[1];
+  return `that already exists${columns ? ` (${columns} must be unique)` : ''}.`;
 }
 
 function describeError(error: unknown): string {

@@ -71,7 +71,7 @@ export class EmbeddingsService {
     const options = this.context.pretraining ?? {};
     if (options.createComputeHost) return options.createComputeHost();
     if (!options.trainerScript) throw new ServiceError('UNAVAILABLE', 'This host cannot run compute jobs: the trainer process is not available.');
-    return new TrainerHost(options.trainerScript);
+    return new TrainerHost(options.trainerScript, { launcher: options.launcher });
   }
 
   /** Runs one job in a fresh process; `signal` kills it. Rejects with the job's error. */

@@ -23,13 +23,16 @@ import type {
   RunInfo,
   RunStatus,
 } from '../common/runs';
+import { checkpointProblem } from '../engine/checkpoints';
 import type { BatchInspection, MonitorSet } from '../engine/monitor';
 import type { FromTrainer, MeasureSpeed, StartPretraining } from '../jobs/protocol';
+import type { ProcessLauncher } from '../jobs/launcher';
 import { TrainerHost, type TrainerExit } from '../jobs/trainer-host';
 import { jobEngine, jobThreads } from './engine-setting';
-import { withCrashDetails } from '../log';
+import { appLog, withCrashDetails } from '../log';
 import { joinFolderPath } from '../store/library-repository';
 import { RunsRepository, type RunFile } from '../store/runs-repository';
+import { readRunImages, runImagesFileName, writeRunImages, type RunImage } from '../data/run-images';
 import type { AreaHandlers, ServiceContext } from './app-services';
 import type { ComputeHost } from './embeddings';
 import type { TaskContext } from './tasks';
@@ -59,11 +62,8 @@ export interface PretrainingOptions {
   monitorLimit?: number;
   /** Builds the process host of a compute job (embedding, k-means, maps); tests inject one. */
   createComputeHost?: () => ComputeHost;
-}
-
-/** What a run trains on, kept in its folder so a continued run sees the same images. */
-interface RunFileList {
-  files: { id: number; path: string }[];
+  /** Starts the trainer processes (Node's fork by default; the desktop app passes Electron's utilityProcess). */
+  launcher?: ProcessLauncher;
 }
 
 /** Answers the montage inspector waits for, by request id. */
@@ -106,8 +106,9 @@ export class PretrainingService {
     private readonly options: PretrainingOptions = {},
   ) {
     this.repo = new RunsRepository(context.db);
-    // A run still 'running' or 'paused' in the database belongs to an app that died.
-    this.repo.markInterrupted();
+    // A run still 'running' or 'paused' in the database belongs to an app that died (a
+    // read-only data folder shows it as it was left).
+    if (!context.readOnly) this.repo.markInterrupted();
   }
 
   /** Where run `id` keeps its checkpoints: its own folder under <dataDir>/runs. */
@@ -145,7 +146,7 @@ export class PretrainingService {
       if (error instanceof ConfigError) throw new ServiceError('INVALID_ARGUMENT', `Invalid run settings: ${error.message}`);
       throw error;
     }
-    const files = rows.map((row) => ({ id: row.id, path: joinFolderPath(row.folder_path, row.rel_path) }));
+    const files = rows.map((row) => ({ id: row.id, path: joinFolderPath(row.folder_path, row.rel_path), size: row.size, mtimeMs: row.mtime_ms }));
     const filesHash = crypto.createHash('sha256');
     for (const row of rows) filesHash.update(`${row.folder_path}\0${row.rel_path}\0${row.content_hash}\n`);
     const monitor = this.monitorSet(files, config.seed);
@@ -154,6 +155,7 @@ export class PretrainingService {
       config,
       imageCount: rows.length,
       filesHash: filesHash.digest('hex'),
+      folders: [...new Set(rows.map((row) => row.folder_path))].sort(),
       files,
       monitor: monitor ? { classes: monitor.classes, bank: monitor.query.filter((q) => !q).length, queries: monitor.query.filter(Boolean).length } : null,
     });
@@ -170,7 +172,7 @@ export class PretrainingService {
   continue(args: { runId: number; step?: number; epochs?: number }): RunInfo {
     this.mustBeFree();
     const run = this.mustGet(args.runId);
-    const checkpoints = this.repo.checkpoints(run.id).filter((checkpoint) => fs.existsSync(checkpoint.file));
+    const checkpoints = this.usableCheckpoints(run);
     if (checkpoints.length === 0) {
       throw new ServiceError('NOT_FOUND', `${run.name} has no checkpoint to continue from: it stopped before its first one. Start a new run instead.`);
     }
@@ -199,6 +201,7 @@ export class PretrainingService {
       config,
       imageCount: run.imageCount,
       filesHash: run.filesHash,
+      folders: list.folders,
       files: list.files,
       monitor: run.monitor,
       parent: { runId: run.id, step: from.step },
@@ -209,6 +212,33 @@ export class PretrainingService {
     this.appendLog(child.runDir, `Continuing ${run.name} from its checkpoint at step ${from.step} (epoch ${from.epoch}).`);
     this.launch(child, { config, files: list.files, monitor, resumeFrom: from.file });
     return this.repo.get(child.id)!;
+  }
+
+  /**
+   * A run's checkpoints that can be resumed from, oldest first. One cut off by a full disk or a
+   * crash is set aside (renamed .damaged), forgotten, and said in the run's log: continuing then
+   * starts from the newest whole one.
+   */
+  private usableCheckpoints(run: RunInfo): CheckpointInfo[] {
+    const usable: CheckpointInfo[] = [];
+    for (const checkpoint of this.repo.checkpoints(run.id)) {
+      if (!fs.existsSync(checkpoint.file)) continue;
+      const problem = checkpointProblem(checkpoint.file);
+      if (!problem) {
+        usable.push(checkpoint);
+        continue;
+      }
+      let setAside = '';
+      try {
+        fs.renameSync(checkpoint.file, `${checkpoint.file}.damaged`);
+        setAside = ` It was renamed ${path.basename(checkpoint.file)}.damaged.`;
+      } catch {
+        // A read-only folder: it is skipped all the same.
+      }
+      if (!this.context.readOnly) this.repo.removeCheckpoint(run.id, checkpoint.file);
+      this.appendLog(run.runDir, `Skipped the damaged checkpoint at step ${checkpoint.step} (${problem}).${setAside}`, 'warn');
+    }
+    return usable;
   }
 
   /** The montages of one batch of the running or paused run, with the model's predictions. */
@@ -375,7 +405,7 @@ export class PretrainingService {
   private measureInProcess(config: PretrainConfig, engine: EngineReport): Promise<number> {
     const script = this.options.trainerScript;
     if (!script && !this.options.createTrainer) return Promise.reject(new Error('the trainer process is not available on this host'));
-    const host = this.options.createTrainer ? this.options.createTrainer(script ?? '') : new TrainerHost(script!);
+    const host = this.options.createTrainer ? this.options.createTrainer(script ?? '') : new TrainerHost(script!, { launcher: this.options.launcher });
     if (!host.measure) return Promise.reject(new Error('this trainer cannot measure'));
     return new Promise<number>((resolve, reject) => {
       let answered = false;
@@ -430,7 +460,8 @@ export class PretrainingService {
     config: PretrainConfig;
     imageCount: number;
     filesHash: string;
-    files: { id: number; path: string }[];
+    folders?: string[];
+    files: RunImage[];
     monitor: RunInfo['monitor'];
     parent?: { runId: number; step: number };
   }): RunInfo {
@@ -446,18 +477,20 @@ export class PretrainingService {
       // A folder left by an older database is never reused: two runs never share one.
       folderFor: (id) => (fs.existsSync(path.join(runsDir, String(id))) ? path.join(runsDir, `${id}-${Date.now()}`) : path.join(runsDir, String(id))),
     });
-    fs.mkdirSync(run.runDir, { recursive: true });
-    const list: RunFileList = { files: spec.files };
-    fs.writeFileSync(path.join(run.runDir, 'files.json'), JSON.stringify(list));
+    // The same list `jigclu pretrain --resume` reads: the folders and every file (size, time, library id).
+    writeRunImages(run.runDir, { folders: spec.folders, files: spec.files });
     return run;
   }
 
-  private readFileList(run: RunInfo): RunFileList {
+  private readFileList(run: RunInfo): { folders?: string[]; files: { id: number; path: string }[] } {
+    let images: ReturnType<typeof readRunImages>;
     try {
-      return JSON.parse(fs.readFileSync(path.join(run.runDir, 'files.json'), 'utf8')) as RunFileList;
+      images = readRunImages(run.runDir);
     } catch (error) {
-      throw new ServiceError('NOT_FOUND', `${run.name} has lost its file list (${path.join(run.runDir, 'files.json')}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}); start a new run instead.`);
+      throw new ServiceError('NOT_FOUND', `${run.name} cannot read its file list: ${(error as Error).message} Start a new run instead.`);
     }
+    if (!images) throw new ServiceError('NOT_FOUND', `${run.name} has lost its file list (${path.join(run.runDir, runImagesFileName)}); start a new run instead.`);
+    return { folders: images.folders, files: images.files.map((file) => ({ id: file.id ?? 0, path: file.path })) };
   }
 
   /**
@@ -513,7 +546,7 @@ export class PretrainingService {
   /** Starts the trainer process for a run (new, continued in place, or continued as a new run). */
   private launch(run: RunInfo, job: { config: PretrainConfig; files: { id: number; path: string }[]; monitor?: MonitorSet; resumeFrom?: string }): void {
     const script = this.options.trainerScript;
-    const host = this.options.createTrainer ? this.options.createTrainer(script ?? '') : new TrainerHost(script!);
+    const host = this.options.createTrainer ? this.options.createTrainer(script ?? '') : new TrainerHost(script!, { launcher: this.options.launcher });
     const active: ActiveRun = {
       runId: run.id,
       host,
@@ -524,8 +557,8 @@ export class PretrainingService {
       inspections: new Map(),
     };
     this.active = active;
-    host.on('message', (message) => this.onMessage(active, message));
-    active.ended = host.done.then((exit) => this.onExit(active, exit));
+    host.on('message', (message) => this.recording(active, () => this.onMessage(active, message)));
+    active.ended = host.done.then((exit) => this.recording(active, () => this.onExit(active, exit)));
     this.appendLog(run.runDir, `${run.name}: ${job.files.length} images, preset ${job.config.preset}, ${job.config.epochs} epochs, batch ${job.config.batch}, engine ${job.config.engine}.`);
     try {
       host.start({
@@ -643,6 +676,27 @@ export class PretrainingService {
     this.repo.setStatus(active.runId, 'interrupted', 'The app closed while this run was training; resume it from its last checkpoint.');
     if (active.status === 'paused') active.host.resume();
     void active.host.kill(graceMs);
+  }
+
+  /**
+   * Runs one step of recording a trainer message in the database. A failure there (a full disk,
+   * a damaged database) must not escape into the process's event loop: it is logged, the run is
+   * told why, and the trainer is stopped cleanly (it checkpoints) since its metrics cannot be kept.
+   */
+  private recording(active: ActiveRun, record: () => void): void {
+    try {
+      record();
+    } catch (error) {
+      const translated = this.context.storage?.translate(error) ?? error;
+      const message = `Could not record the run's progress: ${(translated as Error).message}`;
+      appLog('error', 'pretraining', message, error);
+      if (this.active === active && !active.cancelRequested) {
+        active.cancelRequested = true;
+        if (active.status === 'paused') active.host.resume();
+        active.host.stop();
+      }
+      this.emit(active, { message, level: 'error' });
+    }
   }
 
   private onMessage(active: ActiveRun, message: FromTrainer): void {

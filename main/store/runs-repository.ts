@@ -1,5 +1,5 @@
 import type { Database } from 'better-sqlite3';
-import type { PretrainConfig } from '../common/pretrain-config';
+import { parseStoredPretrainConfig, type PretrainConfig } from '../common/pretrain-config';
 import type { BackboneChoice, CheckpointInfo, RunEpochMetric, RunInfo, RunLosses, RunMetric, RunStatus } from '../common/runs';
 
 /** A row of `runs` as SQLite returns it. */
@@ -38,7 +38,7 @@ function toRunInfo(row: RunRow): RunInfo {
     id: row.id,
     name: row.name,
     note: row.note,
-    config: JSON.parse(row.config) as PretrainConfig,
+    config: parseStoredPretrainConfig(JSON.parse(row.config)),
     engine: row.engine,
     imageCount: row.image_count,
     filesHash: row.files_hash,
@@ -64,6 +64,8 @@ export interface RunFile {
   folder_path: string;
   rel_path: string;
   content_hash: string;
+  size: number;
+  mtime_ms: number;
 }
 
 /** Pretraining runs, their metrics and checkpoints (migration 0003). */
@@ -271,13 +273,13 @@ export class RunsRepository {
       const placeholders = folderIds.map(() => '?').join(', ');
       return this.db
         .prepare(
-          `SELECT i.id, f.path AS folder_path, i.rel_path, i.content_hash FROM images i JOIN folders f ON f.id = i.folder_id
+          `SELECT i.id, f.path AS folder_path, i.rel_path, i.content_hash, i.size, i.mtime_ms FROM images i JOIN folders f ON f.id = i.folder_id
            WHERE i.folder_id IN (${placeholders}) ORDER BY i.id`,
         )
         .all(...folderIds) as RunFile[];
     }
     return this.db
-      .prepare('SELECT i.id, f.path AS folder_path, i.rel_path, i.content_hash FROM images i JOIN folders f ON f.id = i.folder_id ORDER BY i.id')
+      .prepare('SELECT i.id, f.path AS folder_path, i.rel_path, i.content_hash, i.size, i.mtime_ms FROM images i JOIN folders f ON f.id = i.folder_id ORDER BY i.id')
       .all() as RunFile[];
   }
 

@@ -1,12 +1,9 @@
-import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { PretrainConfig } from '../../main/common/pretrain-config';
 import type { JigsawBatch } from '../../main/data/jigsaw';
-
-/** Debian's Python with torch 1.13 (the `python3` first on PATH may lack torch). */
-export const torchPython = '/usr/bin/python3';
+import { runTorchScript } from '../helpers/torch-python';
 
 export interface TorchTiming {
   threads: number;
@@ -15,22 +12,20 @@ export interface TorchTiming {
 }
 
 /**
- * PyTorch's JigClu step (torch_jigclu_step.py: the same model) on this very batch, on `threads`
- * threads: its images/s, or why it could not be measured.
+ * PyTorch's JigClu step (torch_jigclu_step.py, on scaleout/jigclu_ddp.py's port of the model) on
+ * this very batch and config, on `threads` threads: its images/s, or why it could not run here.
  */
 export function torchStep(batch: JigsawBatch, config: PretrainConfig, threads: number): TorchTiming | string {
-  if (config.arch !== 'resnet18') return `the PyTorch step mirrors resnet18 only, not ${config.arch}`;
-  if (!fs.existsSync(torchPython)) return `${torchPython} is missing (apt-get install python3-torch python3-torchvision)`;
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'jigclu-torch-'));
   try {
     const file = path.join(dir, 'batch.bin');
     const bytes = (array: Float32Array | Int32Array) => Buffer.from(array.buffer, array.byteOffset, array.byteLength);
     fs.writeFileSync(file, Buffer.concat([bytes(batch.montages), bytes(Int32Array.from(batch.clusterLabels)), bytes(Int32Array.from(batch.locationLabels))]));
-    const settings = { n: batch.n, size: batch.size, grid: config.grid, width: config.width, projectionDim: config.projectionDim, temperature: config.temperature, lr: (config.baseLr * config.batch) / 256, momentum: config.momentum, weightDecay: config.weightDecay };
     const script = path.join(import.meta.dirname, 'torch_jigclu_step.py');
-    const run = spawnSync(torchPython, [script, '--batch-file', file, '--config', JSON.stringify(settings), '--threads', String(threads)], { encoding: 'utf8', timeout: 120_000 });
-    if (run.status !== 0) return `PyTorch failed: ${(run.stderr || run.error?.message || `exit ${run.status}`).trim().split('\n').at(-1)}`;
-    const result = JSON.parse(run.stdout.trim().split('\n').at(-1)!) as { threads: number; steps: number; images_per_second: number };
+    const args = ['--batch-file', file, '--n', String(batch.n), '--size', String(batch.size), '--config', JSON.stringify(config), '--threads', String(threads)];
+    const run = runTorchScript(script, args, undefined, 180_000);
+    if (run.reason) return run.reason;
+    const result = JSON.parse(run.stdout!.trim().split('\n').at(-1)!) as { threads: number; steps: number; images_per_second: number };
     return { threads: result.threads, steps: result.steps, imagesPerSecond: result.images_per_second };
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });

@@ -10,7 +10,7 @@ import type { EngineName, EngineReport } from '../../main/common/engine';
 import { isResult, type Result } from '../../main/common/result';
 import { startCore, type Core } from '../../main/core';
 import { startBrowserHost, type BrowserHost } from '../../main/server/host';
-import { contentSecurityPolicy, tokenCookie } from '../../main/server/security';
+import { contentSecurityPolicy, tokenCookieName } from '../../main/server/security';
 import { badSettingsSetArgs, unknownCallNames } from './shared-cases';
 
 const fixedReport: EngineReport = {
@@ -343,7 +343,7 @@ describe('browser host: static files', () => {
     expect(response.headers.get('content-security-policy')).toBe(contentSecurityPolicy);
     expect(contentSecurityPolicy).toContain("default-src 'none'");
     const cookie = response.headers.get('set-cookie') ?? '';
-    expect(cookie).toContain(`${tokenCookie}=${host.token}`);
+    expect(cookie).toContain(`${tokenCookieName(host.port)}=${host.token}`);
     const attributes = cookie.split(';').map((part) => part.trim().toLowerCase());
     expect(attributes).toContain('httponly');
     expect(attributes).toContain('samesite=strict');
@@ -351,7 +351,7 @@ describe('browser host: static files', () => {
 
   it('lets the cookie, and nothing less, fetch the page assets', async () => {
     const withCookie = await fetch(`${base()}/index.html`, {
-      headers: { cookie: `${tokenCookie}=${host.token}` },
+      headers: { cookie: `${tokenCookieName(host.port)}=${host.token}` },
     });
     expect(withCookie.status).toBe(200);
     expect(withCookie.headers.get('set-cookie')).toBeNull();

@@ -8,7 +8,7 @@ import { httpCallPrefix, tokenHeader } from '../../main/common/api-contract';
 import { startCore, type Core } from '../../main/core';
 import { thumbnailFile } from '../../main/data/thumbnails';
 import { startBrowserHost, type BrowserHost } from '../../main/server/host';
-import { tokenCookie } from '../../main/server/security';
+import { tokenCookieName } from '../../main/server/security';
 import { dataset, fakeEngineReport } from '../helpers/library';
 
 /**
@@ -102,7 +102,7 @@ describe('library media routes', () => {
     const [id] = [...(await imageIds()).values()];
     expect((await get(`/thumbs/${id}`, {})).status).toBe(401);
     expect((await get(`/thumbs/${id}`, { [tokenHeader]: 'not-the-token' })).status).toBe(403);
-    expect((await get(`/thumbs/${id}`, { cookie: `${tokenCookie}=${host.token}` })).status).toBe(200);
+    expect((await get(`/thumbs/${id}`, { cookie: `${tokenCookieName(host.port)}=${host.token}` })).status).toBe(200);
   });
 
   it('never imports a file or folder that a symbolic link points to outside the folder', async () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError, presets, resolvePretrainConfig } from '../../main/common/pretrain-config';
+import { ConfigError, parseStoredPretrainConfig, presets, resolvePretrainConfig } from '../../main/common/pretrain-config';
 
 function refusal(run: () => unknown): ConfigError {
   try {
@@ -12,9 +12,9 @@ function refusal(run: () => unknown): ConfigError {
 }
 
 describe('pretraining presets', () => {
-  it('match the reference settings (method doc): SGD 0.03 at batch 256, momentum 0.9, wd 1e-4, c 0.3, m 2, 128-d', () => {
+  it('match the reference settings (method doc): SGD lr 0.03 at any batch, momentum 0.9, wd 1e-4, c 0.3, m 2, 128-d, interpolating decoupling', () => {
     for (const preset of Object.values(presets)) {
-      expect(preset).toMatchObject({ baseLr: 0.03, momentum: 0.9, weightDecay: 1e-4, cross: 0.3, grid: 2, projectionDim: 128, alpha: 1, beta: 1 });
+      expect(preset).toMatchObject({ lr: 0.03, decoupling: 'interpolate', momentum: 0.9, weightDecay: 1e-4, cross: 0.3, grid: 2, projectionDim: 128, alpha: 1, beta: 1 });
     }
     expect(presets.paper).toMatchObject({ arch: 'resnet50', width: 1, crop: 112, temperature: 0.3, batch: 256, epochs: 200 });
     expect(presets['cpu-small']).toMatchObject({ arch: 'resnet18', width: 0.25, crop: 32, batch: 32 });
@@ -34,5 +34,14 @@ describe('pretraining presets', () => {
     expect(refusal(() => resolvePretrainConfig('cpu-small', { grid: 3, cross: 0.4 })).field).toBe('cross');
     expect(refusal(() => resolvePretrainConfig('cpu-small', { batch: 64 }, 10)).message).toMatch(/batch: a batch of 64 needs at least 64 images, but only 10/);
     expect(refusal(() => resolvePretrainConfig('huge' as 'paper')).field).toBe('preset');
+  });
+
+  it('reads a stored config of before the reference was followed as the rate it trained at, with adaptive pooling', () => {
+    const { lr: _lr, decoupling: _decoupling, ...old } = presets['cpu-small'];
+    expect(parseStoredPretrainConfig({ ...old, baseLr: 0.03 })).toEqual({ ...presets['cpu-small'], lr: 0.00375, decoupling: 'pool' });
+    expect(parseStoredPretrainConfig({ ...old, baseLr: 0.03, batch: 256 })).toMatchObject({ lr: 0.03, decoupling: 'pool' });
+    // Today's configs are read as they are.
+    expect(parseStoredPretrainConfig(presets.paper)).toEqual(presets.paper);
+    expect(() => parseStoredPretrainConfig({ ...old })).toThrow(/lr/);
   });
 });

@@ -3,6 +3,7 @@ import { resolvePretrainConfig, learningRateAt } from '../../main/common/pretrai
 import { makeJigsawBatch } from '../../main/data/jigsaw';
 import { toFloatImage, type FloatImage } from '../../main/data/augment';
 import { Rng } from '../../main/data/rng';
+import { decodeSafetensors } from '../../main/engine/safetensors';
 import { JigCluTrainer } from '../../main/engine/trainer';
 import * as tf from '../../main/engine/tfjs';
 import { seeded, useCpuBackend } from './helpers';
@@ -39,10 +40,29 @@ const trainers: JigCluTrainer[] = [];
 afterAll(() => trainers.forEach((t) => t.dispose()));
 
 describe('JigClu trainer', () => {
-  it('uses the reference schedule: lr 0.03 x batch/256, cosine per epoch', () => {
-    expect(learningRateAt({ baseLr: 0.03, batch: 256, epochs: 200 }, 0)).toBeCloseTo(0.03, 10);
-    expect(learningRateAt({ baseLr: 0.03, batch: 256, epochs: 200 }, 100)).toBeCloseTo(0.015, 10);
-    expect(learningRateAt({ baseLr: 0.03, batch: 32, epochs: 20 }, 0)).toBeCloseTo(0.00375, 10);
+  it('uses the reference schedule: lr 0.03 at any batch size, cosine per epoch', () => {
+    expect(learningRateAt({ lr: 0.03, epochs: 200 }, 0)).toBeCloseTo(0.03, 10);
+    expect(learningRateAt({ lr: 0.03, epochs: 200 }, 100)).toBeCloseTo(0.015, 10);
+    expect(learningRateAt({ lr: 0.03, epochs: 20 }, 20)).toBeCloseTo(0, 10);
+    const small = new JigCluTrainer(resolvePretrainConfig('cpu-small', { width: 0.0625 }), 'fast');
+    trainers.push(small);
+    expect(small.config.batch).toBe(32);
+    expect(small.currentLr()).toBe(0.03); // not 0.03 x 32 / 256
+  });
+
+  it('continues a checkpoint written before the reference was followed as it was: lr baseLr x batch / 256, adaptive pooling', async () => {
+    const legacy = new JigCluTrainer({ ...config, lr: 0.5, decoupling: 'interpolate' }, 'fast');
+    trainers.push(legacy);
+    // What such a checkpoint's metadata held: baseLr, no lr and no decoupling.
+    const { lr: _lr, decoupling: _decoupling, ...rest } = config;
+    const checkpoint = legacy.serialize({ config: JSON.stringify({ ...rest, baseLr: 0.08 }) });
+    expect(JigCluTrainer.readMetadata(checkpoint).config).toMatchObject({ lr: (0.08 * config.batch) / 256, decoupling: 'pool' });
+    const resumed = JigCluTrainer.deserialize(checkpoint, { convGrad: 'fast' });
+    trainers.push(resumed);
+    expect(resumed.currentLr()).toBe((0.08 * config.batch) / 256);
+    expect(resumed.model.config.decoupling).toBe('pool');
+    // And its checkpoints now store the explicit rate.
+    expect(JSON.parse(decodeSafetensors(resumed.serialize()).metadata.config!)).toMatchObject({ lr: (0.08 * config.batch) / 256, decoupling: 'pool' });
   });
 
   it('keeps tf.memory().numTensors flat over many steps', async () => {
@@ -57,7 +77,7 @@ describe('JigClu trainer', () => {
   }, 120_000);
 
   it('lowers the loss on a fixed batch', async () => {
-    const trainer = new JigCluTrainer({ ...config, baseLr: 2 }, 'fast');
+    const trainer = new JigCluTrainer({ ...config, lr: (2 * config.batch) / 256 }, 'fast');
     trainers.push(trainer);
     const batch = batchAt(0, 0);
     const first = await trainer.step(batch, 1000);

@@ -9,7 +9,15 @@ import { repoRoot } from './library';
  * It lives under out/ so that its imports resolve from the project's node_modules.
  */
 export async function buildCli(): Promise<string> {
-  const outDir = path.join(repoRoot, 'out', 'test-cli', String(process.pid));
+  return buildEntry(path.join(repoRoot, 'main', 'cli.ts'), 'cli');
+}
+
+/**
+ * Builds one TypeScript entry point (and what it imports from the sources) into
+ * out/test-cli/<pid>-<name>/<name>.js, for a test that runs it as a child process.
+ */
+export async function buildEntry(entry: string, name: string): Promise<string> {
+  const outDir = path.join(repoRoot, 'out', 'test-cli', name === 'cli' ? String(process.pid) : `${process.pid}-${name}`);
   fs.rmSync(outDir, { recursive: true, force: true });
   await build({
     configFile: false,
@@ -22,17 +30,17 @@ export async function buildCli(): Promise<string> {
       target: 'node20',
       minify: false,
       rollupOptions: {
-        input: { cli: path.join(repoRoot, 'main', 'cli.ts') },
+        input: { [name]: entry },
         output: { format: 'es', entryFileNames: '[name].js', chunkFileNames: 'chunk-[name]-[hash].js' },
       },
     },
   });
-  const cli = path.join(outDir, 'cli.js');
-  if (!fs.existsSync(cli)) throw new Error(`building the CLI did not produce ${cli}`);
-  return cli;
+  const built = path.join(outDir, `${name}.js`);
+  if (!fs.existsSync(built)) throw new Error(`building ${entry} did not produce ${built}`);
+  return built;
 }
 
-/** Removes what `buildCli` built. */
+/** Removes what `buildCli` or `buildEntry` built. */
 export function removeBuiltCli(cli: string): void {
   fs.rmSync(path.dirname(cli), { recursive: true, force: true });
 }

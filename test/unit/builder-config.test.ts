@@ -30,6 +30,7 @@ interface BuildConfig {
   fileAssociations?: unknown[];
   asarUnpack: string[];
   extraResources: { from: string; to: string; filter?: string[] }[];
+  electronFuses?: Record<string, boolean>;
   linux: { target: TargetEntry[]; icon: string };
   mac: { target: TargetEntry[]; icon: string };
   win: { target: TargetEntry[]; icon: string };
@@ -91,6 +92,24 @@ describe('electron-builder configuration', () => {
     // An in-place rebuild would replace the Node-ABI better-sqlite3 the CLI and tests load.
     expect(config.npmRebuild).toBe(false);
     expect(config.electronDist).toBe('node_modules/electron/dist');
+  });
+
+  it('sets the Electron fuses at packaging: no RunAsNode, no NODE_OPTIONS or --inspect, the app only from its checked asar', () => {
+    expect(config.electronFuses).toEqual({
+      // The trainer and the engine probe are utility processes (electron/utility-launcher.ts), so nothing needs ELECTRON_RUN_AS_NODE.
+      runAsNode: false,
+      enableCookieEncryption: true,
+      enableNodeOptionsEnvironmentVariable: false,
+      enableNodeCliInspectArguments: false,
+      enableEmbeddedAsarIntegrityValidation: true,
+      onlyLoadAppFromAsar: true,
+      loadBrowserProcessSpecificV8Snapshot: false,
+      grantFileProtocolExtraPrivileges: false,
+    });
+    // electron-builder applies them with @electron/fuses after copying the binary.
+    const packager = fs.readFileSync(builderRequire.resolve('app-builder-lib/out/platformPackager.js'), 'utf8');
+    expect(packager).toContain('electronFuses');
+    expect(builderRequire.resolve('@electron/fuses')).toBeTruthy();
   });
 
   it('ships the built app and leaves development output out', () => {

@@ -95,7 +95,7 @@ describe('the new-run form and the contract refuse the same settings, naming the
     ['engine', { engine: 'quantum' }],
     ['epochs', { epochs: 0 }],
     ['temperature', { temperature: -1 }],
-    ['baseLr', { baseLr: 0 }],
+    ['lr', { lr: 0 }],
   ];
 
   it.each(invalid)('refuses a bad %s in the estimate and in pretrainStart', async (field, bad) => {

@@ -228,14 +228,14 @@ describe('RunForm', () => {
     await wrapper.get('[data-testid="scope-some"]').setValue(true);
     await wrapper.findAll('[data-testid="folder-pick"]')[1]!.setValue(true);
     await wrapper.get('[data-testid="field-batch"]').setValue('64');
-    await wrapper.get('[data-testid="field-baseLr"]').setValue(' 0.05 ');
+    await wrapper.get('[data-testid="field-lr"]').setValue(' 0.05 ');
     await wrapper.get('[data-testid="field-grid"]').setValue('2');
     await wrapper.get('[data-testid="field-engine"]').setValue('cpu');
     await settle();
     await wrapper.get('[data-testid="run-start"]').trigger('click');
     await flushPromises();
     const started = fake.calls.find((call) => call.name === 'pretrainStart');
-    expect(started?.args).toEqual({ folderIds: [2], preset: 'cpu-small', overrides: { batch: 64, baseLr: 0.05, engine: 'cpu' } });
+    expect(started?.args).toEqual({ folderIds: [2], preset: 'cpu-small', overrides: { batch: 64, lr: 0.05, engine: 'cpu' } });
     expect(router.currentRoute.value.fullPath).toBe('/runs/7');
   });
 

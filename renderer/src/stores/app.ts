@@ -4,7 +4,7 @@ import type { AppInfo, PingEvent } from '../../../main/common/api-contract';
 import { engineLabels } from '../../../main/common/engine';
 import type { AppError } from '../../../main/common/result';
 import type { Settings, SettingsPatch } from '../../../main/common/settings';
-import { api } from '../api';
+import { api, onStorageError } from '../api';
 import type { ConnectionState } from '../api/client';
 
 /** App-wide state: app info (engine), settings, the connection and its heartbeat. */
@@ -15,6 +15,8 @@ export const useAppStore = defineStore('app', () => {
   const connection = ref<ConnectionState>('connecting');
   const lastPing = ref<PingEvent>();
   const aboutOpen = ref(false);
+  /** The last problem with the data folder's storage a call met (read-only, full disk, damaged database). */
+  const storageProblem = ref<AppError>();
 
   const engineName = computed(() => info.value?.engine.chosen);
   const engineLabel = computed(() => (engineName.value ? engineLabels[engineName.value] : undefined));
@@ -33,6 +35,10 @@ export const useAppStore = defineStore('app', () => {
     });
     api().on('menu', ({ command }) => {
       if (command === 'about') aboutOpen.value = true;
+    });
+    onStorageError((problem) => {
+      // A damaged database stays the message: nothing else matters until it is recovered.
+      if (storageProblem.value?.code !== 'DATABASE_CORRUPT') storageProblem.value = problem;
     });
     await Promise.all([loadSettings(), loadInfo()]);
   }
@@ -60,5 +66,10 @@ export const useAppStore = defineStore('app', () => {
     return undefined;
   }
 
-  return { info, settings, error, connection, lastPing, aboutOpen, engineName, engineLabel, start, loadInfo, saveSettings };
+  /** Hides the storage banner (a damaged database's stays). */
+  function dismissStorageProblem(): void {
+    if (storageProblem.value?.code !== 'DATABASE_CORRUPT') storageProblem.value = undefined;
+  }
+
+  return { info, settings, error, connection, lastPing, aboutOpen, storageProblem, engineName, engineLabel, start, loadInfo, saveSettings, dismissStorageProblem };
 });

@@ -75,7 +75,7 @@ export const fieldGroups: FieldGroup[] = [
     fields: [
       { field: 'batch', label: 'Batch', kind: 'int', step: '1', hint: 'Images (montages) per step.' },
       { field: 'epochs', label: 'Epochs', kind: 'int', step: '1', hint: 'Passes over the images.' },
-      { field: 'baseLr', label: 'Base LR', kind: 'number', step: '0.01', hint: 'At batch 256; the rate used is baseLr × batch / 256, cosine decay.' },
+      { field: 'lr', label: 'Learning rate', kind: 'number', step: '0.01', hint: 'Used as given at any batch size (the reference’s 0.03), cosine decay per epoch.' },
       { field: 'momentum', label: 'Momentum', kind: 'number', step: '0.01', hint: 'SGD momentum.' },
       { field: 'weightDecay', label: 'Weight decay', kind: 'number', step: '0.0001', hint: 'L2 penalty.' },
       { field: 'seed', label: 'Seed', kind: 'int', step: '1', hint: 'Same seed, same data order and weights.' },

@@ -1,0 +1,722 @@
+#!/usr/bin/env python3
+"""JigClu Studio's pretraining in PyTorch (the model, loss, optimizer and data ports).
+
+One self-contained file (torch, torchvision, PIL and the standard library only) that trains the
+same model as the app, step for step:
+
+- the app's batch order from the seed: a port of its sfc32 generator (main/data/rng.ts), of the
+  epoch order and batch seeds (main/data/batch-source.ts), of the patch geometry and the
+  per-patch augmentation (main/data/jigsaw.ts, main/data/augment.ts); the random draws of a
+  whole batch come first and never depend on pixels, so a process can render only its cells;
+- the app's ResNet with torchvision's names and a width multiplier (main/engine/resnet.ts), the
+  reference's decoupling (bilinear to 8 x 8, average pool to m x m; main/engine/decouple.ts),
+  the cluster and location heads (main/engine/jigclu-model.ts), SupClu + location loss;
+- torch.optim.SGD (momentum, weight decay on every parameter; lr not scaled), cosine per epoch
+  (main/common/pretrain-config.ts);
+- safetensors in the app's checkpoint layout.
+test/fixtures/golden_steps.py runs it for the golden steps the app's tests compare with, and
+test/engine/scaleout-port.test.ts checks the ports against the app.
+"""
+import argparse
+import ctypes
+import datetime
+import hashlib
+import json
+import math
+import os
+import struct
+import sys
+import time
+
+import torch
+import torch.distributed as dist
+import torch.nn as nn
+import torch.nn.functional as F
+
+TRAINER_FORMAT = "jigclu-ddp-trainer-v1"
+JOB_FORMAT = "jigclu-job-v1"
+CHECKPOINT_FORMAT = "jigclu-checkpoint-v1"
+
+# ---------------------------------------------------------------------------------------------
+# The app's random numbers (main/data/rng.ts): sfc32 seeded through splitmix32, in 32-bit words.
+
+M32 = 0xFFFFFFFF
+TWO32 = 4294967296
+
+
+def _splitmix32(x):
+    z = (x + 0x9E3779B9) & M32
+    nxt = z
+    z = ((z ^ (z >> 16)) * 0x85EBCA6B) & M32
+    z = ((z ^ (z >> 13)) * 0xC2B2AE35) & M32
+    z ^= z >> 16
+    return z, nxt
+
+
+class Rng:
+    """sfc32, exactly as main/data/rng.ts: the same words, draws and rejection sampling."""
+
+    def __init__(self, seed_or_state):
+        if isinstance(seed_or_state, (list, tuple)):
+            self.a, self.b, self.c, self.d = (int(v) & M32 for v in seed_or_state)
+            return
+        seed = seed_or_state
+        if not math.isfinite(seed):
+            raise ValueError("Rng seed must be a finite number, got %r" % (seed,))
+        low = int(math.trunc(seed)) % TWO32  # JS: seed >>> 0
+        high = int(math.floor(abs(seed) / TWO32)) % TWO32
+        a, next_low = _splitmix32(low)
+        b, _ = _splitmix32(next_low)
+        c, next_high = _splitmix32(high ^ (0x5BD1E995 if seed < 0 else 0x1B873593))
+        d, _ = _splitmix32(next_high)
+        self.a, self.b, self.c, self.d = a, b, c, d
+        for _ in range(12):
+            self.next_uint32()
+
+    def next_uint32(self):
+        a, b, c, d = self.a, self.b, self.c, self.d
+        t = (a + b + d) & M32
+        d = (d + 1) & M32
+        a = b ^ (b >> 9)
+        b = (c + (c << 3)) & M32
+        c = ((c << 21) | (c >> 11)) & M32
+        c = (c + t) & M32
+        self.a, self.b, self.c, self.d = a, b, c, d
+        return t
+
+    def next(self):
+        """Uniform on [0, 1)."""
+        return self.next_uint32() / TWO32
+
+    def int(self, n):
+        """Uniform integer in 0..n-1 without modulo bias."""
+        if n == 1:
+            return 0
+        limit = TWO32 - (TWO32 % n)
+        x = self.next_uint32()
+        while x >= limit:
+            x = self.next_uint32()
+        return x % n
+
+    def uniform(self, lo, hi):
+        return lo + (hi - lo) * self.next()
+
+    def permutation(self, n):
+        out = list(range(n))
+        for i in range(n - 1, 0, -1):
+            j = self.int(i + 1)
+            out[i], out[j] = out[j], out[i]
+        return out
+
+    def state(self):
+        return [self.a, self.b, self.c, self.d]
+
+
+def _imul(a, b):
+    return (a * b) & M32
+
+
+def seed_of(seed, epoch, batch_index):
+    """The seed of batch b of epoch e (main/data/batch-source.ts seedOf)."""
+    h = (0x9E3779B9 ^ seed) & M32
+    for part in (epoch, batch_index):
+        h = _imul(h ^ (part & M32), 0x85EBCA6B)
+        h ^= h >> 13
+        h = _imul(h, 0xC2B2AE35)
+        h ^= h >> 16
+    return h % 2147483647
+
+
+def batch_indices(seed, batch, image_count, epoch, batch_index):
+    """The images of batch b of epoch e: the epoch's order from the seed alone, then a slice."""
+    order = Rng(seed_of(seed, epoch, 0x0DDE)).permutation(image_count)
+    return order[batch_index * batch:(batch_index + 1) * batch]
+
+
+def steps_per_epoch(image_count, batch):
+    """The reference's DataLoader drops the last incomplete batch."""
+    return image_count // batch
+
+
+def learning_rate_at(config, epoch):
+    """lr, cosine per epoch (main/common/pretrain-config.ts learningRateAt)."""
+    return config["lr"] * 0.5 * (1 + math.cos(math.pi * epoch / config["epochs"]))
+
+
+# ---------------------------------------------------------------------------------------------
+# Patch geometry (main/data/jigsaw.ts patchRects).
+
+
+def round_half_even(x):
+    f = math.floor(x)
+    d = x - f
+    if d > 0.5:
+        return f + 1
+    if d < 0.5:
+        return f
+    return f if f % 2 == 0 else f + 1
+
+
+def _axis_spans(length, grid, cross):
+    overlap = cross * length
+    spans = []
+    for k in range(grid):
+        start = 0 if k == 0 else max(0, round_half_even(math.floor(k * length / grid) - overlap))
+        end = length if k == grid - 1 else min(length, round_half_even(math.floor((k + 1) * length / grid) + overlap))
+        spans.append((start, max(1, end - start)))
+    return spans
+
+
+def patch_rects(width, height, grid, cross):
+    """The m*m overlapping patch rectangles (x, y, w, h) of a width x height image, row-major."""
+    if width < grid or height < grid:
+        raise ValueError("a %dx%d image is too small for a %dx%d grid" % (width, height, grid, grid))
+    xs = _axis_spans(width, grid, cross)
+    ys = _axis_spans(height, grid, cross)
+    return [(x, y, w, h) for (y, h) in ys for (x, w) in xs]
+
+
+# ---------------------------------------------------------------------------------------------
+# The per-patch augmentation (main/data/augment.ts). The draws come first (they never depend on
+# pixels), so every rank can draw a whole global batch and render only its own cells.
+
+REFERENCE_AUGMENTATION = {
+    "cropScale": (0.2, 1.0),
+    "jitter": (0.4, 0.4, 0.4, 0.1),
+    "jitterP": 0.8,
+    "grayscaleP": 0.2,
+    "blurSigma": (0.1, 2.0),
+    "blurP": 0.5,
+    "flipP": 0.5,
+}
+CROP_RATIO = (3 / 4, 4 / 3)
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+LUMA = (0.299, 0.587, 0.114)
+
+
+def random_resized_crop_box(width, height, rng, scale, ratio=CROP_RATIO):
+    """torchvision RandomResizedCrop.get_params with the app's draws: (x, y, w, h)."""
+    area = width * height
+    log_lo = math.log(ratio[0])
+    log_hi = math.log(ratio[1])
+    for _ in range(10):
+        target = area * rng.uniform(scale[0], scale[1])
+        aspect = math.exp(rng.uniform(log_lo, log_hi))
+        w = round_half_even(math.sqrt(target * aspect))
+        h = round_half_even(math.sqrt(target / aspect))
+        if 0 < w <= width and 0 < h <= height:
+            y = rng.int(height - h + 1)
+            x = rng.int(width - w + 1)
+            return (x, y, w, h)
+    in_ratio = width / height
+    lo, hi = min(ratio), max(ratio)
+    if in_ratio < lo:
+        w = width
+        h = round_half_even(w / lo)
+    elif in_ratio > hi:
+        h = height
+        w = round_half_even(h * hi)
+    else:
+        w, h = width, height
+    return ((width - w) // 2, (height - h) // 2, w, h)
+
+
+def draw_patch(rng, rw, rh, aug):
+    """One patch's random choices, in the app's order of draws (augmentRegionInto)."""
+    box = random_resized_crop_box(rw, rh, rng, aug["cropScale"])
+    jitter = None
+    if rng.next() < aug["jitterP"]:
+        b, c, s, h = aug["jitter"]
+        order = rng.permutation(4)
+        jitter = (
+            order,
+            rng.uniform(max(0, 1 - b), 1 + b) if b > 0 else None,
+            rng.uniform(max(0, 1 - c), 1 + c) if c > 0 else None,
+            rng.uniform(max(0, 1 - s), 1 + s) if s > 0 else None,
+            rng.uniform(-h, h) if h > 0 else None,
+        )
+    gray = rng.next() < aug["grayscaleP"]
+    blur = rng.uniform(aug["blurSigma"][0], aug["blurSigma"][1]) if rng.next() < aug["blurP"] else None
+    flip = rng.next() < aug["flipP"]
+    return {"box": box, "jitter": jitter, "gray": gray, "blur": blur, "flip": flip}
+
+
+def draw_batch(sizes, grid, cross, rng, aug):
+    """The draws of a whole jigsaw batch (makeJigsawBatch): the permutation first, then each
+    image's patches, location by location. `sizes` are the (width, height) of the cached images."""
+    cells = grid * grid
+    n = len(sizes)
+    permutation = rng.permutation(n * cells)
+    patches = []
+    for (width, height) in sizes:
+        for rect in patch_rects(width, height, grid, cross):
+            draw = draw_patch(rng, rect[2], rect[3], aug) if aug else {"flip": False}
+            draw["rect"] = rect
+            patches.append(draw)
+    cluster = [p // cells for p in permutation]
+    location = [p % cells for p in permutation]
+    return {"permutation": permutation, "patches": patches, "cluster": cluster, "location": location}
+
+
+def _pillow_bilinear_matrix(in_size, out_size):
+    """Pillow's BILINEAR resampling along one axis as an [out, in] float64 matrix."""
+    scale = in_size / out_size
+    support = max(scale, 1.0)
+    inv = 1.0 / support
+    m = torch.zeros(out_size, in_size, dtype=torch.float64)
+    for xx in range(out_size):
+        center = (xx + 0.5) * scale
+        xmin = max(0, int(center - support + 0.5))
+        xmax = min(in_size, int(center + support + 0.5))
+        weights = []
+        for x in range(xmax - xmin):
+            t = abs((x + xmin - center + 0.5) * inv)
+            weights.append(1 - t if t < 1 else 0.0)
+        total = sum(weights)
+        for x, w in enumerate(weights):
+            m[xx, xmin + x] = w / total if total != 0 else w
+    return m
+
+
+_RESAMPLE_CACHE = {}
+
+
+def _resample_matrix(in_size, out_size):
+    key = (in_size, out_size)
+    if key not in _RESAMPLE_CACHE:
+        if len(_RESAMPLE_CACHE) > 4096:
+            _RESAMPLE_CACHE.clear()
+        _RESAMPLE_CACHE[key] = _pillow_bilinear_matrix(in_size, out_size)
+    return _RESAMPLE_CACHE[key]
+
+
+def resample(region, out_w, out_h):
+    """PIL-style BILINEAR (antialiased) resize of an [h, w, 3] float32 region: horizontal pass,
+    then vertical, each skipped when that side keeps its size (the app's resampleInto)."""
+    h, w, _ = region.shape
+    rows = region
+    if w != out_w:
+        rows = torch.einsum("xw,hwc->hxc", _resample_matrix(w, out_w), region.double()).float()
+    if h != out_h:
+        rows = torch.einsum("yh,hxc->yxc", _resample_matrix(h, out_h), rows.double()).float()
+    return rows
+
+
+def _luma(x):
+    return LUMA[0] * x[..., 0] + LUMA[1] * x[..., 1] + LUMA[2] * x[..., 2]
+
+
+def _brightness(x, f):
+    return (x * f).clamp(0, 1)
+
+
+def _contrast(x, f):
+    mean = _luma(x).sum() / (x.numel() // 3)
+    return (f * x + (1 - f) * mean).clamp(0, 1)
+
+
+def _saturation(x, f):
+    gray = ((1 - f) * _luma(x)).unsqueeze(-1)
+    return (f * x + gray).clamp(0, 1)
+
+
+def _hue(x, shift):
+    r, g, b = x[..., 0], x[..., 1], x[..., 2]
+    maxc = torch.maximum(torch.maximum(r, g), b)
+    minc = torch.minimum(torch.minimum(r, g), b)
+    grey = maxc == minc
+    cr = torch.where(grey, torch.ones_like(maxc), maxc - minc)
+    s = cr / torch.where(maxc == 0, torch.ones_like(maxc), maxc)
+    inv = 1 / cr
+    h = torch.where(maxc == r, (g - b) * inv, torch.where(maxc == g, 2 + (b - r) * inv, 4 + (r - g) * inv))
+    h = h / 6 + 1
+    h = h - torch.floor(h)
+    h = h + shift
+    h = h - torch.floor(h)
+    h6 = h * 6
+    sector = torch.floor(h6)
+    f = h6 - sector
+    sector = torch.where(sector >= 6, torch.zeros_like(sector), sector)
+    v = maxc
+    p = (v * (1 - s)).clamp(0, 1)
+    q = (v * (1 - s * f)).clamp(0, 1)
+    t = (v * (1 - s * (1 - f))).clamp(0, 1)
+    choices = [(v, t, p), (q, v, p), (p, v, t), (p, q, v), (t, p, v), (v, p, q)]
+    out = torch.zeros_like(x)
+    for k, (cr_, cg_, cb_) in enumerate(choices):
+        mask = sector == k
+        out[..., 0] = torch.where(mask, cr_, out[..., 0])
+        out[..., 1] = torch.where(mask, cg_, out[..., 1])
+        out[..., 2] = torch.where(mask, cb_, out[..., 2])
+    return torch.where(grey.unsqueeze(-1), x, out)
+
+
+def box_blur_radius(sigma, passes=3):
+    """Pillow's _gaussian_blur_radius: the extended box radius of `passes` passes with variance sigma^2."""
+    sigma2 = sigma * sigma / passes
+    big_l = math.sqrt(12 * sigma2 + 1)
+    small_l = math.floor((big_l - 1) / 2)
+    a = (2 * small_l + 1) * (small_l * (small_l + 1) - 3 * sigma2)
+    a /= 6 * (sigma2 - (small_l + 1) * (small_l + 1))
+    return small_l + a
+
+
+def _box_pass(x, dim, r, ww, fw):
+    """One extended-box pass along `dim` of a float64 [h, w, 3] image, edges replicated."""
+    length = x.shape[dim]
+    index = torch.arange(-(r + 1), length + r + 1).clamp(0, length - 1)
+    padded = x.index_select(dim, index)
+    kernel = torch.full((2 * r + 3,), ww, dtype=torch.float64)
+    kernel[0] = fw
+    kernel[-1] = fw
+    moved = padded.movedim(dim, -1)
+    shape = moved.shape
+    out = F.conv1d(moved.reshape(-1, 1, shape[-1]), kernel.view(1, 1, -1)).reshape(*shape[:-1], length)
+    return out.movedim(-1, dim)
+
+
+def gaussian_blur(x, sigma):
+    """Pillow's GaussianBlur(radius=sigma): three extended-box passes per axis (the app's)."""
+    if sigma <= 0:
+        return x
+    radius = box_blur_radius(sigma)
+    if not radius > 0:
+        return x
+    r = int(radius)
+    ww = 1 / (2 * radius + 1)
+    fw = (1 - (2 * r + 1) * ww) / 2
+    y = x.double()
+    for _ in range(3):
+        y = _box_pass(y, 1, r, ww, fw)
+    y = y.float()
+    for _ in range(3):
+        y = _box_pass(y.double(), 0, r, ww, fw).float()
+    return y
+
+
+def render_patch(image, draw, crop):
+    """The augmented crop x crop patch (float32 [crop, crop, 3] in [0, 1], not flipped)."""
+    rx, ry, rw, rh = draw["rect"]
+    if "box" not in draw:
+        return resample(image[ry:ry + rh, rx:rx + rw], crop, crop)
+    bx, by, bw, bh = draw["box"]
+    x0, y0 = rx + bx, ry + by
+    out = resample(image[y0:y0 + bh, x0:x0 + bw], crop, crop)
+    if draw["jitter"] is not None:
+        order, b, c, s, h = draw["jitter"]
+        y = out.double()
+        for op in order:
+            if op == 0 and b is not None:
+                y = _brightness(y, b).float().double()
+            elif op == 1 and c is not None:
+                y = _contrast(y, c).float().double()
+            elif op == 2 and s is not None:
+                y = _saturation(y, s).float().double()
+            elif op == 3 and h is not None:
+                y = _hue(y, h).float().double()
+        out = y.float()
+    if draw["gray"]:
+        out = _luma(out.double()).float().unsqueeze(-1).expand(-1, -1, 3).contiguous()
+    if draw["blur"] is not None:
+        out = gaussian_blur(out, draw["blur"])
+    return out
+
+
+_MEAN = torch.tensor(IMAGENET_MEAN, dtype=torch.float64)
+_INV_STD = torch.tensor([1 / s for s in IMAGENET_STD], dtype=torch.float64)
+
+
+def render_montages(images, draws, grid, crop, first, count):
+    """Montages first..first+count-1 of a batch (NHWC float32, ImageNet-normalised), from the
+    batch's draws and its images (float32 [h, w, 3] in [0, 1]; only those the cells need)."""
+    cells = grid * grid
+    size = grid * crop
+    out = torch.empty(count, size, size, 3, dtype=torch.float32)
+    for b in range(first, first + count):
+        for k in range(cells):
+            patch_index = draws["permutation"][b * cells + k]
+            image = images[patch_index // cells]
+            draw = draws["patches"][patch_index]
+            patch = render_patch(image, draw, crop)
+            if draw["flip"]:
+                patch = patch.flip(1)
+            r, c = divmod(k, grid)
+            out[b - first, r * crop:(r + 1) * crop, c * crop:(c + 1) * crop] = ((patch.double() - _MEAN) * _INV_STD).float()
+    return out
+
+
+def to_float_image(rgb_bytes, width, height):
+    """8-bit RGB bytes to a float32 [h, w, 3] image in [0, 1] (i / 255, as ToTensor)."""
+    data = torch.frombuffer(bytearray(rgb_bytes), dtype=torch.uint8).view(height, width, 3)
+    return (data.double() / 255).float()
+
+
+# ---------------------------------------------------------------------------------------------
+# The model (main/engine/resnet.ts, decouple.ts, jigclu-model.ts) with the app's names.
+
+LAYOUTS = {"resnet18": ((2, 2, 2, 2), False), "resnet50": ((3, 4, 6, 3), True)}
+
+
+def channels(base, width):
+    """round(base * width) as JS's Math.round (half up), at least 1."""
+    return max(1, int(math.floor(base * width + 0.5)))
+
+
+class BasicBlock(nn.Module):
+    def __init__(self, inplanes, planes, stride):
+        super().__init__()
+        self.conv1 = nn.Conv2d(inplanes, planes, 3, stride, 1, bias=False)
+        self.bn1 = nn.BatchNorm2d(planes)
+        self.conv2 = nn.Conv2d(planes, planes, 3, 1, 1, bias=False)
+        self.bn2 = nn.BatchNorm2d(planes)
+        self.downsample = None
+        if stride != 1 or inplanes != planes:
+            self.downsample = nn.Sequential(nn.Conv2d(inplanes, planes, 1, stride, bias=False), nn.BatchNorm2d(planes))
+
+    def forward(self, x):
+        identity = x if self.downsample is None else self.downsample(x)
+        out = F.relu(self.bn1(self.conv1(x)))
+        out = self.bn2(self.conv2(out))
+        return F.relu(out + identity)
+
+
+class Bottleneck(nn.Module):
+    def __init__(self, inplanes, planes, stride):
+        super().__init__()
+        out = planes * 4
+        self.conv1 = nn.Conv2d(inplanes, planes, 1, 1, 0, bias=False)
+        self.bn1 = nn.BatchNorm2d(planes)
+        self.conv2 = nn.Conv2d(planes, planes, 3, stride, 1, bias=False)  # torchvision v1.5
+        self.bn2 = nn.BatchNorm2d(planes)
+        self.conv3 = nn.Conv2d(planes, out, 1, 1, 0, bias=False)
+        self.bn3 = nn.BatchNorm2d(out)
+        self.downsample = None
+        if stride != 1 or inplanes != out:
+            self.downsample = nn.Sequential(nn.Conv2d(inplanes, out, 1, stride, bias=False), nn.BatchNorm2d(out))
+
+    def forward(self, x):
+        identity = x if self.downsample is None else self.downsample(x)
+        out = F.relu(self.bn1(self.conv1(x)))
+        out = F.relu(self.bn2(self.conv2(out)))
+        out = self.bn3(self.conv3(out))
+        return F.relu(out + identity)
+
+
+class JigCluNet(nn.Module):
+    """The app's ResNet backbone (torchvision names, every width round(torchvision's * width))
+    with the JigClu heads: its state_dict names are the app's checkpoint names."""
+
+    def __init__(self, config):
+        super().__init__()
+        blocks, bottleneck = LAYOUTS[config["arch"]]
+        width = config["width"]
+        expansion = 4 if bottleneck else 1
+        self.grid = config["grid"]
+        self.decoupling = config.get("decoupling", "interpolate")
+        stem = channels(64, width)
+        self.conv1 = nn.Conv2d(3, stem, 7, 2, 3, bias=False)
+        self.bn1 = nn.BatchNorm2d(stem)
+        inplanes = stem
+        block = Bottleneck if bottleneck else BasicBlock
+        for stage, count in enumerate(blocks):
+            planes = channels(64 * 2 ** stage, width)
+            layers = []
+            for index in range(count):
+                stride = 2 if index == 0 and stage > 0 else 1
+                layers.append(block(inplanes, planes, stride))
+                inplanes = planes * expansion
+            setattr(self, "layer%d" % (stage + 1), nn.Sequential(*layers))
+        self.out_channels = inplanes
+        d = inplanes
+        self.cluster_head = nn.Sequential(nn.Linear(d, d), nn.ReLU(), nn.Linear(d, config["projectionDim"]))
+        self.location_head = nn.Linear(d, self.grid * self.grid)
+
+    def feature_map(self, x):
+        """NCHW montages -> the last feature map [n, d, h/32, w/32]."""
+        x = F.relu(self.bn1(self.conv1(x)))
+        x = F.max_pool2d(x, 3, 2, 1)
+        for stage in range(1, 5):
+            x = getattr(self, "layer%d" % stage)(x)
+        return x
+
+    def decoupled(self, fmap):
+        """The reference's decoupling: bilinear (align_corners False) to 8 x 8 (9 x 9 for m = 3),
+        then average pooling to m x m; 'pool' (old runs) pools straight to m x m."""
+        m = self.grid
+        if self.decoupling == "interpolate":
+            side = m * math.ceil(8 / m)
+            fmap = F.interpolate(fmap, size=(side, side), mode="bilinear", align_corners=False)
+        return F.adaptive_avg_pool2d(fmap, (m, m))
+
+    def patch_features(self, x):
+        """NCHW montages -> [n*m*m, d], row b*m*m + c = montage b, cell c (row-major), the app's order."""
+        return app_rows(self.decoupled(self.feature_map(x)))
+
+    def embeddings(self, features):
+        return F.normalize(self.cluster_head(features), dim=1)
+
+    def forward(self, x):
+        return self.patch_features(x)
+
+
+def app_rows(cells):
+    """Decoupled cells [n, d, m, m] -> [n*m*m, d], row b*m*m + c (the app's order; the reference
+    stacks cell-major, c*n + b, which only renames the rows)."""
+    n, d, m, _ = cells.shape
+    return cells.permute(0, 2, 3, 1).reshape(n * m * m, d)
+
+
+BASE_TEMPERATURE = 0.07
+
+
+def supclu_loss(z, labels, temperature):
+    """SupClu as the reference's SupConLoss with one view (main/engine/losses.ts)."""
+    n = z.shape[0]
+    logits = z @ z.t() / temperature
+    logits = logits - logits.max(dim=1, keepdim=True).values.detach()
+    not_self = 1 - torch.eye(n, dtype=z.dtype, device=z.device)
+    positives = (labels.view(-1, 1) == labels.view(1, -1)).to(z.dtype) * not_self
+    log_prob = logits - torch.log((torch.exp(logits) * not_self).sum(1, keepdim=True))
+    mean_log_prob_pos = (positives * log_prob).sum(1) / positives.sum(1)
+    return (-(temperature / BASE_TEMPERATURE) * mean_log_prob_pos).mean()
+
+
+def jigclu_losses(model, features, cluster_labels, location_labels, config):
+    """alpha * cluster + beta * location over all the given patch features, with batch accuracies."""
+    head = model.module if isinstance(model, nn.parallel.DistributedDataParallel) else model
+    z = head.embeddings(features)
+    logits = head.location_head(features)
+    cluster = supclu_loss(z, cluster_labels, config["temperature"])
+    location = F.cross_entropy(logits, location_labels)
+    total = config["alpha"] * cluster + config["beta"] * location
+    with torch.no_grad():
+        location_accuracy = (logits.argmax(1) == location_labels).float().mean()
+        similarity = z @ z.t() - 4 * torch.eye(z.shape[0], dtype=z.dtype, device=z.device)
+        cluster_accuracy = (cluster_labels[similarity.argmax(1)] == cluster_labels).float().mean()
+    return total, cluster, location, location_accuracy, cluster_accuracy
+
+
+def make_optimizer(model, config):
+    return torch.optim.SGD(model.parameters(), lr=config["lr"], momentum=config["momentum"], weight_decay=config["weightDecay"])
+
+
+# ---------------------------------------------------------------------------------------------
+# safetensors, written and read with the standard library (no safetensors package needed).
+
+_DTYPES = {"F32": (torch.float32, 4), "I64": (torch.int64, 8), "I32": (torch.int32, 4), "F64": (torch.float64, 8)}
+_NAMES = {v[0]: k for k, v in _DTYPES.items()}
+
+
+def _tensor_bytes(t):
+    t = t.detach().to("cpu").contiguous()
+    if sys.byteorder != "little":
+        raise RuntimeError("safetensors are little-endian; this machine is not")
+    return ctypes.string_at(t.data_ptr(), t.numel() * t.element_size())
+
+
+def write_safetensors(path, tensors, metadata=None):
+    """Writes [(name, tensor)] in order with string metadata, atomically."""
+    header = {"__metadata__": {k: str(v) for k, v in (metadata or {}).items()}}
+    offset = 0
+    blobs = []
+    for name, t in tensors:
+        blob = _tensor_bytes(t)
+        header[name] = {"dtype": _NAMES[t.dtype], "shape": list(t.shape), "data_offsets": [offset, offset + len(blob)]}
+        offset += len(blob)
+        blobs.append(blob)
+    text = json.dumps(header, separators=(",", ":"))
+    text += " " * ((8 - (len(text.encode()) + 8) % 8) % 8)
+    tmp = "%s.%d.tmp" % (path, os.getpid())
+    with open(tmp, "wb") as f:
+        f.write(struct.pack("<Q", len(text.encode())))
+        f.write(text.encode())
+        for blob in blobs:
+            f.write(blob)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def read_safetensors(path):
+    """Returns ({name: tensor}, metadata) in file order."""
+    with open(path, "rb") as f:
+        raw = f.read()
+    if len(raw) < 8:
+        raise ValueError("%s is not a safetensors file (shorter than its header length)" % path)
+    (length,) = struct.unpack("<Q", raw[:8])
+    if length > len(raw) - 8:
+        raise ValueError("%s is not a safetensors file (its header runs past the end)" % path)
+    header = json.loads(raw[8:8 + length].decode("utf-8"))
+    metadata = header.pop("__metadata__", None) or {}
+    start = 8 + length
+    tensors = {}
+    for name, entry in header.items():
+        if entry["dtype"] not in _DTYPES:
+            raise ValueError("%s: tensor %s has dtype %s (F32, F64, I32 and I64 are read)" % (path, name, entry["dtype"]))
+        dtype, _ = _DTYPES[entry["dtype"]]
+        a, b = entry["data_offsets"]
+        buf = bytearray(raw[start + a:start + b])
+        t = torch.frombuffer(buf, dtype=dtype) if len(buf) else torch.zeros(0, dtype=dtype)
+        tensors[name] = t.reshape(entry["shape"])
+    return tensors, metadata
+
+
+# ---------------------------------------------------------------------------------------------
+# The app's checkpoint layout <-> PyTorch's: conv filters HWIO <-> OIHW, Linear [in, out] <-> [out, in].
+
+MOMENTUM_PREFIX = "optimizer.momentum."
+
+
+def app_to_torch(t):
+    if t.dim() == 4:
+        return t.permute(3, 2, 0, 1).contiguous()
+    if t.dim() == 2:
+        return t.t().contiguous()
+    return t
+
+
+def torch_to_app(t):
+    if t.dim() == 4:
+        return t.permute(2, 3, 1, 0).contiguous()
+    if t.dim() == 2:
+        return t.t().contiguous()
+    return t
+
+
+def _named_state(model):
+    """(name, tensor) of every weight and running statistic, in the app's order (no counters)."""
+    return [(k, v) for k, v in model.state_dict().items() if not k.endswith("num_batches_tracked")]
+
+
+def load_torch_layout(model, optimizer, tensors, source):
+    """Loads weights (and momentum buffers, when present) in torch layout, by the app's names."""
+    state = model.state_dict()
+    for name, target in _named_state(model):
+        if name not in tensors:
+            raise ValueError("%s has no %s: it was written for another architecture" % (source, name))
+        value = tensors[name]
+        if tuple(value.shape) != tuple(target.shape):
+            raise ValueError("%s has shape %s in %s but %s in the model" % (name, list(value.shape), source, list(target.shape)))
+        with torch.no_grad():
+            state[name].copy_(value)
+    params = dict(model.named_parameters())
+    for name, value in tensors.items():
+        if name.startswith(MOMENTUM_PREFIX) and optimizer is not None:
+            param = params[name[len(MOMENTUM_PREFIX):]]
+            optimizer.state[param]["momentum_buffer"] = value.clone().to(param.device)
+
+
+def save_app_checkpoint(path, model, optimizer, config, position, extra):
+    """The app's checkpoint: weights, BN statistics and momentum buffers in tfjs layout, with the
+    config and position in the metadata (main/engine/trainer.ts serialize)."""
+    tensors = [(name, torch_to_app(t.detach().cpu().float())) for name, t in _named_state(model)]
+    by_param = {id(p): name for name, p in model.named_parameters()}
+    for group in optimizer.param_groups:
+        for p in group["params"]:
+            buf = optimizer.state.get(p, {}).get("momentum_buffer")
+            if buf is not None:
+                tensors.append((MOMENTUM_PREFIX + by_param[id(p)], torch_to_app(buf.detach().cpu().float())))
+    metadata = {"format": CHECKPOINT_FORMAT, "layout": "tfjs-nhwc-hwio", "config": json.dumps(config), "position": json.dumps(position)}
+    metadata.update(extra)
+    write_safetensors(path, tensors, metadata)
