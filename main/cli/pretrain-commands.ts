@@ -186,7 +186,7 @@ export function registerPretrainCommands(program: Command): void {
             (outcome.rejected.length ? ` (${outcome.rejected.length} files skipped)` : '') +
             (outcome.lastLosses ? `; last loss ${outcome.lastLosses.total.toFixed(4)}` : '') +
             (outcome.training.steps > 0
-              ? `; ${outcome.training.steps} steps in ${outcome.training.seconds.toFixed(1)} s of training, ${((outcome.training.steps * config.batch) / outcome.training.seconds).toFixed(1)} images/s (${outcome.training.dataWaitSeconds.toFixed(1)} s of it waiting for data)`
+              ? `; ${outcome.training.steps} steps in ${outcome.training.seconds.toFixed(1)} s of training, ${((outcome.training.steps * config.batch) / outcome.training.seconds).toFixed(1)} images/s (${outcome.training.dataWaitSeconds.toFixed(1)} s of it waiting for a batch after the first)`
               : '') +
             `.\nCheckpoint: ${outcome.lastCheckpoint ?? 'none written'}`,
         );

@@ -112,7 +112,8 @@ export interface PretrainOutcome {
   imageCount: number;
   /**
    * Steps trained in this call, the wall time they took (batches, steps, checkpoints; pauses
-   * left out) and the part of it spent waiting for a batch (near 0 when data keeps up).
+   * left out) and how long the step waited for a batch, after the first (which nothing made
+   * ahead): near 0 when the batch worker keeps up.
    */
   training: { steps: number; seconds: number; dataWaitSeconds: number };
 }
@@ -250,7 +251,7 @@ export async function runPretraining(request: PretrainRequest, hooks: PretrainHo
       const iterationStarted = performance.now();
       const { epoch, stepInEpoch } = trainer.position;
       const batch = await source.batch(epoch, stepInEpoch);
-      training.dataWaitSeconds += (performance.now() - iterationStarted) / 1000;
+      if (training.steps > 0) training.dataWaitSeconds += (performance.now() - iterationStarted) / 1000;
       const stepEpoch = trainer.position.epoch;
       const result = await trainer.step(batch, epochSteps);
       trainingSeconds += result.computeSeconds;

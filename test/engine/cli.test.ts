@@ -83,7 +83,7 @@ describe('jigclu CLI', () => {
       const run = jigclu(['--data-dir', dataDir, 'pretrain', tiny, '--engine', 'wasm', '--threads', String(threads), '--epochs', '1', '--batch', '8', '--seed', '5', '--out', runDir, '--no-cache']);
       expect(run.code, run.all).toBe(0);
       expect(run.stderr).toContain(`Engine: wasm, ${threads} thread${threads === 1 ? '' : 's'}`);
-      expect(run.stdout).toMatch(/Finished at epoch 1, step 3 on 24 images; last loss \d\.\d{4}; 3 steps in \d+\.\d s of training, \d+\.\d images\/s \(\d+\.\d s of it waiting for data\)\./);
+      expect(run.stdout).toMatch(/Finished at epoch 1, step 3 on 24 images; last loss \d\.\d{4}; 3 steps in \d+\.\d s of training, \d+\.\d images\/s \(\d+\.\d s of it waiting for a batch after the first\)\./);
       return decodeSafetensors(fs.readFileSync(/Checkpoint: (\S+\.safetensors)/.exec(run.stdout)![1]!)).tensors;
     });
     let worst = 0;
