@@ -103,6 +103,18 @@ describe('threaded WebAssembly engine', () => {
     expect(maxDifference(single.weights, threaded.weights)).toBeLessThan(1e-5);
   }, 120_000);
 
+  it('keeps tensors and bytes flat over many threaded steps', async () => {
+    await onWasm(2);
+    const trainer = new JigCluTrainer(config, 'fast');
+    const counts: { tensors: number; bytes: number }[] = [];
+    for (let step = 1; step <= 8; step += 1) {
+      await trainer.step(batch(), 1e9);
+      if (step === 2 || step === 8) counts.push({ tensors: tf.memory().numTensors, bytes: tf.memory().numBytes });
+    }
+    trainer.dispose();
+    expect(counts[1]).toEqual(counts[0]);
+  }, 120_000);
+
   it('says how many threads the chosen engine uses', async () => {
     await useCpuBackend();
     const report = await selectEngine('wasm', { threads: 2 });
