@@ -39,6 +39,7 @@ export default defineConfig({
           'trainer-process': resolve(root, 'main/jobs/trainer-process.ts'),
           'batch-worker': resolve(root, 'main/data/batch-worker.ts'),
           'replica-thread': resolve(root, 'main/engine/replica-thread.ts'),
+          'gpu-bench': resolve(root, 'main/bench/gpu-bench.ts'),
         },
         output: { format: 'es', entryFileNames: '[name].js', chunkFileNames: 'chunk-[name]-[hash].js' },
       },

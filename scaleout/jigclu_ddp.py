@@ -1,21 +1,34 @@
 #!/usr/bin/env python3
-"""JigClu Studio's pretraining in PyTorch (the model, loss, optimizer and data ports).
+"""JigClu Studio's pretraining as a PyTorch DistributedDataParallel job, for torchrun.
 
-One self-contained file (torch, torchvision, PIL and the standard library only) that trains the
-same model as the app, step for step:
+One self-contained file (torch, Pillow and the standard library only), copied into every job
+folder by `jigclu export-job`. It trains the same model as the app, step for step:
 
 - the app's batch order from the seed: a port of its sfc32 generator (main/data/rng.ts), of the
   epoch order and batch seeds (main/data/batch-source.ts), of the patch geometry and the
-  per-patch augmentation (main/data/jigsaw.ts, main/data/augment.ts); the random draws of a
-  whole batch come first and never depend on pixels, so a process can render only its cells;
+  per-patch augmentation (main/data/jigsaw.ts, main/data/augment.ts);
+- ONE permutation of all n*m*m patches of the GLOBAL batch, tiled into n montages, each rank
+  keeping its slice of montages (the reference's JigClu._batch_gather_ddp). The random draws
+  of a whole batch never depend on pixels and are cheap: every rank makes them all and renders
+  only its own cells;
 - the app's ResNet with torchvision's names and a width multiplier (main/engine/resnet.ts), the
   reference's decoupling (bilinear to 8 x 8, average pool to m x m; main/engine/decouple.ts),
-  the cluster and location heads (main/engine/jigclu-model.ts), SupClu + location loss;
-- torch.optim.SGD (momentum, weight decay on every parameter; lr not scaled), cosine per epoch
-  (main/common/pretrain-config.ts);
-- safetensors in the app's checkpoint layout.
-test/fixtures/golden_steps.py runs it for the golden steps the app's tests compare with, and
-test/engine/scaleout-port.test.ts checks the ports against the app.
+  the cluster and location heads (main/engine/jigclu-model.ts);
+- SupClu + location loss over the whole global batch on every rank (features gathered with a
+  differentiable all_gather), SyncBatchNorm on GPUs and a global BatchNorm that all-reduces the
+  batch statistics on CPU (nn.SyncBatchNorm refuses CPU tensors), so W processes train what one
+  process trains;
+- torch.optim.SGD (momentum, weight decay on every parameter; the rate is not scaled by batch
+  or world size), cosine per epoch (main/common/pretrain-config.ts);
+- checkpoints in the app's own format (safetensors `jigclu-checkpoint-v1`, tfjs layout),
+  metrics.jsonl with the app's per-step metrics and trainer.json, so `jigclu import-job` takes
+  them back; a rerun with the same --out resumes from the newest checkpoint.
+
+Inside the job folder:
+  python3 jigclu_ddp.py selftest [--root r0=/data/photos]      # golden/ against this PyTorch
+  python3 -m torch.distributed.run --nproc_per_node N jigclu_ddp.py --epochs E --out out [--root ...]
+  python3 jigclu_ddp.py convert IN.pth OUT.safetensors          # a .pth state dict for import-weights
+test/fixtures/golden_steps.py also runs its model for the app's golden-step tests.
 """
 import argparse
 import ctypes
@@ -553,11 +566,17 @@ class JigCluNet(nn.Module):
         """NCHW montages -> [n*m*m, d], row b*m*m + c = montage b, cell c (row-major), the app's order."""
         return app_rows(self.decoupled(self.feature_map(x)))
 
-    def embeddings(self, features):
-        return F.normalize(self.cluster_head(features), dim=1)
+    def heads(self, features):
+        """Patch features -> (L2-normalised cluster embeddings, location logits)."""
+        return F.normalize(self.cluster_head(features), dim=1), self.location_head(features)
 
-    def forward(self, x):
-        return self.patch_features(x)
+    def forward(self, x, gather=None):
+        """NCHW montages -> the heads' outputs for every patch of the batch; with `gather`
+        (several processes) the features of all processes' montages, in rank order."""
+        features = self.patch_features(x)
+        if gather is not None:
+            features = gather(features)
+        return self.heads(features)
 
 
 def app_rows(cells):
@@ -582,11 +601,9 @@ def supclu_loss(z, labels, temperature):
     return (-(temperature / BASE_TEMPERATURE) * mean_log_prob_pos).mean()
 
 
-def jigclu_losses(model, features, cluster_labels, location_labels, config):
-    """alpha * cluster + beta * location over all the given patch features, with batch accuracies."""
-    head = model.module if isinstance(model, nn.parallel.DistributedDataParallel) else model
-    z = head.embeddings(features)
-    logits = head.location_head(features)
+def jigclu_losses(z, logits, cluster_labels, location_labels, config):
+    """alpha * cluster + beta * location over every patch, with the batch accuracies
+    (main/engine/jigclu-model.ts losses and batchAccuracies)."""
     cluster = supclu_loss(z, cluster_labels, config["temperature"])
     location = F.cross_entropy(logits, location_labels)
     total = config["alpha"] * cluster + config["beta"] * location
@@ -604,7 +621,7 @@ def make_optimizer(model, config):
 # ---------------------------------------------------------------------------------------------
 # safetensors, written and read with the standard library (no safetensors package needed).
 
-_DTYPES = {"F32": (torch.float32, 4), "I64": (torch.int64, 8), "I32": (torch.int32, 4), "F64": (torch.float64, 8)}
+_DTYPES = {"F32": (torch.float32, 4), "I64": (torch.int64, 8), "I32": (torch.int32, 4), "F64": (torch.float64, 8), "U8": (torch.uint8, 1)}
 _NAMES = {v[0]: k for k, v in _DTYPES.items()}
 
 
@@ -653,7 +670,7 @@ def read_safetensors(path):
     tensors = {}
     for name, entry in header.items():
         if entry["dtype"] not in _DTYPES:
-            raise ValueError("%s: tensor %s has dtype %s (F32, F64, I32 and I64 are read)" % (path, name, entry["dtype"]))
+            raise ValueError("%s: tensor %s has dtype %s (F32, F64, I32, I64 and U8 are read)" % (path, name, entry["dtype"]))
         dtype, _ = _DTYPES[entry["dtype"]]
         a, b = entry["data_offsets"]
         buf = bytearray(raw[start + a:start + b])
@@ -720,3 +737,550 @@ def save_app_checkpoint(path, model, optimizer, config, position, extra):
     metadata = {"format": CHECKPOINT_FORMAT, "layout": "tfjs-nhwc-hwio", "config": json.dumps(config), "position": json.dumps(position)}
     metadata.update(extra)
     write_safetensors(path, tensors, metadata)
+
+
+# ---------------------------------------------------------------------------------------------
+# Several processes: features gathered across ranks, BatchNorm over the global batch.
+
+
+class _GatherRows(torch.autograd.Function):
+    """all_gather of each rank's rows (rank order); the backward sums the gradient over ranks and
+    keeps this rank's rows. Every rank computes the same loss, so each gets W times its rows'
+    gradient and DDP's average over W ranks leaves exactly the one-process gradient."""
+
+    @staticmethod
+    def forward(ctx, x, group):
+        ctx.group = group
+        ctx.rows = x.shape[0]
+        parts = [torch.empty_like(x) for _ in range(dist.get_world_size(group))]
+        dist.all_gather(parts, x.contiguous(), group=group)
+        return torch.cat(parts, 0)
+
+    @staticmethod
+    def backward(ctx, grad):
+        grad = grad.contiguous()
+        dist.all_reduce(grad, group=ctx.group)
+        rank = dist.get_rank(ctx.group)
+        return grad[rank * ctx.rows:(rank + 1) * ctx.rows], None
+
+
+class _GlobalBatchNorm(torch.autograd.Function):
+    """Training-mode BatchNorm over the batch of every rank (two all-reduced passes, like
+    nn.SyncBatchNorm, which refuses CPU tensors). Returns y and the global mean, biased
+    variance and element count per channel."""
+
+    @staticmethod
+    def forward(ctx, x, weight, bias, eps, group):
+        c = x.shape[1]
+        sums = torch.cat([x.sum(dim=(0, 2, 3)), x.new_tensor([x.numel() // c])])
+        dist.all_reduce(sums, group=group)
+        count = sums[c]
+        mean = sums[:c] / count
+        centred = x - mean.view(1, c, 1, 1)
+        squares = (centred * centred).sum(dim=(0, 2, 3))
+        dist.all_reduce(squares, group=group)
+        var = squares / count
+        invstd = torch.rsqrt(var + eps)
+        xhat = centred * invstd.view(1, c, 1, 1)
+        ctx.save_for_backward(xhat, weight, invstd)
+        ctx.count = count
+        ctx.group = group
+        ctx.mark_non_differentiable(mean, var, count)
+        return xhat * weight.view(1, c, 1, 1) + bias.view(1, c, 1, 1), mean, var, count
+
+    @staticmethod
+    def backward(ctx, dy, _mean, _var, _count):
+        xhat, weight, invstd = ctx.saved_tensors
+        c = xhat.shape[1]
+        local = torch.cat([dy.sum(dim=(0, 2, 3)), (dy * xhat).sum(dim=(0, 2, 3))])
+        # This rank's share of dgamma and dbeta; DDP averages the ranks' shares.
+        dbeta, dgamma = local[:c].clone(), local[c:].clone()
+        dist.all_reduce(local, group=ctx.group)
+        sum_dy, sum_dy_xhat = local[:c].view(1, c, 1, 1), local[c:].view(1, c, 1, 1)
+        n = ctx.count
+        dx = (weight * invstd).view(1, c, 1, 1) / n * (n * dy - sum_dy - xhat * sum_dy_xhat)
+        return dx, dgamma, dbeta, None, None
+
+
+class GlobalBatchNorm2d(nn.BatchNorm2d):
+    """nn.BatchNorm2d whose training statistics cover every rank's batch (CPU processes)."""
+
+    group = None
+
+    def forward(self, x):
+        if not self.training:
+            return super().forward(x)
+        y, mean, var, count = _GlobalBatchNorm.apply(x, self.weight, self.bias, self.eps, self.group)
+        with torch.no_grad():
+            self.running_mean.mul_(1 - self.momentum).add_(mean, alpha=self.momentum)
+            self.running_var.mul_(1 - self.momentum).add_(var * count / (count - 1), alpha=self.momentum)
+            self.num_batches_tracked.add_(1)
+        return y
+
+
+def use_global_batchnorm(module, group):
+    """Swaps every nn.BatchNorm2d for a GlobalBatchNorm2d with the same state (same names)."""
+    for name, child in module.named_children():
+        if isinstance(child, nn.BatchNorm2d) and not isinstance(child, GlobalBatchNorm2d):
+            replacement = GlobalBatchNorm2d(child.num_features, child.eps, child.momentum)
+            # The same parameter and buffer objects, so the optimizer keeps updating them.
+            replacement.weight, replacement.bias = child.weight, child.bias
+            replacement.running_mean, replacement.running_var = child.running_mean, child.running_var
+            replacement.num_batches_tracked = child.num_batches_tracked
+            replacement.group = group
+            setattr(module, name, replacement)
+        else:
+            use_global_batchnorm(child, group)
+    return module
+
+
+# ---------------------------------------------------------------------------------------------
+# The job folder written by `jigclu export-job`: job.json, manifest.tsv, init.safetensors, golden/.
+
+MANIFEST_COLUMNS = ["index", "root", "path", "sha256", "bytes", "width", "height"]
+
+
+class JobError(Exception):
+    """A problem with the job or its images, said so a person can fix it."""
+
+
+def sha256_of(path):
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def load_job(job_dir):
+    path = os.path.join(job_dir, "job.json")
+    if not os.path.exists(path):
+        raise JobError("%s has no job.json: give the folder `jigclu export-job` wrote (--job)" % job_dir)
+    with open(path) as f:
+        job = json.load(f)
+    if job.get("format") != JOB_FORMAT:
+        raise JobError("%s is not a JigClu job (format %r, expected %r)" % (path, job.get("format"), JOB_FORMAT))
+    return job
+
+
+def parse_roots(pairs, job):
+    """The job's root folders, with `--root r0=/data/photos` remapping them on this machine."""
+    roots = {alias: folder for alias, folder in job["roots"].items()}
+    for pair in pairs or []:
+        alias, sep, folder = pair.partition("=")
+        if not sep or alias not in roots:
+            raise JobError("--root %s: give ALIAS=FOLDER with an alias of job.json's roots (%s)" % (pair, ", ".join(sorted(roots))))
+        roots[alias] = folder
+    return roots
+
+
+def read_manifest(job_dir, job, roots):
+    """Every image in the app's order: (absolute path, sha256, bytes, width, height)."""
+    path = os.path.join(job_dir, job["manifest"]["file"])
+    if sha256_of(path) != job["manifest"]["sha256"]:
+        raise JobError("%s was changed after the export (its sha256 is not job.json's): export the job again" % path)
+    rows = []
+    with open(path, encoding="utf-8") as f:
+        header = f.readline().rstrip("\n").split("\t")
+        if header != MANIFEST_COLUMNS:
+            raise JobError("%s: the header is not %s" % (path, "\t".join(MANIFEST_COLUMNS)))
+        for number, line in enumerate(f, start=2):
+            index, root, rel, digest, size, width, height = line.rstrip("\n").split("\t")
+            if int(index) != len(rows):
+                raise JobError("%s line %d: index %s out of order" % (path, number, index))
+            rows.append((os.path.join(roots[root], *rel.split("/")), digest, int(size), int(width), int(height)))
+    if len(rows) != job["imageCount"]:
+        raise JobError("%s lists %d images, job.json says %d" % (path, len(rows), job["imageCount"]))
+    return rows
+
+
+def verify_images(rows, mode, threads=8):
+    """A missing or changed image is an error naming it (never dropped: the batch order counts them)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    def check(row):
+        path, digest, size = row[0], row[1], row[2]
+        if not os.path.isfile(path):
+            return "%s is missing" % path
+        if os.path.getsize(path) != size:
+            return "%s has changed (%d bytes, the export saw %d)" % (path, os.path.getsize(path), size)
+        if mode == "full" and sha256_of(path) != digest:
+            return "%s has changed (its content hash is not the export's)" % path
+        return None
+
+    with ThreadPoolExecutor(threads) as pool:
+        problems = [p for p in pool.map(check, rows) if p]
+    if problems:
+        more = "" if len(problems) <= 5 else " (and %d more)" % (len(problems) - 5)
+        raise JobError("%d of %d images cannot be used: %s%s. Restore them, or map their folder with --root ALIAS=FOLDER; "
+                       "the batch order depends on every image, so none is skipped." % (len(problems), len(rows), "; ".join(problems[:5]), more))
+
+
+def cached_size(width, height, max_short):
+    """The app's pre-resize (main/data/decode.ts): shorter side at most max_short, never upscaled."""
+    shorter = min(width, height)
+    if shorter <= max_short:
+        return width, height
+    scale = max_short / shorter
+    return max(1, int(math.floor(width * scale + 0.5))), max(1, int(math.floor(height * scale + 0.5)))
+
+
+def load_image(row, max_short):
+    """One image as the app caches it: EXIF orientation, alpha on white, RGB, the pre-resize
+    (Lanczos, as the app's sharp resize), then floats in [0, 1] as [h, w, 3]."""
+    from PIL import Image, ImageOps
+
+    path, _, _, width, height = row
+    with Image.open(path) as opened:
+        image = ImageOps.exif_transpose(opened)
+        if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
+            rgba = image.convert("RGBA")
+            image = Image.new("RGB", rgba.size, (255, 255, 255))
+            image.paste(rgba, mask=rgba.split()[3])
+        else:
+            image = image.convert("RGB")
+        if image.size != (width, height):
+            raise JobError("%s is %dx%d, the export saw %dx%d: it has changed" % (path, image.size[0], image.size[1], width, height))
+        size = cached_size(width, height, max_short)
+        if size != image.size:
+            image = image.resize(size, Image.LANCZOS)
+        return to_float_image(image.tobytes(), size[0], size[1])
+
+
+class StepBatches(torch.utils.data.Dataset):
+    """Item i = global step first + i: this rank's montages and the whole batch's labels."""
+
+    def __init__(self, rows, config, steps, first, count, rank, world, cache):
+        self.rows, self.config, self.steps, self.first, self.count = rows, config, steps, first, count
+        self.rank, self.world, self.cache_limit = rank, world, cache
+        self.cache = {}
+
+    def __len__(self):
+        return self.count
+
+    def image(self, index):
+        if index not in self.cache:
+            if len(self.cache) >= self.cache_limit:
+                self.cache.pop(next(iter(self.cache)))
+            self.cache[index] = load_image(self.rows[index], 2 * self.config["crop"])
+        return self.cache[index]
+
+    def __getitem__(self, i):
+        step = self.first + i
+        config = self.config
+        epoch, b = divmod(step, self.steps)
+        indices = batch_indices(config["seed"], config["batch"], len(self.rows), epoch, b)
+        sizes = [cached_size(self.rows[k][3], self.rows[k][4], 2 * config["crop"]) for k in indices]
+        draws = draw_batch(sizes, config["grid"], config["cross"], Rng(seed_of(config["seed"], epoch, b)), REFERENCE_AUGMENTATION)
+        per_rank = config["batch"] // self.world
+        first = self.rank * per_rank
+        cells = config["grid"] ** 2
+        needed = {draws["permutation"][slot] // cells for slot in range(first * cells, (first + per_rank) * cells)}
+        images = {image: self.image(indices[image]) for image in needed}
+        montages = render_montages(images, draws, config["grid"], config["crop"], first, per_rank)
+        return step, montages, torch.tensor(draws["cluster"]), torch.tensor(draws["location"])
+
+
+# ---------------------------------------------------------------------------------------------
+# Training.
+
+
+def log(message, rank=0):
+    if rank == 0:
+        print("[jigclu %s] %s" % (time.strftime("%H:%M:%S"), message), file=sys.stderr, flush=True)
+
+
+def whole_safetensors(path):
+    """True when the file is as long as its header says (a checkpoint cut off by a crash is not)."""
+    try:
+        with open(path, "rb") as f:
+            (length,) = struct.unpack("<Q", f.read(8))
+            header = json.loads(f.read(length).decode("utf-8"))
+        end = max([entry["data_offsets"][1] for name, entry in header.items() if name != "__metadata__"] or [0])
+        return os.path.getsize(path) == 8 + length + end
+    except (OSError, ValueError, KeyError, struct.error):
+        return False
+
+
+def latest_checkpoint(out):
+    """The newest whole checkpoint of an output folder; cut-off ones are renamed *.damaged."""
+    folder = os.path.join(out, "checkpoints")
+    if not os.path.isdir(folder):
+        return None
+    for name in sorted((n for n in os.listdir(folder) if n.startswith("step-") and n.endswith(".safetensors")), reverse=True):
+        path = os.path.join(folder, name)
+        if whole_safetensors(path):
+            return path
+        os.replace(path, path + ".damaged")
+        log("%s is cut off (a crash while writing it): set aside as %s.damaged" % (name, name))
+    return None
+
+
+def write_json(path, value):
+    tmp = "%s.%d.tmp" % (path, os.getpid())
+    with open(tmp, "w") as f:
+        json.dump(value, f, indent=2)
+    os.replace(tmp, path)
+
+
+def train(args):
+    job_dir = os.path.abspath(args.job)
+    job = load_job(job_dir)
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    rank = int(os.environ.get("RANK", "0"))
+    local_rank = int(os.environ.get("LOCAL_RANK", "0"))
+    cuda = args.device == "cuda" or (args.device == "auto" and torch.cuda.is_available())
+    device = torch.device("cuda", local_rank) if cuda else torch.device("cpu")
+    if cuda:
+        torch.cuda.set_device(device)
+    if world > 1:
+        dist.init_process_group("nccl" if cuda else "gloo")
+    config = dict(job["config"])
+    if args.epochs:
+        config["epochs"] = args.epochs
+    if config["batch"] % world:
+        raise JobError("a batch of %d montages cannot be split over %d processes: use a process count that divides it" % (config["batch"], world))
+    out = os.path.abspath(args.out)
+    problem = None
+    if rank == 0:
+        try:
+            os.makedirs(os.path.join(out, "checkpoints"), exist_ok=True)
+            roots = parse_roots(args.root, job)
+            rows = read_manifest(job_dir, job, roots)
+            log("checking %d images (%s)..." % (len(rows), "size and content hash" if args.verify == "full" else "size"))
+            verify_images(rows, args.verify)
+        except (JobError, OSError) as error:
+            problem = str(error)
+    if world > 1:
+        shared = [problem]
+        dist.broadcast_object_list(shared, src=0)
+        problem = shared[0]
+    if problem:
+        raise JobError(problem)
+    rows = read_manifest(job_dir, job, parse_roots(args.root, job))
+    steps = steps_per_epoch(len(rows), config["batch"])
+    if steps != job["stepsPerEpoch"]:
+        raise JobError("%d images make %d steps per epoch, job.json says %d" % (len(rows), steps, job["stepsPerEpoch"]))
+    torch.manual_seed(0)
+    model = JigCluNet(config)
+    optimizer = make_optimizer(model, config)
+    resume = latest_checkpoint(out)
+    if resume:
+        tensors, metadata = read_safetensors(resume)
+        if metadata.get("jobId") != job["jobId"]:
+            raise JobError("%s holds checkpoints of another job (%s): give an empty --out folder" % (out, metadata.get("jobId")))
+        load_torch_layout(model, optimizer, {k: app_to_torch(v) for k, v in tensors.items()}, resume)
+        position = json.loads(metadata["position"])
+        log("resuming from %s (epoch %d, step %d)" % (os.path.basename(resume), position["epoch"], position["globalStep"]), rank)
+    else:
+        tensors, _ = read_safetensors(os.path.join(job_dir, job["init"]["file"]))
+        load_torch_layout(model, optimizer, tensors, job["init"]["file"])
+        position = dict(job["start"])
+    model.to(device)
+    for state in optimizer.state.values():
+        if "momentum_buffer" in state:
+            state["momentum_buffer"] = state["momentum_buffer"].to(device)
+    engine = "torch DDP x %d" % world
+    gather = None
+    net = model
+    if world > 1:
+        if cuda:
+            model = nn.SyncBatchNorm.convert_sync_batchnorm(model)
+        else:
+            use_global_batchnorm(model, dist.new_group())
+        gather_group = dist.new_group()
+        gather = lambda rows_: _GatherRows.apply(rows_, gather_group)  # noqa: E731
+        net = nn.parallel.DistributedDataParallel(model, device_ids=[local_rank] if cuda else None, broadcast_buffers=False)
+    total_steps = steps * config["epochs"]
+    first = position["globalStep"]
+    if first >= total_steps:
+        raise JobError("the job starts at epoch %d and --epochs is %d: nothing to train; give --epochs more than %d (the schedule's length in all)" % (
+            position["epoch"], config["epochs"], position["epoch"]))
+    if rank == 0:
+        for name in ("job.json", job["manifest"]["file"]):
+            with open(os.path.join(job_dir, name), "rb") as src, open(os.path.join(out, name), "wb") as dst:
+                dst.write(src.read())
+        metrics_path = os.path.join(out, "metrics.jsonl")
+        kept = []
+        if os.path.exists(metrics_path):
+            with open(metrics_path) as f:
+                kept = [line for line in f if line.strip() and json.loads(line)["step"] <= first]
+        with open(metrics_path, "w") as f:
+            f.writelines(kept)
+    status = {"format": TRAINER_FORMAT, "jobId": job["jobId"], "engine": engine, "worldSize": world, "device": str(device), "torch": torch.__version__,
+              "python": sys.version.split()[0], "startedAt": datetime.datetime.utcnow().isoformat() + "Z", "status": "running", "position": position, "epochs": config["epochs"]}
+    if rank == 0:
+        write_json(os.path.join(out, "trainer.json"), status)
+    log("%s on %s: %d images, batch %d (%d montages per process), %d steps per epoch, epochs %d..%d" % (
+        engine, device, len(rows), config["batch"], config["batch"] // world, steps, position["epoch"] + 1, config["epochs"]), rank)
+    dataset = StepBatches(rows, config, steps, first, max(0, total_steps - first), rank, world, args.cache)
+    loader = torch.utils.data.DataLoader(dataset, batch_size=None, num_workers=args.workers)
+    extra = {"jobId": job["jobId"], "engine": engine, "files": str(len(rows))}
+
+    def checkpoint(kind):
+        path = os.path.join(out, "checkpoints", "step-%08d.safetensors" % position["globalStep"])
+        save_app_checkpoint(path, model, optimizer, config, position, dict(extra, kind=kind))
+        names = sorted(n for n in os.listdir(os.path.join(out, "checkpoints")) if n.startswith("step-"))
+        for old in names[:max(0, len(names) - config["keepCheckpoints"])]:
+            os.remove(os.path.join(out, "checkpoints", old))
+
+    net.train()
+    started = time.time()
+    last = time.time()
+    for step, montages, cluster_labels, location_labels in loader:
+        assert step == position["globalStep"]
+        epoch = position["epoch"]
+        lr = learning_rate_at(config, epoch)
+        for group in optimizer.param_groups:
+            group["lr"] = lr
+        x = montages.permute(0, 3, 1, 2).contiguous().to(device)
+        z, logits = net(x, gather) if gather else net(x)
+        total, cluster, location, location_accuracy, cluster_accuracy = jigclu_losses(z, logits, cluster_labels.to(device), location_labels.to(device), config)
+        optimizer.zero_grad(set_to_none=True)
+        total.backward()
+        optimizer.step()
+        position["globalStep"] += 1
+        position["stepInEpoch"] += 1
+        if position["stepInEpoch"] >= steps:
+            position["epoch"] += 1
+            position["stepInEpoch"] = 0
+        now = time.time()
+        values = [v.item() for v in (total, cluster, location, location_accuracy, cluster_accuracy)]
+        if not math.isfinite(values[0]):
+            raise JobError("the loss became %r at step %d: lower the learning rate and resume from the last checkpoint" % (values[0], position["globalStep"]))
+        if rank == 0:
+            metric = {"step": position["globalStep"], "epoch": epoch, "total": values[0], "cluster": values[1], "location": values[2], "lr": lr,
+                      "imagesPerSecond": config["batch"] / max(1e-9, now - last), "locationAccuracy": values[3], "clusterAccuracy": values[4]}
+            with open(os.path.join(out, "metrics.jsonl"), "a") as f:
+                f.write(json.dumps(metric) + "\n")
+            epoch_ended = position["stepInEpoch"] == 0
+            if epoch_ended or position["globalStep"] % config["checkpointEvery"] == 0:
+                checkpoint("final" if position["globalStep"] == total_steps else "epoch" if epoch_ended else "step")
+            if epoch_ended:
+                log("epoch %d/%d: loss %.4f (cluster %.4f, location %.4f), %.1f images/s" % (position["epoch"], config["epochs"], values[0], values[1], values[2], metric["imagesPerSecond"]))
+        last = now
+    if rank == 0:
+        status.update(status="finished", position=position, finishedAt=datetime.datetime.utcnow().isoformat() + "Z", seconds=time.time() - started)
+        write_json(os.path.join(out, "trainer.json"), status)
+        log("finished at epoch %d, step %d; checkpoints in %s" % (position["epoch"], position["globalStep"], os.path.join(out, "checkpoints")))
+    if world > 1:
+        dist.barrier()
+        dist.destroy_process_group()
+
+
+# ---------------------------------------------------------------------------------------------
+# selftest: the app-made batches in golden/ against this machine's torch, before a long run.
+
+
+def selftest(args):
+    job_dir = os.path.abspath(args.job)
+    job = load_job(job_dir)
+    config = job["config"]
+    with open(os.path.join(job_dir, "golden", "golden.json")) as f:
+        golden = json.load(f)
+    script_hash = sha256_of(os.path.abspath(__file__))
+    if script_hash != job["trainer"]["sha256"]:
+        print("note: this trainer's sha256 differs from the one the app exported (%s)" % job["trainer"]["sha256"][:12])
+    init, _ = read_safetensors(os.path.join(job_dir, job["init"]["file"]))
+    tolerance = golden["tolerance"]
+    failures = []
+    rows = None
+    if not args.skip_files:
+        rows = read_manifest(job_dir, job, parse_roots(args.root, job))
+    for case in golden["batches"]:
+        tensors, _ = read_safetensors(os.path.join(job_dir, "golden", case["file"]))
+        label = "batch %d of epoch %d (%d images)" % (case["batchIndex"], case["epoch"], len(case["indices"]))
+        # The loss of the app's montages with the start weights, in training mode, as the app computed it.
+        model = JigCluNet(config)
+        load_torch_layout(model, None, init, job["init"]["file"])
+        model.train()
+        x = tensors["montages"].permute(0, 3, 1, 2).contiguous()
+        cluster_labels = tensors["cluster"].long()
+        location_labels = tensors["location"].long()
+        with torch.no_grad():
+            z, logits = model(x)
+            losses = jigclu_losses(z, logits, cluster_labels, location_labels, config)[:3]
+        for name, got in zip(("total", "cluster", "location"), losses):
+            want = case["losses"][name]
+            if abs(got.item() - want) > tolerance * max(1.0, abs(want)):
+                failures.append("%s: %s loss %.6f here, %.6f in the app" % (label, name, got.item(), want))
+        # The data port: the same batch drawn and rendered here from the app's cached pixels.
+        images = [to_float_image(bytes(_tensor_bytes(tensors["image.%d" % k])), case["sizes"][k][0], case["sizes"][k][1]) for k in range(len(case["indices"]))]
+        draws = draw_batch([tuple(s) for s in case["sizes"]], config["grid"], config["cross"], Rng(seed_of(config["seed"], case["epoch"], case["batchIndex"])), REFERENCE_AUGMENTATION)
+        if draws["permutation"] != tensors["permutation"].tolist() or draws["cluster"] != cluster_labels.tolist() or draws["location"] != location_labels.tolist():
+            failures.append("%s: the permutation or labels drawn here differ from the app's" % label)
+        else:
+            montages = render_montages(images, draws, config["grid"], config["crop"], 0, len(images))
+            worst = (montages - tensors["montages"]).abs().max().item()
+            if worst > tolerance:
+                failures.append("%s: montages differ from the app's by up to %.2g" % (label, worst))
+        # Decoding: this machine's PIL and the app's sharp give about the same cached pixels.
+        if rows is not None:
+            for k, index in enumerate(case["indices"]):
+                here = load_image(rows[index], 2 * config["crop"])
+                if list(here.shape[:2]) != [case["sizes"][k][1], case["sizes"][k][0]]:
+                    failures.append("%s: image %d decodes to %dx%d here, %dx%d in the app" % (label, index, here.shape[1], here.shape[0], case["sizes"][k][0], case["sizes"][k][1]))
+                    continue
+                levels = ((here - images[k]).abs().mean() * 255).item()
+                if levels > golden["decodeLevels"]:
+                    failures.append("%s: %s decodes %.1f levels away from the app's pixels on average" % (label, rows[index][0], levels))
+        print("%s: losses %s" % (label, " ".join("%.5f" % v.item() for v in losses)))
+    if failures:
+        print("selftest FAILED:\n  " + "\n  ".join(failures))
+        return 1
+    print("selftest passed: %d app-made batches give the app's losses (to %g) and montages%s, with torch %s" % (
+        len(golden["batches"]), tolerance, "" if args.skip_files else ", and the images decode as in the app", torch.__version__))
+    return 0
+
+
+# ---------------------------------------------------------------------------------------------
+# convert: a PyTorch .pth / .pth.tar (torchvision state dict or a reference JigClu checkpoint)
+# to safetensors, for `jigclu import-weights` (the app cannot read Python pickles).
+
+
+def convert(args):
+    loaded = torch.load(args.input, map_location="cpu")
+    state = loaded.get("state_dict", loaded) if isinstance(loaded, dict) else None
+    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+        raise JobError("%s holds no state dict of tensors (a dict, or a dict with 'state_dict')" % args.input)
+    tensors = [(name, t.float() if t.is_floating_point() else t.long()) for name, t in state.items()]
+    write_safetensors(args.output, tensors, {"source": os.path.basename(args.input), "converted_by": "jigclu_ddp.py convert"})
+    print("wrote %s: %d tensors" % (args.output, len(tensors)))
+    return 0
+
+
+def main(argv=None):
+    argv = list(sys.argv[1:] if argv is None else argv)
+    command = argv.pop(0) if argv and argv[0] in ("train", "selftest", "convert") else "train"
+    here = os.path.dirname(os.path.abspath(__file__))
+    parser = argparse.ArgumentParser(prog="jigclu_ddp.py %s" % command, description=__doc__.split("\n\n")[0])
+    if command == "convert":
+        parser.add_argument("input", help="a .pth / .pth.tar / .pt file (torch.load)")
+        parser.add_argument("output", help="the .safetensors file to write")
+    else:
+        parser.add_argument("--job", default=here, help="the job folder (default: the folder of this script)")
+        parser.add_argument("--root", action="append", metavar="ALIAS=FOLDER", help="where a root of job.json is on this machine (repeatable)")
+    if command == "train":
+        parser.add_argument("--out", required=True, help="the output folder: checkpoints/, metrics.jsonl, trainer.json (a rerun resumes from it)")
+        parser.add_argument("--epochs", type=int, help="train to this many epochs in all (the schedule's length; default: the job's)")
+        parser.add_argument("--workers", type=int, default=2, help="data loader processes per training process (0: in the training process)")
+        parser.add_argument("--cache", type=int, default=4096, help="decoded images kept per data loader process")
+        parser.add_argument("--verify", choices=["full", "size"], default="full", help="check every image's size and content hash (full) or size only")
+        parser.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
+    if command == "selftest":
+        parser.add_argument("--skip-files", action="store_true", help="check the golden batches only, not the decoding of the images")
+    args = parser.parse_args(argv)
+    try:
+        if command == "convert":
+            return convert(args)
+        if command == "selftest":
+            return selftest(args)
+        train(args)
+        return 0
+    except JobError as error:
+        print("error: %s" % error, file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -7,6 +7,7 @@ import { defaultClusterCount, distanceMetrics, type DistanceMetric } from '../co
 import type { PretrainConfig } from '../common/pretrain-config';
 import { listImageFiles } from '../data/files';
 import { addEngineOptions, engineSummary, startEngine, type EngineFlags } from './engine-options';
+import { onCpuEngine } from '../engine/backend';
 import { embedFiles } from '../engine/compute-jobs';
 import { kmeans } from '../engine/kmeans';
 import { JigCluTrainer } from '../engine/trainer';
@@ -119,7 +120,7 @@ export function registerClusterCommands(program: Command): void {
       const k = options.k ?? defaultClusterCount(n);
       if (k < 2 || k > n) throw new Error(`--k must be between 2 and the number of images (${n}).`);
       const started = performance.now();
-      const result = kmeans(embedded.vectors, n, embedded.dim, { k, seed: options.seed, metric: options.metric });
+      const result = await onCpuEngine(() => kmeans(embedded.vectors, n, embedded.dim, { k, seed: options.seed, metric: options.metric }));
       const lines = ['path,cluster,distance'];
       embedded.files.forEach((file, i) => lines.push(`${csvField(file)},${result.assignments[i]},${result.distances[i]!.toPrecision(6)}`));
       fs.writeFileSync(path.resolve(options.out), `${lines.join('\n')}\n`);

@@ -124,7 +124,7 @@ export function registerPretrainCommands(program: Command): void {
       try {
         const base = resumeFrom ? JigCluTrainer.readMetadata(fs.readFileSync(resumeFrom)).config : undefined;
         config = base
-          ? resolvePretrainConfig(base.preset, { ...base, epochs: options.epochs ?? base.epochs })
+          ? resolvePretrainConfig(base.preset, { ...base, epochs: options.epochs ?? base.epochs, engine: options.engine !== 'auto' ? options.engine : base.engine })
           : resolvePretrainConfig(options.preset, overrides, files.length);
       } catch (error) {
         if (error instanceof ConfigError) throw new Error(`invalid setting ${error.message}`, { cause: error });
@@ -186,7 +186,7 @@ export function registerPretrainCommands(program: Command): void {
             (outcome.rejected.length ? ` (${outcome.rejected.length} files skipped)` : '') +
             (outcome.lastLosses ? `; last loss ${outcome.lastLosses.total.toFixed(4)}` : '') +
             (outcome.training.steps > 0
-              ? `; ${outcome.training.steps} steps in ${outcome.training.seconds.toFixed(1)} s of training, ${((outcome.training.steps * config.batch) / outcome.training.seconds).toFixed(1)} images/s (${outcome.training.dataWaitSeconds.toFixed(1)} s of it waiting for a batch after the first)`
+              ? `; ${outcome.training.steps} steps in ${outcome.training.seconds.toFixed(1)} s of training, ${((outcome.training.steps * config.batch) / outcome.training.seconds).toFixed(1)} images/s (${outcome.training.dataWaitSeconds.toFixed(1)} s of it waiting for a batch after the first; ${(outcome.training.cpuSeconds / outcome.training.seconds).toFixed(2)} cores busy on average)`
               : '') +
             `.\nCheckpoint: ${outcome.lastCheckpoint ?? 'none written'}`,
         );
@@ -207,7 +207,7 @@ export function registerPretrainCommands(program: Command): void {
       const checkpoint = resolveCheckpointArgument(checkpointArg);
       const trainer = JigCluTrainer.deserialize(fs.readFileSync(checkpoint), { convGrad: 'native' });
       if (options.format === 'torch') {
-        const file = exportTorchBackbone(trainer.model.backbone, path.resolve(options.out), { sourceCheckpoint: path.basename(checkpoint), step: trainer.position.globalStep });
+        const file = await exportTorchBackbone(trainer.model.backbone, path.resolve(options.out), { sourceCheckpoint: path.basename(checkpoint), step: trainer.position.globalStep });
         trainer.dispose();
         console.log(`Backbone written to ${file} (torchvision ${trainer.config.arch} names${trainer.config.width === 1 ? '' : `, width x${trainer.config.width}: not torchvision's standard width`})`);
         return;
@@ -238,7 +238,7 @@ export function registerPretrainCommands(program: Command): void {
       const started = performance.now();
       const train = await loadLabelledSet(options.train, size);
       const test = await loadLabelledSet(options.test, size, train.classNames);
-      const accuracy = knnEvaluate(backbone, train, test, convGrad, options.k, options.t);
+      const accuracy = await knnEvaluate(backbone, train, test, convGrad, options.k, options.t);
       dispose();
       const what = options.randomInit ? `random-init ${config.arch} x${config.width}` : path.basename(checkpoint!);
       console.log(

@@ -2,8 +2,9 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Command, InvalidArgumentError } from 'commander';
 import type { AppInfo } from '../common/api-contract';
-import { engineLabels, threadsLabel } from '../common/engine';
+import { engineDisplayName, threadsLabel } from '../common/engine';
 import { startCore } from '../core';
+import { releaseWebGpu } from '../engine/webgpu';
 import { defaultDataDir } from '../paths';
 import { startBrowserHost } from '../server/host';
 import { registerClusterCommands } from './cluster-commands';
@@ -11,6 +12,7 @@ import { registerFinetuneCommands } from './finetune-commands';
 import { registerLibraryCommands } from './library-commands';
 import { registerPretrainCommands } from './pretrain-commands';
 import { registerSampleCommand } from './sample-command';
+import { registerScaleoutCommands } from './scaleout-commands';
 import { appVersion } from '../version';
 
 /** The built renderer, beside the built entry points (out/main -> out/renderer). */
@@ -33,13 +35,17 @@ export function formatAppInfo(info: AppInfo): string {
     `Data folder:   ${info.dataDir}${info.readOnly ? ' (read-only: what it holds is shown; commands that change it are refused)' : ''}`,
     `Database:      ${info.databasePath} (schema ${info.schemaVersion}, SQLite ${info.versions.sqlite})`,
     `Platform:      ${info.platform} ${info.arch}, Node ${info.versions.node}`,
-    `Engine:        ${info.engine.chosen} — ${engineLabels[info.engine.chosen]}${info.engine.threads ? `, ${threadsLabel(info.engine.threads)}` : ''}`,
+    `Engine:        ${info.engine.chosen} — ${engineDisplayName(info.engine)}${info.engine.threads ? `, ${threadsLabel(info.engine.threads)}` : ''}`,
   ];
   if (info.engine.fallbackReason) lines.push(`               ${info.engine.fallbackReason}`);
+  if (info.engine.gpu && info.engine.gpu.issue !== 'ok') {
+    lines.push(`GPU:           ${info.engine.gpu.reason}`);
+    if (info.engine.gpu.install) lines.push(`               To use it: ${info.engine.gpu.install}`);
+  }
   lines.push('Engines (best first):');
   for (const candidate of info.engine.candidates) {
     lines.push(`  ${candidate.available ? 'yes' : 'no '}  ${candidate.name.padEnd(14)} ${candidate.reason}`);
-    if (!candidate.available && candidate.remedy) lines.push(`       ${''.padEnd(14)} To use it: ${candidate.remedy}`);
+    if ((!candidate.available || candidate.onlyWhenAsked) && candidate.remedy) lines.push(`       ${''.padEnd(14)} ${candidate.onlyWhenAsked ? 'For a hardware GPU' : 'To use it'}: ${candidate.remedy}`);
   }
   return lines.join('\n');
 }
@@ -109,6 +115,7 @@ export function buildProgram(): Command {
     });
 
   registerPretrainCommands(program);
+  registerScaleoutCommands(program);
   registerSampleCommand(program);
   registerLibraryCommands(program);
   registerClusterCommands(program);
@@ -134,5 +141,8 @@ export async function runCli(argv: string[]): Promise<void> {
   } catch (error) {
     console.error(`jigclu: ${cliErrorMessage(error)}`);
     process.exitCode = 1;
+  } finally {
+    // A WebGPU device keeps the process alive (and a core polling): let it go.
+    releaseWebGpu();
   }
 }

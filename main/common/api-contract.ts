@@ -67,6 +67,7 @@ import {
   type RunEvent,
   type RunInfo,
 } from './runs';
+import { jobExportSchema, jobImportSchema, weightsImportSchema, type JobImportResult, type WeightsImportResult } from './scaleout';
 import { settingsPatchSchema, type Settings } from './settings';
 import type { TaskInfo } from './tasks';
 
@@ -481,6 +482,21 @@ export const calls = {
     args: backboneExportSchema,
     result: returns<{ path: string; files: string[] }>(),
     summary: 'Writes a backbone as safetensors with torchvision ResNet names (or as TF.js weights) into a new folder under the destination.',
+  }),
+  jobExport: defineCall({
+    args: jobExportSchema,
+    result: returns<{ task: TaskInfo; path: string }>(),
+    summary: "Starts exporting a run's checkpoint as a PyTorch DDP job folder for torchrun (job.json, manifest, init weights, trainer, run.sh, golden batches) under the destination.",
+  }),
+  jobImport: defineCall({
+    args: jobImportSchema,
+    result: returns<JobImportResult>(),
+    summary: "Imports a DDP job's output folder as a new run that remembers its parent run and step and the engine, with its checkpoints and curves.",
+  }),
+  weightsImport: defineCall({
+    args: weightsImportSchema,
+    result: returns<WeightsImportResult>(),
+    summary: 'Imports a torchvision ResNet state dict or a reference JigClu checkpoint (safetensors; .pth with Python torch) as a run at step 0 on library folders.',
   }),
   firstRunInfo: defineCall({
     args: noArgs,

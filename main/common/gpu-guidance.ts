@@ -19,6 +19,8 @@ export type GpuIssue =
   | 'wrong-cuda'
   /** cuDNN is missing or the wrong version. */
   | 'wrong-cudnn'
+  /** Training runs on the GPU through the webgpu engine (tfjs-node-gpu is not in use). */
+  | 'webgpu'
   /** The settings force a CPU engine. */
   | 'forced-cpu'
   /** Any other failure to load or run. */

@@ -266,3 +266,35 @@ export function parseStoredPretrainConfig(stored: unknown): PretrainConfig {
   }
   return pretrainConfigSchema.parse(raw);
 }
+
+/**
+ * The largest single feature map of a training step in bytes: the stem's output, or layer1's for
+ * ResNet-50 (4x the channels at a quarter of the pixels). On WebGPU each tensor is one buffer,
+ * and one larger than the adapter's binding limit fails validation (tfjs then reads zeros).
+ */
+export function largestActivationBytes(config: Pick<PretrainConfig, 'arch' | 'width' | 'grid' | 'crop' | 'batch'>): number {
+  const size = config.grid * config.crop;
+  const ch = (c: number) => Math.max(1, Math.round(c * config.width));
+  const stem = Math.ceil(size / 2) ** 2 * ch(64);
+  const layer1 = Math.ceil(size / 4) ** 2 * ch(64) * (config.arch === 'resnet50' ? 4 : 1);
+  return 4 * config.batch * Math.max(stem, layer1, size * size * 3);
+}
+
+/** The adapter limits that bound a WebGPU batch, in bytes. */
+export interface GpuBufferLimits {
+  maxBufferSize: number;
+  maxStorageBufferBindingSize: number;
+}
+
+/**
+ * Why a run's batch does not fit the WebGPU adapter's buffer limits (undefined when it fits),
+ * naming the batch size, the limit and the largest batch that fits.
+ */
+export function gpuBatchProblem(config: Pick<PretrainConfig, 'arch' | 'width' | 'grid' | 'crop' | 'batch'>, limits: GpuBufferLimits): string | undefined {
+  const limit = Math.min(limits.maxBufferSize, limits.maxStorageBufferBindingSize);
+  const bytes = largestActivationBytes(config);
+  if (bytes <= limit) return undefined;
+  const perImage = bytes / config.batch;
+  const fits = Math.floor(limit / perImage);
+  return `A batch of ${config.batch} needs a ${Math.ceil(bytes / 2 ** 20)} MiB feature map, over the GPU adapter's limit of ${Math.floor(limit / 2 ** 20)} MiB per buffer: use a batch of at most ${fits}${fits < 2 ? ' (or smaller crops)' : ''}.`;
+}

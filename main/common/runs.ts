@@ -68,6 +68,8 @@ export interface PretrainEstimate {
   totalSteps: number;
   /** Rough training memory (weights, optimizer, activations) in MiB. */
   memoryMb: number | null;
+  /** On the webgpu engine: the largest buffer of a step against the adapter's per-buffer limit, in MiB. */
+  gpuBuffer?: { largestMb: number; limitMb: number };
   /** The engine the run would use, with the reason when it is a fallback. */
   engine: EngineReport;
   /** Time per step and epoch, when measured (or taken from a run of the same shape). */

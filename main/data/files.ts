@@ -1,3 +1,5 @@
+import crypto from 'node:crypto';
+import fs from 'node:fs';
 import { folderClassOf, walkFolder } from './scan';
 
 export interface ListedImage {
@@ -19,4 +21,15 @@ export async function listImageFiles(root: string): Promise<ListedImage[]> {
   return files
     .filter((file) => !/\.(txt|md|json|csv|tsv|xml|html?|py|sh)$/i.test(file.relPath))
     .map((file) => ({ file: file.absPath, className: folderClassOf(file.relPath) ?? '', size: file.size, mtimeMs: file.mtimeMs }));
+}
+
+/** sha256 of a file's content (hex), streamed: the library's content hash. */
+export function fileSha256(file: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const hash = crypto.createHash('sha256');
+    fs.createReadStream(file)
+      .on('data', (chunk) => hash.update(chunk))
+      .on('error', reject)
+      .on('end', () => resolve(hash.digest('hex')));
+  });
 }

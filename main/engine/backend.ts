@@ -9,6 +9,7 @@ import {
 } from '../common/engine';
 import { classifyGpuFailure, forcedCpuGuidance, type GpuGuidance } from '../common/gpu-guidance';
 import { resolveThreads, useWasmThreads, wasmDirectory, wasmStartFailure, wasmThreadsInUse } from './wasm-threads';
+import { probeWebGpu, releaseWebGpu } from './webgpu';
 
 export { wasmDirectory };
 
@@ -145,6 +146,7 @@ export async function probeEngines(requested: EngineName | 'auto' = 'auto', opti
   const candidates: EngineCandidate[] = [];
   const gpu = await probeNative('tfjs-node-gpu', tf);
   candidates.push(gpu);
+  candidates.push(await probeWebGpu(tf));
   // Both native packages register the same 'tensorflow' backend: load the CPU one only when
   // the GPU one did not load.
   candidates.push(
@@ -177,19 +179,26 @@ export function chooseEngine(
   requested: EngineName | 'auto',
   probeMs: number,
 ): EngineReport {
-  const best = engineNames.find((name) => candidates.find((c) => c.name === name)?.available) ?? 'cpu';
+  // A software WebGPU adapter works but is slower than the CPU engines: only when asked for.
+  const best = engineNames.find((name) => candidates.some((c) => c.name === name && c.available && !c.onlyWhenAsked)) ?? 'cpu';
   const gpuCandidate = candidates.find((c) => c.name === 'tfjs-node-gpu');
   // Why the GPU is not the engine in use: the settings force a CPU engine, or what probing it found.
   const gpuFor = (chosen: EngineName): { gpu?: GpuGuidance } => {
     if (chosen === 'tfjs-node-gpu') return {};
-    if (requested !== 'auto' && requested !== 'tfjs-node-gpu') {
+    if (chosen === 'webgpu') {
+      const cuda = gpuCandidate?.guidance;
+      const onGpu = { issue: 'webgpu' as const, reason: `Training runs on the GPU through WebGPU${cuda && cuda.issue !== 'ok' ? `; the CUDA engine is not used: ${cuda.reason}` : '.'}` };
+      return { gpu: onGpu };
+    }
+    const webgpu = candidates.find((c) => c.name === 'webgpu');
+    if (requested !== 'auto' && requested !== 'tfjs-node-gpu' && requested !== 'webgpu') {
       const forced = forcedCpuGuidance(requested);
       const probed = gpuCandidate?.guidance;
       // Forced off, and it would not work anyway: say both, with what to install.
       if (probed && probed.issue !== 'ok') return { gpu: { ...forced, reason: `${forced.reason} Without that: ${probed.reason}`, install: probed.install } };
       return { gpu: forced };
     }
-    return gpuCandidate?.guidance ? { gpu: gpuCandidate.guidance } : {};
+    return gpuCandidate?.guidance ? { gpu: withWebGpu(gpuCandidate.guidance, webgpu) } : {};
   };
   if (requested === 'auto') return { chosen: best, requested, candidates, probeMs, ...gpuFor(best) };
   const wanted = candidates.find((c) => c.name === requested);
@@ -204,9 +213,23 @@ export function chooseEngine(
   };
 }
 
+/**
+ * The GPU guidance when neither GPU engine is used: the CUDA engine's reason, and why WebGPU
+ * found no hardware adapter, with what to install for it (it needs no CUDA).
+ */
+function withWebGpu(cuda: GpuGuidance, webgpu: EngineCandidate | undefined): GpuGuidance {
+  if (!webgpu || cuda.issue === 'ok') return cuda;
+  return {
+    ...cuda,
+    reason: `${cuda.reason} WebGPU (which needs no CUDA): ${webgpu.reason}`,
+    install: webgpu.remedy ? `${webgpu.remedy} Or: ${cuda.install ?? ''}`.trim() : cuda.install,
+  };
+}
+
 /** The tfjs backend name each engine registers. */
 export const backendNames: Record<EngineName, string> = {
   'tfjs-node-gpu': 'tensorflow',
+  webgpu: 'webgpu',
   'tfjs-node': 'tensorflow',
   wasm: 'wasm',
   cpu: 'cpu',
@@ -219,9 +242,32 @@ export const backendNames: Record<EngineName, string> = {
 export async function selectEngine(requested: EngineName | 'auto' = 'auto', options: EngineOptions = {}): Promise<EngineReport> {
   const report = await probeEngines(requested, options);
   const tf = await import('@tensorflow/tfjs-core');
+  // An idle GPU device keeps a core busy (Dawn polls) and the process alive.
+  if (report.chosen !== 'webgpu') releaseWebGpu(tf);
   if (!(await tf.setBackend(backendNames[report.chosen]))) {
     throw new Error(`Could not switch tfjs to the ${report.chosen} engine after probing it.`);
   }
   await tf.ready();
   return report;
+}
+
+/**
+ * Runs `work` on a CPU engine when the current one is webgpu, then switches back. For the
+ * matrix jobs behind clusters and maps (k-means, PCA, UMAP, near-duplicates): they read a
+ * result back every iteration, synchronously, over a few megabytes of features, which the CPU
+ * engines do well and WebGPU in Node cannot do (no synchronous reads). On other engines it just
+ * runs `work`.
+ */
+export async function onCpuEngine<T>(work: () => T | Promise<T>): Promise<T> {
+  const tf = await import('@tensorflow/tfjs-core');
+  const current = tf.getBackend();
+  if (current !== 'webgpu') return work();
+  const cpu = ['tensorflow', 'wasm', 'cpu'].find((name) => tf.findBackend(name) !== null) ?? 'cpu';
+  if (cpu === 'cpu') await import('@tensorflow/tfjs-backend-cpu');
+  if (!(await tf.setBackend(cpu))) throw new Error(`Could not switch to the ${cpu} engine for this job.`);
+  try {
+    return await work();
+  } finally {
+    await tf.setBackend(current);
+  }
 }

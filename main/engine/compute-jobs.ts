@@ -11,6 +11,8 @@ import { confusionMatrix, fineTune, foldSplit, linearProbe, perClassAccuracy, pr
 import { extractFeatures } from './knn';
 import type { ResNet } from './resnet';
 import type { ExportBackboneJob } from './export-jobs';
+import type { ScaleoutExportJob } from './scaleout-job';
+import type { ImportWeightsJob } from './weights-import';
 
 /**
  * Work other than training that needs tfjs, run in a trainer process: embedding images with a
@@ -25,7 +27,9 @@ export type ComputeJob =
   | { kind: 'umap'; features: Float32Array; n: number; dim: number; seed: number }
   | { kind: 'duplicates'; features: Float32Array; n: number; dim: number; threshold: number; metric: DistanceMetric; limit: number }
   | ClassifyJob
-  | ExportBackboneJob;
+  | ExportBackboneJob
+  | ScaleoutExportJob
+  | ImportWeightsJob;
 
 /**
  * Trains a classifier from a few labels on a backbone (a checkpoint's, or random init) and
@@ -125,7 +129,7 @@ export async function classifyFiles(job: ClassifyJob, hooks: JobHooks): Promise<
     const modeName = job.mode === 'linear-probe' ? 'linear probe' : 'fine-tuning';
     const dim = loaded.backbone.outChannels;
     // The linear probe's features come from the frozen backbone: extracted once for every fold.
-    const features = job.mode === 'linear-probe' ? extractFeatures(loaded.backbone, pixels, images.length, job.size, 64, convGrad) : undefined;
+    const features = job.mode === 'linear-probe' ? await extractFeatures(loaded.backbone, pixels, images.length, job.size, 64, convGrad) : undefined;
     let labelledFeatures: Float32Array | undefined;
     if (features) {
       labelledFeatures = new Float32Array(labelled.length * dim);
@@ -142,11 +146,11 @@ export async function classifyFiles(job: ClassifyJob, hooks: JobHooks): Promise<
       let outcome: { valAccuracy: number; bestEpoch: number; history: EpochRecord[]; head: LinearHead };
       let validationPredicted: number[];
       if (labelledFeatures) {
-        const probe = linearProbe(labelledFeatures, dim, train, labels, validation, { classes: job.classes, seed: job.seed, epochs: epochCount, onEpoch });
+        const probe = await linearProbe(labelledFeatures, dim, train, labels, validation, { classes: job.classes, seed: job.seed, epochs: epochCount, onEpoch });
         outcome = { valAccuracy: probe.valAccuracy, bestEpoch: probe.bestEpoch, history: probe.history, head: probe };
         const rows = new Float32Array(validation.length * dim);
         validation.forEach((i, row) => rows.set(labelledFeatures!.subarray(i * dim, (i + 1) * dim), row * dim));
-        validationPredicted = validation.length > 0 ? Array.from(predictFromFeatures(rows, dim, probe).classes) : [];
+        validationPredicted = validation.length > 0 ? Array.from((await predictFromFeatures(rows, dim, probe)).classes) : [];
       } else {
         outcome = await fineTune(backbone, { images: labelledImages }, labels, train, validation, {
           classes: job.classes,
@@ -158,7 +162,7 @@ export async function classifyFiles(job: ClassifyJob, hooks: JobHooks): Promise<
           ...(job.backboneLr !== undefined ? { backboneLr: job.backboneLr } : {}),
           ...(job.headLr !== undefined ? { headLr: job.headLr } : {}),
         });
-        validationPredicted = validation.length > 0 ? Array.from(predict(backbone, outcome.head, { images: labelledImages }, job.size, { convGrad, indices: validation }).classes) : [];
+        validationPredicted = validation.length > 0 ? Array.from((await predict(backbone, outcome.head, { images: labelledImages }, job.size, { convGrad, indices: validation })).classes) : [];
       }
       round += 1;
       return { ...outcome, validationPredicted };
@@ -210,7 +214,7 @@ export async function classifyFiles(job: ClassifyJob, hooks: JobHooks): Promise<
       validatedAs.push(...result.validationPredicted);
       outcome = result;
     }
-    const predictions: Predictions = labelledFeatures ? predictFromFeatures(features!, dim, outcome.head) : predict(loaded.backbone, outcome.head, { pixels, size: job.size }, job.size, { convGrad });
+    const predictions: Predictions = labelledFeatures ? await predictFromFeatures(features!, dim, outcome.head) : await predict(loaded.backbone, outcome.head, { pixels, size: job.size }, job.size, { convGrad });
     const predicted = new Int32Array(job.files.length).fill(-1);
     const confidence = new Float32Array(job.files.length);
     kept.forEach((file, position) => {
@@ -278,7 +282,7 @@ export async function embedFiles(job: Extract<ComputeJob, { kind: 'embed' }>, ho
           indices.push(offset + i);
         }
       }
-      const vectors = kept.length > 0 ? extractFeatures(loaded.backbone, evalBatch(kept, job.size), kept.length, job.size, job.batch, convGrad) : new Float32Array(0);
+      const vectors = kept.length > 0 ? await extractFeatures(loaded.backbone, evalBatch(kept, job.size), kept.length, job.size, job.batch, convGrad) : new Float32Array(0);
       hooks.chunk({ offset, indices, vectors, failed });
       hooks.progress(Math.min(offset + job.batch, job.files.length), job.files.length, 'embedding');
     }

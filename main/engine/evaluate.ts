@@ -64,9 +64,9 @@ export function loadBackbone(checkpoint: string | undefined, options: { randomIn
 }
 
 /** kNN accuracy (k = 200, cosine, t = 0.1 weighted votes) of a backbone on train/test sets. */
-export function knnEvaluate(backbone: ResNet, train: LabelledSet, test: LabelledSet, convGrad: ConvGradMode, k = 200, temperature = 0.1): number {
-  const trainFeatures = extractFeatures(backbone, train.images, train.labels.length, train.size, 64, convGrad);
-  const testFeatures = extractFeatures(backbone, test.images, test.labels.length, test.size, 64, convGrad);
+export async function knnEvaluate(backbone: ResNet, train: LabelledSet, test: LabelledSet, convGrad: ConvGradMode, k = 200, temperature = 0.1): Promise<number> {
+  const trainFeatures = await extractFeatures(backbone, train.images, train.labels.length, train.size, 64, convGrad);
+  const testFeatures = await extractFeatures(backbone, test.images, test.labels.length, test.size, 64, convGrad);
   return knnAccuracy(
     { features: trainFeatures, labels: train.labels },
     { features: testFeatures, labels: test.labels },

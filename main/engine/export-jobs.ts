@@ -43,7 +43,7 @@ export async function exportBackboneFiles(job: ExportBackboneJob, hooks: JobHook
     hooks.progress(0, 1, 'writing');
     const sourceCheckpoint = job.checkpoint ? path.basename(job.checkpoint) : 'random init';
     if (job.format === 'safetensors') {
-      exportTorchBackbone(loaded.backbone, path.join(job.dir, 'backbone.safetensors'), { sourceCheckpoint, step: job.step ?? 0, extra: job.metadata });
+      await exportTorchBackbone(loaded.backbone, path.join(job.dir, 'backbone.safetensors'), { sourceCheckpoint, step: job.step ?? 0, extra: job.metadata });
     } else {
       await exportBackbone(loaded.backbone, job.dir, { sourceCheckpoint, step: job.step ?? 0, ...job.metadata });
     }

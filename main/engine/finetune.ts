@@ -197,13 +197,13 @@ function score(probabilities: Float32Array, classes: number, truth: ArrayLike<nu
  * was trained on normalised features (`input: 'l2-normalized'`, the linear probe's heads), so raw
  * or already-normalised features (`extractFeatures`) both work.
  */
-export function predictFromFeatures(features: Float32Array, dim: number, head: LinearHead): Predictions {
+export async function predictFromFeatures(features: Float32Array, dim: number, head: LinearHead): Promise<Predictions> {
   if (dim !== head.dim) throw new RangeError(`the head takes ${head.dim}-d features, got ${dim}-d`);
   const n = features.length / dim;
   if (!Number.isInteger(n)) throw new RangeError(`${features.length} values are not rows of ${dim}`);
   const x = head.input === 'l2-normalized' ? l2NormalizeRows(features, dim) : features;
   const probabilities = tf.tidy(() => tf.softmax(tf.add(tf.matMul(tf.tensor2d(x, [n, dim]), tf.tensor2d(head.weights, [dim, head.classes])), tf.tensor1d(head.bias))));
-  const values = probabilities.dataSync() as Float32Array;
+  const values = (await probabilities.data()) as Float32Array;
   probabilities.dispose();
   return summarize(new Float32Array(values), head.classes);
 }
@@ -302,7 +302,7 @@ function cosineLr(base: number, epoch: number, epochs: number): number {
  * validation accuracy decides the kept weights (ties: lower validation loss) and stops training
  * after `patience` epochs without a better accuracy.
  */
-export function linearProbe(features: Float32Array, dim: number, trainIdx: number[], labels: Int32Array | number[], valIdx: number[], options: LinearProbeOptions): LinearProbeResult {
+export async function linearProbe(features: Float32Array, dim: number, trainIdx: number[], labels: Int32Array | number[], valIdx: number[], options: LinearProbeOptions): Promise<LinearProbeResult> {
   const { classes, seed } = options;
   const epochs = options.epochs ?? 100;
   const baseLr = options.lr ?? 1;
@@ -364,20 +364,20 @@ export function linearProbe(features: Float32Array, dim: number, trainIdx: numbe
           optimizer.step(params, { weight: grads[weight.name]!, bias: grads[bias.name]! }, lr);
           return value;
         });
-        lossSum += (loss.dataSync() as Float32Array)[0]! * rows.length;
+        lossSum += ((await loss.data()) as Float32Array)[0]! * rows.length;
         loss.dispose();
       }
       let valScore = { accuracy: Number.NaN, loss: Number.NaN };
       if (valX) {
         const probabilities = tf.tidy(() => tf.softmax(tf.add(tf.matMul(valX, weight), bias)));
-        valScore = score(probabilities.dataSync() as Float32Array, classes, valTruth);
+        valScore = score((await probabilities.data()) as Float32Array, classes, valTruth);
         probabilities.dispose();
       }
       history.push({ epoch: epoch + 1, trainLoss: lossSum / trainIdx.length, valAccuracy: valScore.accuracy, valLoss: valScore.loss, lr });
       if (!valX || better(valScore.accuracy, valScore.loss, best)) {
         if (valScore.accuracy > best.accuracy) sinceImprovement = 0;
         else sinceImprovement += 1;
-        best = { accuracy: valScore.accuracy, loss: valScore.loss, epoch: epoch + 1, weights: new Float32Array(weight.dataSync()), bias: new Float32Array(bias.dataSync()) };
+        best = { accuracy: valScore.accuracy, loss: valScore.loss, epoch: epoch + 1, weights: new Float32Array(await weight.data()), bias: new Float32Array(await bias.data()) };
       } else {
         sinceImprovement += 1;
       }
@@ -420,17 +420,17 @@ export interface CrossValidation {
  * its accuracy when there are too few labels for a held-out set. Train the final head afterwards on
  * all labels: `linearProbe(features, dim, all, labels, [], { ...options, epochs: suggestedEpochs })`.
  */
-export function crossValidateLinearProbe(features: Float32Array, dim: number, labels: Int32Array | number[], folds: number[][], options: Omit<LinearProbeOptions, 'onEpoch'> & { onFold?(fold: number, total: number, valAccuracy: number): void }): CrossValidation {
+export async function crossValidateLinearProbe(features: Float32Array, dim: number, labels: Int32Array | number[], folds: number[][], options: Omit<LinearProbeOptions, 'onEpoch'> & { onFold?(fold: number, total: number, valAccuracy: number): void }): Promise<CrossValidation> {
   const foldAccuracies: number[] = [];
   const bestEpochs: number[] = [];
-  folds.forEach((_, fold) => {
+  for (let fold = 0; fold < folds.length; fold += 1) {
     const { train, validation } = foldSplit(folds, fold, labels);
-    if (validation.length === 0) return;
-    const result = linearProbe(features, dim, train, labels, validation, options);
+    if (validation.length === 0) continue;
+    const result = await linearProbe(features, dim, train, labels, validation, options);
     foldAccuracies.push(result.valAccuracy);
     bestEpochs.push(result.bestEpoch);
     options.onFold?.(fold + 1, folds.length, result.valAccuracy);
-  });
+  }
   const sorted = [...bestEpochs].sort((a, b) => a - b);
   return {
     meanAccuracy: foldAccuracies.length ? foldAccuracies.reduce((a, b) => a + b, 0) / foldAccuracies.length : Number.NaN,
@@ -497,7 +497,7 @@ function augmentedPixels(set: ImageSet, indices: number[], size: number, rng: Rn
 }
 
 /** Pooled backbone features (inference-mode BatchNorm) through the head: softmax probabilities [n, classes]. */
-function headProbabilities(backbone: ResNet, weight: tf.Tensor2D, bias: tf.Tensor1D, normalizeInput: boolean, pixels: Float32Array, size: number, batch: number, convGrad: ConvGradMode): Float32Array {
+async function headProbabilities(backbone: ResNet, weight: tf.Tensor2D, bias: tf.Tensor1D, normalizeInput: boolean, pixels: Float32Array, size: number, batch: number, convGrad: ConvGradMode): Promise<Float32Array> {
   const plane = size * size * 3;
   const count = pixels.length / plane;
   const classes = bias.shape[0];
@@ -510,7 +510,7 @@ function headProbabilities(backbone: ResNet, weight: tf.Tensor2D, bias: tf.Tenso
       if (normalizeInput) pooled = tf.div(pooled, tf.maximum(tf.norm(pooled, 2, 1, true), 1e-12));
       return tf.softmax(tf.add(tf.matMul(pooled, weight), bias));
     });
-    out.set(probabilities.dataSync() as Float32Array, start * classes);
+    out.set((await probabilities.data()) as Float32Array, start * classes);
     probabilities.dispose();
   }
   return out;
@@ -528,7 +528,7 @@ export interface PredictOptions {
  * Classifies images with a backbone and a head (a fine-tuned one, or a linear probe's): whole
  * images resized and centre-cropped to `size`, inference-mode BatchNorm, in batches.
  */
-export function predict(backbone: ResNet, head: LinearHead, images: ImageSet, size: number, options: PredictOptions = {}): Predictions {
+export async function predict(backbone: ResNet, head: LinearHead, images: ImageSet, size: number, options: PredictOptions = {}): Promise<Predictions> {
   if (head.dim !== backbone.outChannels) throw new RangeError(`the head takes ${head.dim}-d features but the backbone gives ${backbone.outChannels}`);
   const indices = options.indices ?? Array.from({ length: imageCount(images) }, (_, i) => i);
   const weight = tf.tensor2d(head.weights, [head.dim, head.classes]);
@@ -540,7 +540,7 @@ export function predict(backbone: ResNet, head: LinearHead, images: ImageSet, si
     // Prepared a batch at a time: all the images at once could be gigabytes of float pixels.
     for (let start = 0; start < indices.length; start += batch) {
       const chunk = indices.slice(start, start + batch);
-      probabilities.set(headProbabilities(backbone, weight, bias, head.input === 'l2-normalized', evalPixels(images, chunk, size), size, batch, convGrad), start * head.classes);
+      probabilities.set(await headProbabilities(backbone, weight, bias, head.input === 'l2-normalized', evalPixels(images, chunk, size), size, batch, convGrad), start * head.classes);
     }
     return summarize(probabilities, head.classes);
   } finally {
@@ -637,9 +637,9 @@ class TrainingHead {
     });
   }
 
-  export(): LinearHead {
+  async export(): Promise<LinearHead> {
     const [weight, bias] = this.folded();
-    const head: LinearHead = { weights: new Float32Array(weight.dataSync()), bias: new Float32Array(bias.dataSync()), dim: this.dim, classes: this.classes, input: 'pooled' };
+    const head: LinearHead = { weights: new Float32Array(await weight.data()), bias: new Float32Array(await bias.data()), dim: this.dim, classes: this.classes, input: 'pooled' };
     weight.dispose();
     bias.dispose();
     return head;
@@ -794,7 +794,7 @@ export async function fineTune(backbone: ResNet, images: ImageSet, labels: Int32
       let valScore = { accuracy: Number.NaN, loss: Number.NaN };
       if (valPixels) {
         const [weight, bias] = head.folded();
-        valScore = score(headProbabilities(backbone, weight, bias, false, valPixels, size, options.evalBatch ?? 32, convGrad), classes, valTruth);
+        valScore = score(await headProbabilities(backbone, weight, bias, false, valPixels, size, options.evalBatch ?? 32, convGrad), classes, valTruth);
         weight.dispose();
         bias.dispose();
       }
@@ -828,7 +828,7 @@ export async function fineTune(backbone: ResNet, images: ImageSet, labels: Int32
       valAccuracy: valPixels && best.epoch > 0 ? best.accuracy : Number.NaN,
       bestEpoch: best.epoch,
       history,
-      head: head.export(),
+      head: await head.export(),
       stoppedEarly,
     };
   } finally {

@@ -112,14 +112,17 @@ export class JigCluModel {
   }
 
   /** Inference-mode outputs per patch, for the montage inspector. */
-  inspect(montages: tf.Tensor4D, convGrad: ConvGradMode): PatchOutputs {
-    return tf.tidy(() => {
+  async inspect(montages: tf.Tensor4D, convGrad: ConvGradMode): Promise<PatchOutputs> {
+    const [predicted, embeddings] = tf.tidy(() => {
       const features = this.patchFeatures(montages, false, convGrad);
-      return {
-        predictedLocation: tf.argMax(this.locationLogits(features), 1).dataSync() as Int32Array,
-        embeddings: this.clusterEmbeddings(features).dataSync() as Float32Array,
-      };
+      return [tf.argMax(this.locationLogits(features), 1), this.clusterEmbeddings(features)];
     });
+    try {
+      return { predictedLocation: (await predicted.data()) as Int32Array, embeddings: (await embeddings.data()) as Float32Array };
+    } finally {
+      predicted.dispose();
+      embeddings.dispose();
+    }
   }
 
   dispose(): void {

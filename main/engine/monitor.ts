@@ -52,17 +52,17 @@ export interface BatchInspection {
  * the running statistics) and reports what the inspector shows. `sourceFile` maps a source
  * image of the batch (0..n-1) to its index in the run's files.
  */
-export function inspectBatch(
+export async function inspectBatch(
   trainer: JigCluTrainer,
   batch: JigsawBatch,
   count: number,
   where: { step: number; epoch: number; stepInEpoch: number },
   sourceFile: (source: number) => number,
-): BatchInspection {
+): Promise<BatchInspection> {
   const shown = Math.min(count, batch.n);
   const cells = batch.grid * batch.grid;
   const k = Math.min(3, batch.n * cells - 1);
-  const result = tf.tidy(() => {
+  const outputs = tf.tidy(() => {
     const montages = tf.tensor4d(batch.montages, [batch.n, batch.size, batch.size, 3]);
     const features = trainer.model.patchFeatures(montages, true, trainer.convGrad);
     const z = trainer.model.clusterEmbeddings(features);
@@ -72,14 +72,18 @@ export function inspectBatch(
     const accuracies = batchAccuracies(z, logits, clusterLabels, locationLabels);
     const similarity = tf.sub(tf.matMul(z, z, false, true), tf.mul(tf.eye(z.shape[0]), 4));
     const top = tf.topk(similarity, k);
-    return {
-      predicted: tf.argMax(logits, 1).dataSync() as Int32Array,
-      indices: top.indices.dataSync() as Int32Array,
-      values: top.values.dataSync() as Float32Array,
-      location: accuracies.location.dataSync()[0]!,
-      cluster: accuracies.cluster.dataSync()[0]!,
-    };
+    return [tf.argMax(logits, 1), top.indices, top.values, accuracies.location, accuracies.cluster];
   });
+  // Asynchronous reads: the webgpu engine has no synchronous read in Node.
+  const read = await Promise.all(outputs.map((t) => t.data()));
+  for (const t of outputs) t.dispose();
+  const result = {
+    predicted: read[0] as Int32Array,
+    indices: read[1] as Int32Array,
+    values: read[2] as Float32Array,
+    location: read[3]![0]!,
+    cluster: read[4]![0]!,
+  };
   const slots = shown * cells;
   const neighbours: { slot: number; similarity: number; sameSource: boolean }[][] = [];
   for (let slot = 0; slot < slots; slot += 1) {
@@ -146,10 +150,10 @@ export async function loadMonitorImages(set: MonitorSet, size: number): Promise<
 }
 
 /** Weighted kNN accuracy (k = min(200, bank), t = 0.1) of the backbone's features on the monitor set. */
-export function monitorAccuracy(trainer: JigCluTrainer, monitor: MonitorImages): number {
+export async function monitorAccuracy(trainer: JigCluTrainer, monitor: MonitorImages): Promise<number> {
   if (monitor.queries.labels.length === 0 || monitor.bank.labels.length === 0) return 0;
   const count = monitor.bank.index.length + monitor.queries.index.length;
-  const features = extractFeatures(trainer.model.backbone, monitor.images, count, monitor.size, 64, trainer.convGrad);
+  const features = await extractFeatures(trainer.model.backbone, monitor.images, count, monitor.size, 64, trainer.convGrad);
   const d = trainer.model.backbone.outChannels;
   const pick = (index: number[]) => {
     const out = new Float32Array(index.length * d);
@@ -167,9 +171,10 @@ export function monitorAccuracy(trainer: JigCluTrainer, monitor: MonitorImages):
 
 /**
  * Times training steps of `config` on this engine with random montages: one warm-up step
- * (kernel compilation, first allocations) then `steps` timed ones. Returns mean seconds per step.
+ * (kernel compilation, first allocations) then `steps` timed ones. Returns the mean seconds per
+ * timed step and the warm-up step's seconds (on WebGPU mostly shader compilation, paid once per run).
  */
-export async function measureStepSeconds(config: PretrainConfig, convGrad: ConvGradMode, steps = 3): Promise<number> {
+export async function measureStepSeconds(config: PretrainConfig, convGrad: ConvGradMode, steps = 3): Promise<{ secondsPerStep: number; warmupSeconds: number }> {
   const trainer = new JigCluTrainer(config, convGrad);
   try {
     const n = config.batch;
@@ -184,10 +189,11 @@ export async function measureStepSeconds(config: PretrainConfig, convGrad: ConvG
       locationLabels[slot] = slot % cells;
     }
     const batch: JigsawBatch = { n, grid: config.grid, crop: config.crop, size, montages, clusterLabels, locationLabels, permutation: Int32Array.from({ length: n * cells }, (_, i) => i) };
+    const warmup = performance.now();
     await trainer.step(batch, 1_000_000);
     const started = performance.now();
     for (let i = 0; i < steps; i += 1) await trainer.step(batch, 1_000_000);
-    return (performance.now() - started) / 1000 / steps;
+    return { secondsPerStep: (performance.now() - started) / 1000 / steps, warmupSeconds: (started - warmup) / 1000 };
   } finally {
     trainer.dispose();
   }

@@ -6,6 +6,7 @@
 import { engineNames, type EngineName, type ThreadSetting } from '../common/engine';
 import { parentChannel } from '../jobs/launcher';
 import { probeEngines } from './backend';
+import { releaseWebGpu } from './webgpu';
 
 const parent = parentChannel();
 
@@ -19,6 +20,7 @@ const threads: ThreadSetting = Number.isInteger(threadsArg) && threadsArg >= 1 ?
 
 probeEngines(requested, { threads })
   .then((report) => {
+    releaseWebGpu();
     if (parent.available) void parent.send({ ok: true, report }).then(() => process.exit(0));
     else {
       process.stdout.write(JSON.stringify(report) + '\n');

@@ -296,8 +296,7 @@ function handle(request: ReplicaRequest): unknown {
     case 'serialize': {
       trainer.position = { ...request.position };
       syncOptimizer();
-      const buffer = trainer.serialize(request.extra);
-      return new Uint8Array(buffer);
+      return trainer.serialize(request.extra).then((buffer) => new Uint8Array(buffer));
     }
     case 'load':
       load(request.checkpoint, request.epochs);
@@ -330,8 +329,8 @@ const started = start();
 
 parentPort?.on('message', (request: ReplicaRequest) => {
   started
-    .then(() => {
-      const result = handle(request);
+    .then(async () => {
+      const result = await handle(request);
       parentPort?.postMessage({ id: request.id, ok: true, result });
     })
     .catch((error: unknown) => {

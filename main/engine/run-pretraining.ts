@@ -3,14 +3,15 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as tf from './tfjs';
 import { threadsLabel, type EngineReport } from '../common/engine';
-import type { PretrainConfig } from '../common/pretrain-config';
+import { gpuBatchProblem, type PretrainConfig } from '../common/pretrain-config';
 import { JigsawBatchSource, type RejectedFile } from '../data/batch-source';
 import { referenceAugmentation } from '../data/augment';
 import { defaultConvGradMode, type ConvGradMode } from './conv';
-import { JigCluTrainer, stepsPerEpoch, type StepResult } from './trainer';
+import { advancePosition, JigCluTrainer, stepsPerEpoch, type StepResult, type TrainingPosition } from './trainer';
 import { ParallelTrainer } from './parallel-trainer';
 import { writeFileAtomic } from '../data/atomic-file';
 import { checkpointPath, checkpointsDir, removePartialCheckpoints, writeCheckpoint } from './checkpoints';
+import { assertWebGpuHealthy, openAdapter } from './webgpu';
 import { inspectBatch, loadMonitorImages, monitorAccuracy, type BatchInspection, type MonitorImages, type MonitorSet } from './monitor';
 
 /** The numbers of one training step, as stored in the run's metrics. */
@@ -113,14 +114,19 @@ export interface PretrainOutcome {
   /**
    * Steps trained in this call, the wall time they took (batches, steps, checkpoints; pauses
    * left out) and how long the step waited for a batch, after the first (which nothing made
-   * ahead): near 0 when the batch worker keeps up.
+   * ahead): near 0 when the batch worker keeps up. cpuSeconds is the CPU time of this process
+   * (every thread: the step's pool, the batch worker) in that wall time: cpuSeconds / seconds
+   * is the cores training got, less than the threads where other processes share the CPUs.
    */
-  training: { steps: number; seconds: number; dataWaitSeconds: number };
+  training: { steps: number; seconds: number; dataWaitSeconds: number; cpuSeconds: number };
 }
 
 export { latestCheckpoint, listCheckpoints } from './checkpoints';
 
 function resolveConvGrad(config: PretrainConfig): ConvGradMode {
+  // Our 'fast' gradients read tensors back synchronously, which WebGPU in Node cannot: tfjs's
+  // own kernels there (also for a run started on wasm with --conv-grad fast).
+  if (tf.getBackend() === 'webgpu') return 'native';
   return config.convGrad === 'auto' ? defaultConvGradMode(tf.getBackend()) : config.convGrad;
 }
 
@@ -133,7 +139,13 @@ export async function runPretraining(request: PretrainRequest, hooks: PretrainHo
   const log = hooks.log ?? (() => undefined);
   const convGradFor = (config: PretrainConfig) => resolveConvGrad(config);
   const replicaScript = path.join(path.dirname(fileURLToPath(import.meta.url)), 'replica-thread.js');
-  const batchSize = request.resumeFrom ? JigCluTrainer.readMetadata(fs.readFileSync(request.resumeFrom)).config.batch : request.config.batch;
+  const planned = request.resumeFrom ? JigCluTrainer.readMetadata(fs.readFileSync(request.resumeFrom)).config : request.config;
+  const batchSize = planned.batch;
+  // On WebGPU one tensor is one buffer: one over the adapter's limit would fail validation and read
+  // back zeros, so refuse the batch before anything starts.
+  const adapter = request.engine.chosen === 'webgpu' ? openAdapter() : undefined;
+  const tooBig = adapter ? gpuBatchProblem(planned, adapter.limits) : undefined;
+  if (tooBig) throw new Error(`${tooBig}${request.resumeFrom ? ' The checkpoints are kept.' : ''}`);
   const parallelOk = (request.engine.chosen === 'wasm' || request.engine.chosen === 'cpu') && batchSize % 2 === 0 && fs.existsSync(replicaScript);
   const replicas = request.replicas ?? 1;
   if (replicas === 2 && !parallelOk) throw new Error(`Two training threads need the wasm or cpu engine, an even batch size and ${replicaScript}.`);
@@ -181,15 +193,17 @@ export async function runPretraining(request: PretrainRequest, hooks: PretrainHo
     monitor = await loadMonitorImages(request.monitor, config.grid * config.crop);
     log('info', `kNN monitor: ${monitor.queries.labels.length} held-out images voted on by ${monitor.bank.labels.length} labelled ones (${monitor.classes} classes), checked after each epoch${monitor.skipped ? `; ${monitor.skipped} could not be decoded` : ''}.`);
   }
-  const runKnn = (): void => {
+  const runKnn = async (): Promise<void> => {
     if (!monitor || !(trainer instanceof JigCluTrainer)) return;
-    const accuracy = monitorAccuracy(trainer, monitor);
+    const accuracy = await monitorAccuracy(trainer, monitor);
     hooks.knn?.({ epoch: trainer.position.epoch, step: trainer.position.globalStep, accuracy });
     log('info', `kNN accuracy after epoch ${trainer.position.epoch}: ${(accuracy * 100).toFixed(1)}%.`);
   };
   const answerInspect = async (): Promise<void> => {
     const inspect = hooks.takeInspectRequest?.();
     if (!inspect) return;
+    // The inspector shows the weights of the last step trained: read every queued step first.
+    await drain();
     try {
       if (!(trainer instanceof JigCluTrainer)) throw new Error('the montage inspector needs one training thread (this run trains on two)');
       const step = inspect.step ?? Math.max(1, trainer.position.globalStep);
@@ -198,13 +212,15 @@ export async function runPretraining(request: PretrainRequest, hooks: PretrainHo
       const stepInEpoch = (step - 1) % epochSteps;
       const batch = await source.batch(epoch, stepInEpoch);
       const indices = source.batchIndices(epoch, stepInEpoch);
-      const result = inspectBatch(trainer, batch, inspect.count, { step, epoch: epoch + 1, stepInEpoch: stepInEpoch + 1 }, (sourceIndex) => source.fileIndices[indices[sourceIndex]!]!);
+      const result = await inspectBatch(trainer, batch, inspect.count, { step, epoch: epoch + 1, stepInEpoch: stepInEpoch + 1 }, (sourceIndex) => source.fileIndices[indices[sourceIndex]!]!);
       hooks.inspected?.(inspect.id, { result });
     } catch (error) {
       hooks.inspected?.(inspect.id, { error: (error as Error).message });
     }
   };
   const totalSteps = epochSteps * config.epochs;
+  /** Reads back every queued step (set up with the training loop below). */
+  let drain = async (): Promise<void> => undefined;
   let lastCheckpoint: string | undefined;
   let lastLosses: StepResult | undefined;
 
@@ -229,44 +245,33 @@ export async function runPretraining(request: PretrainRequest, hooks: PretrainHo
       pending = [];
     };
     let trainingSeconds = 0;
-    const training = { steps: 0, seconds: 0, dataWaitSeconds: 0 };
-    if (trainer.position.globalStep === 0) runKnn();
-    while (!trainer.done()) {
-      // Let pending I/O (a stop or pause message) in: a prefetched batch and the step resolve
-      // as microtasks only, which never yield to the event loop.
-      await new Promise((resolve) => setImmediate(resolve));
-      await answerInspect();
-      const control = hooks.control?.() ?? 'run';
-      if (control !== 'run') flush();
-      if (control === 'stop') {
-        if (trainer.position.globalStep > 0 && lastCheckpoint !== checkpointPath(request.runDir, trainer.position.globalStep)) await saveCheckpoint('stop');
-        return { status: 'stopped', lastCheckpoint, position: trainer.position, lastLosses, rejected: source.rejected, imageCount, training };
-      }
-      if (control === 'pause') {
-        await new Promise((resolve) => setTimeout(resolve, 100));
-        // Images/s restarts after a pause.
-        window.length = 0;
-        continue;
-      }
-      const iterationStarted = performance.now();
-      const { epoch, stepInEpoch } = trainer.position;
-      const batch = await source.batch(epoch, stepInEpoch);
-      if (training.steps > 0) training.dataWaitSeconds += (performance.now() - iterationStarted) / 1000;
-      const stepEpoch = trainer.position.epoch;
-      const result = await trainer.step(batch, epochSteps);
+    const training = { steps: 0, seconds: 0, dataWaitSeconds: 0, cpuSeconds: 0 };
+    let batchesMade = 0;
+    // Steps queued and not yet read back. On WebGPU one more step is queued before the previous
+    // one's losses are read (no GPU-to-CPU wait between steps; the next batch uploads while the
+    // GPU computes); elsewhere each step is read at once. A step after which a checkpoint, the
+    // epoch's end or the run's end comes is read before anything else is queued, so checkpoints,
+    // the kNN monitor and the inspector always see the weights of the step they name.
+    const depth = tf.getBackend() === 'webgpu' ? 2 : 1;
+    const inFlight: { read: () => Promise<StepResult>; position: TrainingPosition; epoch: number; boundary: boolean }[] = [];
+    const finishOldest = async (): Promise<void> => {
+      const queued = inFlight.shift()!;
+      const result = await queued.read();
+      const position = queued.position;
+      if (adapter) assertWebGpuHealthy(`at step ${position.globalStep} (batch ${config.batch})`);
       trainingSeconds += result.computeSeconds;
       lastLosses = result;
       if (!Number.isFinite(result.total)) {
-        throw new Error(`The loss became ${result.total} at step ${trainer.position.globalStep}: lower the learning rate (--lr) and resume from the last checkpoint.`);
+        throw new Error(`The loss became ${result.total} at step ${position.globalStep}: lower the learning rate (--lr) and resume from the last checkpoint.`);
       }
       const now = performance.now();
       window.push({ time: now, images: config.batch });
       while (window.length > 20) window.shift();
       const elapsed = window.length > 1 ? (now - window[0]!.time) / 1000 : result.computeSeconds;
-      const imagesPerSecond = window.length > 1 ? (window.slice(1).reduce((sum, w) => sum + w.images, 0) / elapsed) : config.batch / result.computeSeconds;
+      const imagesPerSecond = window.length > 1 ? window.slice(1).reduce((sum, w) => sum + w.images, 0) / elapsed : config.batch / result.computeSeconds;
       pending.push({
-        step: trainer.position.globalStep,
-        epoch: stepEpoch,
+        step: position.globalStep,
+        epoch: queued.epoch,
         total: result.total,
         cluster: result.cluster,
         location: result.location,
@@ -275,18 +280,19 @@ export async function runPretraining(request: PretrainRequest, hooks: PretrainHo
         locationAccuracy: result.locationAccuracy ?? null,
         clusterAccuracy: result.clusterAccuracy ?? null,
       });
-      const epochEnded = trainer.position.stepInEpoch === 0;
-      if (epochEnded || trainer.position.globalStep % config.checkpointEvery === 0) await saveCheckpoint(epochEnded ? 'epoch' : 'step');
-      if (now - lastProgress > 200 || epochEnded || trainer.done()) {
+      const epochEnded = position.stepInEpoch === 0;
+      const finished = position.epoch >= config.epochs;
+      if (epochEnded || position.globalStep % config.checkpointEvery === 0) await saveCheckpoint(epochEnded ? 'epoch' : 'step');
+      if (now - lastProgress > 200 || epochEnded || finished) {
         lastProgress = now;
-        const remaining = totalSteps - trainer.position.globalStep;
+        const remaining = totalSteps - position.globalStep;
         report = {
           phase: 'training',
-          done: trainer.position.globalStep,
+          done: position.globalStep,
           total: totalSteps,
-          epoch: trainer.position.epoch,
+          epoch: position.epoch,
           epochs: config.epochs,
-          stepInEpoch: trainer.position.stepInEpoch,
+          stepInEpoch: position.stepInEpoch,
           stepsPerEpoch: epochSteps,
           losses: { total: result.total, cluster: result.cluster, location: result.location },
           lr: result.lr,
@@ -301,12 +307,67 @@ export async function runPretraining(request: PretrainRequest, hooks: PretrainHo
         pending = [];
       }
       if (epochEnded) {
-        log('info', `Epoch ${trainer.position.epoch}/${config.epochs} done: loss ${result.total.toFixed(4)} (cluster ${result.cluster.toFixed(4)}, location ${result.location.toFixed(4)}), ${imagesPerSecond.toFixed(1)} images/s.`);
-        runKnn();
+        log('info', `Epoch ${position.epoch}/${config.epochs} done: loss ${result.total.toFixed(4)} (cluster ${result.cluster.toFixed(4)}, location ${result.location.toFixed(4)}), ${imagesPerSecond.toFixed(1)} images/s.`);
+        await runKnn();
       }
       training.steps += 1;
-      training.seconds += (performance.now() - iterationStarted) / 1000;
       if (request.stepDelayMs) await new Promise((resolve) => setTimeout(resolve, request.stepDelayMs));
+    };
+    drain = async () => {
+      while (inFlight.length > 0) await finishOldest();
+    };
+    if (trainer.position.globalStep === 0) await runKnn();
+    while (!trainer.done() || inFlight.length > 0) {
+      const iterationStarted = performance.now();
+      const cpuStarted = process.cpuUsage();
+      // Wall and CPU time of the loop but its pauses (and the stop's checkpoint, which comes after the last step).
+      const timed = (): void => {
+        training.seconds += (performance.now() - iterationStarted) / 1000;
+        const cpu = process.cpuUsage(cpuStarted);
+        training.cpuSeconds += (cpu.user + cpu.system) / 1e6;
+      };
+      // Let pending I/O (a stop or pause message) in: a prefetched batch and the step resolve
+      // as microtasks only, which never yield to the event loop.
+      await new Promise((resolve) => setImmediate(resolve));
+      await answerInspect();
+      const control = hooks.control?.() ?? 'run';
+      if (control !== 'run') {
+        await drain();
+        flush();
+        timed();
+      }
+      if (control === 'stop') {
+        if (trainer.position.globalStep > 0 && lastCheckpoint !== checkpointPath(request.runDir, trainer.position.globalStep)) await saveCheckpoint('stop');
+        return { status: 'stopped', lastCheckpoint, position: trainer.position, lastLosses, rejected: source.rejected, imageCount, training };
+      }
+      if (control === 'pause') {
+        await new Promise((resolve) => setTimeout(resolve, 100));
+        // Images/s restarts after a pause.
+        window.length = 0;
+        continue;
+      }
+      if (inFlight.at(-1)?.boundary || trainer.done()) {
+        await drain();
+        timed();
+        continue;
+      }
+      const { epoch, stepInEpoch } = trainer.position;
+      const asked = performance.now();
+      const batch = await source.batch(epoch, stepInEpoch);
+      if (batchesMade > 0) training.dataWaitSeconds += (performance.now() - asked) / 1000;
+      batchesMade += 1;
+      const position = { ...trainer.position };
+      advancePosition(position, epochSteps);
+      const boundary = position.stepInEpoch === 0 || position.globalStep % config.checkpointEvery === 0 || position.epoch >= config.epochs;
+      if (trainer instanceof JigCluTrainer) {
+        inFlight.push({ ...trainer.launch(batch, epochSteps), position, epoch, boundary });
+      } else {
+        const result = trainer.step(batch, epochSteps);
+        result.catch(() => undefined);
+        inFlight.push({ read: () => result, position, epoch, boundary });
+      }
+      if (inFlight.length >= depth) await finishOldest();
+      timed();
     }
     return { status: 'finished', lastCheckpoint, position: trainer.position, lastLosses, rejected: source.rejected, imageCount, training };
   } finally {
@@ -314,4 +375,3 @@ export async function runPretraining(request: PretrainRequest, hooks: PretrainHo
     await source.close();
   }
 }
-

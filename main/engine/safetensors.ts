@@ -9,7 +9,7 @@ import fs from 'node:fs';
 export interface NamedTensor {
   name: string;
   shape: number[];
-  data: Float32Array | Int32Array;
+  data: Float32Array | Int32Array | Uint8Array;
 }
 
 export interface SafetensorsFile {
@@ -24,7 +24,7 @@ export function encodeSafetensors(tensors: NamedTensor[], metadata: Record<strin
   for (const tensor of tensors) {
     const bytes = tensor.data.byteLength;
     header[tensor.name] = {
-      dtype: tensor.data instanceof Float32Array ? 'F32' : 'I32',
+      dtype: tensor.data instanceof Float32Array ? 'F32' : tensor.data instanceof Uint8Array ? 'U8' : 'I32',
       shape: tensor.shape,
       data_offsets: [offset, offset + bytes],
     };
@@ -45,7 +45,7 @@ export function encodeSafetensors(tensors: NamedTensor[], metadata: Record<strin
   return out;
 }
 
-/** Decodes a safetensors buffer (F32 and I32 tensors). */
+/** Decodes a safetensors buffer (F32, I32 and U8 tensors). */
 export function decodeSafetensors(buffer: Buffer): SafetensorsFile {
   if (buffer.length < 8) throw new Error('not a safetensors file: shorter than its header length');
   const headerLength = Number(buffer.readBigUInt64LE(0));
@@ -64,9 +64,34 @@ export function decodeSafetensors(buffer: Buffer): SafetensorsFile {
     const copy = new Uint8Array(bytes).buffer; // aligned copy
     if (dtype === 'F32') tensors.set(name, { name, shape, data: new Float32Array(copy) });
     else if (dtype === 'I32') tensors.set(name, { name, shape, data: new Int32Array(copy) });
+    else if (dtype === 'U8') tensors.set(name, { name, shape, data: new Uint8Array(copy) });
     else throw new Error(`tensor ${name}: dtype ${dtype} is not supported`);
   }
   return { tensors, metadata };
+}
+
+/** The tensors' dtypes and shapes and the metadata of a safetensors file, from its header alone. */
+export function readSafetensorsHeader(file: string): { tensors: Map<string, { dtype: string; shape: number[] }>; metadata: Record<string, string> } {
+  const handle = fs.openSync(file, 'r');
+  try {
+    const head = Buffer.alloc(8);
+    if (fs.readSync(handle, head, 0, 8, 0) < 8) throw new Error(`${file} is not a safetensors file: shorter than its header length`);
+    const length = Number(head.readBigUInt64LE(0));
+    if (length > fs.fstatSync(handle).size - 8 || length > 100 << 20) throw new Error(`${file} is not a safetensors file: its header length is impossible`);
+    const json = Buffer.alloc(length);
+    fs.readSync(handle, json, 0, length, 8);
+    let header: Record<string, { dtype: string; shape: number[] }>;
+    try {
+      header = JSON.parse(json.toString('utf8')) as typeof header;
+    } catch {
+      throw new Error(`${file} is not a safetensors file: its header is not JSON`);
+    }
+    const metadata = (header.__metadata__ ?? {}) as unknown as Record<string, string>;
+    const tensors = new Map(Object.entries(header).filter(([name]) => name !== '__metadata__').map(([name, entry]) => [name, { dtype: entry.dtype, shape: entry.shape }]));
+    return { tensors, metadata };
+  } finally {
+    fs.closeSync(handle);
+  }
 }
 
 /**

@@ -1,3 +1,4 @@
+import { fusedMomentum, fusedStep, webGpuSgdReady } from './sgd-webgpu';
 import * as tf from './tfjs';
 
 /**
@@ -17,12 +18,25 @@ export class Sgd {
   /** Applies one step; `grads` maps parameter names to gradients (disposed by the caller's tidy). */
   step(params: [string, tf.Variable][], grads: Record<string, tf.Tensor>, lr: number): void {
     tf.tidy(() => {
+      const fused = webGpuSgdReady();
       for (const [name, weight] of params) {
         const grad = grads[name];
         if (!grad) continue;
+        if (fused) {
+          // Two kernels per parameter on WebGPU (sgd-webgpu.ts), the same arithmetic.
+          const existing = this.buffers.get(name);
+          const next = fusedMomentum(weight, grad, existing, this.momentum, this.weightDecay);
+          if (existing) existing.assign(next);
+          else this.buffers.set(name, tf.variable(next, false, `sgd_${name}_${Math.random().toString(36).slice(2, 8)}`));
+          weight.assign(fusedStep(weight, this.buffers.get(name)!, lr));
+          continue;
+        }
         const d = this.weightDecay ? tf.add(grad, tf.mul(weight, this.weightDecay)) : grad;
         let buffer = this.buffers.get(name);
         if (!buffer) {
+          // The name only labels the variable in tfjs's registry: any unique string behaves the
+          // same, and so does none (tfjs numbers unnamed variables).
+          // Stryker disable next-line StringLiteral,MethodExpression: equivalent, as said above
           buffer = tf.variable(d, false, `sgd_${name}_${Math.random().toString(36).slice(2, 8)}`);
           this.buffers.set(name, buffer);
         } else {

@@ -71,7 +71,7 @@ const dtypeBytes: Record<TorchDtype, number> = { F32: 4, I64: 8 };
  * `numBatchesTracked` fills the BatchNorms' num_batches_tracked (PyTorch uses it only when
  * momentum is None; torchvision's ResNets use momentum 0.1, so it is informational).
  */
-export function torchStateDict(backbone: ResNet, numBatchesTracked = 0): TorchTensor[] {
+export async function torchStateDict(backbone: ResNet, numBatchesTracked = 0): Promise<TorchTensor[]> {
   const out: TorchTensor[] = [];
   for (const [name, variable] of backbone.params.variables) {
     if (variable.rank === 4) {
@@ -80,7 +80,7 @@ export function torchStateDict(backbone: ResNet, numBatchesTracked = 0): TorchTe
       out.push({
         name,
         shape: transposed.shape,
-        data: Float32Array.from(transposed.dataSync() as Float32Array),
+        data: Float32Array.from((await transposed.data()) as Float32Array),
         dtype: 'F32',
       });
       transposed.dispose();
@@ -88,7 +88,7 @@ export function torchStateDict(backbone: ResNet, numBatchesTracked = 0): TorchTe
       out.push({
         name,
         shape: variable.shape,
-        data: Float32Array.from(variable.dataSync() as Float32Array),
+        data: Float32Array.from((await variable.data()) as Float32Array),
         dtype: 'F32',
       });
     } else {
@@ -245,12 +245,12 @@ export function torchExportMetadata(
  * another width multiplier are written too, but torchvision's resnet18 / resnet50 constructors
  * build width 1 only and will refuse the shapes: the metadata marks them `standard_width: "false"`.
  */
-export function exportTorchBackbone(
+export async function exportTorchBackbone(
   backbone: ResNet,
   file: string,
   metadata: TorchExportMetadata = {},
-): string {
-  const tensors = torchStateDict(backbone, metadata.step ?? 0);
+): Promise<string> {
+  const tensors = await torchStateDict(backbone, metadata.step ?? 0);
   writeFileAtomic(file, encodeTorchSafetensors(tensors, torchExportMetadata(backbone, metadata)));
   return file;
 }

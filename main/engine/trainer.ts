@@ -61,6 +61,18 @@ export class JigCluTrainer {
 
   /** One optimisation step on a jigsaw batch; advances the position by one step. */
   async step(batch: JigsawBatch, epochSteps: number): Promise<StepResult> {
+    return this.launch(batch, epochSteps).read();
+  }
+
+  /** When the last launched step's numbers were read (the start of the next step's own time). */
+  private lastRead = 0;
+
+  /**
+   * Queues one optimisation step and advances the position, without waiting for it: its losses
+   * are read back asynchronously by `read()`. On WebGPU the next step can then be queued (its
+   * batch uploaded) while the GPU still runs this one, instead of a GPU-to-CPU round trip per step.
+   */
+  launch(batch: JigsawBatch, epochSteps: number): { read(): Promise<StepResult> } {
     const started = performance.now();
     const lr = this.currentLr();
     const trainable = this.model.trainable();
@@ -84,10 +96,20 @@ export class JigCluTrainer {
       return stacked;
     });
     this.model.backbone.applyBatchNormUpdates(updates);
-    const [total, cluster, location, locationAccuracy, clusterAccuracy] = Array.from(await values.data());
-    values.dispose();
     this.advance(epochSteps);
-    return { total: total!, cluster: cluster!, location: location!, locationAccuracy, clusterAccuracy, lr, computeSeconds: (performance.now() - started) / 1000 };
+    // Asked for now (the copy is queued behind the step), awaited when the caller wants it.
+    const reading = values.data().finally(() => values.dispose());
+    reading.catch(() => undefined);
+    return {
+      read: async () => {
+        const [total, cluster, location, locationAccuracy, clusterAccuracy] = Array.from(await reading);
+        const now = performance.now();
+        // A step's time runs from its launch, or from the previous step's result when they overlapped.
+        const computeSeconds = (now - Math.max(started, this.lastRead)) / 1000;
+        this.lastRead = now;
+        return { total: total!, cluster: cluster!, location: location!, locationAccuracy, clusterAccuracy, lr, computeSeconds };
+      },
+    };
   }
 
   private advance(epochSteps: number): void {
@@ -104,13 +126,14 @@ export class JigCluTrainer {
    * (prefixed `optimizer.momentum.`), with the config and position in the metadata. Conv
    * filters are in tfjs layout (HWIO); export to PyTorch layout is separate.
    */
-  serialize(extra: Record<string, string> = {}): Buffer {
+  async serialize(extra: Record<string, string> = {}): Promise<Buffer> {
+    // Asynchronous reads: the webgpu engine has no synchronous read in Node.
     const tensors: NamedTensor[] = [];
     for (const [name, variable] of this.model.allParameters()) {
-      tensors.push({ name, shape: variable.shape, data: variable.dataSync() as Float32Array });
+      tensors.push({ name, shape: variable.shape, data: (await variable.data()) as Float32Array });
     }
     for (const [name, buffer] of this.optimizer.buffers) {
-      tensors.push({ name: `optimizer.momentum.${name}`, shape: buffer.shape, data: buffer.dataSync() as Float32Array });
+      tensors.push({ name: `optimizer.momentum.${name}`, shape: buffer.shape, data: (await buffer.data()) as Float32Array });
     }
     return encodeSafetensors(tensors, {
       format: 'jigclu-checkpoint-v1',

@@ -37,8 +37,9 @@ const requireHere = createRequire(import.meta.url);
 /** The most threads the threaded build's XNNPACK pool takes (backend.cc's max_num_threads). */
 export const maxWasmThreads = 8;
 
-/** The folder holding the wasm backend's .wasm files. */
+/** The folder holding the wasm backend's .wasm files (JIGCLU_WASM_DIR in the GPU bench bundle, which has no node_modules). */
 export function wasmDirectory(): string {
+  if (process.env.JIGCLU_WASM_DIR) return path.join(process.env.JIGCLU_WASM_DIR, path.sep);
   return path.join(packageDirectory(), 'dist') + path.sep;
 }
 

@@ -60,7 +60,8 @@ export type FromTrainer = { seq: number } & (
   | { type: 'resumed' }
   | { type: 'inspection'; id: number; result?: BatchInspection; error?: string }
   | { type: 'knn'; epoch: number; step: number; accuracy: number }
-  | { type: 'measured'; secondsPerStep: number; engine: EngineReport }
+  /** warmupSeconds: the untimed first step (kernel and, on WebGPU, shader compilation). */
+  | { type: 'measured'; secondsPerStep: number; warmupSeconds?: number; engine: EngineReport }
   | { type: 'job-progress'; done: number; total: number; message?: string }
   | { type: 'job-chunk'; chunk: EmbedChunk }
   | { type: 'job-result'; result: unknown }

@@ -10,6 +10,7 @@ import { defaultConvGradMode } from '../engine/conv';
 import { measureStepSeconds } from '../engine/monitor';
 import { runPretraining, type InspectRequest } from '../engine/run-pretraining';
 import * as tf from '../engine/tfjs';
+import { releaseWebGpu } from '../engine/webgpu';
 import { parentChannel } from './launcher';
 import { isToTrainer, type FromTrainer, type MeasureSpeed, type StartPretraining, type ToTrainer } from './protocol';
 
@@ -30,7 +31,13 @@ function send(message: Payload): void {
 /** Sends the job's final message and leaves once it is out of the process. */
 function sendLastAndExit(message: Payload): void {
   seq += 1;
-  void parent.send({ ...message, seq }).then(() => process.exit(0));
+  void parent.send({ ...message, seq }).then(exit);
+}
+
+/** Leaves the process; a WebGPU device is destroyed first (Dawn's binding may hang or crash at exit with one open). */
+function exit(): void {
+  releaseWebGpu(tf);
+  process.exit(0);
 }
 
 function isOutOfMemory(error: unknown): boolean {
@@ -88,9 +95,10 @@ async function measure(request: MeasureSpeed): Promise<void> {
   try {
     const engine = await selectEngine(request.engine, { threads: request.threads });
     send({ type: 'ready', engine, pid: process.pid });
-    const convGrad = request.config.convGrad === 'auto' ? defaultConvGradMode(tf.getBackend()) : request.config.convGrad;
-    const secondsPerStep = await measureStepSeconds(request.config, convGrad, request.steps ?? 3);
-    sendLastAndExit({ type: 'measured', secondsPerStep, engine });
+    // tfjs's own gradients on webgpu (ours read tensors back synchronously).
+    const convGrad = tf.getBackend() === 'webgpu' ? 'native' : request.config.convGrad === 'auto' ? defaultConvGradMode(tf.getBackend()) : request.config.convGrad;
+    const { secondsPerStep, warmupSeconds } = await measureStepSeconds(request.config, convGrad, request.steps ?? 3);
+    sendLastAndExit({ type: 'measured', secondsPerStep, warmupSeconds, engine });
   } catch (error) {
     sendLastAndExit({ type: 'failed', error: { code: isOutOfMemory(error) ? 'OUT_OF_MEMORY' : 'TRAINING_FAILED', message: String((error as Error)?.message ?? error) } });
   } finally {
@@ -152,5 +160,5 @@ parent.onMessage((message: unknown) => {
 // The parent went away: stop cleanly (a checkpoint is written at the next step boundary).
 parent.onDisconnect(() => {
   control = 'stop';
-  if (!running) process.exit(0);
+  if (!running) exit();
 });

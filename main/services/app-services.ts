@@ -14,6 +14,7 @@ import { firstRunHandlers } from './first-run';
 import { labelsHandlers } from './labels';
 import { libraryHandlers, type LibraryOptions } from './library';
 import { pretrainingHandlers, type PretrainingOptions } from './pretraining';
+import { scaleoutHandlers } from './scaleout';
 import type { StorageGuard } from './storage-guard';
 import type { TaskRegistry } from './tasks';
 
@@ -56,6 +57,7 @@ export function createServices(context: ServiceContext): Handlers {
     ...embeddingHandlers(context),
     ...finetuneHandlers(context),
     ...firstRunHandlers(context),
+    ...scaleoutHandlers(context),
   };
 }
 

@@ -1,9 +1,9 @@
-import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { EmbeddingSource } from '../common/embeddings';
 import type { ClassFoldersSummary, ExportFile } from '../common/finetune';
 import { ServiceError } from '../common/result';
+import { fileSha256 } from '../data/files';
 import type { TaskInfo } from '../common/tasks';
 import type { ExportBackboneJob, ExportBackboneResult } from '../engine/export-jobs';
 import { ClassifiersRepository, type ClassifierRow } from '../store/classifiers-repository';
@@ -119,16 +119,6 @@ function isWithin(inner: string, outer: string): boolean {
   return relative === '' || (!relative.startsWith('..') && !path.isAbsolute(relative));
 }
 
-/** sha256 of a file, streamed. */
-function fileHash(file: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const hash = crypto.createHash('sha256');
-    fs.createReadStream(file)
-      .on('data', (chunk) => hash.update(chunk))
-      .on('error', reject)
-      .on('end', () => resolve(hash.digest('hex')));
-  });
-}
 
 /** Today's date as YYYY-MM-DD (local time), for export file names. */
 function today(): string {
@@ -209,7 +199,7 @@ export class ExportsService {
   }
 
   /** A new folder `<parent>/<name>` (name, name-2, name-3, ... whichever does not exist yet). */
-  private newFolder(parent: string, name: string): string {
+  newFolder(parent: string, name: string): string {
     for (let attempt = 1; ; attempt += 1) {
       const candidate = path.join(parent, attempt === 1 ? name : `${name}-${attempt}`);
       try {
@@ -310,9 +300,9 @@ export class ExportsService {
         if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
       }
       // Something is there already: the same content is this image, copied before.
-      sourceHash ??= await fileHash(item.source);
+      sourceHash ??= await fileSha256(item.source);
       const [sourceSize, targetStat] = [(await fs.promises.stat(item.source)).size, await fs.promises.stat(target)];
-      if (targetStat.isFile() && targetStat.size === sourceSize && (await fileHash(target)) === sourceHash) {
+      if (targetStat.isFile() && targetStat.size === sourceSize && (await fileSha256(target)) === sourceHash) {
         summary.unchanged += 1;
         return;
       }

@@ -19,6 +19,7 @@ import { LibraryRepository, type FolderRow, type ImageLocation } from '../store/
 import type { AreaHandlers, ServiceContext } from './app-services';
 import { scanFolder, sharpDecoder, type ImageDecoder } from './library-import';
 import { throwIfCancelled } from './tasks';
+import { appLog } from '../log';
 
 /** What a media request gets back: the bytes, or a status with a message (never a thrown error). */
 export type MediaResponse =
@@ -355,8 +356,13 @@ export class LibraryService {
       const cachedBody: Buffer | undefined = await fs.readFile(cached).catch(() => undefined);
       if (cachedBody) return { status: 200, type: 'image/webp', body: cachedBody, etag, cacheControl };
       const body = await renderThumbnail(source.file, location.max_pixels);
-      await writeThumbnail(this.cacheDir, location.content_hash, body);
-      this.repo.setThumbState(location.content_hash, 1);
+      try {
+        await writeThumbnail(this.cacheDir, location.content_hash, body);
+        this.repo.setThumbState(location.content_hash, 1);
+      } catch (error) {
+        // The cache is only a speed-up: a read-only data folder or a full disk still shows the image.
+        appLog('warn', 'library', `thumbnail of image ${id} not cached: ${(error as Error).message}`);
+      }
       return { status: 200, type: 'image/webp', body, etag, cacheControl };
     } catch (error) {
       return { status: 500, message: `Cannot show this image: ${(error as Error).message.split('\n')[0]}` };

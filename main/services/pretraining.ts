@@ -1,13 +1,15 @@
-import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { EngineReport } from '../common/engine';
 import {
   ConfigError,
   estimateTrainingMemoryMb,
+  gpuBatchProblem,
+  largestActivationBytes,
   resolvePretrainConfig,
   stepsPerEpochFor,
   validatePretrainConfig,
+  type FieldError,
   type PretrainConfig,
   type PretrainOverrides,
   type PresetName,
@@ -29,9 +31,9 @@ import type { FromTrainer, MeasureSpeed, StartPretraining } from '../jobs/protoc
 import type { ProcessLauncher } from '../jobs/launcher';
 import { TrainerHost, type TrainerExit } from '../jobs/trainer-host';
 import { jobEngine, jobThreads } from './engine-setting';
+import { monitorSet } from './monitor-set';
 import { appLog, withCrashDetails } from '../log';
-import { joinFolderPath } from '../store/library-repository';
-import { RunsRepository, type RunFile } from '../store/runs-repository';
+import { RunsRepository, runFileList, type RunFile } from '../store/runs-repository';
 import { readRunImages, runImagesFileName, writeRunImages, type RunImage } from '../data/run-images';
 import type { AreaHandlers, ServiceContext } from './app-services';
 import type { ComputeHost } from './embeddings';
@@ -93,13 +95,26 @@ interface ActiveRun {
  * Pretraining runs: starts one at a time in the trainer process, records its metrics and
  * checkpoints in SQLite as they come, and keeps the run history (rename, note, delete).
  */
+/**
+ * On the webgpu engine: the run's largest buffer against the adapter's limit (WebGPU does not
+ * tell a GPU's total memory), and a batch error when it does not fit.
+ */
+function gpuFit(config: PretrainConfig | undefined, engine: EngineReport, errors: FieldError[]): Pick<PretrainEstimate, 'gpuBuffer'> {
+  const adapter = engine.chosen === 'webgpu' ? engine.candidates.find((c) => c.name === 'webgpu')?.adapter : undefined;
+  if (!config || !adapter) return {};
+  const limit = Math.min(adapter.limits.maxBufferSize, adapter.limits.maxStorageBufferBindingSize);
+  const problem = gpuBatchProblem(config, adapter.limits);
+  if (problem) errors.push({ field: 'batch', message: problem });
+  return { gpuBuffer: { largestMb: Math.ceil(largestActivationBytes(config) / 2 ** 20), limitMb: Math.floor(limit / 2 ** 20) } };
+}
+
 export class PretrainingService {
   readonly repo: RunsRepository;
   private active?: ActiveRun;
   private closed = false;
   private inspectionId = 0;
   /** Measured seconds per step, by engine and model shape, for this session. */
-  private readonly measurements = new Map<string, Promise<number>>();
+  private readonly measurements = new Map<string, Promise<{ secondsPerStep: number; warmupSeconds?: number }>>();
 
   constructor(
     private readonly context: ServiceContext,
@@ -146,16 +161,14 @@ export class PretrainingService {
       if (error instanceof ConfigError) throw new ServiceError('INVALID_ARGUMENT', `Invalid run settings: ${error.message}`);
       throw error;
     }
-    const files = rows.map((row) => ({ id: row.id, path: joinFolderPath(row.folder_path, row.rel_path), size: row.size, mtimeMs: row.mtime_ms }));
-    const filesHash = crypto.createHash('sha256');
-    for (const row of rows) filesHash.update(`${row.folder_path}\0${row.rel_path}\0${row.content_hash}\n`);
-    const monitor = this.monitorSet(files, config.seed);
+    const { folders, files, filesHash } = runFileList(rows);
+    const monitor = monitorSet(files, this.repo.labelsOf(files.map((file) => file.id)), config.seed, this.options.monitorLimit);
     const run = this.createRun({
       name: `Run ${this.repo.nextRunNumber()} (${config.preset})`,
       config,
       imageCount: rows.length,
-      filesHash: filesHash.digest('hex'),
-      folders: [...new Set(rows.map((row) => row.folder_path))].sort(),
+      filesHash,
+      folders,
       files,
       monitor: monitor ? { classes: monitor.classes, bank: monitor.query.filter((q) => !q).length, queries: monitor.query.filter(Boolean).length } : null,
     });
@@ -188,7 +201,7 @@ export class PretrainingService {
         `epochs: the checkpoint at step ${from.step} has already trained all ${config.epochs} epochs; ask for more epochs to train further.`,
       );
     }
-    const monitor = this.monitorSet(list.files, config.seed);
+    const monitor = monitorSet(list.files, this.repo.labelsOf(list.files.map((file) => file.id)), config.seed, this.options.monitorLimit);
     if (from === newest && run.status !== 'running' && run.status !== 'paused') {
       this.repo.rewindTo(run.id, from.step);
       this.repo.setPlan(run.id, { config });
@@ -351,6 +364,7 @@ export class PretrainingService {
       stepsPerEpoch,
       totalSteps: config ? stepsPerEpoch * config.epochs : 0,
       memoryMb: config ? estimateTrainingMemoryMb(config) : null,
+      ...gpuFit(config, engine, errors),
       engine,
       timing: null,
       timingNote: args.measure ? null : 'Measure the speed to estimate the time per epoch.',
@@ -395,25 +409,26 @@ export class PretrainingService {
       this.measurements.set(shapeKey, pending);
     }
     try {
-      const secondsPerStep = await pending;
-      return { secondsPerStep, source: 'measured', note: `measured: 3 warm-up steps on ${engine.chosen} took ${(secondsPerStep * 1000).toFixed(0)} ms each` };
+      const { secondsPerStep, warmupSeconds } = await pending;
+      const warmup = warmupSeconds !== undefined && engine.chosen === 'webgpu' ? ` after a first step of ${warmupSeconds.toFixed(1)} s (shader compilation, once per run)` : '';
+      return { secondsPerStep, source: 'measured', note: `measured: 3 warm-up steps on ${engine.chosen} took ${(secondsPerStep * 1000).toFixed(0)} ms each${warmup}` };
     } catch (error) {
       return `Could not measure the speed: ${(error as Error).message}`;
     }
   }
 
-  private measureInProcess(config: PretrainConfig, engine: EngineReport): Promise<number> {
+  private measureInProcess(config: PretrainConfig, engine: EngineReport): Promise<{ secondsPerStep: number; warmupSeconds?: number }> {
     const script = this.options.trainerScript;
     if (!script && !this.options.createTrainer) return Promise.reject(new Error('the trainer process is not available on this host'));
     const host = this.options.createTrainer ? this.options.createTrainer(script ?? '') : new TrainerHost(script!, { launcher: this.options.launcher });
     if (!host.measure) return Promise.reject(new Error('this trainer cannot measure'));
-    return new Promise<number>((resolve, reject) => {
+    return new Promise<{ secondsPerStep: number; warmupSeconds?: number }>((resolve, reject) => {
       let answered = false;
       const timer = setTimeout(() => void host.kill(), 180_000);
       host.on('message', (message) => {
         if (message.type === 'measured') {
           answered = true;
-          resolve(message.secondsPerStep);
+          resolve({ secondsPerStep: message.secondsPerStep, warmupSeconds: message.warmupSeconds });
         } else if (message.type === 'failed') {
           answered = true;
           reject(new Error(message.error.message));
@@ -482,7 +497,8 @@ export class PretrainingService {
     return run;
   }
 
-  private readFileList(run: RunInfo): { folders?: string[]; files: { id: number; path: string }[] } {
+  /** The images a run trains on, from its folder (files.json). */
+  readFileList(run: RunInfo): { folders?: string[]; files: { id: number; path: string }[] } {
     let images: ReturnType<typeof readRunImages>;
     try {
       images = readRunImages(run.runDir);
@@ -491,48 +507,6 @@ export class PretrainingService {
     }
     if (!images) throw new ServiceError('NOT_FOUND', `${run.name} has lost its file list (${path.join(run.runDir, runImagesFileName)}); start a new run instead.`);
     return { folders: images.folders, files: images.files.map((file) => ({ id: file.id ?? 0, path: file.path })) };
-  }
-
-  /**
-   * The kNN monitor's labelled subset: images with a label (a hand label wins over the folder
-   * one) in classes with at least 2 images, at least 2 classes; per class 20% (at least 1) held
-   * out as queries, the rest the bank; at most `monitorLimit` images, drawn evenly per class.
-   */
-  private monitorSet(files: { id: number; path: string }[], seed: number): MonitorSet | undefined {
-    const labelOf = this.repo.labelsOf(files.map((file) => file.id));
-    const byClass = new Map<number, { id: number; path: string }[]>();
-    for (const file of files) {
-      const classId = labelOf.get(file.id);
-      if (classId === undefined) continue;
-      const list = byClass.get(classId) ?? [];
-      list.push(file);
-      byClass.set(classId, list);
-    }
-    const classes = [...byClass.entries()].filter(([, list]) => list.length >= 2).sort(([a], [b]) => a - b);
-    if (classes.length < 2) return undefined;
-    const limit = this.options.monitorLimit ?? 1000;
-    const perClass = Math.max(2, Math.floor(limit / classes.length));
-    const set: MonitorSet = { files: [], labels: [], query: [], classes: classes.length };
-    let state = (seed ^ 0x9e3779b9) >>> 0;
-    const random = () => {
-      state = (Math.imul(state ^ (state >>> 15), 0x2c1b3c6d) + 0x6d2b79f5) >>> 0;
-      return state / 2 ** 32;
-    };
-    classes.forEach(([, list], label) => {
-      const shuffled = [...list];
-      for (let i = shuffled.length - 1; i > 0; i -= 1) {
-        const j = Math.floor(random() * (i + 1));
-        [shuffled[i], shuffled[j]] = [shuffled[j]!, shuffled[i]!];
-      }
-      const chosen = shuffled.slice(0, perClass);
-      const queries = Math.max(1, Math.round(chosen.length * 0.2));
-      chosen.forEach((file, index) => {
-        set.files.push(file.path);
-        set.labels.push(label);
-        set.query.push(index < queries);
-      });
-    });
-    return set;
   }
 
   private appendLog(runDir: string, line: string, level: 'info' | 'warn' | 'error' = 'info'): void {
@@ -558,7 +532,13 @@ export class PretrainingService {
     };
     this.active = active;
     host.on('message', (message) => this.recording(active, () => this.onMessage(active, message)));
-    active.ended = host.done.then((exit) => this.recording(active, () => this.onExit(active, exit)));
+    active.ended = host.done.then((exit) =>
+      this.recording(active, () => this.onExit(active, exit), () => {
+        // The end could not be stored: the run is over all the same, and the next one may start.
+        active.status = 'crashed';
+        if (this.active === active) this.active = undefined;
+      }),
+    );
     this.appendLog(run.runDir, `${run.name}: ${job.files.length} images, preset ${job.config.preset}, ${job.config.epochs} epochs, batch ${job.config.batch}, engine ${job.config.engine}.`);
     try {
       host.start({
@@ -683,10 +663,11 @@ export class PretrainingService {
    * a damaged database) must not escape into the process's event loop: it is logged, the run is
    * told why, and the trainer is stopped cleanly (it checkpoints) since its metrics cannot be kept.
    */
-  private recording(active: ActiveRun, record: () => void): void {
+  private recording(active: ActiveRun, record: () => void, onFailure?: () => void): void {
     try {
       record();
     } catch (error) {
+      onFailure?.();
       const translated = this.context.storage?.translate(error) ?? error;
       const message = `Could not record the run's progress: ${(translated as Error).message}`;
       appLog('error', 'pretraining', message, error);

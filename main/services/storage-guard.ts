@@ -32,7 +32,7 @@ export class StorageGuard {
   /** Refuses a call before it runs when the database is known to be damaged. */
   before(name: CallName): void {
     if (this.damage !== undefined && !callsWithoutDatabase.has(name)) {
-      throw new ServiceError('DATABASE_CORRUPT', damagedMessage(this.databaseFile, this.damage));
+      throw new ServiceError('DATABASE_CORRUPT', damagedMessage(this.databaseFile, this.damage, { when: 'running' }));
     }
   }
 
@@ -43,11 +43,11 @@ export class StorageGuard {
       case 'DISK_FULL':
         return new ServiceError('DISK_FULL', diskFullMessage(this.dataDir));
       case 'READ_ONLY':
-        if (this.damage !== undefined) return new ServiceError('DATABASE_CORRUPT', damagedMessage(this.databaseFile, this.damage));
+        if (this.damage !== undefined) return new ServiceError('DATABASE_CORRUPT', damagedMessage(this.databaseFile, this.damage, { when: 'running' }));
         return new ServiceError('READ_ONLY', readOnlyMessage(this.dataDir));
       case 'DATABASE_CORRUPT':
         this.markDamaged((error as Error).message);
-        return new ServiceError('DATABASE_CORRUPT', damagedMessage(this.databaseFile, this.damage!));
+        return new ServiceError('DATABASE_CORRUPT', damagedMessage(this.databaseFile, this.damage!, { when: 'running' }));
       default:
         return error;
     }

@@ -86,7 +86,7 @@ function refuseEmptyFile(file: string): void {
   if (size === 0) {
     throw new StoreError(
       'DATABASE_DAMAGED',
-      damagedMessage(file, 'the file is empty, 0 bytes: it was cut off, perhaps by a full disk or an interrupted copy; JigClu Studio will not treat it as a new, empty library'),
+      damagedMessage(file, 'the file is empty, 0 bytes: it was cut off, perhaps by a full disk or an interrupted copy, and is not treated as a new, empty library', { empty: true }),
     );
   }
 }

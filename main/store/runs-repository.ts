@@ -1,5 +1,7 @@
+import crypto from 'node:crypto';
 import type { Database } from 'better-sqlite3';
 import { parseStoredPretrainConfig, type PretrainConfig } from '../common/pretrain-config';
+import { joinFolderPath } from './library-repository';
 import type { BackboneChoice, CheckpointInfo, RunEpochMetric, RunInfo, RunLosses, RunMetric, RunStatus } from '../common/runs';
 
 /** A row of `runs` as SQLite returns it. */
@@ -66,6 +68,28 @@ export interface RunFile {
   content_hash: string;
   size: number;
   mtime_ms: number;
+}
+
+/** A library image with what a job manifest needs (size and dimensions after EXIF orientation). */
+export interface TrainingImage extends RunFile {
+  size: number;
+  width: number;
+  height: number;
+}
+
+/**
+ * A run's file list as its folder keeps it (files.json: the folders, and each image's library
+ * id, absolute path, size and modification time, in training order) and the hash of the list
+ * stored with the run (folder, path and content hash of each image).
+ */
+export function runFileList(rows: RunFile[]): { folders: string[]; files: { id: number; path: string; size: number; mtimeMs: number }[]; filesHash: string } {
+  const hash = crypto.createHash('sha256');
+  for (const row of rows) hash.update(`${row.folder_path}\0${row.rel_path}\0${row.content_hash}\n`);
+  return {
+    folders: [...new Set(rows.map((row) => row.folder_path))].sort(),
+    files: rows.map((row) => ({ id: row.id, path: joinFolderPath(row.folder_path, row.rel_path), size: row.size, mtimeMs: row.mtime_ms })),
+    filesHash: hash.digest('hex'),
+  };
 }
 
 /** Pretraining runs, their metrics and checkpoints (migration 0003). */
@@ -281,6 +305,21 @@ export class RunsRepository {
     return this.db
       .prepare('SELECT i.id, f.path AS folder_path, i.rel_path, i.content_hash, i.size, i.mtime_ms FROM images i JOIN folders f ON f.id = i.folder_id ORDER BY i.id')
       .all() as RunFile[];
+  }
+
+  /** The library rows of these image ids (those still in the library), by id. */
+  trainingImages(ids: number[]): Map<number, TrainingImage> {
+    const out = new Map<number, TrainingImage>();
+    const query = (count: number) =>
+      this.db.prepare(
+        `SELECT i.id, f.path AS folder_path, i.rel_path, i.content_hash, i.size, i.width, i.height
+         FROM images i JOIN folders f ON f.id = i.folder_id WHERE i.id IN (${Array(count).fill('?').join(', ')})`,
+      );
+    for (let i = 0; i < ids.length; i += 5000) {
+      const chunk = ids.slice(i, i + 5000);
+      for (const row of query(chunk.length).all(...chunk) as TrainingImage[]) out.set(row.id, row);
+    }
+    return out;
   }
 
   /** Which of these folder ids are not registered. */

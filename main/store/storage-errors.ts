@@ -33,15 +33,22 @@ export function readOnlyMessage(dataDir: string): string {
   return `The data folder ${dataDir} is read-only: JigClu Studio can show what it holds but cannot change it. Make the folder writable, or choose another data folder (--data-dir).`;
 }
 
-/** The sentence for a damaged database: what was done (nothing written) and how to recover. */
-export function damagedMessage(databaseFile: string, finding: string): string {
+/**
+ * The sentence for a damaged database: what was done (at start-up: not opened; while running:
+ * no more writes) and how to recover (the newest backup; SQLite's .recover when there is
+ * something to rescue).
+ */
+export function damagedMessage(databaseFile: string, finding: string, options: { when?: 'open' | 'running'; empty?: boolean } = {}): string {
   const backups = listBackups(databaseFile);
+  const name = path.basename(databaseFile);
   const restore = backups.length
     ? `copy the newest backup, ${backups[0]}, in its place (a backup is made before each upgrade of the database)`
-    : 'start afresh with an empty data folder (there is no backup: one is made before each upgrade of the database)';
+    : 'start again with an empty library (there is no backup: one is made before each upgrade of the database)';
+  const done = options.when === 'running' ? 'JigClu Studio stopped writing to it.' : 'JigClu Studio did not open it and wrote nothing to it.';
+  const rescue = options.empty ? '' : `; or rescue what SQLite can still read with: sqlite3 ${databaseFile} .recover | sqlite3 recovered.sqlite`;
   return (
-    `The database ${databaseFile} is damaged (${finding}). JigClu Studio stopped using it and writes nothing more to it. ` +
-    `To recover: quit JigClu Studio, move ${path.basename(databaseFile)} (with its -wal and -shm files) aside, then ${restore}; ` +
-    `or rescue what SQLite can still read with: sqlite3 ${databaseFile} .recover | sqlite3 recovered.sqlite. Your image folders are not affected.`
+    `The database ${databaseFile} is damaged (${finding}). ${done} ` +
+    `To recover: quit JigClu Studio, move ${name} (with its -wal and -shm files) out of the data folder, then ${restore}${rescue}. ` +
+    'Your image folders are not affected.'
   );
 }

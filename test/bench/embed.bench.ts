@@ -40,14 +40,14 @@ describe('embedding throughput on wasm', () => {
     const name = `${preset}: ${count} images of ${size} px per call`;
     bench(
       name,
-      () => {
+      async () => {
         if (!backbone) {
           backbone = new ResNet({ arch: config.arch, width: config.width }, 0);
-          extractFeatures(backbone, images, count, size, 32, 'fast');
+          await extractFeatures(backbone, images, count, size, 32, 'fast');
           return;
         }
         const started = performance.now();
-        extractFeatures(backbone, images, count, size, 32, 'fast');
+        await extractFeatures(backbone, images, count, size, 32, 'fast');
         const entry = measured.get(preset) ?? { images: 0, seconds: 0 };
         measured.set(preset, { images: entry.images + count, seconds: entry.seconds + (performance.now() - started) / 1000 });
       },

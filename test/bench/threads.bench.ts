@@ -42,6 +42,8 @@ function machineBusySeconds(): number | undefined {
 const startedAt = { wall: performance.now(), busy: machineBusySeconds(), own: process.cpuUsage() };
 const batch = makeBatch();
 const times = new Map<number, number[]>();
+/** CPU-seconds this process used (all its threads) and wall seconds, over the timed steps of each count. */
+const usage = new Map<number, { cpu: number; wall: number }>();
 let current: { threads: number; trainer: JigCluTrainer } | undefined;
 
 /** A trainer on `threads` threads (switching the wasm build disposes the previous one). */
@@ -66,8 +68,13 @@ describe(`cpu-small training step, batch ${batchSize}, wasm engine by threads ($
       async () => {
         const trainer = await trainerOn(threads);
         const started = performance.now();
+        const cpuStarted = process.cpuUsage();
         await trainer.step(batch, 1e9);
-        times.set(threads, [...(times.get(threads) ?? []), performance.now() - started]);
+        const wall = performance.now() - started;
+        const cpu = process.cpuUsage(cpuStarted);
+        times.set(threads, [...(times.get(threads) ?? []), wall]);
+        const sum = usage.get(threads) ?? { cpu: 0, wall: 0 };
+        usage.set(threads, { cpu: sum.cpu + (cpu.user + cpu.system) / 1e6, wall: sum.wall + wall / 1000 });
       },
       { time: 5000, iterations: 8, warmupIterations: 0 },
     );
@@ -89,14 +96,23 @@ afterAll(() => {
     const timing = torch.get(threads);
     return typeof timing === 'object' ? timing.imagesPerSecond : undefined;
   };
-  const lines = [`\nStep images/s, cpu-small batch ${batchSize} (median of each run's steps; ${physicalCores()} physical cores here):`];
-  lines.push(`  threads   wasm      vs 1 thread   PyTorch   wasm / PyTorch`);
+  // Cores a count actually got (CPU-seconds per wall second): on a shared machine 2 threads may get far less than 2.
+  const cores = (threads: number) => {
+    const sum = usage.get(threads);
+    return sum && sum.wall > 0 ? (sum.cpu / sum.wall).toFixed(2) : '—';
+  };
+  const torchCores = (threads: number) => {
+    const timing = torch.get(threads);
+    return typeof timing === 'object' ? timing.cores.toFixed(2) : '—';
+  };
+  const lines = [`\nStep images/s, cpu-small batch ${batchSize} (median of each run's steps; ${physicalCores()} physical cores here; cores = CPU-seconds per wall second the step got):`];
+  lines.push(`  threads   wasm      vs 1 thread   cores   PyTorch   cores   wasm / PyTorch`);
   for (const threads of counts) {
     const rate = imagesPerSecond(threads);
     const torchValue = torchRate(threads);
     lines.push(
-      `  ${String(threads).padEnd(8)}  ${rate.toFixed(1).padStart(6)}    ${(rate / imagesPerSecond(1)).toFixed(2).padStart(5)}x        ` +
-        (torchValue === undefined ? '     —    —' : `${torchValue.toFixed(1).padStart(6)}    ${(rate / torchValue).toFixed(2)}x`),
+      `  ${String(threads).padEnd(8)}  ${rate.toFixed(1).padStart(6)}    ${(rate / imagesPerSecond(1)).toFixed(2).padStart(5)}x        ${cores(threads).padStart(5)}   ` +
+        (torchValue === undefined || !torch.has(threads) ? '     —      —       —' : `${torchValue.toFixed(1).padStart(6)}    ${torchCores(threads).padStart(5)}   ${(rate / torchValue).toFixed(2)}x`),
     );
   }
   lines.push(`Scaling ratio (all ${all} threads / 1 thread): wasm ${(imagesPerSecond(all) / imagesPerSecond(1)).toFixed(2)}x` +

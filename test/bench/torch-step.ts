@@ -9,6 +9,8 @@ export interface TorchTiming {
   threads: number;
   steps: number;
   imagesPerSecond: number;
+  /** CPU-seconds of the process per second of its timed steps: the cores it actually got. */
+  cores: number;
 }
 
 /**
@@ -22,11 +24,11 @@ export function torchStep(batch: JigsawBatch, config: PretrainConfig, threads: n
     const bytes = (array: Float32Array | Int32Array) => Buffer.from(array.buffer, array.byteOffset, array.byteLength);
     fs.writeFileSync(file, Buffer.concat([bytes(batch.montages), bytes(Int32Array.from(batch.clusterLabels)), bytes(Int32Array.from(batch.locationLabels))]));
     const script = path.join(import.meta.dirname, 'torch_jigclu_step.py');
-    const args = ['--batch-file', file, '--n', String(batch.n), '--size', String(batch.size), '--config', JSON.stringify(config), '--threads', String(threads)];
+    const args = ['--device', 'cpu', '--batch-file', file, '--n', String(batch.n), '--size', String(batch.size), '--config', JSON.stringify(config), '--threads', String(threads), '--seconds', '5'];
     const run = runTorchScript(script, args, undefined, 180_000);
     if (run.reason) return run.reason;
-    const result = JSON.parse(run.stdout!.trim().split('\n').at(-1)!) as { threads: number; steps: number; images_per_second: number };
-    return { threads: result.threads, steps: result.steps, imagesPerSecond: result.images_per_second };
+    const result = JSON.parse(run.stdout!.trim().split('\n').at(-1)!) as { threads: number; steps: number; medianImagesPerSecond: number; cores: number };
+    return { threads: result.threads, steps: result.steps, imagesPerSecond: result.medianImagesPerSecond, cores: result.cores };
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }

@@ -81,7 +81,7 @@ describe('browser host: requests that used to stop the process', () => {
       ['continuation without a start', [wsFrame(0x0, Buffer.from('x'))]],
     ];
     for (const [what, list] of frames) {
-      const outcome = await sendWsFrames(host.port, host.token, list);
+      const outcome = await sendWsFrames(host.port, host.token, list, 5000);
       expect(outcome.upgraded, what).toBe(true);
       expect(outcome.closed, `${what}: the server closes the socket`).toBe(true);
       await stillServing();

@@ -15,9 +15,8 @@ export interface BrowserMode {
   output: () => string;
 }
 
-/** Starts `node out/main/serve.js` on a free port with a fresh data folder. */
-export async function startBrowserMode(env: Record<string, string> = {}): Promise<{ server: BrowserMode; child: ChildProcess }> {
-  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'jigclu-e2e-'));
+/** Starts `node out/main/serve.js` on a free port with a fresh data folder (or `dataDir`). */
+export async function startBrowserMode(env: Record<string, string> = {}, dataDir: string = fs.mkdtempSync(path.join(os.tmpdir(), 'jigclu-e2e-'))): Promise<{ server: BrowserMode; child: ChildProcess }> {
   const child = spawn(process.execPath, [path.join(repoRoot, 'out', 'main', 'serve.js'), '--data-dir', dataDir, '--port', '0'], {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, ...env },

@@ -10,7 +10,7 @@ import { predict, type LinearHead } from '../../main/engine/finetune';
 import { ResNet, type ResNetSpec } from '../../main/engine/resnet';
 import * as tf from '../../main/engine/tfjs';
 import { sharedDataset } from './built';
-import { seeded, useCpuBackend } from './helpers';
+import { seeded, useCpuBackend, useWasmBackend } from './helpers';
 
 /**
  * The saved classifier (main/engine/classifier-model.ts): its TF.js layers model computes what
@@ -66,19 +66,23 @@ function randomPixels(n: number, size: number, seed: number): Float32Array {
 }
 
 describe('classifier layers model', () => {
-  const cases: [string, ResNetSpec, number][] = [
-    ['resnet18 x0.125 (the tests’ backbone)', { arch: 'resnet18', width: 0.125 }, 64],
-    ['resnet18 x1 (torchvision’s widths)', { arch: 'resnet18', width: 1 }, 64],
-    ['resnet50 x0.125 (bottleneck blocks)', { arch: 'resnet50', width: 0.125 }, 64],
+  // The full-width backbone runs on wasm: both sides of the comparison run on the same engine
+  // either way, and its convolutions take seconds on cpu but a fraction of that on wasm.
+  const cases: [string, ResNetSpec, number, 'cpu' | 'wasm'][] = [
+    ['resnet18 x0.125 (the tests’ backbone)', { arch: 'resnet18', width: 0.125 }, 64, 'cpu'],
+    ['resnet18 x1 (torchvision’s widths, on wasm)', { arch: 'resnet18', width: 1 }, 64, 'wasm'],
+    ['resnet50 x0.125 (bottleneck blocks)', { arch: 'resnet50', width: 0.125 }, 64, 'cpu'],
   ];
-  it.each(cases)('%s: probabilities equal ResNet + head softmax', (_, spec, size) => {
+  it.each(cases)('%s: probabilities equal ResNet + head softmax', async (_, spec, size, engine) => {
+    await (engine === 'wasm' ? useWasmBackend() : useCpuBackend());
+    expect(tf.getBackend()).toBe(engine);
     const backbone = randomBackbone(spec, 11);
     try {
       const n = 3;
       const pixels = randomPixels(n, size, 5);
       for (const input of ['pooled', 'l2-normalized'] as const) {
         const head = randomHead(backbone.outChannels, 4, input, 7);
-        const expected = predict(backbone, head, { pixels, size }, size, { convGrad: 'native' });
+        const expected = await predict(backbone, head, { pixels, size }, size, { convGrad: 'native' });
         const model = buildClassifierModel(backbone, head, size);
         const output = tf.tidy(() => model.predict(tf.tensor4d(pixels, [n, size, size, 3])) as tf.Tensor);
         expect(output.shape).toEqual([n, 4]);
@@ -93,11 +97,15 @@ describe('classifier layers model', () => {
       }
     } finally {
       backbone.params.dispose();
+      await useCpuBackend();
     }
   }, 120_000);
 });
 
 describe('classify job with saveTo', async () => {
+  // Training and reloading agree on any engine; wasm trains several times faster than cpu.
+  beforeAll(useWasmBackend);
+  afterAll(useCpuBackend);
   const listed = (await listImageFiles(sharedDataset('tiny'))).sort((a, b) => a.file.localeCompare(b.file));
   const classNames = [...new Set(listed.map((item) => item.className))].sort();
   const seen = new Map<string, number>();

@@ -62,13 +62,13 @@ function parseCsv(text: string): string[][] {
 }
 
 describe('jigclu finetune / predict', () => {
-  it('fine-tunes from 3 labels per class on a checkpoint, saves both classifiers, and predicts a folder into CSV', () => {
+  it('fine-tunes from 3 labels per class on a checkpoint, saves both classifiers, and predicts a folder into CSV', async () => {
     const tiny = sharedDataset('tiny');
     // A small untrained checkpoint in a run folder, as `jigclu pretrain` lays it out.
     const runDir = path.join(dir, 'run');
     fs.mkdirSync(path.join(runDir, 'checkpoints'), { recursive: true });
     const trainer = new JigCluTrainer(resolvePretrainConfig('cpu-small', { width: 0.125 }), 'fast');
-    fs.writeFileSync(path.join(runDir, 'checkpoints', 'step-00000000.safetensors'), trainer.serialize());
+    fs.writeFileSync(path.join(runDir, 'checkpoints', 'step-00000000.safetensors'), await trainer.serialize());
     trainer.dispose();
 
     const out = path.join(dir, 'classifier');

@@ -72,6 +72,12 @@ describe('jigclu CLI', () => {
     const bad = jigclu(['cluster', runDir, tiny, '--k', '99', '--out', clusters]);
     expect(bad.code).toBe(1);
     expect(bad.all).toMatch(/--k must be between 2 and the number of images \(24\)/);
+    // --resume without folders continues on the run's own images, on the engine asked for.
+    const resumed = jigclu(['--data-dir', dataDir, 'pretrain', '--resume', runDir, '--epochs', '3', '--engine', 'cpu']);
+    expect(resumed.code, resumed.all).toBe(0);
+    expect(resumed.stderr).toMatch(/Resuming on the run's own (folders|24 images)/);
+    expect(resumed.stderr).toMatch(/Engine cpu \(1 thread\);/);
+    expect(resumed.stdout).toMatch(/Finished at epoch 3, step 9 on 24 images/);
   }, 240_000);
 
   it('trains the same on 1 and 2 wasm threads, and refuses --threads 0', () => {
@@ -83,7 +89,7 @@ describe('jigclu CLI', () => {
       const run = jigclu(['--data-dir', dataDir, 'pretrain', tiny, '--engine', 'wasm', '--threads', String(threads), '--epochs', '1', '--batch', '8', '--seed', '5', '--out', runDir, '--no-cache']);
       expect(run.code, run.all).toBe(0);
       expect(run.stderr).toContain(`Engine: wasm, ${threads} thread${threads === 1 ? '' : 's'}`);
-      expect(run.stdout).toMatch(/Finished at epoch 1, step 3 on 24 images; last loss \d\.\d{4}; 3 steps in \d+\.\d s of training, \d+\.\d images\/s \(\d+\.\d s of it waiting for a batch after the first\)\./);
+      expect(run.stdout).toMatch(/Finished at epoch 1, step 3 on 24 images; last loss \d\.\d{4}; 3 steps in \d+\.\d s of training, \d+\.\d images\/s \(\d+\.\d s of it waiting for a batch after the first; \d+\.\d\d cores busy on average\)\./);
       return decodeSafetensors(fs.readFileSync(/Checkpoint: (\S+\.safetensors)/.exec(run.stdout)![1]!)).tensors;
     });
     let worst = 0;

@@ -104,13 +104,13 @@ function accuracy(predicted: ArrayLike<number>, truth: number[]): number {
 }
 
 describe('linearProbe', () => {
-  it('separates Gaussian blobs, stops early and keeps the best epoch', () => {
+  it('separates Gaussian blobs, stops early and keeps the best epoch', async () => {
     const dim = 32;
     const { features, labels } = blobs(3, 20, dim, 7);
     const split = stratifiedSplit(labels, { seed: 0 });
     const before = tf.memory().numTensors;
     const seen: number[] = [];
-    const result = linearProbe(features, dim, split.train, labels, split.validation, { classes: 3, seed: 0, onEpoch: (epoch) => void seen.push(epoch) });
+    const result = await linearProbe(features, dim, split.train, labels, split.validation, { classes: 3, seed: 0, onEpoch: (epoch) => void seen.push(epoch) });
     expect(tf.memory().numTensors).toBe(before);
     expect(result.valAccuracy).toBeGreaterThanOrEqual(0.95);
     expect(result.stoppedEarly).toBe(true);
@@ -120,24 +120,24 @@ describe('linearProbe', () => {
     expect(Math.max(...result.history.map((record) => record.valAccuracy))).toBe(result.valAccuracy);
     // The returned head (standardisation folded in) reproduces the kept epoch's accuracy on raw features.
     const validationRows = new Float32Array(split.validation.flatMap((i) => Array.from(features.subarray(i * dim, (i + 1) * dim))));
-    const predicted = predictFromFeatures(validationRows, dim, result);
+    const predicted = await predictFromFeatures(validationRows, dim, result);
     expect(accuracy(predicted.classes, split.validation.map((i) => labels[i]!))).toBe(result.valAccuracy);
   });
 
-  it('cross-validates when labels are few', () => {
+  it('cross-validates when labels are few', async () => {
     const dim = 16;
     const { features, labels } = blobs(3, 4, dim, 11);
     const plan = stratifiedSplit(labels, { seed: 2 });
     expect(plan.kFold).toBe(4);
-    const cv = crossValidateLinearProbe(features, dim, labels, plan.folds!, { classes: 3, seed: 0 });
+    const cv = await crossValidateLinearProbe(features, dim, labels, plan.folds!, { classes: 3, seed: 0 });
     expect(cv.foldAccuracies).toHaveLength(4);
     expect(cv.meanAccuracy).toBeGreaterThanOrEqual(0.9);
     // The final head trains on every label for the suggested epochs, without validation.
     const all = labels.map((_, i) => i);
-    const final = linearProbe(features, dim, all, labels, [], { classes: 3, seed: 0, epochs: cv.suggestedEpochs });
+    const final = await linearProbe(features, dim, all, labels, [], { classes: 3, seed: 0, epochs: cv.suggestedEpochs });
     expect(final.history).toHaveLength(cv.suggestedEpochs);
     expect(final.bestEpoch).toBe(cv.suggestedEpochs);
-    expect(accuracy(predictFromFeatures(features, dim, final).classes, labels)).toBe(1);
+    expect(accuracy((await predictFromFeatures(features, dim, final)).classes, labels)).toBe(1);
   });
 });
 
@@ -200,7 +200,7 @@ describe('fineTune and predict', () => {
 
   it("restores the best epoch's weights and BatchNorm statistics", async () => {
     expect(backbone.params.get('conv1.weight').dataSync()).toEqual(conv1AtEpoch[result.bestEpoch - 1]);
-    const predicted = predict(backbone, result.head, { images }, size, { indices: split.validation });
+    const predicted = await predict(backbone, result.head, { images }, size, { indices: split.validation });
     expect(accuracy(predicted.classes, split.validation.map((i) => labels[i]!))).toBe(result.valAccuracy);
 
     // Validation labels flipped: the better the model learns, the worse it validates, so an early
@@ -230,7 +230,7 @@ describe('fineTune and predict', () => {
       expect(other.params.get('conv1.weight').dataSync()).toEqual(conv1[run.bestEpoch - 1]);
       expect(other.params.get('conv1.weight').dataSync()).not.toEqual(conv1[run.history.length - 1]);
       expect(other.params.get('layer4.1.bn2.running_mean').dataSync()).toEqual(runningMean[run.bestEpoch - 1]);
-      const again = predict(other, run.head, { images }, size, { indices: split.validation });
+      const again = await predict(other, run.head, { images }, size, { indices: split.validation });
       expect(accuracy(again.classes, split.validation.map((i) => flipped[i]!))).toBe(run.valAccuracy);
     } finally {
       other.params.dispose();
@@ -251,12 +251,12 @@ describe('fineTune and predict', () => {
     }
   }, 60_000);
 
-  it('predicts softmax probabilities with their maximum as confidence', () => {
-    const { classes, confidence, probabilities } = predict(backbone, result.head, { images }, size, { batch: 5 });
+  it('predicts softmax probabilities with their maximum as confidence', async () => {
+    const { classes, confidence, probabilities } = await predict(backbone, result.head, { images }, size, { batch: 5 });
     expect(classes).toHaveLength(images.length);
     // The same from pre-decoded pixels (evalBatch's layout).
     const pixels = evalBatch(images, size);
-    expect(predict(backbone, result.head, { pixels, size }, size).probabilities).toEqual(probabilities);
+    expect((await predict(backbone, result.head, { pixels, size }, size)).probabilities).toEqual(probabilities);
     // By hand: inference-mode backbone, global average pool, x W + b, softmax.
     const pooled = tf.tidy(() => globalAveragePool(backbone.forward(tf.tensor4d(pixels, [images.length, size, size, 3]), { training: false, convGrad: 'native' })));
     const features = pooled.dataSync() as Float32Array;
@@ -276,12 +276,12 @@ describe('fineTune and predict', () => {
     }
   });
 
-  it("classifies images with a linear probe's head as predictFromFeatures does", () => {
+  it("classifies images with a linear probe's head as predictFromFeatures does", async () => {
     const pixels = evalBatch(images, size);
-    const features = extractFeatures(backbone, pixels, images.length, size);
-    const probe = linearProbe(features, backbone.outChannels, split.train, labels, split.validation, { classes: 2, seed: 0 });
-    const fromFeatures = predictFromFeatures(features, backbone.outChannels, probe);
-    const fromImages = predict(backbone, probe, { pixels, size }, size);
+    const features = await extractFeatures(backbone, pixels, images.length, size);
+    const probe = await linearProbe(features, backbone.outChannels, split.train, labels, split.validation, { classes: 2, seed: 0 });
+    const fromFeatures = await predictFromFeatures(features, backbone.outChannels, probe);
+    const fromImages = await predict(backbone, probe, { pixels, size }, size);
     expect(Array.from(fromImages.classes)).toEqual(Array.from(fromFeatures.classes));
     for (let i = 0; i < fromImages.probabilities.length; i += 1) expect(fromImages.probabilities[i]).toBeCloseTo(fromFeatures.probabilities[i]!, 4);
   });

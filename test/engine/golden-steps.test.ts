@@ -10,7 +10,9 @@ import { resolvePretrainConfig } from '../../main/common/pretrain-config';
 import type { JigsawBatch } from '../../main/data/jigsaw';
 import { Rng } from '../../main/data/rng';
 import { JigCluTrainer } from '../../main/engine/trainer';
+import { probeWebGpu, releaseWebGpu } from '../../main/engine/webgpu';
 import { torchPython, torchUnavailable } from '../helpers/torch-python';
+import { webGpuUnavailableReason } from './webgpu-helpers';
 
 /**
  * Golden training steps from PyTorch (issue 16, item 1): test/fixtures/golden_steps.py runs the
@@ -18,7 +20,7 @@ import { torchPython, torchUnavailable } from '../helpers/torch-python';
  * nn.Linear, torch.optim.SGD) for 3 SGD steps on a tiny ResNet-18 (width 0.125) with both heads,
  * from weights and a batch drawn with the app's generator, and writes what PyTorch computed to
  * test/fixtures/golden-steps.json. Here our trainer takes the same 3 steps on every engine
- * present and must agree to 1e-4 (relative to each tensor's largest value, at least 1):
+ * present (cpu, wasm, and webgpu where it runs: SwiftShader here) and must agree to 1e-4 (relative to each tensor's largest value, at least 1):
  * losses, the decoupled patch features (in the reference's row order), the first step's
  * gradients, and after 3 steps the weights, momentum buffers and BatchNorm running statistics.
  * Where /usr/bin/python3 has torch, the script also re-runs and must reproduce the committed file.
@@ -68,13 +70,14 @@ const config = resolvePretrainConfig('cpu-small', {
   decoupling: fixed.decoupling as 'interpolate',
 });
 
-/** The tensor in PyTorch's layout: conv filters HWIO -> OIHW, Linear [in, out] -> [out, in]. */
-function torchLayout(tensor: tf.Tensor): Float32Array {
-  return tf.tidy(() => {
-    if (tensor.rank === 4) return tf.transpose(tensor, [3, 2, 0, 1]).dataSync() as Float32Array;
-    if (tensor.rank === 2) return tf.transpose(tensor).dataSync() as Float32Array;
-    return Float32Array.from(tensor.dataSync() as Float32Array);
-  });
+/** The tensor in PyTorch's layout (conv filters HWIO -> OIHW, Linear [in, out] -> [out, in]), read asynchronously (webgpu has no synchronous reads). */
+async function torchLayout(tensor: tf.Tensor): Promise<Float32Array> {
+  const transposed = tf.tidy(() => (tensor.rank === 4 ? tf.transpose(tensor, [3, 2, 0, 1]) : tensor.rank === 2 ? tf.transpose(tensor) : tf.clone(tensor)));
+  try {
+    return Float32Array.from((await transposed.data()) as Float32Array);
+  } finally {
+    transposed.dispose();
+  }
 }
 
 /** Our tensor (in torch layout) against PyTorch's summary: sampled or all values, sum and norm. */
@@ -151,15 +154,27 @@ function setUp(): { trainer: JigCluTrainer; batch: JigsawBatch } {
   return { trainer, batch };
 }
 
-async function useBackend(name: 'cpu' | 'wasm'): Promise<void> {
+/** The engines present: cpu and wasm always, webgpu where Dawn and a Vulkan driver are (SwiftShader here). */
+const webgpuMissing = webGpuUnavailableReason();
+if (webgpuMissing) console.warn(`golden-steps.test.ts: not comparing the webgpu engine: ${webgpuMissing}`);
+const engines = ['cpu', 'wasm', ...(webgpuMissing ? [] : ['webgpu'])];
+
+async function useBackend(name: string): Promise<void> {
   if (name === 'wasm') setWasmPaths(wasmDirectory());
+  if (name === 'webgpu') {
+    const probe = await probeWebGpu(tf);
+    if (!probe.available) throw new Error(`webgpu did not probe: ${probe.reason}`);
+  }
   expect(await tf.setBackend(name), `backend ${name} initialised`).toBe(true);
   await tf.ready();
 }
 
-afterAll(() => useBackend('cpu'));
+afterAll(async () => {
+  await useBackend('cpu');
+  if (!webgpuMissing) releaseWebGpu(tf);
+});
 
-describe.each(['cpu', 'wasm'] as const)('three SGD steps against PyTorch %s on the %s engine', (backend) => {
+describe.each(engines)('three SGD steps against PyTorch on the %s engine', (backend) => {
   let trainer: JigCluTrainer;
   let batch: JigsawBatch;
   let features: Float32Array;
@@ -171,18 +186,21 @@ describe.each(['cpu', 'wasm'] as const)('three SGD steps against PyTorch %s on t
     ({ trainer, batch } = setUp());
     const model = trainer.model;
     const convGrad = trainer.convGrad;
-    tf.tidy(() => {
+    const trainable = model.trainable();
+    const names = new Map(trainable.map(([name, v]) => [v.name, name]));
+    const { featureTensor, gradTensors } = tf.tidy(() => {
       const montages = tf.tensor4d(batch.montages, [batch.n, batch.size, batch.size, 3]);
-      features = model.patchFeatures(montages, true, convGrad).dataSync() as Float32Array;
       const clusterLabels = tf.tensor1d(batch.clusterLabels, 'int32');
       const locationLabels = tf.tensor1d(batch.locationLabels, 'int32');
-      const trainable = model.trainable();
-      const names = new Map(trainable.map(([name, v]) => [v.name, name]));
       const { grads } = tf.variableGrads(() => model.losses(montages, clusterLabels, locationLabels, convGrad).total, trainable.map(([, v]) => v));
-      gradients = new Map(Object.entries(grads).map(([id, grad]) => [names.get(id)!, torchLayout(grad)]));
+      return { featureTensor: model.patchFeatures(montages, true, convGrad), gradTensors: grads };
     });
+    features = Float32Array.from((await featureTensor.data()) as Float32Array);
+    gradients = new Map();
+    for (const [id, grad] of Object.entries(gradTensors)) gradients.set(names.get(id)!, await torchLayout(grad));
+    tf.dispose([featureTensor, ...Object.values(gradTensors)]);
     for (let step = 0; step < 3; step += 1) steps.push(await trainer.step(batch, 1));
-  }, 60_000);
+  }, 180_000);
 
   afterAll(() => trainer?.dispose());
 
@@ -210,12 +228,12 @@ describe.each(['cpu', 'wasm'] as const)('three SGD steps against PyTorch %s on t
     for (const [name, grad] of gradients) expectClose(`gradient of ${name}`, grad, fixture.gradients[name]!);
   });
 
-  it("ends with PyTorch's weights, momentum buffers and BatchNorm running statistics after 3 steps", () => {
+  it("ends with PyTorch's weights, momentum buffers and BatchNorm running statistics after 3 steps", async () => {
     const variables = new Map(trainer.model.allParameters());
-    for (const [name, want] of Object.entries(fixture.weights)) expectClose(`weight ${name}`, torchLayout(variables.get(name)!), want);
-    for (const [name, want] of Object.entries(fixture.running)) expectClose(`running statistic ${name}`, torchLayout(variables.get(name)!), want);
+    for (const [name, want] of Object.entries(fixture.weights)) expectClose(`weight ${name}`, await torchLayout(variables.get(name)!), want);
+    for (const [name, want] of Object.entries(fixture.running)) expectClose(`running statistic ${name}`, await torchLayout(variables.get(name)!), want);
     expect([...trainer.optimizer.buffers.keys()].sort()).toEqual(Object.keys(fixture.momentum).sort());
-    for (const [name, want] of Object.entries(fixture.momentum)) expectClose(`momentum of ${name}`, torchLayout(trainer.optimizer.buffers.get(name)!), want);
+    for (const [name, want] of Object.entries(fixture.momentum)) expectClose(`momentum of ${name}`, await torchLayout(trainer.optimizer.buffers.get(name)!), want);
   });
 });
 

@@ -66,6 +66,26 @@ describe('SupClu cluster loss', () => {
     }
   }
 
+  it('equals the reference for any labelling and any embedding norms (images with 1 to 5 patches)', () => {
+    // SupConLoss is defined for any features and labels: groups of unequal size make each row's
+    // denominator count, and rows of unequal norm make each row's max differ.
+    const random = seeded(77);
+    const labels = [0, 1, 1, 2, 2, 2, 2, 2, 3, 3, 3, 0];
+    const z = labels.map(() => Array.from({ length: 5 }, () => (random() * 2 - 1) * (0.5 + random())));
+    const expected = naiveSupClu(z, labels, 0.2);
+    const actual = tf.tidy(() => supCluLoss(tf.tensor2d(z), tf.tensor1d(labels, 'int32'), 0.2).dataSync()[0]!);
+    expect(Math.abs(actual - expected) / Math.abs(expected)).toBeLessThan(1e-5);
+  });
+
+  it('stays finite at the smallest temperature a run may use (t = 0.01: logits from -100 to 100)', () => {
+    const { labels } = fixture(4, 2, 3, 5);
+    // Half the patches point one way and half the other: logits of +-1 / t.
+    const z = labels.map((_, i) => (i % 2 === 0 ? [1, 0, 0] : [-1, 0, 0]));
+    const actual = tf.tidy(() => supCluLoss(tf.tensor2d(z), tf.tensor1d(labels, 'int32'), 0.01).dataSync()[0]!);
+    expect(Number.isFinite(actual)).toBe(true);
+    expect(Math.abs(actual - naiveSupClu(z, labels, 0.01)) / Math.abs(naiveSupClu(z, labels, 0.01))).toBeLessThan(1e-5);
+  });
+
   it('is scaled by t / 0.07: the same logits give proportionally the same loss', () => {
     const { z, labels } = fixture(4, 2, 8, 9);
     // z scaled by sqrt(2) at t = 0.14 gives the same logits as z at t = 0.07, so the loss doubles.

@@ -4,8 +4,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ResNet } from '../../main/engine/resnet';
-import { decodeSafetensors } from '../../main/engine/safetensors';
+import { globalAveragePool, ResNet } from '../../main/engine/resnet';
+import { decodeSafetensors, encodeSafetensors } from '../../main/engine/safetensors';
 import * as tf from '../../main/engine/tfjs';
 import {
   decodeTorchSafetensors,
@@ -13,7 +13,8 @@ import {
   importTorchBackbone,
   torchStateDict,
 } from '../../main/engine/torch-export';
-import { useCpuBackend } from './helpers';
+import { runTorchScript, torchUnavailable } from '../helpers/torch-python';
+import { seeded, useCpuBackend } from './helpers';
 
 beforeAll(useCpuBackend);
 
@@ -194,9 +195,9 @@ describe('PyTorch (torchvision) export', () => {
   const file = path.join(dir, 'resnet18.safetensors');
   let net: ResNet;
 
-  beforeAll(() => {
+  beforeAll(async () => {
     net = new ResNet({ arch: 'resnet18', width: 1 }, 5);
-    exportTorchBackbone(net, file, { sourceCheckpoint: 'checkpoint-000120.safetensors', step: 120 });
+    await exportTorchBackbone(net, file, { sourceCheckpoint: 'checkpoint-000120.safetensors', step: 120 });
   });
 
   afterAll(() => {
@@ -204,9 +205,9 @@ describe('PyTorch (torchvision) export', () => {
     fs.rmSync(dir, { recursive: true, force: true });
   });
 
-  it("has torchvision resnet18's state_dict names, shapes and order, less fc", () => {
+  it("has torchvision resnet18's state_dict names, shapes and order, less fc", async () => {
     expect(torchvisionResnet18).toHaveLength(120);
-    const state = torchStateDict(net, 3);
+    const state = await torchStateDict(net, 3);
     expect(state.map((t) => [t.name, t.shape])).toEqual(torchvisionResnet18);
     for (const tensor of state) {
       if (tensor.name.endsWith('.num_batches_tracked')) {
@@ -220,8 +221,8 @@ describe('PyTorch (torchvision) export', () => {
     }
   });
 
-  it('transposes conv filters from HWIO to OIHW', () => {
-    const state = new Map(torchStateDict(net).map((t) => [t.name, t]));
+  it('transposes conv filters from HWIO to OIHW', async () => {
+    const state = new Map((await torchStateDict(net)).map((t) => [t.name, t]));
     for (const name of ['conv1.weight', 'layer2.0.conv1.weight', 'layer3.0.downsample.0.weight']) {
       const source = net.params.get(name);
       const [kh, kw, cin, cout] = source.shape as [number, number, number, number];
@@ -282,9 +283,9 @@ describe('PyTorch (torchvision) export', () => {
     expect(bytes.readFloatLE(dataStart + conv.begin + (1 * 9 + 2) * 4)).toBe(hwio[0]![2]![1]![0]);
   });
 
-  it('round-trips through the decoders and back into a ResNet with the same features', () => {
+  it('round-trips through the decoders and back into a ResNet with the same features', async () => {
     const buffer = fs.readFileSync(file);
-    const expected = torchStateDict(net, 120);
+    const expected = await torchStateDict(net, 120);
     const decoded = decodeTorchSafetensors(buffer);
     expect([...decoded.tensors.keys()]).toEqual(expected.map((t) => t.name));
     for (const tensor of expected) {
@@ -359,10 +360,10 @@ describe('PyTorch (torchvision) export', () => {
     expect(rejected.stderr).toMatch(/invalid/);
   });
 
-  it('exports resnet50 with torchvision names (318 tensors, bottleneck downsample in layer1)', () => {
+  it('exports resnet50 with torchvision names (318 tensors, bottleneck downsample in layer1)', async () => {
     const big = new ResNet({ arch: 'resnet50', width: 1 }, 1);
     try {
-      const state = torchStateDict(big);
+      const state = await torchStateDict(big);
       // torchvision.models.resnet50().state_dict() has 320 entries; fc.weight and fc.bias are not ours.
       expect(state).toHaveLength(318);
       const shapes = new Map(state.map((t) => [t.name, t.shape]));
@@ -386,11 +387,11 @@ describe('PyTorch (torchvision) export', () => {
     }
   });
 
-  it('still exports a non-standard width, and says so in the metadata', () => {
+  it('still exports a non-standard width, and says so in the metadata', async () => {
     const narrow = new ResNet({ arch: 'resnet18', width: 0.125 }, 3);
     const narrowFile = path.join(dir, 'narrow.safetensors');
     try {
-      exportTorchBackbone(narrow, narrowFile, { step: 7 });
+      await exportTorchBackbone(narrow, narrowFile, { step: 7 });
       const { metadata, entries } = readSafetensors(narrowFile);
       expect(entries.map((e) => e.name)).toEqual(torchvisionResnet18.map(([name]) => name));
       expect(entries.find((e) => e.name === 'conv1.weight')!.shape).toEqual([8, 3, 7, 7]);
@@ -410,4 +411,54 @@ describe('PyTorch (torchvision) export', () => {
       narrow.params.dispose();
     }
   });
+});
+
+const torchMissing = torchUnavailable();
+if (torchMissing) console.warn(`torch-export.test.ts: skipping the torchvision comparisons: ${torchMissing}`);
+
+describe.skipIf(Boolean(torchMissing))("the export in torchvision's own ResNets (Debian's torch 1.13 / torchvision 0.14)", () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'jigclu-torchvision-'));
+  afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+  /** Every BatchNorm given non-trivial scale, shift and running statistics, so the export of each is seen. */
+  function randomiseBatchNorms(net: ResNet, seed: number): void {
+    const random = seeded(seed);
+    tf.tidy(() => {
+      for (const [name, variable] of net.params.variables) {
+        if (variable.rank !== 1) continue;
+        const [low, high] = name.endsWith('.running_var') || name.endsWith('.weight') ? [0.5, 1.5] : [-0.3, 0.3];
+        variable.assign(tf.tensor1d(Array.from({ length: variable.size }, () => low + random() * (high - low))));
+      }
+    });
+  }
+
+  it.each(['resnet18', 'resnet50'] as const)('%s: loads with only fc missing and gives our features to 1e-4', async (arch) => {
+    const net = new ResNet({ arch, width: 1 }, 17);
+    try {
+      randomiseBatchNorms(net, 3);
+      const file = await exportTorchBackbone(net, path.join(dir, `${arch}.safetensors`), { step: 1 });
+      const images = tf.randomNormal([2, 64, 48, 3], 0, 1, 'float32', 8) as tf.Tensor4D;
+      const imagesFile = path.join(dir, `${arch}-images.safetensors`);
+      fs.writeFileSync(imagesFile, encodeSafetensors([{ name: 'images', shape: images.shape, data: images.dataSync() as Float32Array }]));
+      const ours = tf.tidy(() => globalAveragePool(net.forward(images, { training: false, convGrad: 'native' })).dataSync() as Float32Array);
+      images.dispose();
+
+      const featuresFile = path.join(dir, `${arch}-features.safetensors`);
+      const run = runTorchScript(checker, ['--torchvision', '--features', imagesFile, featuresFile, file]);
+      expect(run.stdout).toContain(`torchvision ${arch}: loaded with strict=False, missing only fc.weight and fc.bias`);
+      expect(run.stdout).toContain(`torchvision ${arch}: features of 2 images written`);
+      const theirs = decodeSafetensors(fs.readFileSync(featuresFile)).tensors.get('features')!;
+      expect(theirs.shape).toEqual([2, net.outChannels]);
+      let worst = 0;
+      let largest = 0;
+      for (let i = 0; i < ours.length; i += 1) {
+        worst = Math.max(worst, Math.abs(ours[i]! - theirs.data[i]!));
+        largest = Math.max(largest, Math.abs(ours[i]!));
+      }
+      expect(largest).toBeGreaterThan(0.01);
+      expect(worst / Math.max(1, largest)).toBeLessThan(1e-4);
+    } finally {
+      net.params.dispose();
+    }
+  }, 180_000);
 });

@@ -19,8 +19,10 @@ async function setup() {
   const runDir = fs.mkdtempSync(path.join(os.tmpdir(), 'jigclu-trainer-'));
   dirs.push(runDir);
   const files = (await listImageFiles(sharedDataset('tiny'))).map((item) => item.file);
-  // 24 images, batch 4: 6 steps an epoch; a checkpoint every 2 steps.
-  const config = resolvePretrainConfig('cpu-small', { width: 0.125, batch: 4, epochs: 50, checkpointEvery: 2, keepCheckpoints: 2, engine: 'cpu' });
+  // 24 images, batch 2: 12 steps an epoch; a checkpoint every 2 steps. On wasm (several times
+  // faster than cpu; nothing here depends on the engine) a step is quick, so the long epoch keeps
+  // "stopped mid-epoch" from depending on how fast the stop request arrives.
+  const config = resolvePretrainConfig('cpu-small', { width: 0.125, batch: 2, epochs: 50, checkpointEvery: 2, keepCheckpoints: 2, engine: 'wasm' });
   return { runDir, files, config };
 }
 
@@ -54,7 +56,7 @@ describe('trainer process', () => {
     const { runDir, files, config } = await setup();
     const host = new TrainerHost(builtEntry('trainer-process'));
     const messages: FromTrainer[] = [];
-    await startUntil(host, { config, files, runDir, engine: 'cpu' }, 3, messages);
+    await startUntil(host, { config, files, runDir, engine: 'wasm' }, 3, messages);
     host.stop();
     const exit = await host.done;
     expect(exit.kind).toBe('stopped');
@@ -76,7 +78,7 @@ describe('trainer process', () => {
   it('reports SIGKILL as a crash, and the next run resumes from the last checkpoint', async () => {
     const { runDir, files, config } = await setup();
     const host = new TrainerHost(builtEntry('trainer-process'));
-    await startUntil(host, { config, files, runDir, engine: 'cpu' }, 4, []);
+    await startUntil(host, { config, files, runDir, engine: 'wasm' }, 4, []);
     const exit = await host.kill();
     expect(exit.kind).toBe('crashed');
     expect(exit.kind === 'crashed' && exit.message).toMatch(/killed \(SIGKILL\).*resume/);
@@ -85,7 +87,7 @@ describe('trainer process', () => {
     const before = JigCluTrainer.readMetadata(fs.readFileSync(checkpoint)).position;
     const next = new TrainerHost(builtEntry('trainer-process'));
     const messages: FromTrainer[] = [];
-    await startUntil(next, { config, files, runDir, resumeFrom: checkpoint, engine: 'cpu' }, before.globalStep + 1, messages);
+    await startUntil(next, { config, files, runDir, resumeFrom: checkpoint, engine: 'wasm' }, before.globalStep + 1, messages);
     next.stop();
     await next.done;
     const firstCheckpoint = messages.find((m) => m.type === 'checkpoint');

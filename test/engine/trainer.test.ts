@@ -55,14 +55,14 @@ describe('JigClu trainer', () => {
     trainers.push(legacy);
     // What such a checkpoint's metadata held: baseLr, no lr and no decoupling.
     const { lr: _lr, decoupling: _decoupling, ...rest } = config;
-    const checkpoint = legacy.serialize({ config: JSON.stringify({ ...rest, baseLr: 0.08 }) });
+    const checkpoint = await legacy.serialize({ config: JSON.stringify({ ...rest, baseLr: 0.08 }) });
     expect(JigCluTrainer.readMetadata(checkpoint).config).toMatchObject({ lr: (0.08 * config.batch) / 256, decoupling: 'pool' });
     const resumed = JigCluTrainer.deserialize(checkpoint, { convGrad: 'fast' });
     trainers.push(resumed);
     expect(resumed.currentLr()).toBe((0.08 * config.batch) / 256);
     expect(resumed.model.config.decoupling).toBe('pool');
     // And its checkpoints now store the explicit rate.
-    expect(JSON.parse(decodeSafetensors(resumed.serialize()).metadata.config!)).toMatchObject({ lr: (0.08 * config.batch) / 256, decoupling: 'pool' });
+    expect(JSON.parse(decodeSafetensors(await resumed.serialize()).metadata.config!)).toMatchObject({ lr: (0.08 * config.batch) / 256, decoupling: 'pool' });
   });
 
   it('keeps tf.memory().numTensors flat over many steps', async () => {
@@ -94,7 +94,7 @@ describe('JigClu trainer', () => {
     const first = new JigCluTrainer(config, 'fast');
     trainers.push(first);
     for (let i = 0; i < 2; i += 1) await first.step(batchAt(first.position.epoch, first.position.stepInEpoch), epochSteps);
-    const checkpoint = first.serialize();
+    const checkpoint = await first.serialize();
     const resumed = JigCluTrainer.deserialize(checkpoint, { convGrad: 'fast' });
     trainers.push(resumed);
     expect(resumed.position).toEqual(first.position);

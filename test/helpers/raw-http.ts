@@ -55,10 +55,11 @@ export function wsFrame(opcode: number, payload: Buffer, options: { fin?: boolea
 }
 
 /**
- * Opens the event socket by hand (token in the query), sends `frames` and resolves once the
- * server closes the connection or `timeoutMs` passes, with whether it closed.
+ * Opens the event socket by hand (token in the query), sends `frames`, and resolves once the
+ * server closes the connection or `graceMs` after the frames went out, with whether it closed.
+ * The upgrade itself may take up to `upgradeTimeoutMs` (a loaded machine).
  */
-export function sendWsFrames(port: number, token: string, frames: Buffer[], timeoutMs = 2000): Promise<{ upgraded: boolean; closed: boolean }> {
+export function sendWsFrames(port: number, token: string, frames: Buffer[], graceMs = 2000, upgradeTimeoutMs = 10_000): Promise<{ upgraded: boolean; closed: boolean }> {
   return new Promise((resolve, reject) => {
     const key = crypto.randomBytes(16).toString('base64');
     const socket = net.connect(port, '127.0.0.1', () => {
@@ -77,23 +78,26 @@ export function sendWsFrames(port: number, token: string, frames: Buffer[], time
     });
     let upgraded = false;
     let buffered = '';
-    const timer = setTimeout(() => {
-      socket.destroy();
-      resolve({ upgraded, closed: false });
-    }, timeoutMs);
+    let settled = false;
+    const finish = (closed: boolean): void => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      if (!closed) socket.destroy();
+      resolve({ upgraded, closed });
+    };
+    let timer = setTimeout(() => finish(false), upgradeTimeoutMs);
     socket.on('data', (chunk: Buffer) => {
       if (upgraded) return;
       buffered += chunk.toString('latin1');
-      if (buffered.includes('\r\n\r\n')) {
-        upgraded = buffered.startsWith('HTTP/1.1 101');
-        if (!upgraded) return;
-        for (const frame of frames) socket.write(frame);
-      }
-    });
-    socket.on('close', () => {
+      if (!buffered.includes('\r\n\r\n')) return;
+      upgraded = buffered.startsWith('HTTP/1.1 101');
+      if (!upgraded) return;
+      for (const frame of frames) socket.write(frame);
       clearTimeout(timer);
-      resolve({ upgraded, closed: true });
+      timer = setTimeout(() => finish(false), graceMs);
     });
+    socket.on('close', () => finish(true));
     socket.on('error', (error: NodeJS.ErrnoException) => {
       if (error.code !== 'ECONNRESET' && error.code !== 'EPIPE') reject(error);
     });

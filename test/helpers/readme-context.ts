@@ -33,6 +33,8 @@ export interface RunContext {
   scripts: Record<string, string>;
   /** Pretraining runs the lines made, oldest first, with the image count each trained on. */
   runs: { dir: string; images: number }[];
+  /** DDP job folders the lines exported (`jigclu export-job`), oldest first. */
+  jobs: string[];
   /** Whether a line has run `npm run build` in this context. */
   built: boolean;
   /** Whether an `npx jigclu` line has run as written (later ones run its bin directly). */
@@ -161,6 +163,7 @@ export async function prepareContext(repoRoot: string, tiny: string, cifarTest: 
     env,
     scripts,
     runs: [],
+    jobs: [],
     built: false,
     npxRan: false,
   };

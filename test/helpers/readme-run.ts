@@ -83,6 +83,22 @@ export const placeholders: Placeholder[] = [
     means: 'a temporary output file',
   })),
   {
+    text: 'jobs/',
+    at: 'start',
+    to: (c) => `${path.join(c.outputs, 'jobs')}/`,
+    means: 'a temporary folder for DDP job folders',
+  },
+  {
+    text: '<job>',
+    at: 'anywhere',
+    to: (c) => {
+      const job = c.jobs.at(-1);
+      if (!job) throw new Error('<job> stands for the newest job folder, and no README line before it ran jigclu export-job');
+      return path.basename(job);
+    },
+    means: 'the newest DDP job folder (the last export-job line before it)',
+  },
+  {
     text: '8642',
     at: 'word',
     to: (c) => String(c.port),
@@ -149,6 +165,24 @@ export const stepRules: StepRule[] = [
           ? undefined
           : `--engine webgpu needs a GPU or SwiftShader (${swiftShader}, Debian's chromium)`,
     env: () => (process.env.VK_ICD_FILENAMES ? {} : { VK_ICD_FILENAMES: swiftShader }),
+  },
+  {
+    name: 'PyTorch (the DDP trainer of a job)',
+    match: (w) => w[0] === 'python3',
+    skip: () =>
+      spawnSync('/usr/bin/python3', ['-c', 'import torch'], { stdio: 'ignore' }).status === 0
+        ? undefined
+        : "the job's trainer needs PyTorch: /usr/bin/python3 cannot import torch here (apt-get install python3-torch)",
+    rewrite: (w) => {
+      const words = ['/usr/bin/python3', ...w.slice(1)];
+      const why = ["python3 is Debian's /usr/bin/python3, which has torch (the python3 first on PATH may not)"];
+      const launcher = words.indexOf('torch.distributed.run');
+      if (launcher > 0) {
+        words.splice(launcher + 1, 0, '--redirects', '3:1', '--tee', '3:1');
+        why.push("torchrun gets --redirects 3:1 --tee 3:1, without which Debian's torch 1.13 crashes on Python 3.11 (as the README says)");
+      }
+      return { words, why: why.join('; ') };
+    },
   },
   {
     name: 'CUDA engine',
@@ -308,6 +342,14 @@ export const claims: {
       return undefined;
     },
   },
+  {
+    name: "an imported DDP job is a run trained by torch's DDP",
+    match: (w) => jigcluCommand(w) === 'import-job',
+    check: ({ output }) =>
+      /^Imported .+ \(run \d+, torch DDP x \d+/m.test(output)
+        ? undefined
+        : 'its output does not say it imported a run trained by "torch DDP x N"',
+  },
 ];
 
 /** The lines of an output that say what went wrong, and its last lines. */
@@ -388,6 +430,17 @@ export async function runLine(
       };
     if (words.join(' ') === 'npm run build' || script?.startsWith('npm run build && ')) context.built = true;
     if (npx) context.npxRan = true;
+    if (jigcluCommand(words) === 'export-job') {
+      const dir = /^Job folder: (.+)$/m.exec(outcome.output)?.[1];
+      if (!dir) {
+        return {
+          command,
+          status: 'failed',
+          detail: `${written.join(' ')} (ran: ${shell}): its output does not say its job folder ("Job folder: ..."), which later lines use\n${excerpt(outcome.output)}`,
+        };
+      }
+      context.jobs.push(dir);
+    }
     if (jigcluCommand(words) === 'pretrain') {
       const dir = /^Run folder: (.+)$/m.exec(outcome.output)?.[1];
       const images = / on (\d+) images/.exec(outcome.output)?.[1];

@@ -38,6 +38,20 @@ export function mountTmpfs(bytes: number): Tmpfs | { reason: string } {
   };
 }
 
+/**
+ * A tmpfs for one test, unmounted by `cleanups`; where none can be mounted, prints why and skips
+ * the test (reported as skipped, with the reason as its note).
+ */
+export function tmpfsForTest(bytes: number, context: { skip: (note?: string) => never }, cleanups: (() => void)[]): Tmpfs {
+  const mounted = mountTmpfs(bytes);
+  if ('reason' in mounted) {
+    console.log(`skipped: ${mounted.reason}`);
+    context.skip(mounted.reason);
+  }
+  cleanups.push(() => mounted.unmount());
+  return mounted;
+}
+
 /** Fills the file system holding `dir` until a write fails with ENOSPC (returns the filler file). */
 export function fillDisk(dir: string): string {
   const filler = path.join(dir, 'filler.bin');

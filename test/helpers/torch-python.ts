@@ -27,9 +27,15 @@ export function runTorchScript(script: string, args: string[] = [], input?: stri
   return { stdout: run.stdout };
 }
 
-/** Whether torch and torchvision import under Debian's Python; the reason when not. */
+/**
+ * Whether torch and torchvision are installed for Debian's Python; the reason when not. It looks
+ * them up without importing them (importing torch costs about 1.5 s of CPU, and the scripts import
+ * it anyway): a torch that is installed but broken fails the test that runs a script, loudly,
+ * instead of skipping it.
+ */
 export function torchUnavailable(): string | undefined {
-  const run = spawnSync(torchPython, ['-c', 'import torch, torchvision'], { encoding: 'utf8', timeout: 60_000 });
+  const find = "import importlib.util as u, sys; missing = [m for m in ('torch', 'torchvision') if u.find_spec(m) is None]; sys.exit('No module named ' + repr(missing[0]) if missing else 0)";
+  const run = spawnSync(torchPython, ['-c', find], { encoding: 'utf8', timeout: 60_000 });
   if (run.error) return `${torchPython} could not run (${run.error.message}); install python3-torch python3-torchvision`;
   if (run.status !== 0) return `${torchPython} cannot import torch and torchvision (${run.stderr.trim().split('\n').pop() ?? ''}); install python3-torch python3-torchvision`;
   return undefined;

@@ -65,6 +65,7 @@ describe('a damaged database', () => {
     expect(error.code).toBe('DATABASE_DAMAGED');
     expect(error.message).toContain(file);
     expect(error.message).toMatch(/empty, 0 bytes/);
+    expect(error.message).not.toMatch(/\.recover/);
     expect(error.message).toMatch(/To recover/);
     expect(fs.statSync(file).size).toBe(0);
     expect(fs.readdirSync(dir).sort()).toEqual(['jigclu.sqlite']);
@@ -78,6 +79,7 @@ describe('a damaged database', () => {
     expect(error.code).toBe('DATABASE_DAMAGED');
     expect(error.message).toContain(file);
     expect(error.message).toMatch(/integrity check/);
+    expect(error.message).toMatch(/did not open it and wrote nothing to it/);
     expect(error.message).toMatch(/\.recover/);
     expect(sha(file)).toBe(before);
     expect(fs.existsSync(`${file}-wal`) ? fs.statSync(`${file}-wal`).size : 0).toBe(0);

@@ -31,9 +31,9 @@ interface BuildConfig {
   asarUnpack: string[];
   extraResources: { from: string; to: string; filter?: string[] }[];
   electronFuses?: Record<string, boolean>;
-  linux: { target: TargetEntry[]; icon: string };
-  mac: { target: TargetEntry[]; icon: string };
-  win: { target: TargetEntry[]; icon: string };
+  linux: { target: TargetEntry[]; icon: string; files?: string[] };
+  mac: { target: TargetEntry[]; icon: string; files?: string[] };
+  win: { target: TargetEntry[]; icon: string; files?: string[] };
 }
 
 // electron-builder's own modules, resolved where electron-builder installed them.
@@ -151,6 +151,28 @@ describe('electron-builder configuration', () => {
     expect(selected(config.asarUnpack, 'out/main/main.js')).toBe(false);
   });
 
+  it("ships only the target platform's Dawn (dawn.node) of the webgpu package, unpacked from the asar", () => {
+    const dawn = (dir: string) => `node_modules/webgpu/dist/${dir}/dawn.node`;
+    const platforms = [
+      { files: config.linux.files, arch: 'x64', own: 'linux-x64' },
+      { files: config.linux.files, arch: 'arm64', own: 'linux-arm64' },
+      { files: config.mac.files, arch: 'arm64', own: 'darwin-universal' },
+      { files: config.win.files, arch: 'x64', own: 'win32-x64' },
+    ];
+    const all = ['linux-x64', 'linux-arm64', 'darwin-universal', 'win32-x64', 'win32-arm64'];
+    for (const { files, arch, own } of platforms) {
+      // electron-builder appends a platform's own file patterns, with ${arch} expanded, to the common
+      // ones; the dependencies themselves come in by default and the patterns only filter them.
+      const patterns = [...config.files, ...(files ?? []).map((pattern) => pattern.replace('${arch}', arch))];
+      for (const dir of all) expect(selected(patterns, dawn(dir)), `${own} build: ${dir}`).toBe(dir === own);
+    }
+    expect(selected(config.asarUnpack, dawn('linux-x64'))).toBe(true);
+    expect(selected(config.asarUnpack, dawn('win32-x64').replace('dawn.node', 'dxcompiler.dll'))).toBe(true);
+    // The installed package has the folders the patterns name.
+    const installed = path.join(repoRoot, 'node_modules', 'webgpu', 'dist');
+    if (fs.existsSync(installed)) expect(fs.readdirSync(installed).sort()).toEqual([...all].sort());
+  });
+
   it("ships the Electron-ABI better-sqlite3 where electron/native.ts looks for it", () => {
     const native = config.extraResources.find((entry) => entry.to === 'native');
     expect(native).toEqual({ from: 'out/native/dist/${arch}', to: 'native', filter: ['better_sqlite3.node'] });
@@ -174,6 +196,12 @@ describe('electron-builder configuration', () => {
       const first = images[0];
       if (first?.endsWith('.png')) expect(pngSize(path.join(sample, folder.name, first)).width).toBeGreaterThan(0);
     }
+  });
+
+  it('ships the DDP trainer where the scale-out service looks for it (resources/scaleout/jigclu_ddp.py)', () => {
+    expect(config.extraResources).toContainEqual({ from: 'scaleout', to: 'scaleout', filter: ['jigclu_ddp.py'] });
+    expect(fs.existsSync(path.join(repoRoot, 'scaleout', 'jigclu_ddp.py'))).toBe(true);
+    expect(fs.readFileSync(path.join(repoRoot, 'main', 'services', 'scaleout.ts'), 'utf8')).toContain("path.join(resourcesPath, 'scaleout', 'jigclu_ddp.py')");
   });
 
   it('has the icons in resources/ at the sizes their names give', () => {

@@ -5,7 +5,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { writeFileAtomic, type AtomicFileIo } from '../../main/data/atomic-file';
 import { checkpointPath, listCheckpoints, newestUsableCheckpoint, removePartialCheckpoints, writeCheckpoint, CheckpointWriteError } from '../../main/engine/checkpoints';
 import { decodeSafetensors, encodeSafetensors, safetensorsProblem } from '../../main/engine/safetensors';
-import { fillDisk, mountTmpfs } from '../helpers/tmpfs';
+import { fillDisk, tmpfsForTest } from '../helpers/tmpfs';
 
 /**
  * Checkpoints are never left half-written (issue 17): every byte is written even when the
@@ -160,13 +160,7 @@ describe('checkpoints of a run', () => {
 
 describe('a checkpoint on a full disk (a small tmpfs)', () => {
   it('never replaces a good checkpoint: the write fails, the good one stays whole, no temporary is left', (context) => {
-    const mounted = mountTmpfs(1024 * 1024);
-    if ('reason' in mounted) {
-      console.log(`skipped: ${mounted.reason}`);
-      context.skip();
-      return;
-    }
-    cleanups.push(() => mounted.unmount());
+    const mounted = tmpfsForTest(1024 * 1024, context, cleanups);
     const runDir = path.join(mounted.dir, 'run');
     // About 320 KB each: the first fits; after the filler, the second cannot.
     writeCheckpoint(runDir, 100, checkpointBytes(100, 80_000), 3);

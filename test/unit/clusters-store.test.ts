@@ -2,88 +2,31 @@
 import { mount } from '@vue/test-utils';
 import { createPinia, setActivePinia } from 'pinia';
 import { beforeEach, describe, expect, it } from 'vitest';
-import type { CallName, EventName, EventPayload } from '../../main/common/api-contract';
+import type { CallName } from '../../main/common/api-contract';
 import type {
   ClusterInfo,
   ClusteringInfo,
   EmbeddingSetInfo,
   EmbeddingSource,
-  Projection,
-} from '../../main/common/embeddings';
+  Projection } from '../../main/common/embeddings';
 import type { FolderInfo, GalleryItem } from '../../main/common/library';
-import { presets } from '../../main/common/pretrain-config';
-import { err, isResult, ok } from '../../main/common/result';
+import { err } from '../../main/common/result';
 import type { CheckpointInfo, RunDetails, RunInfo } from '../../main/common/runs';
 import type { TaskInfo } from '../../main/common/tasks';
 import { useClient } from '../../renderer/src/api';
-import type { ApiClient } from '../../renderer/src/api/client';
+import { fakeClient, type Handler } from '../helpers/fake-client';
+import { runInfo as baseRunInfo } from '../helpers/run-fixtures';
 import ClustersView from '../../renderer/src/views/ClustersView.vue';
 import {
   decodeFloat32,
   parseK,
   parseSourceKey,
   sourceKey,
-  useClustersStore,
-} from '../../renderer/src/stores/clusters';
+  useClustersStore } from '../../renderer/src/stores/clusters';
 
-type Handler = (args: never) => unknown;
 
-/** A client whose calls answer from `handlers` (a value, a Result, or a promise of either) and whose events the test emits. */
-function fakeClient(handlers: Partial<Record<CallName, Handler>>) {
-  const listeners = new Map<string, Set<(payload: unknown) => void>>();
-  const calls: { name: CallName; args: Record<string, unknown> }[] = [];
-  const client: ApiClient = {
-    transport: 'http',
-    async call(name, args) {
-      calls.push({ name, args: args as Record<string, unknown> });
-      const handler = handlers[name];
-      if (!handler) return err('UNAVAILABLE', `${name} is not faked`) as never;
-      const value = await handler(args as never);
-      return (isResult(value) ? value : ok(value)) as never;
-    },
-    on(name, listener) {
-      const set = listeners.get(name) ?? new Set();
-      listeners.set(name, set);
-      set.add(listener as (payload: unknown) => void);
-      return () => set.delete(listener as (payload: unknown) => void);
-    },
-    onConnection(listener) {
-      listener('open');
-      return () => undefined;
-    },
-  };
-  function emit<K extends EventName>(name: K, payload: EventPayload<K>): void {
-    for (const listener of listeners.get(name) ?? []) listener(payload);
-  }
-  const named = (name: CallName) => calls.filter((call) => call.name === name);
-  return { client, calls, emit, handlers, named };
-}
-
-function runInfo(id: number, patch: Partial<RunInfo> = {}): RunInfo {
-  return {
-    id,
-    name: `Run ${id}`,
-    note: '',
-    config: presets['cpu-small'],
-    engine: 'cpu',
-    imageCount: 6,
-    filesHash: 'abcdef0123456789',
-    runDir: `/data/runs/${id}`,
-    status: 'finished',
-    error: null,
-    startedAt: '2026-01-01T10:00:00.000Z',
-    endedAt: '2026-01-01T10:05:00.000Z',
-    finalLosses: null,
-    knnAccuracy: null,
-    lastStep: 6,
-    checkpointCount: 2,
-    totalSteps: 6,
-    parentRunId: null,
-    parentStep: null,
-    monitor: null,
-    ...patch,
-  };
-}
+/** A finished run of 6 images and 6 steps with 2 checkpoints. */
+const runInfo = (id: number, patch: Partial<RunInfo> = {}): RunInfo => baseRunInfo(id, { imageCount: 6, lastStep: 6, checkpointCount: 2, totalSteps: 6, ...patch });
 
 function checkpoint(step: number): CheckpointInfo {
   return {
@@ -91,8 +34,7 @@ function checkpoint(step: number): CheckpointInfo {
     epoch: step / 3,
     kind: 'epoch',
     file: `/data/runs/x/${step}.ckpt`,
-    createdAt: '2026-01-01T10:04:00.000Z',
-  };
+    createdAt: '2026-01-01T10:04:00.000Z' };
 }
 
 function details(run: RunInfo, steps: number[]): RunDetails {
@@ -113,8 +55,7 @@ function setInfo(id: number, source: EmbeddingSource, images = 6): EmbeddingSetI
     images,
     libraryImages: 6,
     createdAt: '2026-01-01T11:00:00.000Z',
-    updatedAt: '2026-01-01T11:00:00.000Z',
-  };
+    updatedAt: '2026-01-01T11:00:00.000Z' };
 }
 
 function folder(id: number, name: string, images: number): FolderInfo {
@@ -133,8 +74,7 @@ function folder(id: number, name: string, images: number): FolderInfo {
     scanStatus: 'finished',
     classes: [],
     looksLikeClasses: true,
-    labelsFromFolders: true,
-  };
+    labelsFromFolders: true };
 }
 
 function cluster(index: number, size: number, purity: number | null, imageIds: number[]): ClusterInfo {
@@ -145,8 +85,7 @@ function cluster(index: number, size: number, purity: number | null, imageIds: n
     majority: purity === null ? null : `class${index}`,
     purity,
     representatives: imageIds.map((imageId, i) => ({ imageId, distance: i / 10, version: `v${imageId}` })),
-    outliers: 0,
-  };
+    outliers: 0 };
 }
 
 /** Six images 1..6: cluster 0 holds 1, 2, 3, 4 (purity 0.5); cluster 1 holds 5, 6 (purity 1). */
@@ -163,8 +102,7 @@ function clusteringInfo(id = 7, setId = 1): ClusteringInfo {
     scores: { nmi: 0.5, ari: 0.25, purity: 0.67, labelled: 6 },
     clusters: [cluster(0, 4, 0.5, [1, 2, 3, 4]), cluster(1, 2, 1, [5, 6])],
     outliers: [],
-    createdAt: '2026-01-01T12:00:00.000Z',
-  };
+    createdAt: '2026-01-01T12:00:00.000Z' };
 }
 
 const members: Record<number, number[]> = { 0: [1, 2, 3, 4], 1: [5, 6] };
@@ -181,8 +119,7 @@ function projection(method: 'pca' | 'umap' = 'pca'): Projection {
     imageIds: [1, 2, 3, 4, 5, 6],
     xy: base64([0, 0, 1, 0, 0, 1, 1, 1, 5, 5, 6, 5]),
     folderIds: [10, 10, 10, 11, 11, 11],
-    classIds: [20, 20, 21, 21, -1, 22],
-  };
+    classIds: [20, 20, 21, 21, -1, 22] };
 }
 
 function task(id: string, patch: Partial<TaskInfo> = {}): TaskInfo {
@@ -195,8 +132,7 @@ function task(id: string, patch: Partial<TaskInfo> = {}): TaskInfo {
     total: 6,
     unit: 'images',
     startedAt: '2026-01-01T11:00:00.000Z',
-    ...patch,
-  };
+    ...patch };
 }
 
 function galleryItem(id: number): GalleryItem {
@@ -216,8 +152,7 @@ function standardClient(patch: Partial<Record<CallName, Handler>> = {}) {
       runName: 'Run 2',
       step: 6,
       file: '/x',
-      chosenAt: '2026-01-01T10:06:00.000Z',
-    }),
+      chosenAt: '2026-01-01T10:06:00.000Z' }),
     runGet: (args: { runId: number }) =>
       details(
         runs.find((run) => run.id === args.runId)!,
@@ -243,14 +178,11 @@ function standardClient(patch: Partial<Record<CallName, Handler>> = {}) {
           distance: (args.offset + i) / 10,
           version: `v${imageId}`,
           outlier: false,
-          label: null,
-        })),
-      };
+          label: null })) };
     },
     projectionGet: (args: { method: 'pca' | 'umap' }) => projection(args.method),
     libraryItems: (args: { ids: number[] }) => args.ids.map(galleryItem),
-    ...patch,
-  });
+    ...patch });
 }
 
 beforeEach(() => {
@@ -322,9 +254,7 @@ describe('clusters store: loading and the backbone', () => {
         runName: 'Run 2',
         step,
         file: '/x',
-        chosenAt: '2026-01-01T10:06:00.000Z',
-      }),
-    });
+        chosenAt: '2026-01-01T10:06:00.000Z' }) });
     useClient(fake.client);
     const store = useClustersStore();
     await store.start();
@@ -342,8 +272,7 @@ describe('clusters store: loading and the backbone', () => {
     const random: EmbeddingSource = { kind: 'random', runId: 2 };
     const fake = standardClient({
       embeddingSets: () => [setInfo(1, checkpointSource), setInfo(2, random)],
-      clusteringLatest: (args: { setId: number }) => (args.setId === 1 ? clusteringInfo(7, 1) : null),
-    });
+      clusteringLatest: (args: { setId: number }) => (args.setId === 1 ? clusteringInfo(7, 1) : null) });
     useClient(fake.client);
     const store = useClustersStore();
     await store.start();
@@ -382,8 +311,7 @@ describe('clusters store: embeddings', () => {
     let images = 2;
     const fake = standardClient({
       embeddingSets: () => [setInfo(1, checkpointSource, images)],
-      embeddingsCompute: () => ({ set: setInfo(1, checkpointSource, 2), task: task('t1'), missing: 4 }),
-    });
+      embeddingsCompute: () => ({ set: setInfo(1, checkpointSource, 2), task: task('t1'), missing: 4 }) });
     useClient(fake.client);
     const store = useClustersStore();
     await store.start();
@@ -410,8 +338,7 @@ describe('clusters store: embeddings', () => {
 
   it('says when every image is embedded already, and shows a refusal in words', async () => {
     const fake = standardClient({
-      embeddingsCompute: () => ({ set: setInfo(1, checkpointSource, 6), task: null, missing: 0 }),
-    });
+      embeddingsCompute: () => ({ set: setInfo(1, checkpointSource, 6), task: null, missing: 0 }) });
     useClient(fake.client);
     const store = useClustersStore();
     await store.start();
@@ -445,8 +372,7 @@ describe('clusters store: embeddings', () => {
 
   it('a failed embedding task leaves its reason', async () => {
     const fake = standardClient({
-      embeddingsCompute: () => ({ set: setInfo(1, checkpointSource, 0), task: task('t2'), missing: 6 }),
-    });
+      embeddingsCompute: () => ({ set: setInfo(1, checkpointSource, 0), task: task('t2'), missing: 6 }) });
     useClient(fake.client);
     const store = useClustersStore();
     await store.start();
@@ -476,16 +402,14 @@ describe('clusters store: clustering and the cluster browser', () => {
       k: 3,
       metric: 'euclidean',
       seed: 5,
-      folderIds: [10],
-    });
+      folderIds: [10] });
     expect(store.clustering?.id).toBe(8);
   });
 
   it('refuses a bad k without calling, and shows a failed clustering in words', async () => {
     const fake = standardClient({
       clusterCompute: () =>
-        err('INVALID_ARGUMENT', 'k: 9 clusters need at least 9 embedded images; there are 6. Lower k.'),
-    });
+        err('INVALID_ARGUMENT', 'k: 9 clusters need at least 9 embedded images; there are 6. Lower k.') });
     useClient(fake.client);
     const store = useClustersStore();
     await store.start();
@@ -522,8 +446,7 @@ describe('clusters store: clustering and the cluster browser', () => {
       clusteringId: 7,
       cluster: 0,
       offset: 0,
-      limit: 200,
-    });
+      limit: 200 });
     expect([0, 1, 2, 3].map((i) => store.clusterItemAt(i)?.imageId)).toEqual([1, 2, 3, 4]);
     expect(store.itemFor(1)?.relPath).toBe('class/1.png');
     // A page already there is not asked again.
@@ -578,10 +501,8 @@ describe('clusters store: the map', () => {
               ready: false,
               task: task('u1', { kind: 'umap', unit: 'epochs', total: 200 }),
               imageIds: [],
-              xy: '',
-            }
-          : projection(args.method),
-    });
+              xy: '' }
+          : projection(args.method) });
     useClient(fake.client);
     const store = useClustersStore();
     await store.start();
@@ -606,9 +527,7 @@ describe('clusters store: the map', () => {
         ready: false,
         task: task('u2', { kind: 'umap' }),
         imageIds: [],
-        xy: '',
-      }),
-    });
+        xy: '' }) });
     useClient(fake.client);
     const store = useClustersStore();
     await store.start();
@@ -647,8 +566,7 @@ describe('clusters store: similar images and near-duplicates', () => {
               { imageId: 2, distance: 0.1, version: 'v2' },
               { imageId: 3, distance: 0.2, version: 'v3' },
             ]
-          : err('NOT_FOUND', 'Image 9 has no embedding in this set yet: compute the embeddings first.'),
-    });
+          : err('NOT_FOUND', 'Image 9 has no embedding in this set yet: compute the embeddings first.') });
     useClient(fake.client);
     const store = useClustersStore();
     await store.start();
@@ -669,10 +587,8 @@ describe('clusters store: similar images and near-duplicates', () => {
         {
           a: { imageId: 1, distance: 0, version: 'v1' },
           b: { imageId: 2, distance: 0, version: 'v2' },
-          distance: 0.01,
-        },
-      ],
-    });
+          distance: 0.01 },
+      ] });
     useClient(fake.client);
     const store = useClustersStore();
     await store.start();
@@ -728,8 +644,7 @@ describe('Clusters view', () => {
     useClient(standardClient().client);
     const wrapper = mount(ClustersView, {
       global: { plugins: [createPinia()], stubs },
-      attachTo: document.body,
-    });
+      attachTo: document.body });
     await settle();
     expect(wrapper.get('[data-testid="cluster-scores"]').attributes('data-k')).toBe('2');
     expect(wrapper.get('[data-testid="score-nmi"]').text()).toBe('0.5');
@@ -746,8 +661,7 @@ describe('Clusters view', () => {
     useClient(
       standardClient({
         clusteringLatest: () => null,
-        clusterCompute: () => err('INTERNAL', 'the compute process ended'),
-      }).client,
+        clusterCompute: () => err('INTERNAL', 'the compute process ended') }).client,
     );
     const wrapper = mount(ClustersView, { global: { plugins: [createPinia()], stubs } });
     await settle();

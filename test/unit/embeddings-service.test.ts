@@ -14,7 +14,7 @@ import { dataset, fakeEngineReport } from '../helpers/library';
 /**
  * Embeddings, clusters and maps through a real core and the real (built) trainer process: a
  * copy of ../shared/datasets/tiny with 20 of its images (folder names as labels), a short
- * cpu-small run, then embeddings of its checkpoint (computed once, only new images later,
+ * cpu-small run (wasm), then embeddings of its checkpoint (computed once, only new images later,
  * identical when recomputed), k-means with scores, PCA and UMAP maps, similar images and
  * near-duplicates.
  */
@@ -67,7 +67,7 @@ beforeAll(async () => {
   expect((await core.tasks.settled(task.id)).status).toBe('finished');
   folderId = (await core.handlers.libraryFolders({}))[0]!.id;
   await core.handlers.libraryUseFolderLabels({ folderId });
-  run = await core.handlers.pretrainStart({ preset: 'cpu-small', overrides: { epochs: 1, batch: 8, width: 0.125, engine: 'cpu' } });
+  run = await core.handlers.pretrainStart({ preset: 'cpu-small', overrides: { epochs: 1, batch: 8, width: 0.125, engine: 'wasm' } });
   await pretrainingSettled();
 }, 120_000);
 

@@ -1,5 +1,4 @@
 import crypto from 'node:crypto';
-import { EventEmitter } from 'node:events';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -7,13 +6,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ClassifierInfo } from '../../main/common/finetune';
 import { startCore, type Core } from '../../main/core';
 import type { ComputeJob } from '../../main/engine/compute-jobs';
-import { runComputeJob } from '../../main/engine/compute-runner';
 import { decodeTorchSafetensors } from '../../main/engine/torch-export';
-import type { FromTrainer } from '../../main/jobs/protocol';
 import type { ServiceContext } from '../../main/services/app-services';
-import type { ComputeHost } from '../../main/services/embeddings';
 import { ExportsService, csvField, safeFileName } from '../../main/services/exports';
 import { builtEntry } from '../engine/built';
+import { inProcessHost } from '../helpers/compute-host';
 import { dataset, fakeEngineReport } from '../helpers/library';
 
 /**
@@ -23,6 +20,8 @@ import { dataset, fakeEngineReport } from '../helpers/library';
  * trainer process) and a linear probe + fine-tune whose compute jobs run in this process from
  * the sources (so the classifier's saved model and the backbone export job are the current
  * code). Then labels as CSV and JSON, class folders, the classifier's files and the backbone.
+ * The run, and so its jobs, use the wasm engine: 15 labels are 5 folds, 6 fine-tunings, which
+ * take several times longer on cpu, and nothing here depends on the engine.
  */
 
 let work: string;
@@ -41,42 +40,8 @@ function call<T>(run: () => T | Promise<T>): Promise<T> {
   return Promise.resolve().then(run);
 }
 
-/** A trainer message without its sequence number (each member of the union on its own). */
-type Unsequenced = FromTrainer extends infer M ? (M extends { seq: number } ? Omit<M, 'seq'> : never) : never;
-
-/** Runs compute jobs in this process (the trainer process's job loop, without the fork). */
-function inProcessHost(): ComputeHost {
-  const events = new EventEmitter();
-  let ended!: (value: unknown) => void;
-  const done = new Promise((resolve) => (ended = resolve));
-  let seq = 0;
-  const send = (message: Unsequenced): void => {
-    events.emit('message', { seq: seq++, ...message } as FromTrainer);
-  };
-  return {
-    done,
-    on(event, listener) {
-      events.on(event, listener);
-      return this;
-    },
-    runJob(job) {
-      jobs.push(job);
-      void (async () => {
-        try {
-          const result = await runComputeJob(job, {
-            progress: (d, total, message) => send({ type: 'job-progress', done: d, total, message }),
-            chunk: (chunk) => send({ type: 'job-chunk', chunk }),
-          });
-          send({ type: 'job-result', result });
-        } catch (error) {
-          send({ type: 'failed', error: { code: 'TRAINING_FAILED', message: (error as Error).message } });
-        }
-        ended({ message: 'done' });
-      })();
-    },
-    kill: async () => ended({ message: 'killed' }),
-  };
-}
+/** Runs compute jobs in this process, recording them. */
+const recordingHost = () => inProcessHost((job) => jobs.push(job));
 
 /** Every file under a folder with its sha256 (relative paths), to prove it was never written to. */
 function treeHash(dir: string): Record<string, string> {
@@ -137,9 +102,9 @@ beforeAll(async () => {
     mode: 'cli',
     probeEngines: async () => fakeEngineReport,
     library: { autoThumbnails: false },
-    pretraining: { trainerScript: builtEntry('trainer-process'), createComputeHost: inProcessHost },
+    pretraining: { trainerScript: builtEntry('trainer-process'), createComputeHost: recordingHost },
   });
-  exportsService = new ExportsService({ db: core.db, dataDir: core.dataDir, tasks: core.tasks, pretraining: { createComputeHost: inProcessHost } } as ServiceContext);
+  exportsService = new ExportsService({ db: core.db, dataDir: core.dataDir, tasks: core.tasks, pretraining: { createComputeHost: recordingHost } } as ServiceContext);
   for (const name of ['labelled', 'more']) {
     const { task } = await core.handlers.libraryAddFolder({ path: path.join(pictures, name) });
     expect((await core.tasks.settled(task.id)).status).toBe('finished');
@@ -156,7 +121,7 @@ beforeAll(async () => {
     await core.handlers.labelSet({ imageIds: ids.slice(0, 3), classId: classIds.get(className)! });
     for (const id of ids.slice(0, 3)) handLabelled.add(id);
   }
-  const started = await core.handlers.pretrainStart({ preset: 'cpu-small', overrides: { epochs: 1, batch: 8, width: 0.125, engine: 'cpu' } });
+  const started = await core.handlers.pretrainStart({ preset: 'cpu-small', overrides: { epochs: 1, batch: 8, width: 0.125, engine: 'wasm' } });
   let run = await core.handlers.runGet({ runId: started.id, maxPoints: 10 });
   while (['running', 'paused'].includes(run.status)) {
     await new Promise((resolve) => setTimeout(resolve, 100));

@@ -2,80 +2,25 @@
 import { flushPromises, mount } from '@vue/test-utils';
 import { createPinia, setActivePinia } from 'pinia';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import type { CallName, EventName, EventPayload } from '../../main/common/api-contract';
+import type { CallName } from '../../main/common/api-contract';
 import type {
   ClassifierDetails,
   ClassifierInfo,
   FinetuneRound,
-  PredictionItem,
-} from '../../main/common/finetune';
+  PredictionItem } from '../../main/common/finetune';
 import type { ClassInfo, GalleryItem } from '../../main/common/library';
-import { presets } from '../../main/common/pretrain-config';
-import { err, isResult, ok } from '../../main/common/result';
+import { err } from '../../main/common/result';
 import type { RunDetails, RunInfo } from '../../main/common/runs';
 import type { TaskInfo } from '../../main/common/tasks';
 import { useClient } from '../../renderer/src/api';
-import type { ApiClient } from '../../renderer/src/api/client';
+import { fakeClient, type Handler } from '../helpers/fake-client';
+import { runInfo as baseRunInfo } from '../helpers/run-fixtures';
 import { formatPoints, parseEpochs, useFinetuneStore } from '../../renderer/src/stores/finetune';
 import FinetuneView from '../../renderer/src/views/FinetuneView.vue';
 
-type Handler = (args: never) => unknown;
 
-/** A client whose calls answer from `handlers` (a value or a Result) and whose events the test emits. */
-function fakeClient(handlers: Partial<Record<CallName, Handler>>) {
-  const listeners = new Map<string, Set<(payload: unknown) => void>>();
-  const calls: { name: CallName; args: Record<string, unknown> }[] = [];
-  const client: ApiClient = {
-    transport: 'http',
-    async call(name, args) {
-      calls.push({ name, args: args as Record<string, unknown> });
-      const handler = handlers[name];
-      if (!handler) return err('UNAVAILABLE', `${name} is not faked`) as never;
-      const value = await handler(args as never);
-      return (isResult(value) ? value : ok(value)) as never;
-    },
-    on(name, listener) {
-      const set = listeners.get(name) ?? new Set();
-      listeners.set(name, set);
-      set.add(listener as (payload: unknown) => void);
-      return () => set.delete(listener as (payload: unknown) => void);
-    },
-    onConnection(listener) {
-      listener('open');
-      return () => undefined;
-    },
-  };
-  function emit<K extends EventName>(name: K, payload: EventPayload<K>): void {
-    for (const listener of listeners.get(name) ?? []) listener(payload);
-  }
-  const named = (name: CallName) => calls.filter((call) => call.name === name);
-  return { client, calls, emit, handlers, named };
-}
-
-function runInfo(id: number): RunInfo {
-  return {
-    id,
-    name: `Run ${id}`,
-    note: '',
-    config: presets['cpu-small'],
-    engine: 'cpu',
-    imageCount: 6,
-    filesHash: 'abcdef0123456789',
-    runDir: `/data/runs/${id}`,
-    status: 'finished',
-    error: null,
-    startedAt: '2026-01-01T10:00:00.000Z',
-    endedAt: '2026-01-01T10:05:00.000Z',
-    finalLosses: null,
-    knnAccuracy: null,
-    lastStep: 6,
-    checkpointCount: 2,
-    totalSteps: 6,
-    parentRunId: null,
-    parentStep: null,
-    monitor: null,
-  } as RunInfo;
-}
+/** A finished run of 6 images and 6 steps with 2 checkpoints. */
+const runInfo = (id: number, patch: Partial<RunInfo> = {}): RunInfo => baseRunInfo(id, { imageCount: 6, lastStep: 6, checkpointCount: 2, totalSteps: 6, ...patch });
 
 function runDetails(id: number, steps: number[]): RunDetails {
   return {
@@ -88,9 +33,7 @@ function runDetails(id: number, steps: number[]): RunDetails {
       epoch: 1,
       kind: 'epoch' as const,
       file: `/c/${step}`,
-      createdAt: '2026-01-01T10:04:00.000Z',
-    })),
-  };
+      createdAt: '2026-01-01T10:04:00.000Z' })) };
 }
 
 function classInfo(id: number, name: string, images: number): ClassInfo {
@@ -122,8 +65,7 @@ function classifier(id: number, patch: Partial<ClassifierInfo> = {}): Classifier
     round: 1,
     labelCount: 14,
     folds: null,
-    ...patch,
-  };
+    ...patch };
 }
 
 /** Round 1: linear probe 80% (chosen), fine-tune 90%, and both on random init (55%, 60%). */
@@ -132,14 +74,12 @@ const roundOne: ClassifierInfo[] = [
     mode: 'fine-tune',
     source: { kind: 'random', runId: 2 },
     sourceLabel: "Random init (Run 2's architecture)",
-    valAccuracy: 0.6,
-  }),
+    valAccuracy: 0.6 }),
   classifier(3, {
     mode: 'linear-probe',
     source: { kind: 'random', runId: 2 },
     sourceLabel: "Random init (Run 2's architecture)",
-    valAccuracy: 0.55,
-  }),
+    valAccuracy: 0.55 }),
   classifier(2, { mode: 'fine-tune', valAccuracy: 0.9 }),
   classifier(1, { mode: 'linear-probe', valAccuracy: 0.8, chosen: true }),
 ];
@@ -155,8 +95,7 @@ function details(info: ClassifierInfo): ClassifierDetails {
       [3, 1],
       [0, 2],
     ],
-    perClass: [0.75, 1],
-  };
+    perClass: [0.75, 1] };
 }
 
 function prediction(imageId: number, classId: number, confidence: number): PredictionItem {
@@ -166,8 +105,7 @@ function prediction(imageId: number, classId: number, confidence: number): Predi
     className: classId === 11 ? 'cat' : 'dog',
     confidence,
     version: `v${imageId}`,
-    label: null,
-  };
+    label: null };
 }
 
 const reviewItems = [
@@ -187,8 +125,7 @@ function task(id: string, patch: Partial<TaskInfo> = {}): TaskInfo {
     total: 130,
     unit: 'epochs',
     startedAt: '2026-01-02T10:00:00.000Z',
-    ...patch,
-  };
+    ...patch };
 }
 
 const rounds: FinetuneRound[] = [
@@ -200,8 +137,7 @@ const rounds: FinetuneRound[] = [
     linearProbe: 0.8,
     fineTune: 0.9,
     randomLinearProbe: 0.55,
-    randomFineTune: 0.6,
-  },
+    randomFineTune: 0.6 },
 ];
 
 function galleryItem(id: number): GalleryItem {
@@ -216,8 +152,7 @@ function standardClient(overrides: Partial<Record<CallName, Handler>> = {}) {
       runName: 'Run 2',
       step: 6,
       file: '/c/6',
-      chosenAt: '2026-01-01T10:06:00.000Z',
-    }),
+      chosenAt: '2026-01-01T10:06:00.000Z' }),
     runsList: () => [runInfo(2), runInfo(1)],
     runGet: (args: { runId: number }) => runDetails(args.runId, args.runId === 2 ? [3, 6] : [4]),
     libraryClasses: () => [cat, dog, bird],
@@ -228,8 +163,7 @@ function standardClient(overrides: Partial<Record<CallName, Handler>> = {}) {
     finetuneStart: () => ({ task: task('ft-1') }),
     classifierChoose: (args: { classifierId: number }) => ({
       ...roundOne.find((c) => c.id === args.classifierId)!,
-      chosen: true,
-    }),
+      chosen: true }),
     confusionImages: () => [201, 202],
     libraryItems: (args: { ids: number[] }) => args.ids.map(galleryItem),
     predictionsPage: (args: { unlabelledOnly?: boolean; offset?: number }) =>
@@ -242,18 +176,14 @@ function standardClient(overrides: Partial<Record<CallName, Handler>> = {}) {
       fileName: `labels.${args.format}`,
       mimeType: args.format === 'csv' ? 'text/csv' : 'application/json',
       content: 'path,label,source,confidence\ncats/1.png,cat,hand,\n',
-      rows: 1,
-    }),
+      rows: 1 }),
     classifierExport: () => ({
       path: '/out/classifier-1',
-      files: ['model.json', 'weights.bin', 'labels.json'],
-    }),
+      files: ['model.json', 'weights.bin', 'labels.json'] }),
     backboneExport: () => ({ path: '/out/backbone-run2-6', files: ['model.safetensors'] }),
     classFoldersExport: () => ({
-      task: task('copy-1', { kind: 'export', title: 'Copying into class folders', unit: 'files', total: 14 }),
-    }),
-    ...overrides,
-  });
+      task: task('copy-1', { kind: 'export', title: 'Copying into class folders', unit: 'files', total: 14 }) }),
+    ...overrides });
 }
 
 const flush = () => flushPromises();
@@ -322,8 +252,7 @@ describe('Fine-tune store', () => {
       mode: 'fine-tune',
       compareRandom: true,
       epochs: 12,
-      source: { kind: 'checkpoint', runId: 1, step: 4 },
-    });
+      source: { kind: 'checkpoint', runId: 1, step: 4 } });
     expect(store.training).toBe(true);
     const listsBefore = fake.named('classifiersList').length;
     fake.emit('task', task('ft-1', { status: 'finished', done: 130 }));
@@ -339,8 +268,7 @@ describe('Fine-tune store', () => {
 
   it('the chosen backbone is not sent as a source; a failed start is kept as the error', async () => {
     const fake = standardClient({
-      finetuneStart: () => err('INVALID_ARGUMENT', 'Label at least 2 classes first.'),
-    });
+      finetuneStart: () => err('INVALID_ARGUMENT', 'Label at least 2 classes first.') });
     useClient(fake.client);
     const store = useFinetuneStore();
     await store.start();
@@ -370,8 +298,7 @@ describe('Fine-tune store', () => {
     expect(fake.named('predictionsPage')[0]!.args).toMatchObject({
       unlabelledOnly: true,
       order: 'review',
-      offset: 0,
-    });
+      offset: 0 });
     expect(store.current?.imageId).toBe(101);
     await store.accept();
     expect(fake.named('labelSet')[0]!.args).toEqual({ imageIds: [101], classId: 11 });
@@ -395,14 +322,12 @@ describe('Fine-tune store', () => {
         const unlabelled = all.filter((item) => !labelled.has(item.imageId));
         return {
           items: unlabelled.slice(args.offset ?? 0, (args.offset ?? 0) + 3),
-          total: unlabelled.length,
-        };
+          total: unlabelled.length };
       },
       labelSet: (args: { imageIds: number[] }) => {
         for (const id of args.imageIds) labelled.add(id);
         return { changed: 1, undo: 1, redo: 0 };
-      },
-    });
+      } });
     useClient(fake.client);
     const store = useFinetuneStore();
     await store.start();
@@ -439,8 +364,7 @@ describe('Fine-tune view', () => {
       standardClient({
         libraryClasses: () => [cat, bird],
         classifiersList: () => [],
-        finetuneRounds: () => [],
-      }).client,
+        finetuneRounds: () => [] }).client,
     );
     const wrapper = mountView();
     await settle();
@@ -538,8 +462,7 @@ describe('Fine-tune view', () => {
     expect(fake.named('confusionImages')[0]!.args).toEqual({
       classifierId: 1,
       trueClassId: 11,
-      predictedClassId: 12,
-    });
+      predictedClassId: 12 });
     expect(fake.named('libraryItems')[0]!.args).toEqual({ ids: [201, 202] });
     const images = wrapper.findAll('[data-testid="confusion-image"]');
     expect(images.map((image) => image.attributes('data-image-id'))).toEqual(['201', '202']);
@@ -557,8 +480,7 @@ describe('Fine-tune view', () => {
     expect(fake.named('predictionsPage').at(-1)!.args).toMatchObject({
       classifierId: 1,
       order: 'confidence-desc',
-      offset: 0,
-    });
+      offset: 0 });
     const tiles = wrapper.findAll('[data-testid="prediction-tile"]');
     expect(tiles.map((tile) => tile.attributes('data-class'))).toEqual(['cat', 'dog']);
     expect(tiles[0]!.get('[data-testid="prediction-confidence"]').text()).toBe('99%');
@@ -575,8 +497,7 @@ describe('Fine-tune view', () => {
     expect(fake.named('predictionsPage').at(-1)!.args).toMatchObject({
       classId: 12,
       minConfidence: 0.4,
-      maxConfidence: 0.8,
-    });
+      maxConfidence: 0.8 });
     wrapper.unmount();
   });
 
@@ -590,8 +511,7 @@ describe('Fine-tune view', () => {
     expect(fake.named('predictionsPage').at(-1)!.args).toMatchObject({
       unlabelledOnly: true,
       order: 'review',
-      offset: 0,
-    });
+      offset: 0 });
     const current = () => wrapper.get('[data-testid="review-current"]');
     expect(current().attributes('data-image-id')).toBe('101');
     expect(current().attributes('data-predicted')).toBe('cat');
@@ -656,8 +576,7 @@ describe('Fine-tune view', () => {
 
   it('exports: CSV downloads the returned content; folder copy, classifier and backbone show results or errors', async () => {
     const fake = standardClient({
-      backboneExport: () => err('INVALID_ARGUMENT', 'destination: choose a destination folder'),
-    });
+      backboneExport: () => err('INVALID_ARGUMENT', 'destination: choose a destination folder') });
     useClient(fake.client);
     const wrapper = mountView();
     await settle();
@@ -680,8 +599,7 @@ describe('Fine-tune view', () => {
     expect(fake.named('classFoldersExport')[0]!.args).toEqual({
       destination: '/out/classes',
       include: 'both',
-      minConfidence: 0.8,
-    });
+      minConfidence: 0.8 });
     fake.emit(
       'task',
       task('copy-1', {
@@ -691,8 +609,7 @@ describe('Fine-tune view', () => {
         total: 14,
         unit: 'files',
         counts: { copied: 12, unchanged: 2, failed: 0 },
-        message: 'cat 8, dog 6',
-      }),
+        message: 'cat 8, dog 6' }),
     );
     await flush();
     expect(wrapper.get('[data-testid="export-folders-summary"]').text()).toContain('12 copied');
@@ -709,8 +626,7 @@ describe('Fine-tune view', () => {
     expect(fake.named('backboneExport')[0]!.args).toEqual({
       source: { kind: 'checkpoint', runId: 2, step: 6 },
       destination: '/out',
-      format: 'safetensors',
-    });
+      format: 'safetensors' });
     expect(wrapper.get('[data-testid="export-backbone-error"]').text()).toContain(
       'choose a destination folder',
     );

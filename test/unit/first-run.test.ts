@@ -15,7 +15,7 @@ import { fakeEngineReport } from '../helpers/library';
 
 /**
  * The guided first run through the real services and the real (built) trainer process, on a
- * copy of the bundled sample set, with a tiny plan (1 epoch of a narrow cpu-small, 3 classifier
+ * copy of the bundled sample set, with a tiny plan (1 epoch of a narrow cpu-small, 2 classifier
  * epochs) so it takes about a minute: every step runs, in order, and the numbers come back.
  */
 
@@ -42,7 +42,7 @@ beforeAll(() => {
     pretraining: { trainerScript: builtEntry('trainer-process') },
   };
   // The tiny plan must be in place before createServices builds the default one.
-  firstRunHandlers(context, { ...defaultFirstRunPlan, sampleDir: sample, pretrain: { epochs: 1, width: 0.125, batch: 16 }, finetuneEpochs: 3, pollMs: 50 });
+  firstRunHandlers(context, { ...defaultFirstRunPlan, sampleDir: sample, pretrain: { epochs: 1, width: 0.0625, batch: 16 }, finetuneEpochs: 2, pollMs: 50 });
 });
 
 afterAll(async () => {

@@ -5,9 +5,9 @@ import { beforeEach, describe, expect, it } from 'vitest';
 import type { CallName } from '../../main/common/api-contract';
 import type { ClusteringInfo, EmbeddingSetInfo } from '../../main/common/embeddings';
 import type { ClassInfo, FolderInfo, GalleryItem, GalleryQuery } from '../../main/common/library';
-import { err, isResult, ok } from '../../main/common/result';
+import { err } from '../../main/common/result';
 import { useClient } from '../../renderer/src/api';
-import type { ApiClient } from '../../renderer/src/api/client';
+import { fakeClient, type Handler } from '../helpers/fake-client';
 import ClusterDetail from '../../renderer/src/components/clusters/ClusterDetail.vue';
 import LabelAsControl from '../../renderer/src/components/label/LabelAsControl.vue';
 import { useClustersStore } from '../../renderer/src/stores/clusters';
@@ -19,8 +19,6 @@ import {
   useLabelsStore,
 } from '../../renderer/src/stores/labels';
 import LabelView from '../../renderer/src/views/LabelView.vue';
-
-type Handler = (args: never) => unknown;
 
 /**
  * A small labelling core in memory: images 1..n (some with a folder label), classes in the
@@ -39,7 +37,6 @@ function fakeCore(n = 12, options: { clusterSize?: number } = {}) {
   const undoStack: { ids: number[]; before: (number | null)[]; after: number | null }[] = [];
   const redoStack: typeof undoStack = [];
   const clusterSize = options.clusterSize ?? 2500;
-  const calls: { name: CallName; args: Record<string, unknown> }[] = [];
 
   const nameOf = (id: number | undefined) => classList.find((c) => c.id === id)?.name;
   const labelOf = (id: number) => nameOf(hand.get(id) ?? folder.get(id));
@@ -183,22 +180,7 @@ function fakeCore(n = 12, options: { clusterSize?: number } = {}) {
     },
   };
 
-  const client: ApiClient = {
-    transport: 'http',
-    async call(name, args) {
-      calls.push({ name, args: args as Record<string, unknown> });
-      const handler = handlers[name];
-      if (!handler) return err('UNAVAILABLE', `${name} is not faked`) as never;
-      const value = await handler(args as never);
-      return (isResult(value) ? value : ok(value)) as never;
-    },
-    on: () => () => undefined,
-    onConnection: (listener) => {
-      listener('open');
-      return () => undefined;
-    },
-  };
-  const named = (name: CallName) => calls.filter((call) => call.name === name);
+  const { client, calls, named } = fakeClient(handlers);
   return { client, calls, named, hand, handlers };
 }
 

@@ -1,23 +1,17 @@
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
-import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LibraryChangedEvent } from '../../main/common/library';
 import { startCore, type Core } from '../../main/core';
-import { databasePath } from '../../main/paths';
 import { dispatch } from '../../main/services/dispatch';
-import { openDatabase } from '../../main/store/db';
-import { dataset, fakeEngineReport, repoRoot } from '../helpers/library';
+import { dataset, fakeEngineReport } from '../helpers/library';
 
 /**
  * Classes and hand labels through the services of a real core, over the tiny dataset with its
  * folder labels: creating, renaming, recolouring, merging and deleting classes; bulk labelSet
  * with undo and redo checked against the labels table after every step; folder labels never
- * touched; unknown ids changing nothing; and a bulk hand-label transaction killed with SIGKILL
- * in another process, which must leave all of its labels or none.
+ * touched; unknown ids changing nothing. (A labelSet killed with SIGKILL: test/store/kill-cycles.test.ts.)
  */
 
 let work: string;
@@ -231,87 +225,4 @@ describe('merging and deleting classes', () => {
     expect(await dispatch(core.handlers, 'classDeletePreview', { classId: ship })).toMatchObject({ ok: false, error: { code: 'NOT_FOUND' } });
     expect(await dispatch(core.handlers, 'classDelete', { classId: ship, confirm: true })).toMatchObject({ ok: false, error: { code: 'NOT_FOUND' } });
   });
-});
-
-describe('a bulk hand-label killed mid-transaction', () => {
-  const synthetic = 50_000;
-  const betterSqlite3 = pathToFileURL(createRequire(path.join(repoRoot, 'package.json')).resolve('better-sqlite3')).href;
-  /** Hand-labels every synthetic image in one transaction, the way labelSet writes them. */
-  const script = `
-import fs from 'node:fs';
-import Database from ${JSON.stringify(betterSqlite3)};
-const [file, folderId, classId] = process.argv.slice(2);
-const db = new Database(file);
-db.pragma('journal_mode = WAL');
-db.pragma('synchronous = NORMAL');
-db.pragma('busy_timeout = 5000');
-const say = (line) => fs.writeSync(1, line + '\\n');
-const ids = db.prepare('SELECT id FROM images WHERE folder_id = ? ORDER BY id').pluck().all(Number(folderId));
-const upsert = db.prepare("INSERT INTO labels (image_id, class_id, source) VALUES (?, ?, 'hand') ON CONFLICT (image_id, source) DO UPDATE SET class_id = excluded.class_id");
-db.exec('BEGIN IMMEDIATE');
-say('begin');
-const started = performance.now();
-for (const id of ids) upsert.run(id, Number(classId));
-db.exec('COMMIT');
-say('committed ' + (performance.now() - started));
-`;
-
-  /** Runs the writer; kills it `killAfterMs` after it began its transaction (never when undefined). */
-  function runWriter(scriptFile: string, folderId: number, classId: number, killAfterMs?: number): Promise<{ output: string; killed: boolean }> {
-    return new Promise((resolve, reject) => {
-      const child = spawn(process.execPath, [scriptFile, databasePath(core.dataDir), String(folderId), String(classId)], { stdio: ['ignore', 'pipe', 'pipe'] });
-      let output = '';
-      let stderr = '';
-      child.stdout.on('data', (chunk: Buffer) => {
-        output += chunk.toString();
-        if (killAfterMs !== undefined && output.includes('begin') && !child.killed) {
-          setTimeout(() => child.kill('SIGKILL'), killAfterMs);
-        }
-      });
-      child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-      child.on('error', reject);
-      child.on('exit', (code, signal) => {
-        if (code !== 0 && signal !== 'SIGKILL') reject(new Error(`writer exited with ${code}: ${stderr}`));
-        else resolve({ output, killed: signal === 'SIGKILL' });
-      });
-    });
-  }
-
-  it('leaves all of its labels or none, never a part', async () => {
-    const folderId = Number(core.db.prepare("INSERT INTO folders (path, name, min_side, max_pixels) VALUES ('/synthetic/atomic', 'atomic', 8, 1000)").run().lastInsertRowid);
-    const insert = core.db.prepare("INSERT INTO images (folder_id, rel_path, size, mtime_ms, width, height, format, content_hash) VALUES (?, ?, 1, 1, 8, 8, 'png', ?)");
-    core.db.transaction(() => {
-      for (let i = 0; i < synthetic; i++) insert.run(folderId, `img-${i}.png`, i.toString(16).padStart(64, '0'));
-    })();
-    const atomic = (await call('classCreate', { name: 'atomic' })) as { id: number };
-    const scriptFile = path.join(work, 'bulk-label.mjs');
-    fs.writeFileSync(scriptFile, script);
-    const countSql = "SELECT count(*) FROM labels l JOIN images i ON i.id = l.image_id WHERE i.folder_id = ? AND l.source = 'hand'";
-    const reset = (): void => void core.db.prepare("DELETE FROM labels WHERE source = 'hand' AND image_id IN (SELECT id FROM images WHERE folder_id = ?)").run(folderId);
-
-    // One full run measures how long the transaction takes, so the kills land inside it.
-    const full = await runWriter(scriptFile, folderId, atomic.id);
-    const took = Number(/committed ([\d.]+)/.exec(full.output)?.[1]);
-    expect(took).toBeGreaterThan(0);
-    expect(core.db.prepare(countSql).pluck().get(folderId)).toBe(synthetic);
-    reset();
-
-    const counts: number[] = [];
-    let killedInside = 0;
-    for (let run = 0; run < 6; run++) {
-      const delay = Math.floor(Math.random() * took * 1.2);
-      const { output, killed } = await runWriter(scriptFile, folderId, atomic.id, delay);
-      if (killed && !output.includes('committed')) killedInside += 1;
-      // Reopen the file the way the app does (recovering from the WAL) and count.
-      const reopened = openDatabase(databasePath(core.dataDir));
-      const count = reopened.prepare(countSql).pluck().get(folderId) as number;
-      reopened.close();
-      counts.push(count);
-      expect([0, synthetic], `run ${run} (killed ${delay} ms in) left ${count} labels`).toContain(count);
-      expect(core.db.prepare(countSql).pluck().get(folderId)).toBe(count);
-      reset();
-    }
-    expect(killedInside, `counts ${counts.join(', ')}`).toBeGreaterThan(0);
-    core.db.prepare('DELETE FROM folders WHERE id = ?').run(folderId);
-  }, 50_000);
 });

@@ -8,33 +8,12 @@ import type { CallName } from '../../main/common/api-contract';
 import type { EngineReport } from '../../main/common/engine';
 import type { FolderInfo } from '../../main/common/library';
 import { presets, stepsPerEpochFor, type PretrainConfig } from '../../main/common/pretrain-config';
-import { err, isResult, ok } from '../../main/common/result';
+import { err } from '../../main/common/result';
 import type { PretrainEstimate, RunInfo } from '../../main/common/runs';
 import { useClient } from '../../renderer/src/api';
-import type { ApiClient } from '../../renderer/src/api/client';
+import { fakeClient, type Handler } from '../helpers/fake-client';
 import RunForm from '../../renderer/src/components/runs/RunForm.vue';
 
-type Handler = (args: never) => unknown;
-
-function fakeClient(handlers: Partial<Record<CallName, Handler>>) {
-  const calls: { name: CallName; args: unknown }[] = [];
-  const client: ApiClient = {
-    transport: 'http',
-    async call(name, args) {
-      calls.push({ name, args });
-      const handler = handlers[name];
-      if (!handler) return err('UNAVAILABLE', `${name} is not faked`) as never;
-      const value = await handler(args as never);
-      return (isResult(value) ? value : ok(value)) as never;
-    },
-    on: () => () => undefined,
-    onConnection: (listener) => {
-      listener('open');
-      return () => undefined;
-    },
-  };
-  return { client, calls, handlers };
-}
 
 function folder(id: number, name: string, images: number): FolderInfo {
   return {
@@ -52,8 +31,7 @@ function folder(id: number, name: string, images: number): FolderInfo {
     scanStatus: 'finished',
     looksLikeClasses: false,
     labelsFromFolders: false,
-    classes: [],
-  } as FolderInfo;
+    classes: [] } as FolderInfo;
 }
 
 const engine: EngineReport = {
@@ -65,8 +43,7 @@ const engine: EngineReport = {
     { name: 'wasm', available: true, reason: 'Loaded.' },
     { name: 'cpu', available: true, reason: 'Always there.' },
   ],
-  probeMs: 12,
-};
+  probeMs: 12 };
 
 /** The app's estimate: like the real one, it checks the batch against the images of the chosen folders. */
 function estimateFor(args: { folderIds?: number[]; preset: 'cpu-small'; overrides: Record<string, unknown>; measure?: boolean }, folders: FolderInfo[]): PretrainEstimate {
@@ -83,8 +60,7 @@ function estimateFor(args: { folderIds?: number[]; preset: 'cpu-small'; override
     memoryMb: 321,
     engine,
     timing: args.measure ? { secondsPerStep: 0.5, secondsPerEpoch: 125, totalSeconds: 3725, source: 'measured', note: 'Measured over 5 steps.' } : null,
-    timingNote: args.measure ? null : 'Not measured yet.',
-  };
+    timingNote: args.measure ? null : 'Not measured yet.' };
 }
 
 const Stub = defineComponent({ template: '<div />' });
@@ -95,8 +71,7 @@ async function mountForm(overrides: Partial<Record<CallName, Handler>> = {}) {
     libraryFolders: () => folders,
     pretrainEstimate: (args: Parameters<typeof estimateFor>[0]) => estimateFor(args, folders),
     pretrainStart: () => ({ id: 7, config: presets['cpu-small'], totalSteps: 140, lastStep: 0 }) as RunInfo,
-    ...overrides,
-  });
+    ...overrides });
   useClient(fake.client);
   const router = createRouter({
     history: createMemoryHistory(),
@@ -104,8 +79,7 @@ async function mountForm(overrides: Partial<Record<CallName, Handler>> = {}) {
       { path: '/pretrain', component: Stub },
       { path: '/runs/:id', component: Stub },
       { path: '/library', component: Stub },
-    ],
-  });
+    ] });
   await router.push('/pretrain');
   const wrapper = mount(RunForm, { global: { plugins: [router] }, attachTo: document.body });
   await flushPromises();
@@ -241,8 +215,7 @@ describe('RunForm', () => {
 
   it('shows a refusal of the app in a clear alert and stays on the form', async () => {
     const { wrapper, router } = await mountForm({
-      pretrainStart: () => err('CONFLICT', 'Run 3 is already training: one training job runs at a time.'),
-    });
+      pretrainStart: () => err('CONFLICT', 'Run 3 is already training: one training job runs at a time.') });
     await settle();
     await wrapper.get('[data-testid="run-start"]').trigger('click');
     await flushPromises();

@@ -2,72 +2,14 @@
 import { flushPromises, mount } from '@vue/test-utils';
 import { createPinia, setActivePinia } from 'pinia';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import type { CallName, EventName, EventPayload } from '../../main/common/api-contract';
-import { presets } from '../../main/common/pretrain-config';
-import { err, isResult, ok, type Result } from '../../main/common/result';
-import type { MontageInspection, RunDetails, RunEvent, RunInfo, RunMetric } from '../../main/common/runs';
+import { err, ok, type Result } from '../../main/common/result';
+import type { MontageInspection, RunDetails, RunEvent, RunMetric } from '../../main/common/runs';
 import { useClient } from '../../renderer/src/api';
-import type { ApiClient } from '../../renderer/src/api/client';
+import { fakeClient } from '../helpers/fake-client';
+import { runInfo } from '../helpers/run-fixtures';
 import MontageInspector from '../../renderer/src/components/runs/MontageInspector.vue';
 import { levelOf, maxLogLines, useRunsStore } from '../../renderer/src/stores/runs';
 
-type Handler = (args: never) => unknown;
-
-/** A client whose calls answer from `handlers` (a value, a Result, or a promise of either) and whose events the test emits. */
-function fakeClient(handlers: Partial<Record<CallName, Handler>>) {
-  const listeners = new Map<string, Set<(payload: unknown) => void>>();
-  const calls: { name: CallName; args: unknown }[] = [];
-  const client: ApiClient = {
-    transport: 'http',
-    async call(name, args) {
-      calls.push({ name, args });
-      const handler = handlers[name];
-      if (!handler) return err('UNAVAILABLE', `${name} is not faked`) as never;
-      const value = await handler(args as never);
-      return (isResult(value) ? value : ok(value)) as never;
-    },
-    on(name, listener) {
-      const set = listeners.get(name) ?? new Set();
-      listeners.set(name, set);
-      set.add(listener as (payload: unknown) => void);
-      return () => set.delete(listener as (payload: unknown) => void);
-    },
-    onConnection(listener) {
-      listener('open');
-      return () => undefined;
-    },
-  };
-  function emit<K extends EventName>(name: K, payload: EventPayload<K>): void {
-    for (const listener of listeners.get(name) ?? []) listener(payload);
-  }
-  return { client, calls, emit, handlers };
-}
-
-function runInfo(id: number, patch: Partial<RunInfo> = {}): RunInfo {
-  return {
-    id,
-    name: `Run ${id}`,
-    note: '',
-    config: presets['cpu-small'],
-    engine: 'cpu',
-    imageCount: 100,
-    filesHash: 'abcdef0123456789',
-    runDir: `/data/runs/${id}`,
-    status: 'finished',
-    error: null,
-    startedAt: '2026-01-01T10:00:00.000Z',
-    endedAt: '2026-01-01T10:05:00.000Z',
-    finalLosses: null,
-    knnAccuracy: null,
-    lastStep: 0,
-    checkpointCount: 0,
-    totalSteps: 60,
-    parentRunId: null,
-    parentStep: null,
-    monitor: null,
-    ...patch,
-  };
-}
 
 function metric(step: number): RunMetric {
   return { step, epoch: 1, total: 5 - step / 100, cluster: 3, location: 2, lr: 0.01, imagesPerSecond: 50, locationAccuracy: 0.5, clusterAccuracy: null };
@@ -96,8 +38,7 @@ describe('runs store: start', () => {
     const fake = fakeClient({
       pretrainState: () => event(2, { step: 12, status: 'paused' }),
       runsList: () => [runInfo(2, { status: 'paused', lastStep: 12 }), runInfo(1)],
-      backboneGet: () => ({ runId: 1, runName: 'Run 1', step: 60, file: '/x', chosenAt: '2026-01-01T10:06:00.000Z' }),
-    });
+      backboneGet: () => ({ runId: 1, runName: 'Run 1', step: 60, file: '/x', chosenAt: '2026-01-01T10:06:00.000Z' }) });
     useClient(fake.client);
     const store = useRunsStore();
     await store.start();
@@ -115,8 +56,7 @@ describe('runs store: start', () => {
     const fake = fakeClient({
       pretrainState: () => null,
       runsList: () => err('INTERNAL', 'the database is locked'),
-      backboneGet: () => null,
-    });
+      backboneGet: () => null });
     useClient(fake.client);
     const store = useRunsStore();
     await store.start();
@@ -129,8 +69,7 @@ describe('runs store: start', () => {
     const fake = fakeClient({
       pretrainState: () => event(3, { step: 5 }),
       runsList: () => [runInfo(3, { status: 'running' })],
-      backboneGet: () => null,
-    });
+      backboneGet: () => null });
     useClient(fake.client);
     const store = useRunsStore();
     await store.start();
@@ -150,8 +89,7 @@ describe('runs store: an open run', () => {
       runsList: () => [runInfo(4, { status: 'running', lastStep: 3 })],
       backboneGet: () => null,
       runGet: () => details(4, { status: 'running', metrics: [metric(1), metric(2), metric(3)], metricCount: 3, ...history }),
-      runLog: () => ({ lines: logLines }),
-    });
+      runLog: () => ({ lines: logLines }) });
     useClient(fake.client);
     const store = useRunsStore();
     await store.start();
@@ -230,8 +168,7 @@ describe('runs store: an open run', () => {
       runsList: () => [],
       backboneGet: () => null,
       runGet: () => new Promise<Result<RunDetails>>((resolve) => (answer = resolve)),
-      runLog: () => ({ lines: [] }),
-    });
+      runLog: () => ({ lines: [] }) });
     useClient(fake.client);
     const store = useRunsStore();
     await store.start();
@@ -253,8 +190,7 @@ describe('runs store: an open run', () => {
       runsList: () => [],
       backboneGet: () => null,
       runGet: () => err('NOT_FOUND', 'No run with id 77.'),
-      runLog: () => err('NOT_FOUND', 'No run with id 77.'),
-    });
+      runLog: () => err('NOT_FOUND', 'No run with id 77.') });
     useClient(fake.client);
     const store = useRunsStore();
     await store.openRun(77);
@@ -267,8 +203,7 @@ describe('runs store: an open run', () => {
 describe('runs store: actions', () => {
   it('starts a run: it is in the list and active before its first event', async () => {
     const fake = fakeClient({
-      pretrainStart: () => runInfo(8, { status: 'running' }),
-    });
+      pretrainStart: () => runInfo(8, { status: 'running' }) });
     useClient(fake.client);
     const store = useRunsStore();
     const result = await store.startRun({ preset: 'cpu-small', overrides: { batch: 16 } });
@@ -282,8 +217,7 @@ describe('runs store: actions', () => {
   it('returns the error of a refused call and keeps it', async () => {
     const fake = fakeClient({
       pretrainStart: () => err('CONFLICT', 'Run 3 is already training: one training job runs at a time.'),
-      pretrainPause: () => err('CONFLICT', 'Run 3 is not training now.'),
-    });
+      pretrainPause: () => err('CONFLICT', 'Run 3 is not training now.') });
     useClient(fake.client);
     const store = useRunsStore();
     const result = await store.startRun({ preset: 'cpu-small' });
@@ -303,8 +237,7 @@ describe('runs store: actions', () => {
       runRename: (args: { name: string }) => runInfo(5, { name: args.name }),
       runNote: (args: { note: string }) => runInfo(5, { note: args.note }),
       runDelete: () => ({ deleted: true }),
-      runUseCheckpoint: (args: { runId: number; step: number }) => ({ runId: args.runId, runName: 'Run 5', step: args.step, file: '/f', chosenAt: 'now' }),
-    });
+      runUseCheckpoint: (args: { runId: number; step: number }) => ({ runId: args.runId, runName: 'Run 5', step: args.step, file: '/f', chosenAt: 'now' }) });
     useClient(fake.client);
     const store = useRunsStore();
     await store.start();
@@ -333,8 +266,7 @@ describe('runs store: actions', () => {
       runsList: () => [],
       backboneGet: () => null,
       runGet: () => details(4, { status: 'running' }),
-      runLog: () => ({ lines: [] }),
-    });
+      runLog: () => ({ lines: [] }) });
     useClient(fake.client);
     const store = useRunsStore();
     await store.start();
@@ -374,8 +306,7 @@ describe('MontageInspector (reads the store)', () => {
           { montage: 1 - montage, cell, similarity: 0.9, sameSource: true },
           { montage, cell: (cell + 1) % 4, similarity: 0.5, sameSource: false },
           { montage: 5, cell: 0, similarity: 0.4, sameSource: false },
-        ],
-      })),
+        ] })),
     );
     const bytes = btoa(String.fromCharCode(...new Uint8Array(4 * 4 * 4).fill(200)));
     return { runId: 4, step, epoch: 2, stepInEpoch: 3, weightsStep: 12, grid: 2, crop: 2, size: 4, batch: 8, montages: [bytes, bytes], patches, locationAccuracy: 0.75, clusterAccuracy: 0.5 };

@@ -64,12 +64,17 @@ describe('the storage banner', () => {
     expect(wrapper.find('[data-testid="storage-alert"]').exists()).toBe(false);
   });
 
-  it('says so from the start when the data folder is read-only', async () => {
-    const wrapper = await mounted(fakeClient(true));
+  it('says so from the start when the data folder is read-only, until dismissed; a refused change shows it again', async () => {
+    const wrapper = await mounted(fakeClient(true, { settingsSet: err('READ_ONLY', 'The data folder /data/jigclu is read-only: ...') as never }));
     const alert = wrapper.get('[data-testid="storage-alert"]');
     expect(alert.attributes('data-code')).toBe('READ_ONLY');
     expect(alert.text()).toContain('Read-only data folder');
     expect(alert.text()).toContain('/data/jigclu');
+    await wrapper.get('[data-testid="storage-alert-dismiss"]').trigger('click');
+    expect(wrapper.find('[data-testid="storage-alert"]').exists()).toBe(false);
+    await api().call('settingsSet', { patch: { theme: 'dark' } });
+    await flushPromises();
+    expect(wrapper.get('[data-testid="storage-alert"]').text()).toContain('is read-only');
   });
 
   it('shows DISK_FULL from any call with the core’s sentence, and can be dismissed', async () => {

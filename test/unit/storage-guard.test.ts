@@ -5,13 +5,13 @@ import os from 'node:os';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { Result } from '../../main/common/result';
+import { err, type Result } from '../../main/common/result';
 import { startCore, type Core } from '../../main/core';
 import { databasePath } from '../../main/paths';
-import { dispatch, type Handlers } from '../../main/services/dispatch';
+import { dispatch, httpStatusFor, type Handlers } from '../../main/services/dispatch';
 import { builtEntry } from '../engine/built';
-import { fakeEngineReport } from '../helpers/library';
-import { fillDisk, mountTmpfs, type Tmpfs } from '../helpers/tmpfs';
+import { dataset, fakeEngineReport } from '../helpers/library';
+import { fillDisk, tmpfsForTest } from '../helpers/tmpfs';
 
 /**
  * Storage problems as the services meet them (issue 17): text that is not well-formed is
@@ -52,16 +52,13 @@ function errorOf(result: Result<unknown>): { code: string; message: string } {
   return (result as { error: { code: string; message: string } }).error;
 }
 
-/** A tmpfs, or the reason there is none (printed, and the test skips). */
-function tmpfsOrSkip(bytes: number): Tmpfs | undefined {
-  const mounted = mountTmpfs(bytes);
-  if ('reason' in mounted) {
-    console.log(`skipped: ${mounted.reason}`);
-    return undefined;
-  }
-  cleanups.push(() => mounted.unmount());
-  return mounted;
-}
+describe('storage error codes over HTTP', () => {
+  it('are 409 READ_ONLY, 507 DISK_FULL and 503 DATABASE_CORRUPT, as the README says', () => {
+    expect(httpStatusFor(err('READ_ONLY', 'x'))).toBe(409);
+    expect(httpStatusFor(err('DISK_FULL', 'x'))).toBe(507);
+    expect(httpStatusFor(err('DATABASE_CORRUPT', 'x'))).toBe(503);
+  });
+});
 
 describe('text and uniqueness at the contract', () => {
   it('refuses a class name with a lone surrogate (INVALID_ARGUMENT), and a repeat is a CONFLICT, never a 500', async () => {
@@ -127,7 +124,7 @@ describe('a database damaged while the app runs', () => {
     const error = errorOf(labelAll);
     expect(error.code).toBe('DATABASE_CORRUPT');
     expect(error.message).toContain(file);
-    expect(error.message).toMatch(/To recover/);
+    expect(error.message).toMatch(/stopped writing to it\. To recover/);
     // Every later call that would use the database is refused before it runs.
     const write = errorOf(await dispatch(core.handlers, 'settingsSet', { patch: { theme: 'dark' } }));
     expect(write.code).toBe('DATABASE_CORRUPT');
@@ -140,9 +137,8 @@ describe('a database damaged while the app runs', () => {
 });
 
 describe('a full disk', () => {
-  it('answers DISK_FULL naming the data folder, loses nothing, and works again once there is space', async () => {
-    const disk = tmpfsOrSkip(6 * 1024 * 1024);
-    if (!disk) return;
+  it('answers DISK_FULL naming the data folder, loses nothing, and works again once there is space', async (context) => {
+    const disk = tmpfsForTest(6 * 1024 * 1024, context, cleanups);
     const dataDir = path.join(disk.dir, 'data');
     const core = openCore(dataDir);
     const folderId = syntheticImages(core, 2000);
@@ -166,12 +162,11 @@ describe('a full disk', () => {
 
 describe('a read-only data folder', () => {
   /** A data folder with a library in it, then made read-only (a read-only mount; chmod where not root). */
-  async function readOnlyDataFolder(): Promise<string | undefined> {
+  async function readOnlyDataFolder(context: { skip: (note?: string) => never }): Promise<string> {
     let dataDir: string;
     let makeReadOnly: () => void;
     if (process.getuid?.() === 0) {
-      const disk = tmpfsOrSkip(16 * 1024 * 1024);
-      if (!disk) return undefined;
+      const disk = tmpfsForTest(16 * 1024 * 1024, context, cleanups);
       dataDir = path.join(disk.dir, 'data');
       makeReadOnly = () => disk.readOnly();
     } else {
@@ -180,16 +175,17 @@ describe('a read-only data folder', () => {
       cleanups.push(() => spawnSync('chmod', ['-R', 'u+w', dataDir]));
     }
     const core = startCore({ dataDir, mode: 'cli', probeEngines: async () => fakeEngineReport, library: { autoThumbnails: false } });
-    syntheticImages(core, 30);
+    // Real images (no thumbnails made yet) and a class.
+    const { task } = await core.handlers.libraryAddFolder({ path: dataset('tiny') });
+    expect((await core.tasks.settled(task.id)).status).toBe('finished');
     expect((await dispatch(core.handlers, 'classCreate', { name: 'kept' })).ok).toBe(true);
     core.close();
     makeReadOnly();
     return dataDir;
   }
 
-  it('opens read-only: reading calls answer, the others are refused with READ_ONLY naming the folder', async () => {
-    const dataDir = await readOnlyDataFolder();
-    if (!dataDir) return;
+  it('opens read-only: reading calls answer, the others are refused with READ_ONLY naming the folder', async (context) => {
+    const dataDir = await readOnlyDataFolder(context);
     const core = openCore(dataDir);
     const info = await dispatch(core.handlers, 'appInfo', {});
     expect(info.ok && info.value).toMatchObject({ readOnly: true, dataDir });
@@ -197,6 +193,9 @@ describe('a read-only data folder', () => {
     expect(classes.ok && (classes.value as { name: string }[]).map((entry) => entry.name)).toEqual(['kept']);
     const folders = await dispatch(core.handlers, 'libraryFolders', {});
     expect(folders.ok && (folders.value as unknown[]).length).toBe(1);
+    // A thumbnail is made and shown even though it cannot be cached in the data folder.
+    const thumbnail = await core.media.open('thumbs', 1, {});
+    expect(thumbnail.status).toBe(200);
     for (const [name, args] of [
       ['settingsSet', { patch: { theme: 'dark' } }],
       ['classCreate', { name: 'new' }],
@@ -207,9 +206,8 @@ describe('a read-only data folder', () => {
     }
   });
 
-  it('lets `jigclu info` run and say so, and `jigclu import` refuse in one sentence', async () => {
-    const dataDir = await readOnlyDataFolder();
-    if (!dataDir) return;
+  it('lets `jigclu info` run and say so, and `jigclu import` refuse in one sentence', async (context) => {
+    const dataDir = await readOnlyDataFolder(context);
     const cli = builtEntry('cli');
     const info = spawnSync(process.execPath, [cli, '--data-dir', dataDir, 'info'], { encoding: 'utf8' });
     expect(info.status, info.stderr).toBe(0);

@@ -1,7 +1,7 @@
 import { defineStore } from 'pinia';
 import { computed, ref } from 'vue';
 import type { AppInfo, PingEvent } from '../../../main/common/api-contract';
-import { engineLabels } from '../../../main/common/engine';
+import { engineDisplayName } from '../../../main/common/engine';
 import type { AppError } from '../../../main/common/result';
 import type { Settings, SettingsPatch } from '../../../main/common/settings';
 import { api, onStorageError } from '../api';
@@ -17,9 +17,11 @@ export const useAppStore = defineStore('app', () => {
   const aboutOpen = ref(false);
   /** The last problem with the data folder's storage a call met (read-only, full disk, damaged database). */
   const storageProblem = ref<AppError>();
+  /** The user closed the storage banner (a new problem opens it again; a damaged database's never closes). */
+  const storageDismissed = ref(false);
 
   const engineName = computed(() => info.value?.engine.chosen);
-  const engineLabel = computed(() => (engineName.value ? engineLabels[engineName.value] : undefined));
+  const engineLabel = computed(() => (info.value ? engineDisplayName(info.value.engine) : undefined));
 
   let started = false;
 
@@ -39,6 +41,7 @@ export const useAppStore = defineStore('app', () => {
     onStorageError((problem) => {
       // A damaged database stays the message: nothing else matters until it is recovered.
       if (storageProblem.value?.code !== 'DATABASE_CORRUPT') storageProblem.value = problem;
+      storageDismissed.value = false;
     });
     await Promise.all([loadSettings(), loadInfo()]);
   }
@@ -66,10 +69,10 @@ export const useAppStore = defineStore('app', () => {
     return undefined;
   }
 
-  /** Hides the storage banner (a damaged database's stays). */
+  /** Hides the storage banner until the next problem (a damaged database's stays). */
   function dismissStorageProblem(): void {
-    if (storageProblem.value?.code !== 'DATABASE_CORRUPT') storageProblem.value = undefined;
+    if (storageProblem.value?.code !== 'DATABASE_CORRUPT') storageDismissed.value = true;
   }
 
-  return { info, settings, error, connection, lastPing, aboutOpen, storageProblem, engineName, engineLabel, start, loadInfo, saveSettings, dismissStorageProblem };
+  return { info, settings, error, connection, lastPing, aboutOpen, storageProblem, storageDismissed, engineName, engineLabel, start, loadInfo, saveSettings, dismissStorageProblem };
 });
