@@ -64,9 +64,11 @@ def main():
         if args.batch_file:
             # As the tfjs step: the batch becomes tensors inside the step.
             x = torch.from_numpy(pixels).permute(0, 3, 1, 2).contiguous().to(device)
-            total = jigclu_losses(model, model(x), torch.from_numpy(labels[0]).to(device), torch.from_numpy(labels[1]).to(device), config)[0]
+            z, logits = model(x)
+            total = jigclu_losses(z, logits, torch.from_numpy(labels[0]).to(device), torch.from_numpy(labels[1]).to(device), config)[0]
         else:
-            total = jigclu_losses(model, model(montages), clusters, locations, config)[0]
+            z, logits = model(montages)
+            total = jigclu_losses(z, logits, clusters, locations, config)[0]
         optimizer.zero_grad(set_to_none=True)
         total.backward()
         optimizer.step()
