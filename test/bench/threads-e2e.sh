@@ -3,7 +3,7 @@
 # ../shared/datasets/cifar10-dev/train for EPOCHS epochs on 1 thread, on auto (one per physical
 # core), auto, 1 (the order A B B A evens out a machine whose load drifts), then, where
 # /usr/bin/python3 has torch, PyTorch's trainer (scaleout/jigclu_ddp.py, one process with its two
-# data loader processes, on 1 thread and on torch's default, one per physical core) on the same
+# data loader processes, with OMP_NUM_THREADS 1 and the CPU count) on the same
 # images, continuing the first run (export-job).
 # Each line is the CLI's own summary: images/s of the training steps (batches included), the
 # time the step waited for a batch, and the cores the process kept busy (CPU time / wall time);
@@ -40,21 +40,19 @@ if ! /usr/bin/python3 -c 'import torch' 2>/dev/null; then
   echo "PyTorch not measured: /usr/bin/python3 cannot import torch (install python3-torch python3-torchvision)"
   exit 0
 fi
-job="$(node out/main/cli.js --data-dir "$work/data" export-job "$work/run-1-1" --out "$work/jobs" | sed -n 's/^Job folder: //p')"
-for threads in 1 default; do
+job="$(node out/main/cli.js --data-dir "$work/data" export-job "$work/run-1-1" --out "$work/jobs" 2>/dev/null | sed -n 's/^Job folder: //p')"
+for threads in 1 "$(nproc)"; do
   rm -rf "$job/out"
   # The exported run ends at epoch EPOCHS: train EPOCHS more (the schedule's length is 2 x EPOCHS).
-  if [ "$threads" = 1 ]; then export OMP_NUM_THREADS=1; else unset OMP_NUM_THREADS; fi
+  export OMP_NUM_THREADS="$threads"
   /usr/bin/python3 "$job/jigclu_ddp.py" --out "$job/out" --epochs $(( 2 * epochs )) --device cpu --verify size 2>/dev/null
   # Images/s over its steps but the first (start-up), as the app's; each interval includes waiting for data.
   /usr/bin/python3 - "$job" "$threads" <<'PY'
 import json, os, sys
-import torch
 job, threads = sys.argv[1], sys.argv[2]
 batch = json.load(open(os.path.join(job, "job.json")))["config"]["batch"]
 rows = [json.loads(line) for line in open(os.path.join(job, "out", "metrics.jsonl"))][1:]
 seconds = sum(batch / r["imagesPerSecond"] for r in rows)
-count = 1 if threads == "1" else torch.get_num_threads()
-print("PyTorch (jigclu_ddp.py: 1 process, 2 data loader processes), %d thread(s): %d steps in %.1f s, %.1f images/s" % (count, len(rows), seconds, batch * len(rows) / seconds))
+print("PyTorch (jigclu_ddp.py: 1 process, 2 data loader processes), OMP_NUM_THREADS=%s: %d steps in %.1f s, %.1f images/s" % (threads, len(rows), seconds, batch * len(rows) / seconds))
 PY
 done
