@@ -8,7 +8,7 @@
 # Each line is the CLI's own summary: images/s of the training steps (batches included), the
 # time the step waited for a batch, and the cores the process kept busy (CPU time / wall time);
 # on a machine shared with other work the threads get fewer cores than they ask for, and the
-# ratio shrinks with it. Usage (after npm run build): bash test/bench/threads-e2e.sh [epochs]
+# ratio follows the cores each run got more than the threads it asked for. Usage (after npm run build): bash test/bench/threads-e2e.sh [epochs]
 # (JIGCLU_BENCH_DATA=<folder> trains on another folder).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
