@@ -19,9 +19,9 @@ const lr: ChartSeriesSpec = {
   dashed: true,
 };
 
-/** A stand-in 2d context that accepts every call and records the text drawn. */
+/** A stand-in 2d context that accepts every call and records the text drawn (6 px per character). */
 function fakeContext(texts: string[]): CanvasRenderingContext2D {
-  const target: Record<string | symbol, unknown> = {};
+  const target: Record<string | symbol, unknown> = { measureText: (text: string) => ({ width: text.length * 6 }) };
   return new Proxy(target, {
     get: (t, key) =>
       key in t

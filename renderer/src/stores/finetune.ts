@@ -16,7 +16,7 @@ import type { AppError } from '../../../main/common/result';
 import type { BackboneChoice, CheckpointInfo, RunInfo } from '../../../main/common/runs';
 import type { TaskInfo } from '../../../main/common/tasks';
 import { api } from '../api';
-import { paletteCss } from '../map/palette';
+import { classColor as colorOfClass, classOfKey } from '../classes';
 import { parseSourceKey, sourceKey } from './clusters';
 
 export type FinetuneMode = 'both' | ClassifierMode;
@@ -263,13 +263,10 @@ export const useFinetuneStore = defineStore('finetune', () => {
     foldersTaskId.value ? tasks.value.get(foldersTaskId.value) : undefined,
   );
 
-  /** The colour of a class: its own, else the palette by its place among the classes. */
+  /** The colour of a class, the same as on the Label screen (its own, else the palette by its id). */
   function classColor(classId: number | undefined): string {
     if (classId === undefined) return '#888888';
-    const index = classes.value.findIndex((info) => info.id === classId);
-    const info = classes.value[index];
-    if (info?.color) return info.color;
-    return paletteCss[(index >= 0 ? index : classId) % paletteCss.length] ?? '#888888';
+    return colorOfClass(classes.value.find((info) => info.id === classId) ?? { id: classId, color: null });
   }
 
   /** The random-init classifier of the same round and mode as `classifier`, if compared. */
@@ -655,9 +652,9 @@ export const useFinetuneStore = defineStore('finetune', () => {
 
   const accept = () => label();
 
-  /** Corrects the current image to the n-th class (1-based, the order of the Label screen). */
+  /** Corrects the current image to the class with number key n (the keys of the Label screen). */
   async function correct(n: number): Promise<AppError | undefined> {
-    const info = classes.value[n - 1];
+    const info = classOfKey(classes.value, n);
     if (!info) return undefined;
     return label(info.id);
   }
