@@ -4,7 +4,7 @@ import cliProgress from 'cli-progress';
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import { clusterScores, minScoredImages } from '../common/cluster-metrics';
 import { defaultClusterCount, distanceMetrics, type DistanceMetric } from '../common/embeddings';
-import type { PretrainConfig } from '../common/pretrain-config';
+import { evalSizeFor, type PretrainConfig } from '../common/pretrain-config';
 import { listImageFiles } from '../data/files';
 import { addEngineOptions, engineSummary, startEngine, type EngineFlags } from './engine-options';
 import { onCpuEngine } from '../engine/backend';
@@ -41,7 +41,7 @@ async function embedFolder(checkpointArg: string, folder: string, options: Embed
   const engine = await startEngine(options);
   const listed = await listImageFiles(folder);
   if (listed.length === 0) throw new Error(`${folder} has no image files.`);
-  const size = config.grid * config.crop;
+  const size = evalSizeFor(config);
   const interactive = Boolean(process.stderr.isTTY);
   const bar = new cliProgress.SingleBar(
     { stream: process.stderr, format: 'Embedding |{bar}| {value}/{total} images · ETA {eta_formatted}', hideCursor: interactive, noTTYOutput: !interactive, notTTYSchedule: 5000 },

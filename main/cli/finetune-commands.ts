@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import cliProgress from 'cli-progress';
 import { InvalidArgumentError, Option, type Command } from 'commander';
-import { presetNames, resolvePretrainConfig, type PresetName, type PretrainConfig } from '../common/pretrain-config';
+import { evalSizeFor, presetNames, resolvePretrainConfig, type PresetName, type PretrainConfig } from '../common/pretrain-config';
 import { listImageFiles, type ListedImage } from '../data/files';
 import { Rng } from '../data/rng';
 import { compareNames } from '../data/scan';
@@ -22,7 +22,8 @@ import { resolveCheckpointArgument } from './checkpoint-argument';
 
 type Mode = ClassifyJob['mode'];
 
-function integer(name: string, min: number) {
+/** A commander parser of whole numbers of at least `min`, naming the option when refused. */
+export function integer(name: string, min: number) {
   return (value: string): number => {
     const parsed = Number(value);
     if (!Number.isInteger(parsed) || parsed < min) throw new InvalidArgumentError(`${name} must be a whole number of at least ${min}.`);
@@ -48,7 +49,7 @@ function percent(value: number): string {
 }
 
 /** A stderr progress bar (counts, ETA) restarted at each phase. */
-function phaseBar(): { update(label: string, done: number, total: number): void; stop(): void } {
+export function phaseBar(): { update(label: string, done: number, total: number): void; stop(): void } {
   const interactive = Boolean(process.stderr.isTTY);
   const bar = new cliProgress.SingleBar(
     { stream: process.stderr, format: '{label} |{bar}| {value}/{total} · ETA {eta_formatted}', hideCursor: interactive, noTTYOutput: !interactive, notTTYSchedule: 5000, etaBuffer: 20 },
@@ -79,7 +80,7 @@ interface Labelled {
 }
 
 /** Class folders under `root` (root/<class>/..., or root/train/<class>/...): files by class. */
-async function classFolders(root: string, option: string): Promise<{ byClass: Map<string, ListedImage[]>; unlabelled: number }> {
+export async function classFolders(root: string, option: string): Promise<{ byClass: Map<string, ListedImage[]>; unlabelled: number }> {
   if (!fs.existsSync(root) || !fs.statSync(root).isDirectory()) throw new Error(`${option} ${root} is not a folder of class subfolders (root/<class>/<images>).`);
   const listed = await listImageFiles(root);
   const byClass = new Map<string, ListedImage[]>();
@@ -122,7 +123,7 @@ async function finetune(checkpointArg: string | undefined, options: FinetuneOpti
   const checkpoint = checkpointArg ? resolveCheckpointArgument(checkpointArg) : undefined;
   // With --random-init and a checkpoint: a fresh backbone of the checkpoint's architecture.
   const config: PretrainConfig = checkpoint ? JigCluTrainer.readMetadata(fs.readFileSync(checkpoint)).config : resolvePretrainConfig(options.preset);
-  const size = options.size ?? config.grid * config.crop;
+  const size = options.size ?? evalSizeFor(config);
   const trainRoot = path.resolve(options.train);
   const train = await classFolders(trainRoot, '--train');
   const classNames = [...train.byClass.keys()];
@@ -240,8 +241,8 @@ export function registerFinetuneCommands(program: Command): void {
     .option('--epochs <n>', 'epochs at most (default: 100 for the linear probe, 30 for fine-tuning)', integer('--epochs', 1))
     .option('--seed <n>', 'random seed (label draw, split, training)', integer('--seed', 0), 0)
     .option('--backbone-lr <rate>', 'fine-tuning: starting learning rate of the backbone (cosine schedule; default 0.01)', positiveNumber('--backbone-lr'))
-    .option('--head-lr <rate>', 'fine-tuning: starting learning rate of the new head (default 0.1)', positiveNumber('--head-lr'))
-    .option('--size <px>', "input size (default: the run's montage size, grid x crop)", integer('--size', 32))
+    .option('--head-lr <rate>', 'fine-tuning: starting learning rate of the head, which starts from the linear probe’s (LP-FT; default 0.1)', positiveNumber('--head-lr'))
+    .option('--size <px>', 'input size (default: the size the app uses the backbone at; see the README)', integer('--size', 32))
     .option('--out <folder>', 'where to save the classifier (model.json, weights.bin, labels.json); a subfolder per mode with --mode both');
   addEngineOptions(finetuneCommand).action(async (checkpointArg: string | undefined, options: FinetuneOptions) => finetune(checkpointArg, options));
 

@@ -3,7 +3,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import cliProgress from 'cli-progress';
 import { InvalidArgumentError, Option, type Command } from 'commander';
-import { ConfigError, presetNames, resolvePretrainConfig, type PresetName, type PretrainOverrides } from '../common/pretrain-config';
+import { ConfigError, evalSizeFor, presetNames, resolvePretrainConfig, type PresetName, type PretrainOverrides } from '../common/pretrain-config';
 import { formatEta } from '../common/tasks';
 import { writeRunImages, type RunImages } from '../data/run-images';
 import { addEngineOptions, engineSummary, startEngine, type EngineFlags } from './engine-options';
@@ -13,6 +13,7 @@ import { exportBackbone } from '../engine/export';
 import { exportTorchBackbone } from '../engine/torch-export';
 import { runPretraining, type PretrainProgress } from '../engine/run-pretraining';
 import { JigCluTrainer } from '../engine/trainer';
+import { mainThreadCpuSeconds } from './cpu-time';
 import * as tf from '../engine/tfjs';
 import { resolveCheckpointArgument } from './checkpoint-argument';
 import { listFolders, planResume } from './pretrain-resume';
@@ -53,6 +54,7 @@ interface PretrainOptions extends EngineFlags {
   allowChangedImages?: boolean;
   checkpointEvery?: number;
   timeLimit?: number;
+  cpuTimeLimit?: number;
   cache: boolean;
 }
 
@@ -81,7 +83,8 @@ export function registerPretrainCommands(program: Command): void {
     .option('--lr <lr>', 'learning rate of the first epoch, used as given at any batch size (cosine per epoch; default 0.03 as the reference)', number('--lr'))
     .option('--seed <n>', 'random seed', number('--seed', true))
     .option('--checkpoint-every <steps>', 'write a checkpoint every N steps', number('--checkpoint-every', true))
-    .option('--time-limit <minutes>', 'stop (with a checkpoint) after this many minutes of training', number('--time-limit'));
+    .option('--time-limit <minutes>', 'stop (with a checkpoint) after this many minutes of training', number('--time-limit'))
+    .option('--cpu-time-limit <minutes>', "stop (with a checkpoint) once the training thread has used this many minutes of CPU time (a budget that holds on a machine busy with other work)", number('--cpu-time-limit'));
   addEngineOptions(pretrainCommand)
     .addOption(new Option('--conv-grad <mode>', "conv filter gradient: ours ('fast') or tfjs's ('native')").choices(['auto', 'fast', 'native']))
     .option('--out <folder>', 'run folder for checkpoints (default: <data-dir>/runs/<time>-<preset>)')
@@ -121,8 +124,10 @@ export function registerPretrainCommands(program: Command): void {
         checkpointEvery: options.checkpointEvery,
       };
       let config;
+      const resumed = resumeFrom ? JigCluTrainer.readMetadata(fs.readFileSync(resumeFrom)) : undefined;
+      const resumedAt = resumed?.position.globalStep;
       try {
-        const base = resumeFrom ? JigCluTrainer.readMetadata(fs.readFileSync(resumeFrom)).config : undefined;
+        const base = resumed?.config;
         config = base
           ? resolvePretrainConfig(base.preset, { ...base, epochs: options.epochs ?? base.epochs, engine: options.engine !== 'auto' ? options.engine : base.engine })
           : resolvePretrainConfig(options.preset, overrides, files.length);
@@ -151,7 +156,11 @@ export function registerPretrainCommands(program: Command): void {
       );
       let started = false;
       let stop = false;
+      let trainingSeconds = 0;
       const deadline = options.timeLimit ? performance.now() + options.timeLimit * 60_000 : Infinity;
+      const cpuDeadline = options.cpuTimeLimit ? mainThreadCpuSeconds() + options.cpuTimeLimit * 60 : Infinity;
+      // CPU time and step after the first step (whose time includes the engine's warm-up), for the rate.
+      let firstStep: { step: number; cpu: number } | undefined;
       let interrupts = 0;
       const onInterrupt = (): void => {
         interrupts += 1;
@@ -166,6 +175,8 @@ export function registerPretrainCommands(program: Command): void {
           { config, files, runDir, resumeFrom, engine, cacheDir: options.cache ? path.join(dataDir, 'cache', 'images') : undefined },
           {
             progress: (progress) => {
+              if (progress.elapsedSeconds !== undefined) trainingSeconds = progress.elapsedSeconds;
+              if (progress.phase === 'training' && !firstStep) firstStep = { step: progress.done, cpu: mainThreadCpuSeconds() };
               if (!started) {
                 bar.start(progress.total, progress.done, progressLine(progress));
                 started = true;
@@ -177,18 +188,22 @@ export function registerPretrainCommands(program: Command): void {
               if (started && process.stderr.isTTY) process.stderr.write('\n');
               console.error(level === 'warn' ? `warning: ${message}` : message);
             },
-            control: () => (stop || performance.now() > deadline ? 'stop' : 'run'),
+            control: () => (stop || performance.now() > deadline || mainThreadCpuSeconds() > cpuDeadline ? 'stop' : 'run'),
           },
         );
         bar.stop();
+        const trained = (outcome.position.globalStep - (resumedAt ?? 0)) * config.batch;
+        const cpuRate = firstStep && outcome.position.globalStep > firstStep.step ? ((outcome.position.globalStep - firstStep.step) * config.batch) / (mainThreadCpuSeconds() - firstStep.cpu) : undefined;
         console.log(
           `${outcome.status === 'finished' ? 'Finished' : 'Stopped'} at epoch ${outcome.position.epoch}, step ${outcome.position.globalStep} on ${outcome.imageCount} images` +
             (outcome.rejected.length ? ` (${outcome.rejected.length} files skipped)` : '') +
             (outcome.lastLosses ? `; last loss ${outcome.lastLosses.total.toFixed(4)}` : '') +
+            `.\n${trained} images seen in ${trainingSeconds.toFixed(1)} s of training${trainingSeconds > 0 ? ` (${(trained / trainingSeconds).toFixed(1)} images/s)` : ''}` +
+            `; the training thread used ${mainThreadCpuSeconds().toFixed(1)} s of CPU${cpuRate ? ` (${cpuRate.toFixed(1)} images per CPU second after the first step)` : ''}.` +
             (outcome.training.steps > 0
-              ? `; ${outcome.training.steps} steps in ${outcome.training.seconds.toFixed(1)} s of training, ${((outcome.training.steps * config.batch) / outcome.training.seconds).toFixed(1)} images/s (${outcome.training.dataWaitSeconds.toFixed(1)} s of it waiting for a batch after the first; ${(outcome.training.cpuSeconds / outcome.training.seconds).toFixed(2)} cores busy on average)`
+              ? `\n${outcome.training.steps} steps in ${outcome.training.seconds.toFixed(1)} s of training, ${((outcome.training.steps * config.batch) / outcome.training.seconds).toFixed(1)} images/s (${outcome.training.dataWaitSeconds.toFixed(1)} s of it waiting for a batch after the first; ${(outcome.training.cpuSeconds / outcome.training.seconds).toFixed(2)} cores busy on average).`
               : '') +
-            `.\nCheckpoint: ${outcome.lastCheckpoint ?? 'none written'}`,
+            `\nCheckpoint: ${outcome.lastCheckpoint ?? 'none written'}`,
         );
       } finally {
         bar.stop();
@@ -225,7 +240,7 @@ export function registerPretrainCommands(program: Command): void {
     .requiredOption('--test <folder>', 'labelled images to classify')
     .option('--random-init', 'evaluate a randomly initialised backbone of the same architecture (the untrained baseline)')
     .addOption(new Option('--preset <name>', 'architecture for --random-init without a checkpoint').choices(presetNames).default('cpu-small'))
-    .option('--eval-size <px>', 'evaluate whole images at this size (default: the crop size s)', number('--eval-size', true))
+    .option('--eval-size <px>', 'evaluate whole images at this size (default: the size the app uses the backbone at; see the README)', number('--eval-size', true))
     .option('--k <n>', 'neighbours', number('--k', true), 200)
     .option('--t <temperature>', 'vote temperature', number('--t'), 0.1);
   addEngineOptions(knnCommand).action(async (checkpointArg: string | undefined, options: { train: string; test: string; randomInit?: boolean; preset: PresetName; evalSize?: number; k: number; t: number } & EngineFlags) => {
@@ -234,7 +249,7 @@ export function registerPretrainCommands(program: Command): void {
       const engine = await startEngine(options);
       const convGrad: ConvGradMode = defaultConvGradMode(tf.getBackend());
       const { backbone, config, dispose } = loadBackbone(checkpoint, { randomInit: options.randomInit, config: resolvePretrainConfig(options.preset), convGrad });
-      const size = options.evalSize ?? config.crop;
+      const size = options.evalSize ?? evalSizeFor(config);
       const started = performance.now();
       const train = await loadLabelledSet(options.train, size);
       const test = await loadLabelledSet(options.test, size, train.classNames);

@@ -8,6 +8,7 @@ import { releaseWebGpu } from '../engine/webgpu';
 import { defaultDataDir } from '../paths';
 import { startBrowserHost } from '../server/host';
 import { registerClusterCommands } from './cluster-commands';
+import { registerEvaluateCommand } from './evaluate-command';
 import { registerFinetuneCommands } from './finetune-commands';
 import { registerLibraryCommands } from './library-commands';
 import { registerPretrainCommands } from './pretrain-commands';
@@ -120,6 +121,7 @@ export function buildProgram(): Command {
   registerLibraryCommands(program);
   registerClusterCommands(program);
   registerFinetuneCommands(program);
+  registerEvaluateCommand(program);
   return program;
 }
 

@@ -3,12 +3,11 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as tf from './tfjs';
 import { threadsLabel, type EngineReport } from '../common/engine';
-import { gpuBatchProblem, type PretrainConfig } from '../common/pretrain-config';
+import { evalSizeFor, gpuBatchProblem, type PretrainConfig } from '../common/pretrain-config';
 import { JigsawBatchSource, type RejectedFile } from '../data/batch-source';
 import { referenceAugmentation } from '../data/augment';
 import { defaultConvGradMode, type ConvGradMode } from './conv';
 import { advancePosition, JigCluTrainer, localTrainers, stepsPerEpoch, type PretrainTrainer, type StepResult, type TrainerFactory, type TrainingPosition } from './trainer';
-import { ParallelTrainer } from './parallel-trainer';
 import { writeFileAtomic } from '../data/atomic-file';
 import { checkpointPath, checkpointsDir, removePartialCheckpoints, writeCheckpoint } from './checkpoints';
 import { assertWebGpuHealthy } from './webgpu';
@@ -90,14 +89,6 @@ export interface PretrainRequest {
   engine: EngineReport;
   /** Folder for the on-disk cache of resized images (optional). */
   cacheDir?: string;
-  /**
-   * Training threads: 2 runs each step on two replica threads with the loss over the whole
-   * batch (parallel-trainer.ts; wasm or cpu engine, even batch, built replica script). Default
-   * 1: on a 2-core machine two half-batch replicas cost ~1.5x the CPU of one whole-batch step
-   * (tfjs's per-op overhead does not halve) and the batch worker needs a core too, so it was
-   * not faster end to end here; tfjs-node(-gpu) has its own threads.
-   */
-  replicas?: 1 | 2;
   /** A labelled subset of the images for the kNN monitor (after each epoch). */
   monitor?: MonitorSet;
   /** Waits this long after each step (demos and end-to-end tests slow training down with it). */
@@ -143,33 +134,27 @@ function resolveConvGrad(config: PretrainConfig): ConvGradMode {
 export async function runPretraining(request: PretrainRequest, hooks: PretrainHooks = {}): Promise<PretrainOutcome> {
   const log = hooks.log ?? (() => undefined);
   const convGradFor = (config: PretrainConfig) => resolveConvGrad(config);
-  const replicaScript = path.join(path.dirname(fileURLToPath(import.meta.url)), 'replica-thread.js');
   const planned = request.resumeFrom ? JigCluTrainer.readMetadata(fs.readFileSync(request.resumeFrom)).config : request.config;
-  const batchSize = planned.batch;
   // On WebGPU one tensor is one buffer: one over the adapter's limit would fail validation and read
   // back zeros, so refuse the batch before anything starts.
   const adapter = request.engine.chosen === 'webgpu' ? request.engine.candidates.find((c) => c.name === 'webgpu')?.adapter : undefined;
   const tooBig = adapter ? gpuBatchProblem(planned, adapter.limits) : undefined;
   if (tooBig) throw new Error(`${tooBig}${request.resumeFrom ? ' The checkpoints are kept.' : ''}`);
-  const parallelOk = (request.engine.chosen === 'wasm' || request.engine.chosen === 'cpu') && batchSize % 2 === 0 && fs.existsSync(replicaScript);
-  const replicas = request.replicas ?? 1;
-  if (replicas === 2 && !parallelOk) throw new Error(`Two training threads need the wasm or cpu engine, an even batch size and ${replicaScript}.`);
   const trainers = request.trainers ?? localTrainers;
-  let trainer: PretrainTrainer | ParallelTrainer;
+  let trainer: PretrainTrainer;
   if (request.resumeFrom) {
     const overrides = { convGrad: convGradFor(request.config), epochs: request.config.epochs };
-    const checkpoint = fs.readFileSync(request.resumeFrom);
-    trainer = replicas === 2 ? await ParallelTrainer.deserialize(checkpoint, overrides, { replicaScript }) : await trainers.resume(checkpoint, overrides);
+    trainer = await trainers.resume(fs.readFileSync(request.resumeFrom), overrides);
     log('info', `Resuming from ${path.basename(request.resumeFrom)} at epoch ${trainer.position.epoch + 1}, step ${trainer.position.globalStep}.`);
   } else {
-    trainer = replicas === 2 ? await ParallelTrainer.create(request.config, convGradFor(request.config), { replicaScript }) : await trainers.create(request.config, convGradFor(request.config));
+    trainer = await trainers.create(request.config, convGradFor(request.config));
   }
   const config = trainer.config;
-  const sizes = trainer instanceof ParallelTrainer ? trainer : trainer.sizes();
+  const sizes = trainer.sizes();
   fs.mkdirSync(checkpointsDir(request.runDir), { recursive: true });
   for (const stale of removePartialCheckpoints(request.runDir)) log('warn', `Removed ${stale}, a checkpoint left half-written when an earlier run was killed.`);
   writeFileAtomic(path.join(request.runDir, 'run.json'), JSON.stringify({ config, engine: request.engine.chosen, files: request.files.length }, null, 2));
-  log('info', `Engine ${request.engine.chosen}${request.engine.threads ? ` (${threadsLabel(request.engine.threads)})` : ''}${request.engine.fallbackReason ? ` (${request.engine.fallbackReason})` : ''}; conv gradient: ${trainer.convGrad}; ${sizes.trainableTensors} parameter tensors, ${(sizes.backboneWeights / 1e6).toFixed(2)} M backbone weights; ${replicas === 2 ? 'two training threads (data-parallel replicas, loss over the whole batch)' : 'one model replica'}.`);
+  log('info', `Engine ${request.engine.chosen}${request.engine.threads ? ` (${threadsLabel(request.engine.threads)})` : ''}${request.engine.fallbackReason ? ` (${request.engine.fallbackReason})` : ''}; conv gradient: ${trainer.convGrad}; ${sizes.trainableTensors} parameter tensors, ${(sizes.backboneWeights / 1e6).toFixed(2)} M backbone weights.`);
 
   const source = new JigsawBatchSource(request.files, {
     jigsaw: { grid: config.grid, crop: config.crop, cross: config.cross, augmentation: referenceAugmentation },
@@ -198,12 +183,12 @@ export async function runPretraining(request: PretrainRequest, hooks: PretrainHo
     throw new Error(`Only ${imageCount} usable images for a batch of ${config.batch}: lower the batch size or add images.`);
   }
   let monitor: MonitorImages | undefined;
-  if (request.monitor && request.monitor.files.length > 0 && !(trainer instanceof ParallelTrainer)) {
-    monitor = await loadMonitorImages(request.monitor, config.grid * config.crop);
+  if (request.monitor && request.monitor.files.length > 0) {
+    monitor = await loadMonitorImages(request.monitor, evalSizeFor(config));
     log('info', `kNN monitor: ${monitor.queries.labels.length} held-out images voted on by ${monitor.bank.labels.length} labelled ones (${monitor.classes} classes), checked after each epoch${monitor.skipped ? `; ${monitor.skipped} could not be decoded` : ''}.`);
   }
   const runKnn = async (): Promise<void> => {
-    if (!monitor || trainer instanceof ParallelTrainer) return;
+    if (!monitor) return;
     const accuracy = await monitorAccuracy(trainer, monitor);
     hooks.knn?.({ epoch: trainer.position.epoch, step: trainer.position.globalStep, accuracy });
     log('info', `kNN accuracy after epoch ${trainer.position.epoch}: ${(accuracy * 100).toFixed(1)}% of ${monitor.queries.labels.length} held-out images.`);
@@ -214,7 +199,6 @@ export async function runPretraining(request: PretrainRequest, hooks: PretrainHo
     // The inspector shows the weights of the last step trained: read every queued step first.
     await drain();
     try {
-      if (trainer instanceof ParallelTrainer) throw new Error('the montage inspector needs one training thread (this run trains on two)');
       const step = inspect.step ?? Math.max(1, trainer.position.globalStep);
       if (step > totalSteps) throw new Error(`step ${step} is beyond the run's ${totalSteps} steps`);
       const epoch = Math.floor((step - 1) / epochSteps);
@@ -261,7 +245,7 @@ export async function runPretraining(request: PretrainRequest, hooks: PretrainHo
     // GPU computes); elsewhere each step is read at once. A step after which a checkpoint, the
     // epoch's end or the run's end comes is read before anything else is queued, so checkpoints,
     // the kNN monitor and the inspector always see the weights of the step they name.
-    const depth = trainer instanceof ParallelTrainer ? 1 : trainer.pipelineDepth;
+    const depth = trainer.pipelineDepth;
     const inFlight: { read: () => Promise<StepResult>; position: TrainingPosition; epoch: number; boundary: boolean }[] = [];
     const finishOldest = async (): Promise<void> => {
       const queued = inFlight.shift()!;
@@ -368,13 +352,7 @@ export async function runPretraining(request: PretrainRequest, hooks: PretrainHo
       const position = { ...trainer.position };
       advancePosition(position, epochSteps);
       const boundary = position.stepInEpoch === 0 || position.globalStep % config.checkpointEvery === 0 || position.epoch >= config.epochs;
-      if (!(trainer instanceof ParallelTrainer)) {
-        inFlight.push({ ...trainer.launch(batch, epochSteps), position, epoch, boundary });
-      } else {
-        const result = trainer.step(batch, epochSteps);
-        result.catch(() => undefined);
-        inFlight.push({ read: () => result, position, epoch, boundary });
-      }
+      inFlight.push({ ...trainer.launch(batch, epochSteps), position, epoch, boundary });
       if (inFlight.length >= depth) await finishOldest();
       timed();
     }

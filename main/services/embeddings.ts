@@ -14,7 +14,7 @@ import {
   type NearDuplicatePair,
   type Projection,
 } from '../common/embeddings';
-import type { PretrainConfig } from '../common/pretrain-config';
+import { evalSizeFor, type PretrainConfig } from '../common/pretrain-config';
 import type { ThreadSetting } from '../common/engine';
 import { ServiceError } from '../common/result';
 import type { GalleryItem } from '../common/library';
@@ -155,7 +155,7 @@ export class EmbeddingsService {
       const unknown = this.runs.unknownFolders(folderIds);
       if (unknown.length > 0) throw new ServiceError('NOT_FOUND', `No library folder with id ${unknown.join(', ')}.`);
     }
-    const set = this.repo.findSet(source) ?? this.repo.createSet(source, { checkpointFile, dim: backboneDim(run.config), size: run.config.grid * run.config.crop });
+    const set = this.repo.findSet(source) ?? this.repo.createSet(source, { checkpointFile, dim: backboneDim(run.config), size: evalSizeFor(run.config) });
     const images = this.repo.images(folderIds);
     if (images.length === 0) throw new ServiceError('INVALID_ARGUMENT', 'There are no images to embed: add a folder to the library first.');
     const missing = this.repo.missing(set.id, images);

@@ -103,7 +103,7 @@ describe('embeddings', () => {
     expect(ended.status, ended.error).toBe('finished');
     expect(ended.done).toBe(20);
     set = (await core.handlers.embeddingSets({})).find((candidate) => candidate.id === first.set.id)!;
-    expect(set).toMatchObject({ images: 20, libraryImages: 20, dim: 64, size: 64, label: `${run.name} at step ${step}` });
+    expect(set).toMatchObject({ images: 20, libraryImages: 20, dim: 64, size: 32, label: `${run.name} at step ${step}` });
     // Every vector is L2-normalised.
     for (const vector of vectorsOf(set.id).values()) {
       const values = new Float32Array(vector.buffer, vector.byteOffset, vector.byteLength / 4);
