@@ -26,7 +26,7 @@ for threads in 1 auto auto 1; do
   log="$(node out/main/cli.js --data-dir "$work/data" pretrain "$data" --preset cpu-small --engine wasm --threads "$threads" \
     --epochs "$epochs" --seed 1 --out "$out" 2>&1)"
   echo "$log" | grep '^Engine: '
-  line="$(echo "$log" | grep '^Finished')"
+  line="$(echo "$log" | grep -A2 '^Finished' | grep ' steps in ')"
   echo "wasm, --threads $threads: $line"
   value="$(sed -E 's/.* ([0-9.]+) images\/s .*/\1/' <<<"$line")"
   rate[$threads]="${rate[$threads]:+${rate[$threads]} }$value"
