@@ -3,11 +3,10 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import cliProgress from 'cli-progress';
 import { InvalidArgumentError, Option, type Command } from 'commander';
-import { engineNames, type EngineName } from '../common/engine';
 import { ConfigError, evalSizeFor, presetNames, resolvePretrainConfig, type PresetName, type PretrainOverrides } from '../common/pretrain-config';
 import { formatEta } from '../common/tasks';
 import { writeRunImages, type RunImages } from '../data/run-images';
-import { selectEngine } from '../engine/backend';
+import { addEngineOptions, engineSummary, startEngine, type EngineFlags } from './engine-options';
 import { defaultConvGradMode, type ConvGradMode } from '../engine/conv';
 import { knnEvaluate, loadBackbone, loadLabelledSet } from '../engine/evaluate';
 import { exportBackbone } from '../engine/export';
@@ -39,7 +38,7 @@ function number(name: string, integer = false) {
   };
 }
 
-interface PretrainOptions {
+interface PretrainOptions extends EngineFlags {
   preset: PresetName;
   epochs?: number;
   batch?: number;
@@ -49,7 +48,6 @@ interface PretrainOptions {
   temperature?: number;
   lr?: number;
   seed?: number;
-  engine: EngineName | 'auto';
   convGrad?: 'auto' | 'fast' | 'native';
   out?: string;
   resume?: string;
@@ -71,7 +69,7 @@ function progressLine(progress: PretrainProgress): Record<string, string> {
 
 /** Registers `pretrain` and `knn` on the program. */
 export function registerPretrainCommands(program: Command): void {
-  program
+  const pretrainCommand = program
     .command('pretrain')
     .description('pretrain a backbone with Jigsaw Clustering on image folders (the bundled sample set when none is given)')
     .argument('[folders...]', 'folders of images (searched recursively)')
@@ -86,8 +84,8 @@ export function registerPretrainCommands(program: Command): void {
     .option('--seed <n>', 'random seed', number('--seed', true))
     .option('--checkpoint-every <steps>', 'write a checkpoint every N steps', number('--checkpoint-every', true))
     .option('--time-limit <minutes>', 'stop (with a checkpoint) after this many minutes of training', number('--time-limit'))
-    .option('--cpu-time-limit <minutes>', "stop (with a checkpoint) once the training thread has used this many minutes of CPU time (a budget that holds on a machine busy with other work)", number('--cpu-time-limit'))
-    .addOption(new Option('--engine <name>', 'tfjs engine').choices(['auto', ...engineNames]).default('auto'))
+    .option('--cpu-time-limit <minutes>', "stop (with a checkpoint) once the training thread has used this many minutes of CPU time (a budget that holds on a machine busy with other work)", number('--cpu-time-limit'));
+  addEngineOptions(pretrainCommand)
     .addOption(new Option('--conv-grad <mode>', "conv filter gradient: ours ('fast') or tfjs's ('native')").choices(['auto', 'fast', 'native']))
     .option('--out <folder>', 'run folder for checkpoints (default: <data-dir>/runs/<time>-<preset>)')
     .option('--no-cache', 'do not keep resized copies of the images in the data folder')
@@ -139,8 +137,8 @@ export function registerPretrainCommands(program: Command): void {
       }
       // The run remembers its folders and files, so that --resume trains on the same images.
       writeRunImages(runDir, images);
-      const engine = await selectEngine(config.engine);
-      console.error(`Engine: ${engine.chosen}${engine.fallbackReason ? ` — ${engine.fallbackReason}` : ''}`);
+      const engine = await startEngine(options, config.engine);
+      console.error(`Engine: ${engineSummary(engine)}`);
       for (const candidate of engine.candidates) {
         if (candidate.name === engine.chosen) break;
         console.error(`  not ${candidate.name}: ${candidate.reason}`);
@@ -202,6 +200,9 @@ export function registerPretrainCommands(program: Command): void {
             (outcome.lastLosses ? `; last loss ${outcome.lastLosses.total.toFixed(4)}` : '') +
             `.\n${trained} images seen in ${trainingSeconds.toFixed(1)} s of training${trainingSeconds > 0 ? ` (${(trained / trainingSeconds).toFixed(1)} images/s)` : ''}` +
             `; the training thread used ${mainThreadCpuSeconds().toFixed(1)} s of CPU${cpuRate ? ` (${cpuRate.toFixed(1)} images per CPU second after the first step)` : ''}.` +
+            (outcome.training.steps > 0
+              ? `\n${outcome.training.steps} steps in ${outcome.training.seconds.toFixed(1)} s of training, ${((outcome.training.steps * config.batch) / outcome.training.seconds).toFixed(1)} images/s (${outcome.training.dataWaitSeconds.toFixed(1)} s of it waiting for a batch after the first; ${(outcome.training.cpuSeconds / outcome.training.seconds).toFixed(2)} cores busy on average).`
+              : '') +
             `\nCheckpoint: ${outcome.lastCheckpoint ?? 'none written'}`,
         );
       } finally {
@@ -231,7 +232,7 @@ export function registerPretrainCommands(program: Command): void {
       console.log(`Backbone written to ${file}`);
     });
 
-  program
+  const knnCommand = program
     .command('knn')
     .description('kNN accuracy (k = 200, cosine, t = 0.1) of backbone features on class folders (root/<class>/<images>)')
     .argument('[checkpoint]', 'a checkpoint (.safetensors) or run folder')
@@ -241,12 +242,11 @@ export function registerPretrainCommands(program: Command): void {
     .addOption(new Option('--preset <name>', 'architecture for --random-init without a checkpoint').choices(presetNames).default('cpu-small'))
     .option('--eval-size <px>', 'evaluate whole images at this size (default: the size the app uses the backbone at; see the README)', number('--eval-size', true))
     .option('--k <n>', 'neighbours', number('--k', true), 200)
-    .option('--t <temperature>', 'vote temperature', number('--t'), 0.1)
-    .addOption(new Option('--engine <name>', 'tfjs engine').choices(['auto', ...engineNames]).default('auto'))
-    .action(async (checkpointArg: string | undefined, options: { train: string; test: string; randomInit?: boolean; preset: PresetName; evalSize?: number; k: number; t: number; engine: EngineName | 'auto' }) => {
+    .option('--t <temperature>', 'vote temperature', number('--t'), 0.1);
+  addEngineOptions(knnCommand).action(async (checkpointArg: string | undefined, options: { train: string; test: string; randomInit?: boolean; preset: PresetName; evalSize?: number; k: number; t: number } & EngineFlags) => {
       if (!checkpointArg && !options.randomInit) throw new Error('give a checkpoint, or --random-init for the untrained baseline.');
       const checkpoint = checkpointArg ? resolveCheckpointArgument(checkpointArg) : undefined;
-      const engine = await selectEngine(options.engine);
+      const engine = await startEngine(options);
       const convGrad: ConvGradMode = defaultConvGradMode(tf.getBackend());
       const { backbone, config, dispose } = loadBackbone(checkpoint, { randomInit: options.randomInit, config: resolvePretrainConfig(options.preset), convGrad });
       const size = options.evalSize ?? evalSizeFor(config);
@@ -258,7 +258,7 @@ export function registerPretrainCommands(program: Command): void {
       const what = options.randomInit ? `random-init ${config.arch} x${config.width}` : path.basename(checkpoint!);
       console.log(
         `kNN top-1: ${(accuracy * 100).toFixed(2)}% (${what}; ${train.labels.length} train / ${test.labels.length} test images, ${train.classNames.length} classes, ` +
-          `eval size ${size}px, k=${options.k}, t=${options.t}, engine ${engine.chosen}, ${((performance.now() - started) / 1000).toFixed(1)} s)`,
+          `eval size ${size}px, k=${options.k}, t=${options.t}, engine ${engineSummary(engine)}, ${((performance.now() - started) / 1000).toFixed(1)} s)`,
       );
     });
 }

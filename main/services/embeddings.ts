@@ -15,13 +15,14 @@ import {
   type Projection,
 } from '../common/embeddings';
 import { evalSizeFor, type PretrainConfig } from '../common/pretrain-config';
+import type { ThreadSetting } from '../common/engine';
 import { ServiceError } from '../common/result';
 import type { GalleryItem } from '../common/library';
 import type { TaskInfo } from '../common/tasks';
 import type { ComputeJob, EmbedChunk } from '../engine/compute-jobs';
 import type { FromTrainer } from '../jobs/protocol';
 import { TrainerHost } from '../jobs/trainer-host';
-import { jobEngine } from './engine-setting';
+import { jobEngine, jobThreads } from './engine-setting';
 import { crashDetailsOf, withCrashDetails } from '../log';
 import { EmbeddingsRepository, folderKey, type EmbeddableImage, type EmbeddingSetRow } from '../store/embeddings-repository';
 import { LibraryRepository } from '../store/library-repository';
@@ -45,7 +46,7 @@ interface JobListeners {
 export interface ComputeHost {
   readonly done: Promise<unknown>;
   on(event: 'message', listener: (message: FromTrainer) => void): unknown;
-  runJob(job: ComputeJob, engine: PretrainConfig['engine']): void;
+  runJob(job: ComputeJob, engine: PretrainConfig['engine'], threads?: ThreadSetting): void;
   kill(graceMs?: number): Promise<unknown>;
 }
 
@@ -105,7 +106,7 @@ export class EmbeddingsService {
         void host.kill();
         finish(() => reject(new ServiceError('CONFLICT', 'Cancelled.')));
       });
-      host.runJob(job, jobEngine(this.context.db, engine));
+      host.runJob(job, jobEngine(this.context.db, engine), jobThreads(this.context.db));
     });
   }
 
