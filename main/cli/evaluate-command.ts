@@ -1,13 +1,12 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { Option, type Command } from 'commander';
-import { engineNames, type EngineName } from '../common/engine';
 import { evalSizeFor, presetNames, resolvePretrainConfig, type PresetName, type PretrainConfig } from '../common/pretrain-config';
 import { evaluateQuality, type LabelledFiles } from '../engine/quality';
 import { JigCluTrainer } from '../engine/trainer';
 import { resolveCheckpointArgument } from './checkpoint-argument';
 import { classFolders, integer, phaseBar } from './finetune-commands';
-import { chooseEngine } from './engine-choice';
+import { addEngineOptions, chooseEngine, type EngineFlags } from './engine-choice';
 
 /**
  * `jigclu evaluate`: the representation quality of a backbone on labelled class folders in one
@@ -16,7 +15,7 @@ import { chooseEngine } from './engine-choice';
  * writes the numbers for scripts; `npm run bench:quality` is built on it.
  */
 
-interface EvaluateOptions {
+interface EvaluateOptions extends EngineFlags {
   train: string;
   test: string;
   randomInit?: boolean;
@@ -26,7 +25,6 @@ interface EvaluateOptions {
   draws: number;
   fineTune?: boolean;
   json?: string;
-  engine: EngineName | 'auto';
 }
 
 function percent(value: number): string {
@@ -76,7 +74,7 @@ async function evaluate(checkpointArg: string | undefined, options: EvaluateOpti
   const testFiles = files(test.byClass);
   if (testFiles.files.length === 0) throw new Error(`--test ${testRoot} has no images in class folders named like --train's (${classNames.join(', ')}).`);
 
-  const engine = await chooseEngine(options.engine);
+  const engine = await chooseEngine(options);
   const what = options.randomInit ? `random-init ${config.arch} x${config.width} (seed ${config.seed})` : path.basename(checkpoint!);
   const step = metadata?.position.globalStep;
   console.error(`Backbone: ${what}; ${trainFiles.files.length} train / ${testFiles.files.length} test images, ${classNames.length} classes; ${size} px.`);
@@ -125,7 +123,7 @@ async function evaluate(checkpointArg: string | undefined, options: EvaluateOpti
 
 /** Registers `evaluate` on the program. */
 export function registerEvaluateCommand(program: Command): void {
-  program
+  const command = program
     .command('evaluate')
     .description('representation quality of a backbone on class folders: kNN top-1, k-means NMI/ARI/purity (k = classes), few-label linear probe and LP-FT fine-tune over label draws')
     .argument('[checkpoint]', 'a run folder or checkpoint (.safetensors)')
@@ -137,7 +135,6 @@ export function registerEvaluateCommand(program: Command): void {
     .option('--per-class <n>', 'labels per class for the few-label classifiers', integer('--per-class', 1), 10)
     .option('--draws <n>', 'label draws (seeds 1..n); 0 skips the few-label classifiers', integer('--draws', 0), 3)
     .option('--fine-tune', 'also fine-tune the whole backbone per draw (LP-FT; minutes each), not only the linear probe')
-    .option('--json <file>', 'also write the numbers as JSON')
-    .addOption(new Option('--engine <name>', 'tfjs engine').choices(['auto', ...engineNames]).default('auto'))
-    .action(async (checkpointArg: string | undefined, options: EvaluateOptions) => evaluate(checkpointArg, options));
+    .option('--json <file>', 'also write the numbers as JSON');
+  addEngineOptions(command).action(async (checkpointArg: string | undefined, options: EvaluateOptions) => evaluate(checkpointArg, options));
 }

@@ -2,7 +2,6 @@ import fs from 'node:fs';
 import path from 'node:path';
 import cliProgress from 'cli-progress';
 import { InvalidArgumentError, Option, type Command } from 'commander';
-import { engineNames, type EngineName } from '../common/engine';
 import { evalSizeFor, presetNames, resolvePretrainConfig, type PresetName, type PretrainConfig } from '../common/pretrain-config';
 import { listImageFiles, type ListedImage } from '../data/files';
 import { Rng } from '../data/rng';
@@ -11,7 +10,7 @@ import { loadClassifier, predictFiles } from '../engine/classifier-model';
 import { classifyFiles, type ClassifyJob, type ClassifyResult } from '../engine/compute-jobs';
 import { JigCluTrainer } from '../engine/trainer';
 import { resolveCheckpointArgument } from './checkpoint-argument';
-import { chooseEngine } from './engine-choice';
+import { addEngineOptions, chooseEngine, type EngineFlags } from './engine-choice';
 
 /**
  * `jigclu finetune` and `jigclu predict`: the app's few-label classifier for scripts. finetune
@@ -104,7 +103,7 @@ export function pickPerClass(byClass: Map<string, ListedImage[]>, classNames: st
   });
 }
 
-interface FinetuneOptions {
+interface FinetuneOptions extends EngineFlags {
   train: string;
   backboneLr?: number;
   headLr?: number;
@@ -117,7 +116,6 @@ interface FinetuneOptions {
   seed: number;
   size?: number;
   out?: string;
-  engine: EngineName | 'auto';
 }
 
 async function finetune(checkpointArg: string | undefined, options: FinetuneOptions): Promise<void> {
@@ -145,7 +143,7 @@ async function finetune(checkpointArg: string | undefined, options: FinetuneOpti
     if (test.length === 0) throw new Error(`--test ${testRoot} has no images in class folders named like --train's (${classNames.join(', ')}).`);
   }
 
-  await chooseEngine(options.engine);
+  await chooseEngine(options);
   const what = options.randomInit ? 'random-init' : 'pretrained';
   const backboneName = options.randomInit ? `random-init ${config.arch} x${config.width}` : path.basename(checkpoint!);
   console.error(`Backbone: ${backboneName}; ${labelled.length} labelled images (${classNames.length} classes)${test.length ? `, ${test.length} test images` : ''}; ${size} px.`);
@@ -191,10 +189,10 @@ async function finetune(checkpointArg: string | undefined, options: FinetuneOpti
   if (!out) console.error('Not saved: give --out <folder> to keep the classifier for `jigclu predict`.');
 }
 
-async function predictFolder(modelDir: string, folder: string, options: { csv: string; batch: number; engine: EngineName | 'auto' }): Promise<void> {
+async function predictFolder(modelDir: string, folder: string, options: { csv: string; batch: number } & EngineFlags): Promise<void> {
   const root = path.resolve(folder);
   if (!fs.existsSync(root) || !fs.statSync(root).isDirectory()) throw new Error(`${folder} is not a folder of images.`);
-  await chooseEngine(options.engine);
+  await chooseEngine(options);
   const loaded = await loadClassifier(path.resolve(modelDir));
   try {
     const listed = await listImageFiles(root);
@@ -229,7 +227,7 @@ async function predictFolder(modelDir: string, folder: string, options: { csv: s
 
 /** Registers `finetune` and `predict` on the program. */
 export function registerFinetuneCommands(program: Command): void {
-  program
+  const finetuneCommand = program
     .command('finetune')
     .description('train a classifier from a few labels per class on a run’s backbone (linear probe and/or full fine-tune); report validation and test accuracy; save it for `jigclu predict`')
     .argument('[checkpoint]', 'a run folder or checkpoint (.safetensors)')
@@ -244,17 +242,15 @@ export function registerFinetuneCommands(program: Command): void {
     .option('--backbone-lr <rate>', 'fine-tuning: starting learning rate of the backbone (cosine schedule; default 0.01)', positiveNumber('--backbone-lr'))
     .option('--head-lr <rate>', 'fine-tuning: starting learning rate of the head, which starts from the linear probe’s (LP-FT; default 0.1)', positiveNumber('--head-lr'))
     .option('--size <px>', 'input size (default: the size the app uses the backbone at; see the README)', integer('--size', 32))
-    .option('--out <folder>', 'where to save the classifier (model.json, weights.bin, labels.json); a subfolder per mode with --mode both')
-    .addOption(new Option('--engine <name>', 'tfjs engine').choices(['auto', ...engineNames]).default('auto'))
-    .action(async (checkpointArg: string | undefined, options: FinetuneOptions) => finetune(checkpointArg, options));
+    .option('--out <folder>', 'where to save the classifier (model.json, weights.bin, labels.json); a subfolder per mode with --mode both');
+  addEngineOptions(finetuneCommand).action(async (checkpointArg: string | undefined, options: FinetuneOptions) => finetune(checkpointArg, options));
 
-  program
+  const predictCommand = program
     .command('predict')
     .description('classify every image under a folder with a classifier saved by `jigclu finetune` (or the app); CSV of path, predicted, confidence and one probability per class')
     .argument('<model-dir>', 'a saved classifier folder (model.json, weights.bin, labels.json)')
     .argument('<folder>', 'folder of images (searched recursively)')
     .requiredOption('--csv <file>', 'CSV file to write')
-    .option('--batch <n>', 'images per forward pass', integer('--batch', 1), 32)
-    .addOption(new Option('--engine <name>', 'tfjs engine').choices(['auto', ...engineNames]).default('auto'))
-    .action(async (modelDir: string, folder: string, options: { csv: string; batch: number; engine: EngineName | 'auto' }) => predictFolder(modelDir, folder, options));
+    .option('--batch <n>', 'images per forward pass', integer('--batch', 1), 32);
+  addEngineOptions(predictCommand).action(async (modelDir: string, folder: string, options: { csv: string; batch: number } & EngineFlags) => predictFolder(modelDir, folder, options));
 }

@@ -2,7 +2,6 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { InvalidArgumentError, Option, type Command } from 'commander';
-import { engineNames, type EngineName } from '../common/engine';
 import { evalSizeFor, presetNames, resolvePretrainConfig, stepsPerEpochFor, type PresetName } from '../common/pretrain-config';
 import type { RunInfo } from '../common/runs';
 import { startCore } from '../core';
@@ -13,7 +12,7 @@ import { exportTorchBackbone } from '../engine/torch-export';
 import { JigCluTrainer } from '../engine/trainer';
 import * as tf from '../engine/tfjs';
 import { resolveCheckpointArgument } from './checkpoint-argument';
-import { chooseEngine } from './engine-choice';
+import { addEngineOptions, chooseEngine, engineSummary, type EngineFlags } from './engine-choice';
 import { pretrainInProcess, pretrainOverrides, type PretrainOptions } from './pretrain-in-process';
 import { planResume } from './pretrain-resume';
 import { describeEndedRun, followRun, libraryFoldersOf, resumeTarget } from './pretrain-run';
@@ -40,7 +39,7 @@ function number(name: string, integer = false) {
 
 /** Registers `pretrain` and `knn` on the program. */
 export function registerPretrainCommands(program: Command): void {
-  program
+  const pretrainCommand = program
     .command('pretrain')
     .description('pretrain a backbone with Jigsaw Clustering on image folders (the bundled sample set when none is given)')
     .argument('[folders...]', 'folders of images (searched recursively)')
@@ -55,8 +54,8 @@ export function registerPretrainCommands(program: Command): void {
     .option('--seed <n>', 'random seed', number('--seed', true))
     .option('--checkpoint-every <steps>', 'write a checkpoint every N steps', number('--checkpoint-every', true))
     .option('--time-limit <minutes>', 'stop (with a checkpoint) after this many minutes of training', number('--time-limit'))
-    .option('--cpu-time-limit <minutes>', "stop (with a checkpoint) once the training thread has used this many minutes of CPU time (a budget that holds on a machine busy with other work; trains in this process, not recorded in the app)", number('--cpu-time-limit'))
-    .addOption(new Option('--engine <name>', 'tfjs engine').choices(['auto', ...engineNames]).default('auto'))
+    .option('--cpu-time-limit <minutes>', "stop (with a checkpoint) once the training thread has used this many minutes of CPU time (a budget that holds on a machine busy with other work; trains in this process, not recorded in the app)", number('--cpu-time-limit'));
+  addEngineOptions(pretrainCommand)
     .addOption(new Option('--conv-grad <mode>', "conv filter gradient: ours ('fast') or tfjs's ('native')").choices(['auto', 'fast', 'native']))
     .option('--out <folder>', 'run folder for checkpoints (default: <data-dir>/runs/<run id>)')
     .option('--no-cache', 'do not keep resized copies of the images in the data folder')
@@ -82,13 +81,13 @@ export function registerPretrainCommands(program: Command): void {
             console.log(describeEndedRun(details));
             return;
           }
-          start = () => core.services.pretraining.continue({ runId: run.id, step, epochs: options.epochs }, { cache: options.cache, engine: options.engine });
+          start = () => core.services.pretraining.continue({ runId: run.id, step, epochs: options.epochs }, { cache: options.cache, engine: options.engine, threads: options.threads });
         } else {
           const roots = (folders.length ? folders : [bundledSampleDir()]).map((folder) => path.resolve(folder));
           if (!folders.length) console.error(`No folder given: training on the bundled sample set (${roots[0]}).`);
           const { folderIds, under } = await libraryFoldersOf(core, roots);
           const overrides = pretrainOverrides(options);
-          const placement = { cache: options.cache, ...(options.out ? { runDir: path.resolve(options.out) } : {}), ...(under ? { under } : {}) };
+          const placement = { cache: options.cache, threads: options.threads, ...(options.out ? { runDir: path.resolve(options.out) } : {}), ...(under ? { under } : {}) };
           start = () => core.services.pretraining.start({ folderIds, preset: options.preset, overrides }, placement);
         }
         let ended;
@@ -133,7 +132,7 @@ export function registerPretrainCommands(program: Command): void {
       console.log(`Backbone written to ${file}`);
     });
 
-  program
+  const knnCommand = program
     .command('knn')
     .description('kNN accuracy (k = 200, cosine, t = 0.1) of backbone features on class folders (root/<class>/<images>)')
     .argument('[checkpoint]', 'a checkpoint (.safetensors) or run folder')
@@ -143,12 +142,11 @@ export function registerPretrainCommands(program: Command): void {
     .addOption(new Option('--preset <name>', 'architecture for --random-init without a checkpoint').choices(presetNames).default('cpu-small'))
     .option('--eval-size <px>', 'evaluate whole images at this size (default: the size the app uses the backbone at; see the README)', number('--eval-size', true))
     .option('--k <n>', 'neighbours', number('--k', true), 200)
-    .option('--t <temperature>', 'vote temperature', number('--t'), 0.1)
-    .addOption(new Option('--engine <name>', 'tfjs engine').choices(['auto', ...engineNames]).default('auto'))
-    .action(async (checkpointArg: string | undefined, options: { train: string; test: string; randomInit?: boolean; preset: PresetName; evalSize?: number; k: number; t: number; engine: EngineName | 'auto' }) => {
+    .option('--t <temperature>', 'vote temperature', number('--t'), 0.1);
+  addEngineOptions(knnCommand).action(async (checkpointArg: string | undefined, options: { train: string; test: string; randomInit?: boolean; preset: PresetName; evalSize?: number; k: number; t: number } & EngineFlags) => {
       if (!checkpointArg && !options.randomInit) throw new Error('give a checkpoint, or --random-init for the untrained baseline.');
       const checkpoint = checkpointArg ? resolveCheckpointArgument(checkpointArg) : undefined;
-      const engine = await chooseEngine(options.engine);
+      const engine = await chooseEngine(options);
       const convGrad: ConvGradMode = defaultConvGradMode(tf.getBackend());
       const { backbone, config, dispose } = loadBackbone(checkpoint, { randomInit: options.randomInit, config: resolvePretrainConfig(options.preset), convGrad });
       const size = options.evalSize ?? evalSizeFor(config);
@@ -160,7 +158,7 @@ export function registerPretrainCommands(program: Command): void {
       const what = options.randomInit ? `random-init ${config.arch} x${config.width}` : path.basename(checkpoint!);
       console.log(
         `kNN top-1: ${(accuracy * 100).toFixed(2)}% (${what}; ${train.labels.length} train / ${test.labels.length} test images, ${train.classNames.length} classes, ` +
-          `eval size ${size}px, k=${options.k}, t=${options.t}, engine ${engine.chosen}, ${((performance.now() - started) / 1000).toFixed(1)} s)`,
+          `eval size ${size}px, k=${options.k}, t=${options.t}, engine ${engineSummary(engine)}, ${((performance.now() - started) / 1000).toFixed(1)} s)`,
       );
     });
 }

@@ -1,15 +1,15 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import cliProgress from 'cli-progress';
-import type { EngineName } from '../common/engine';
 import { ConfigError, resolvePretrainConfig, type PresetName, type PretrainOverrides } from '../common/pretrain-config';
 import { formatEta } from '../common/tasks';
 import { writeRunImages, type RunImages } from '../data/run-images';
 import { runPretraining, type PretrainProgress } from '../engine/run-pretraining';
 import { JigCluTrainer } from '../engine/trainer';
 import { mainThreadCpuSeconds } from './cpu-time';
-import { chooseEngine } from './engine-choice';
+import { chooseEngine, type EngineFlags } from './engine-choice';
 import { listFolders, planResume } from './pretrain-resume';
+import { timedStepsLine } from './pretrain-run';
 
 /**
  * `jigclu pretrain --cpu-time-limit`: training in this process, as before runs were recorded,
@@ -19,7 +19,7 @@ import { listFolders, planResume } from './pretrain-resume';
  * it take that path too.
  */
 
-export interface PretrainOptions {
+export interface PretrainOptions extends EngineFlags {
   preset: PresetName;
   epochs?: number;
   batch?: number;
@@ -29,7 +29,6 @@ export interface PretrainOptions {
   temperature?: number;
   lr?: number;
   seed?: number;
-  engine: EngineName | 'auto';
   convGrad?: 'auto' | 'fast' | 'native';
   out?: string;
   resume?: string;
@@ -100,7 +99,7 @@ export async function pretrainInProcess(dataDir: string, folders: string[], opti
   }
   // The run remembers its folders and files, so that --resume trains on the same images.
   writeRunImages(runDir, images);
-  const engine = await chooseEngine(config.engine);
+  const engine = await chooseEngine(options, config.engine);
   console.error(`Run folder: ${runDir}`);
   const bar = new cliProgress.SingleBar(
     {
@@ -158,6 +157,7 @@ export async function pretrainInProcess(dataDir: string, folders: string[], opti
         (outcome.lastLosses ? `; last loss ${outcome.lastLosses.total.toFixed(4)}` : '') +
         `.\n${trained} images seen in ${trainingSeconds.toFixed(1)} s of training${trainingSeconds > 0 ? ` (${(trained / trainingSeconds).toFixed(1)} images/s)` : ''}` +
         `; the training thread used ${mainThreadCpuSeconds().toFixed(1)} s of CPU${cpuRate ? ` (${cpuRate.toFixed(1)} images per CPU second after the first step)` : ''}.` +
+        (outcome.training.steps > 0 ? `\n${timedStepsLine(outcome.training, config.batch)}` : '') +
         `\nCheckpoint: ${outcome.lastCheckpoint ?? 'none written'}`,
     );
   } finally {

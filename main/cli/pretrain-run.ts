@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import cliProgress from 'cli-progress';
-import type { RunDetails, RunEvent, RunInfo } from '../common/runs';
+import type { RunDetails, RunEvent, RunInfo, TrainingTime } from '../common/runs';
 import { formatEta } from '../common/tasks';
 import { writeRunImages, type RunImage } from '../data/run-images';
 import { isInside } from '../data/scan';
@@ -112,6 +112,7 @@ export async function followRun(core: Core, start: () => RunInfo, options: { tim
     if (event.engine) printEngine(event.engine);
     if (event.trainerPid !== undefined) usage.pid = event.trainerPid;
     if (event.phase === 'training') sampleUsage(usage, event);
+    if (event.training) usage.training = event.training;
     // "Preparing images: n / m" is progress, which the bar shows; other messages are the run's log lines.
     const preparing = event.message ? /^Preparing images: (\d+) \/ (\d+)/.exec(event.message) : null;
     if (event.message && !preparing) say(event.level === 'info' || !event.level ? event.message : `${event.level === 'warn' ? 'warning' : 'error'}: ${event.message}`);
@@ -170,6 +171,8 @@ export interface TrainingUsage {
   /** The step and CPU seconds at the first training event of this session, and at the latest. */
   first?: { step: number; cpu: number };
   last?: { step: number; cpu: number; elapsedSeconds: number };
+  /** The trainer's timed steps, from the run's final event. */
+  training?: TrainingTime;
 }
 
 function sampleUsage(usage: TrainingUsage, event: RunEvent): void {
@@ -180,6 +183,14 @@ function sampleUsage(usage: TrainingUsage, event: RunEvent): void {
 }
 
 /** The line saying how much training this session did, on the wall clock and in the trainer's CPU time (bench:quality reads it). */
+/** "N steps in T s of training, R images/s (…)": test/engine/cli.test.ts and test/bench/threads-e2e.sh read it. */
+export function timedStepsLine(training: TrainingTime, batch: number): string {
+  return (
+    `${training.steps} steps in ${training.seconds.toFixed(1)} s of training, ${((training.steps * batch) / training.seconds).toFixed(1)} images/s ` +
+    `(${training.dataWaitSeconds.toFixed(1)} s of it waiting for a batch after the first; ${(training.cpuSeconds / training.seconds).toFixed(2)} cores busy on average).`
+  );
+}
+
 function describeUsage(usage: TrainingUsage, batch: number, startStep: number): string {
   const last = usage.last;
   if (!last) return '';
@@ -188,7 +199,8 @@ function describeUsage(usage: TrainingUsage, batch: number, startStep: number): 
   const cpuRate = usage.first && last.step > usage.first.step && last.cpu > usage.first.cpu ? ((last.step - usage.first.step) * batch) / (last.cpu - usage.first.cpu) : undefined;
   return (
     `\n${trained} images seen in ${seconds.toFixed(1)} s of training${seconds > 0 ? ` (${(trained / seconds).toFixed(1)} images/s)` : ''}` +
-    `; the training thread used ${last.cpu.toFixed(1)} s of CPU${cpuRate ? ` (${cpuRate.toFixed(1)} images per CPU second after the first step)` : ''}.`
+    `; the training thread used ${last.cpu.toFixed(1)} s of CPU${cpuRate ? ` (${cpuRate.toFixed(1)} images per CPU second after the first step)` : ''}.` +
+    (usage.training && usage.training.steps > 0 ? `\n${timedStepsLine(usage.training, batch)}` : '')
   );
 }
 

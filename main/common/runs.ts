@@ -215,6 +215,17 @@ export interface RunDetails extends RunInfo {
 }
 
 /** Live progress of the running job. */
+/**
+ * The steps a trainer session timed, after the first: their wall seconds, the seconds the step
+ * waited for a batch, and the trainer process's CPU seconds in that time (cores busy = cpu / wall).
+ */
+export interface TrainingTime {
+  steps: number;
+  seconds: number;
+  dataWaitSeconds: number;
+  cpuSeconds: number;
+}
+
 export interface RunEvent {
   runId: number;
   status: RunStatus;
@@ -238,6 +249,8 @@ export interface RunEvent {
   /** Set on the event that reports the engine the trainer process chose, with that process's id. */
   engine?: EngineReport;
   trainerPid?: number;
+  /** Set on the final event of a run that trained in this session: its timed steps (run-pretraining's `training`). */
+  training?: TrainingTime;
   /** A log line (also kept in the run's log). */
   message?: string;
   level?: 'info' | 'warn' | 'error';

@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as tf from './tfjs';
-import type { EngineReport } from '../common/engine';
+import { threadsLabel, type EngineReport } from '../common/engine';
 import { evalSizeFor, gpuBatchProblem, type PretrainConfig } from '../common/pretrain-config';
 import { JigsawBatchSource, type RejectedFile } from '../data/batch-source';
 import { referenceAugmentation } from '../data/augment';
@@ -107,6 +107,14 @@ export interface PretrainOutcome {
   lastLosses?: StepResult;
   rejected: RejectedFile[];
   imageCount: number;
+  /**
+   * Steps trained in this call, the wall time they took (batches, steps, checkpoints; pauses
+   * left out) and how long the step waited for a batch, after the first (which nothing made
+   * ahead): near 0 when the batch worker keeps up. cpuSeconds is the CPU time of this process
+   * (every thread: the step's pool, the batch worker) in that wall time: cpuSeconds / seconds
+   * is the cores training got, less than the threads where other processes share the CPUs.
+   */
+  training: { steps: number; seconds: number; dataWaitSeconds: number; cpuSeconds: number };
 }
 
 export { latestCheckpoint, listCheckpoints } from './checkpoints';
@@ -146,7 +154,7 @@ export async function runPretraining(request: PretrainRequest, hooks: PretrainHo
   fs.mkdirSync(checkpointsDir(request.runDir), { recursive: true });
   for (const stale of removePartialCheckpoints(request.runDir)) log('warn', `Removed ${stale}, a checkpoint left half-written when an earlier run was killed.`);
   writeFileAtomic(path.join(request.runDir, 'run.json'), JSON.stringify({ config, engine: request.engine.chosen, files: request.files.length }, null, 2));
-  log('info', `Engine ${request.engine.chosen}${request.engine.fallbackReason ? ` (${request.engine.fallbackReason})` : ''}; conv gradient: ${trainer.convGrad}; ${sizes.trainableTensors} parameter tensors, ${(sizes.backboneWeights / 1e6).toFixed(2)} M backbone weights.`);
+  log('info', `Engine ${request.engine.chosen}${request.engine.threads ? ` (${threadsLabel(request.engine.threads)})` : ''}${request.engine.fallbackReason ? ` (${request.engine.fallbackReason})` : ''}; conv gradient: ${trainer.convGrad}; ${sizes.trainableTensors} parameter tensors, ${(sizes.backboneWeights / 1e6).toFixed(2)} M backbone weights.`);
 
   const source = new JigsawBatchSource(request.files, {
     jigsaw: { grid: config.grid, crop: config.crop, cross: config.cross, augmentation: referenceAugmentation },
@@ -230,6 +238,8 @@ export async function runPretraining(request: PretrainRequest, hooks: PretrainHo
       pending = [];
     };
     let trainingSeconds = 0;
+    const training = { steps: 0, seconds: 0, dataWaitSeconds: 0, cpuSeconds: 0 };
+    let batchesMade = 0;
     // Steps queued and not yet read back. On WebGPU one more step is queued before the previous
     // one's losses are read (no GPU-to-CPU wait between steps; the next batch uploads while the
     // GPU computes); elsewhere each step is read at once. A step after which a checkpoint, the
@@ -293,6 +303,7 @@ export async function runPretraining(request: PretrainRequest, hooks: PretrainHo
         log('info', `Epoch ${position.epoch}/${config.epochs} done: loss ${result.total.toFixed(4)} (cluster ${result.cluster.toFixed(4)}, location ${result.location.toFixed(4)}), ${imagesPerSecond.toFixed(1)} images/s.`);
         await runKnn();
       }
+      training.steps += 1;
       if (request.stepDelayMs) await new Promise((resolve) => setTimeout(resolve, request.stepDelayMs));
     };
     drain = async () => {
@@ -300,6 +311,14 @@ export async function runPretraining(request: PretrainRequest, hooks: PretrainHo
     };
     if (trainer.position.globalStep === 0) await runKnn();
     while (!trainer.done() || inFlight.length > 0) {
+      const iterationStarted = performance.now();
+      const cpuStarted = process.cpuUsage();
+      // Wall and CPU time of the loop but its pauses (and the stop's checkpoint, which comes after the last step).
+      const timed = (): void => {
+        training.seconds += (performance.now() - iterationStarted) / 1000;
+        const cpu = process.cpuUsage(cpuStarted);
+        training.cpuSeconds += (cpu.user + cpu.system) / 1e6;
+      };
       // Let pending I/O (a stop or pause message) in: a prefetched batch and the step resolve
       // as microtasks only, which never yield to the event loop.
       await new Promise((resolve) => setImmediate(resolve));
@@ -308,10 +327,11 @@ export async function runPretraining(request: PretrainRequest, hooks: PretrainHo
       if (control !== 'run') {
         await drain();
         flush();
+        timed();
       }
       if (control === 'stop') {
         if (trainer.position.globalStep > 0 && lastCheckpoint !== checkpointPath(request.runDir, trainer.position.globalStep)) await saveCheckpoint('stop');
-        return { status: 'stopped', lastCheckpoint, position: trainer.position, lastLosses, rejected: source.rejected, imageCount };
+        return { status: 'stopped', lastCheckpoint, position: trainer.position, lastLosses, rejected: source.rejected, imageCount, training };
       }
       if (control === 'pause') {
         await new Promise((resolve) => setTimeout(resolve, 100));
@@ -321,17 +341,22 @@ export async function runPretraining(request: PretrainRequest, hooks: PretrainHo
       }
       if (inFlight.at(-1)?.boundary || trainer.done()) {
         await drain();
+        timed();
         continue;
       }
       const { epoch, stepInEpoch } = trainer.position;
+      const asked = performance.now();
       const batch = await source.batch(epoch, stepInEpoch);
+      if (batchesMade > 0) training.dataWaitSeconds += (performance.now() - asked) / 1000;
+      batchesMade += 1;
       const position = { ...trainer.position };
       advancePosition(position, epochSteps);
       const boundary = position.stepInEpoch === 0 || position.globalStep % config.checkpointEvery === 0 || position.epoch >= config.epochs;
       inFlight.push({ ...trainer.launch(batch, epochSteps), position, epoch, boundary });
       if (inFlight.length >= depth) await finishOldest();
+      timed();
     }
-    return { status: 'finished', lastCheckpoint, position: trainer.position, lastLosses, rejected: source.rejected, imageCount };
+    return { status: 'finished', lastCheckpoint, position: trainer.position, lastLosses, rejected: source.rejected, imageCount, training };
   } finally {
     await trainer.dispose();
     await source.close();

@@ -1,4 +1,4 @@
-import type { EngineName } from '../common/engine';
+import type { EngineName, ThreadSetting } from '../common/engine';
 import { ServiceError } from '../common/result';
 import type { ComputeJob, ComputeJobKind, ComputeJobOf, ComputeResults, EmbedChunk } from '../engine/compute-jobs';
 import { crashDetailsOf, withCrashDetails } from '../log';
@@ -8,7 +8,7 @@ import type { FromTrainer } from './protocol';
 export interface ComputeHost {
   readonly done: Promise<unknown>;
   on(event: 'message', listener: (message: FromTrainer) => void): unknown;
-  runJob(job: ComputeJob, engine: EngineName | 'auto'): void;
+  runJob(job: ComputeJob, engine: EngineName | 'auto', threads?: ThreadSetting): void;
   kill(graceMs?: number): Promise<unknown>;
 }
 
@@ -31,10 +31,12 @@ export class ComputeJobClient {
   /**
    * @param createHost starts the process host of one job (throws when this host has no trainer).
    * @param engineFor the engine a job asks its process for, given the engine it requested.
+   * @param threads the wasm engine's thread setting each job's process starts with (read per job: the settings may change).
    */
   constructor(
     private readonly createHost: () => ComputeHost,
     private readonly engineFor: (requested: EngineName | 'auto') => EngineName | 'auto',
+    private readonly threads: () => ThreadSetting = () => 'auto',
   ) {}
 
   /** Runs one job in a fresh process and resolves with its result; rejects with the job's error. */
@@ -68,7 +70,7 @@ export class ComputeJobClient {
         void host.kill();
         finish(() => reject(new ServiceError('CONFLICT', 'Cancelled.')));
       });
-      host.runJob(job, this.engineFor(options.engine ?? 'auto'));
+      host.runJob(job, this.engineFor(options.engine ?? 'auto'), this.threads());
     });
   }
 }

@@ -1,5 +1,6 @@
-import type { EngineName, EngineReport } from '../common/engine';
+import type { EngineName, EngineReport, ThreadSetting } from '../common/engine';
 import type { PretrainConfig } from '../common/pretrain-config';
+import type { TrainingTime } from '../common/runs';
 import type { ComputeJob, EmbedChunk } from '../engine/compute-jobs';
 import type { BatchInspection, MonitorSet } from '../engine/monitor';
 import type { CheckpointWritten, PretrainProgress } from '../engine/run-pretraining';
@@ -17,6 +18,8 @@ export interface StartPretraining {
   runDir: string;
   resumeFrom?: string;
   engine: EngineName | 'auto';
+  /** Threads of the wasm engine ('auto' when absent). */
+  threads?: ThreadSetting;
   cacheDir?: string;
   monitor?: MonitorSet;
   stepDelayMs?: number;
@@ -27,7 +30,16 @@ export interface MeasureSpeed {
   type: 'measure';
   config: PretrainConfig;
   engine: EngineName | 'auto';
+  threads?: ThreadSetting;
   steps?: number;
+}
+
+/** Runs one compute job (embedding, k-means, a projection, fine-tuning) in the trainer process. */
+export interface RunJob {
+  type: 'job';
+  job: ComputeJob;
+  engine: EngineName | 'auto';
+  threads?: ThreadSetting;
 }
 
 export type ToTrainer = { seq: number } & (
@@ -37,7 +49,7 @@ export type ToTrainer = { seq: number } & (
   | { type: 'resume' }
   | { type: 'stop' }
   | { type: 'inspect'; id: number; step?: number; count: number }
-  | { type: 'job'; job: ComputeJob; engine: EngineName | 'auto' }
+  | RunJob
 );
 
 export type FromTrainer = { seq: number } & (
@@ -54,7 +66,7 @@ export type FromTrainer = { seq: number } & (
   | { type: 'job-progress'; done: number; total: number; message?: string }
   | { type: 'job-chunk'; chunk: EmbedChunk }
   | { type: 'job-result'; result: unknown }
-  | { type: 'finished'; status: 'finished' | 'stopped'; lastCheckpoint?: string; globalStep: number; epoch: number; rejected: number; imageCount: number }
+  | { type: 'finished'; status: 'finished' | 'stopped'; lastCheckpoint?: string; globalStep: number; epoch: number; rejected: number; imageCount: number; training?: TrainingTime }
   | { type: 'failed'; error: { code: 'OUT_OF_MEMORY' | 'TRAINING_FAILED' | 'BAD_REQUEST'; message: string } }
 );
 

@@ -13,7 +13,7 @@ import { BackboneService } from './backbone';
 import type { AreaHandlers, PretrainingOptions, ServiceContext, ServiceOptions } from './context';
 import type { Handlers } from './dispatch';
 import { EmbeddingsService } from './embeddings';
-import { jobEngine } from './engine-setting';
+import { jobEngine, jobThreads } from './engine-setting';
 import { ExportsService } from './exports';
 import { FinetuneService } from './finetune';
 import { defaultFirstRunPlan, FirstRunService } from './first-run';
@@ -58,7 +58,7 @@ function computeHostFactory(options: PretrainingOptions): () => ComputeHost {
 export function createServices(context: ServiceContext, options: ServiceOptions = {}): Services {
   const pretrainingOptions = options.pretraining ?? {};
   const slot = new TrainerSlot();
-  const jobs = new ComputeJobClient(computeHostFactory(pretrainingOptions), (requested) => jobEngine(context.db, requested));
+  const jobs = new ComputeJobClient(computeHostFactory(pretrainingOptions), (requested) => jobEngine(context.db, requested), () => jobThreads(context.db));
   const library = new LibraryService(context, options.library);
   const labels = new LabelsService(context);
   const runs = new RunsService(context, slot);
@@ -109,14 +109,15 @@ function appHandlers(context: ServiceContext): AreaHandlers<'appInfo' | 'logsInf
     return settingsSchema.parse(merged);
   }
 
-  function engineReport(requested: Settings['engine']): Promise<EngineReport> {
-    let report = engineReports.get(requested);
+  function engineReport({ engine, threads }: Settings): Promise<EngineReport> {
+    const key = `${engine}/${threads}`;
+    let report = engineReports.get(key);
     if (!report) {
-      report = context.probeEngines(requested).catch((error: unknown) => {
-        engineReports.delete(requested);
+      report = context.probeEngines(engine, threads).catch((error: unknown) => {
+        engineReports.delete(key);
         throw new ServiceError('UNAVAILABLE', `Could not probe the tfjs engines: ${(error as Error).message}`);
       });
-      engineReports.set(requested, report);
+      engineReports.set(key, report);
     }
     return report;
   }
@@ -135,7 +136,7 @@ function appHandlers(context: ServiceContext): AreaHandlers<'appInfo' | 'logsInf
         platform: os.platform(),
         arch: os.arch(),
         versions: { node: process.versions.node, sqlite, ...context.versions },
-        engine: await engineReport(readSettings().engine),
+        engine: await engineReport(readSettings()),
       };
     },
     logsInfo: ({ lines }) => readLogsInfo(logsDir(context.dataDir), lines),

@@ -13,7 +13,7 @@ import {
 import type { PretrainEstimate } from '../common/runs';
 import { TrainerHost } from '../jobs/trainer-host';
 import type { PretrainingOptions, ServiceContext } from './context';
-import { jobEngine } from './engine-setting';
+import { jobEngine, jobThreads } from './engine-setting';
 
 /**
  * On the webgpu engine: the run's largest buffer against the adapter's limit (WebGPU does not
@@ -141,12 +141,12 @@ export class PretrainEstimator {
         clearTimeout(timer);
         if (!answered) reject(new Error(exit.kind === 'crashed' ? exit.message : 'the measuring process ended without an answer'));
       });
-      host.measure!({ config, engine: engine.chosen, steps: 3 });
+      host.measure!({ config, engine: engine.chosen, threads: jobThreads(this.context.db), steps: 3 });
     });
   }
 
   private async engineFor(requested: PretrainConfig['engine']): Promise<EngineReport> {
-    return this.context.probeEngines(jobEngine(this.context.db, requested));
+    return this.context.probeEngines(jobEngine(this.context.db, requested), jobThreads(this.context.db));
   }
 
 }

@@ -8,6 +8,7 @@ import {
   type PretrainOverrides,
   type PresetName,
 } from '../common/pretrain-config';
+import type { ThreadSetting } from '../common/engine';
 import { ServiceError } from '../common/result';
 import type {
   CheckpointInfo,
@@ -16,12 +17,13 @@ import type {
   RunEvent,
   RunInfo,
   RunStatus,
+  TrainingTime,
 } from '../common/runs';
 import type { BatchInspection, MonitorSet } from '../engine/monitor';
 import type { FromTrainer } from '../jobs/protocol';
 import { TrainerHost, type TrainerExit, type TrainerHandle } from '../jobs/trainer-host';
 import type { TrainerSlot } from '../jobs/trainer-slot';
-import { jobEngine } from './engine-setting';
+import { jobEngine, jobThreads } from './engine-setting';
 import { monitorSet } from './monitor-set';
 import { PretrainEstimator } from './pretrain-estimate';
 import { claimRun, releaseRun } from './run-owner';
@@ -46,6 +48,8 @@ export interface RunPlacement {
   under?: string[];
   /** On continue: the engine to train on from now (default the run's own). */
   engine?: PretrainConfig['engine'];
+  /** The wasm engine's threads for this run (the command line's --threads; default the settings'). */
+  threads?: ThreadSetting;
 }
 
 /** Answers the montage inspector waits for, by request id. */
@@ -61,6 +65,8 @@ interface ActiveRun {
   status: RunStatus;
   cancelRequested: boolean;
   last?: RunEvent;
+  /** The trainer's timed steps, from its last message (shown on the final event). */
+  training?: TrainingTime;
   ended: Promise<void>;
   files: { id: number; path: string }[];
   inspections: Map<number, PendingInspection>;
@@ -130,7 +136,7 @@ export class PretrainingService {
       monitor: monitor ? { classes: monitor.classes, bank: monitor.query.filter((q) => !q).length, queries: monitor.query.filter(Boolean).length } : null,
       runDir: placement.runDir,
     });
-    this.launch(run, { config, files, monitor, cache: placement.cache });
+    this.launch(run, { config, files, monitor, cache: placement.cache, threads: placement.threads });
     return this.repo.get(run.id)!;
   }
 
@@ -140,7 +146,7 @@ export class PretrainingService {
    * checkpoint a new run starts, with its own folder, that remembers where it came from.
    * `epochs` sets the length of the schedule (more than before extends a finished run).
    */
-  continue(args: { runId: number; step?: number; epochs?: number }, placement: Pick<RunPlacement, 'cache' | 'engine'> = {}): RunInfo {
+  continue(args: { runId: number; step?: number; epochs?: number }, placement: Pick<RunPlacement, 'cache' | 'engine' | 'threads'> = {}): RunInfo {
     this.mustBeFree();
     const run = this.runs.mustGet(args.runId);
     const checkpoints = this.runs.usableCheckpoints(run);
@@ -164,7 +170,7 @@ export class PretrainingService {
       this.repo.rewindTo(run.id, from.step);
       this.repo.setPlan(run.id, { config });
       this.runs.appendLog(run.runDir, `Continuing from the checkpoint at step ${from.step} (epoch ${from.epoch}).`);
-      this.launch(this.repo.get(run.id)!, { config, files: list.files, monitor, resumeFrom: from.file, cache: placement.cache });
+      this.launch(this.repo.get(run.id)!, { config, files: list.files, monitor, resumeFrom: from.file, cache: placement.cache, threads: placement.threads });
       return this.repo.get(run.id)!;
     }
     const child = this.runs.createRun({
@@ -181,7 +187,7 @@ export class PretrainingService {
     for (const metric of this.repo.metrics(run.id, Number.MAX_SAFE_INTEGER)) if (metric.step <= from.step) this.repo.addMetric(child.id, metric);
     for (const epoch of this.repo.epochMetrics(run.id)) if (epoch.step <= from.step) this.repo.addEpochMetric(child.id, epoch);
     this.runs.appendLog(child.runDir, `Continuing ${run.name} from its checkpoint at step ${from.step} (epoch ${from.epoch}).`);
-    this.launch(child, { config, files: list.files, monitor, resumeFrom: from.file, cache: placement.cache });
+    this.launch(child, { config, files: list.files, monitor, resumeFrom: from.file, cache: placement.cache, threads: placement.threads });
     return this.repo.get(child.id)!;
   }
 
@@ -274,7 +280,7 @@ export class PretrainingService {
   }
 
   /** Starts the trainer process for a run (new, continued in place, or continued as a new run). */
-  private launch(run: RunInfo, job: { config: PretrainConfig; files: { id: number; path: string }[]; monitor?: MonitorSet; resumeFrom?: string; cache?: boolean }): void {
+  private launch(run: RunInfo, job: { config: PretrainConfig; files: { id: number; path: string }[]; monitor?: MonitorSet; resumeFrom?: string; cache?: boolean; threads?: ThreadSetting }): void {
     const script = this.options.trainerScript;
     const host = this.options.createTrainer ? this.options.createTrainer(script ?? '') : new TrainerHost(script!, { launcher: this.options.launcher });
     const active: ActiveRun = {
@@ -306,6 +312,7 @@ export class PretrainingService {
         runDir: run.runDir,
         resumeFrom: job.resumeFrom,
         engine: jobEngine(this.context.db, job.config.engine),
+        threads: job.threads ?? jobThreads(this.context.db),
         cacheDir: active.cache ? path.join(this.context.dataDir, 'cache', 'train') : undefined,
         monitor: job.monitor,
         stepDelayMs: this.options.stepDelayMs,
@@ -422,6 +429,9 @@ export class PretrainingService {
     const { runId } = active;
     const runDir = this.repo.get(runId)?.runDir;
     switch (message.type) {
+      case 'finished':
+        active.training = message.training;
+        break;
       case 'ready':
         active.pid = message.pid;
         this.repo.setEngine(runId, message.engine.chosen);
@@ -517,7 +527,7 @@ export class PretrainingService {
       const instead = replaced && replaced.runId !== active.runId ? ` instead of ${replaced.runName}, the sample run` : '';
       this.runs.appendLog(runDir, `Its checkpoint at step ${adopted.step} is now the backbone in use for clusters and fine-tuning${instead}.`);
     }
-    this.emit(active, { phase: 'ended', message: `Run ended: ${status}${error ? ` (${error})` : ''}.`, level: status === 'crashed' ? 'error' : 'info' });
+    this.emit(active, { phase: 'ended', training: active.training, message: `Run ended: ${status}${error ? ` (${error})` : ''}.`, level: status === 'crashed' ? 'error' : 'info' });
   }
 
   /**

@@ -46,6 +46,15 @@ interface Entry {
 }
 
 /**
+ * The answer for an unknown task id. Task ids are UUIDs; anything else is not echoed, because a
+ * caller's string (a path, markup) has no place in our messages (the contract fuzz test).
+ */
+function noTask(id: string): ServiceError {
+  const uuid = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(id);
+  return new ServiceError('NOT_FOUND', uuid ? `No task with id ${id}.` : 'No task with that id: task ids are the ones the task list gives.');
+}
+
+/**
  * Runs long work as tasks and reports them through `emit` (the event hub's `task` event):
  * counts, a smoothed rate and an ETA, throttled to about 5 updates a second, always with a
  * final update. Finished tasks stay listed until `retainMs` has passed.
@@ -97,7 +106,7 @@ export class TaskRegistry {
   /** Asks a running task to stop; it ends as 'cancelled' at its next check. */
   cancel(id: string): TaskInfo {
     const entry = this.tasks.get(id);
-    if (!entry) throw new ServiceError('NOT_FOUND', `No task with id ${id}.`);
+    if (!entry) throw noTask(id);
     if (entry.info.status === 'running') entry.controller.abort();
     return { ...entry.info };
   }
@@ -111,7 +120,7 @@ export class TaskRegistry {
   /** Resolves when the task has ended (tests, shutdown). */
   async settled(id: string): Promise<TaskInfo> {
     const entry = this.tasks.get(id);
-    if (!entry) throw new ServiceError('NOT_FOUND', `No task with id ${id}.`);
+    if (!entry) throw noTask(id);
     await entry.done;
     return { ...entry.info };
   }

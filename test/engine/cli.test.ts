@@ -3,6 +3,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { decodeSafetensors } from '../../main/engine/safetensors';
 import { builtEntry, sharedDataset } from './built';
 
 const dirs: string[] = [];
@@ -90,9 +91,33 @@ describe('jigclu CLI', () => {
     const resumed = jigclu(['--data-dir', dataDir, 'pretrain', '--resume', runDir, '--epochs', '3', '--engine', 'cpu']);
     expect(resumed.code, resumed.all).toBe(0);
     expect(resumed.stderr).toMatch(/Resuming on the run's own (folders|24 images)/);
-    expect(resumed.stderr).toMatch(/Engine cpu;/);
+    expect(resumed.stderr).toMatch(/Engine cpu \(1 thread\);/);
     expect(resumed.stdout).toMatch(/Finished at epoch 3, step 9 on 24 images/);
   }, 240_000);
+
+  it('trains the same on 1 and 2 wasm threads, and refuses --threads 0', () => {
+    const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'jigclu-cli-'));
+    dirs.push(dataDir);
+    const tiny = sharedDataset('tiny');
+    const weights = [1, 2].map((threads) => {
+      const runDir = path.join(dataDir, `run-${threads}`);
+      const run = jigclu(['--data-dir', dataDir, 'pretrain', tiny, '--engine', 'wasm', '--threads', String(threads), '--epochs', '1', '--batch', '8', '--seed', '5', '--out', runDir, '--no-cache']);
+      expect(run.code, run.all).toBe(0);
+      expect(run.stderr).toContain(`Engine: wasm, ${threads} thread${threads === 1 ? '' : 's'}`);
+      expect(run.stdout).toMatch(/Finished at epoch 1, step 3 on 24 images; last loss \d\.\d{4}\.\n\d+ images seen in [^\n]*\n3 steps in \d+\.\d s of training, \d+\.\d images\/s \(\d+\.\d s of it waiting for a batch after the first; \d+\.\d\d cores busy on average\)\./);
+      return decodeSafetensors(fs.readFileSync(/Checkpoint: (\S+\.safetensors)/.exec(run.stdout)![1]!)).tensors;
+    });
+    let worst = 0;
+    for (const [name, tensor] of weights[0]!) {
+      const other = weights[1]!.get(name)!.data;
+      tensor.data.forEach((value, i) => (worst = Math.max(worst, Math.abs(value - other[i]!))));
+    }
+    expect(weights[0]!.size).toBeGreaterThan(100);
+    expect(worst).toBeLessThan(1e-5);
+    const bad = jigclu(['--data-dir', dataDir, 'pretrain', tiny, '--threads', '0']);
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toMatch(/--threads must be 'auto' or a whole number of at least 1/);
+  }, 120_000);
 
   it('refuses an invalid setting with a message naming the field', () => {
     const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'jigclu-cli-'));
