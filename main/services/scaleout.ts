@@ -107,10 +107,11 @@ export class ScaleoutService {
   }
 
   private planExport(args: ExportArgs): { job: ScaleoutExportJob; runDir: string } {
-    const known = args.runId !== undefined ? this.runs.get(args.runId) : this.runs.list().find((run) => path.resolve(run.runDir) === path.resolve(args.runFolder!));
+    const runFolder = args.runFolder === undefined ? undefined : absolutePath(args.runFolder, 'the run folder');
+    const known = args.runId !== undefined ? this.runs.get(args.runId) : this.runs.list().find((run) => path.resolve(run.runDir) === runFolder);
     if (args.runId !== undefined && !known) throw new ServiceError('NOT_FOUND', `No run with id ${args.runId}.`);
     if (!fs.existsSync(this.trainerScript)) throw new ServiceError('UNAVAILABLE', `The DDP trainer ${this.trainerScript} is missing from this installation.`);
-    const source = known ? this.appRun(known.id) : this.folderRun(path.resolve(args.runFolder!));
+    const source = known ? this.appRun(known.id) : this.folderRun(runFolder!);
     const from = args.step === undefined ? source.checkpoints.at(-1) : source.checkpoints.find((checkpoint) => checkpoint.step === args.step);
     if (!from) {
       throw new ServiceError('NOT_FOUND', source.checkpoints.length === 0 ? `${source.name} has no checkpoint to export yet.` : `${source.name} has no checkpoint at step ${args.step}; it has ${source.checkpoints.map((c) => c.step).join(', ')}.`);
