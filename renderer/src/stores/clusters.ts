@@ -14,6 +14,7 @@ import type { AppError } from '../../../main/common/result';
 import type { BackboneChoice, CheckpointInfo, RunInfo } from '../../../main/common/runs';
 import type { TaskInfo } from '../../../main/common/tasks';
 import { api } from '../api';
+import { useTasksStore } from './tasks';
 
 /** Rows per page of a cluster's images and of the selection grid. */
 export const clusterPageSize = 200;
@@ -119,7 +120,8 @@ export const useClustersStore = defineStore('clusters', () => {
   const scope = ref<number[]>([]);
 
   // --- Embedding.
-  const tasks = ref(new Map<string, TaskInfo>());
+  /** Embedding and UMAP tasks live in the tasks store; this store follows their events. */
+  const tasks = useTasksStore();
   const embedTaskId = ref<string>();
   const embedError = ref<AppError>();
   const embedBusy = ref(false);
@@ -228,9 +230,9 @@ export const useClustersStore = defineStore('clusters', () => {
   const folderIds = computed(() =>
     scope.value.length > 0 ? [...scope.value].sort((a, b) => a - b) : undefined,
   );
-  const embedTask = computed(() => (embedTaskId.value ? tasks.value.get(embedTaskId.value) : undefined));
+  const embedTask = computed(() => (embedTaskId.value ? tasks.get(embedTaskId.value) : undefined));
   const embedding = computed(() => embedTask.value?.status === 'running');
-  const umapTask = computed(() => (umapTaskId.value ? tasks.value.get(umapTaskId.value) : undefined));
+  const umapTask = computed(() => (umapTaskId.value ? tasks.get(umapTaskId.value) : undefined));
   const allEmbedded = computed(
     () =>
       lastCompute.value !== undefined &&
@@ -310,7 +312,7 @@ export const useClustersStore = defineStore('clusters', () => {
   async function start(): Promise<void> {
     if (!started) {
       started = true;
-      api().on('task', onTask);
+      tasks.follow(onTask);
       api().on('library', () => scheduleSets());
       void recoverTasks();
     }
@@ -489,7 +491,7 @@ export const useClustersStore = defineStore('clusters', () => {
     if (task) {
       embedTaskId.value = task.id;
       // Its events may have come first (a quick task): keep the newer state.
-      const known = tasks.value.get(task.id);
+      const known = tasks.get(task.id);
       if (known && known.status !== 'running') void embeddingEnded(known);
       else if (!known) putTask(task);
     }
@@ -504,40 +506,29 @@ export const useClustersStore = defineStore('clusters', () => {
   }
 
   function putTask(task: TaskInfo): void {
-    const next = new Map(tasks.value);
-    next.set(task.id, task);
-    tasks.value = next;
+    tasks.upsert(task);
   }
 
-  function onTask(task: TaskInfo): void {
-    // Embedding and map tasks are kept even before their call answered (they may end first).
-    if (
-      (task.kind === 'embed' || task.kind === 'umap') &&
-      task.id !== embedTaskId.value &&
-      task.id !== umapTaskId.value
-    ) {
-      putTask(task);
-      return;
-    }
+  function onTask(task: TaskInfo, previous: TaskInfo | undefined): void {
     if (task.id === embedTaskId.value) {
-      const before = tasks.value.get(task.id)?.status;
-      putTask(task);
+      const before = previous?.status;
       if (task.status === 'running') scheduleSets(2000);
       else if (before === 'running' || before === undefined) void embeddingEnded(task);
     } else if (task.id === umapTaskId.value) {
-      putTask(task);
       if (task.status === 'finished') void loadMap('umap');
-      else if (task.status !== 'running') {
-        mapLoading.value = false;
-        mapError.value = {
-          code: task.status === 'cancelled' ? 'CONFLICT' : 'INTERNAL',
-          message:
-            task.status === 'cancelled'
-              ? 'The UMAP map was cancelled.'
-              : `The UMAP map failed: ${task.error ?? 'no reason given'}`,
-        };
-      }
+      else if (task.status !== 'running') umapEnded(task);
     }
+  }
+
+  function umapEnded(task: TaskInfo): void {
+    mapLoading.value = false;
+    mapError.value = {
+      code: task.status === 'cancelled' ? 'CONFLICT' : 'INTERNAL',
+      message:
+        task.status === 'cancelled'
+          ? 'The UMAP map was cancelled.'
+          : `The UMAP map failed: ${task.error ?? 'no reason given'}`,
+    };
   }
 
   async function embeddingEnded(task: TaskInfo): Promise<void> {
@@ -759,11 +750,11 @@ export const useClustersStore = defineStore('clusters', () => {
       }
       umapTaskId.value = task.id;
       // An event may have come first: keep the newer of the two.
-      const known = tasks.value.get(task.id);
+      const known = tasks.get(task.id);
       if (!known || known.status === 'running') putTask(task);
-      const now = tasks.value.get(task.id)!;
+      const now = tasks.get(task.id)!;
       if (now.status === 'finished') void loadMap(method);
-      else if (now.status !== 'running') onTask(now);
+      else if (now.status !== 'running') umapEnded(now);
       return;
     }
     mapLoading.value = false;
@@ -967,7 +958,6 @@ export const useClustersStore = defineStore('clusters', () => {
     loadError,
     selectedKey,
     scope,
-    tasks,
     embedTaskId,
     embedError,
     embedBusy,

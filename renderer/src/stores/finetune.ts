@@ -16,6 +16,7 @@ import type { AppError } from '../../../main/common/result';
 import type { BackboneChoice, CheckpointInfo, RunInfo } from '../../../main/common/runs';
 import type { TaskInfo } from '../../../main/common/tasks';
 import { api } from '../api';
+import { useTasksStore } from './tasks';
 import { paletteCss } from '../map/palette';
 import { parseSourceKey, sourceKey } from './clusters';
 
@@ -104,7 +105,8 @@ export const useFinetuneStore = defineStore('finetune', () => {
   const mode = ref<FinetuneMode>('both');
   const compareRandom = ref(false);
   const epochsText = ref('');
-  const tasks = ref(new Map<string, TaskInfo>());
+  /** Fine-tuning and export tasks live in the tasks store; this store follows their events. */
+  const tasks = useTasksStore();
   const taskId = ref<string>();
   const startBusy = ref(false);
   const startError = ref<AppError>();
@@ -230,7 +232,7 @@ export const useFinetuneStore = defineStore('finetune', () => {
   const labelledImages = computed(() => labelledClasses.value.reduce((sum, info) => sum + info.images, 0));
   const enoughLabels = computed(() => labelledClasses.value.length >= 2);
   const epochs = computed(() => parseEpochs(epochsText.value));
-  const task = computed(() => (taskId.value ? tasks.value.get(taskId.value) : undefined));
+  const task = computed(() => (taskId.value ? tasks.get(taskId.value) : undefined));
   const training = computed(() => task.value?.status === 'running');
   const canStart = computed(
     () => enoughLabels.value && !!source.value && !training.value && !startBusy.value && !epochs.value.error,
@@ -259,9 +261,7 @@ export const useFinetuneStore = defineStore('finetune', () => {
   const upcoming = computed(() => queue.value.slice(position.value + 1, position.value + 7));
   const reviewLeft = computed(() => Math.max(0, queueTotal.value - reviewed.value));
 
-  const foldersTask = computed(() =>
-    foldersTaskId.value ? tasks.value.get(foldersTaskId.value) : undefined,
-  );
+  const foldersTask = computed(() => (foldersTaskId.value ? tasks.get(foldersTaskId.value) : undefined));
 
   /** The colour of a class: its own, else the palette by its place among the classes. */
   function classColor(classId: number | undefined): string {
@@ -294,7 +294,7 @@ export const useFinetuneStore = defineStore('finetune', () => {
   async function start(): Promise<void> {
     if (!started) {
       started = true;
-      api().on('task', onTask);
+      tasks.follow(onTask);
       void recoverTasks();
     }
     await load();
@@ -422,7 +422,7 @@ export const useFinetuneStore = defineStore('finetune', () => {
     const started = result.value.task;
     taskId.value = started.id;
     // Its events may have come first (a quick task): keep the newer state.
-    const known = tasks.value.get(started.id);
+    const known = tasks.get(started.id);
     if (known && known.status !== 'running') void trainingEnded(known);
     else if (!known) putTask(started);
     return undefined;
@@ -434,21 +434,15 @@ export const useFinetuneStore = defineStore('finetune', () => {
   }
 
   function putTask(info: TaskInfo): void {
-    const next = new Map(tasks.value);
-    next.set(info.id, info);
-    tasks.value = next;
+    tasks.upsert(info);
   }
 
-  function onTask(info: TaskInfo): void {
-    const before = tasks.value.get(info.id)?.status;
+  function onTask(info: TaskInfo, previous: TaskInfo | undefined): void {
     if (info.id === taskId.value) {
-      putTask(info);
-      if (info.status !== 'running' && before !== info.status) void trainingEnded(info);
-    } else if (info.id === foldersTaskId.value) {
-      putTask(info);
-      if (info.status === 'failed')
-        foldersError.value = { code: 'INTERNAL', message: info.error ?? 'The copy failed.' };
-    } else if (info.kind === 'finetune' || info.kind === 'export') putTask(info);
+      if (info.status !== 'running' && previous?.status !== info.status) void trainingEnded(info);
+    } else if (info.id === foldersTaskId.value && info.status === 'failed') {
+      foldersError.value = { code: 'INTERNAL', message: info.error ?? 'The copy failed.' };
+    }
   }
 
   async function trainingEnded(info: TaskInfo): Promise<void> {
@@ -732,7 +726,7 @@ export const useFinetuneStore = defineStore('finetune', () => {
       return result.error;
     }
     foldersTaskId.value = result.value.task.id;
-    if (!tasks.value.has(result.value.task.id)) putTask(result.value.task);
+    if (!tasks.get(result.value.task.id)) putTask(result.value.task);
     return undefined;
   }
 
@@ -799,7 +793,6 @@ export const useFinetuneStore = defineStore('finetune', () => {
     mode,
     compareRandom,
     epochsText,
-    tasks,
     taskId,
     startBusy,
     startError,
