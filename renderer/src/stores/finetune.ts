@@ -16,6 +16,7 @@ import type { AppError } from '../../../main/common/result';
 import type { BackboneChoice, CheckpointInfo, RunInfo } from '../../../main/common/runs';
 import type { TaskInfo } from '../../../main/common/tasks';
 import { api } from '../api';
+import { useCall } from '../composables/use-call';
 import { useTasksStore } from './tasks';
 import { paletteCss } from '../map/palette';
 import { parseSourceKey, sourceKey } from './clusters';
@@ -168,16 +169,32 @@ export const useFinetuneStore = defineStore('finetune', () => {
   /** Minimum confidence in percent for predictions copied into class folders. */
   const foldersMinConfidence = ref(80);
   const foldersTaskId = ref<string>();
-  const foldersBusy = ref(false);
-  const foldersError = ref<AppError>();
+  const foldersCall = useCall(
+    (args: CallArgs<'classFoldersExport'>) => api().call('classFoldersExport', args),
+    (value) => {
+      foldersTaskId.value = value.task.id;
+      if (!tasks.get(value.task.id)) tasks.upsert(value.task);
+    },
+  );
+  const { busy: foldersBusy, error: foldersError } = foldersCall;
   const classifierDestination = ref('');
-  const classifierExportBusy = ref(false);
-  const classifierExportError = ref<AppError>();
-  const classifierExported = ref<{ path: string; files: string[] }>();
+  const classifierExportCall = useCall((args: CallArgs<'classifierExport'>) =>
+    api().call('classifierExport', args),
+  );
+  const {
+    busy: classifierExportBusy,
+    error: classifierExportError,
+    value: classifierExported,
+  } = classifierExportCall;
   const backboneDestination = ref('');
-  const backboneExportBusy = ref(false);
-  const backboneExportError = ref<AppError>();
-  const backboneExported = ref<{ path: string; files: string[] }>();
+  const backboneExportCall = useCall((args: CallArgs<'backboneExport'>) =>
+    api().call('backboneExport', args),
+  );
+  const {
+    busy: backboneExportBusy,
+    error: backboneExportError,
+    value: backboneExported,
+  } = backboneExportCall;
   const pickError = ref<AppError>();
 
   let started = false;
@@ -709,8 +726,6 @@ export const useFinetuneStore = defineStore('finetune', () => {
   }
 
   async function exportClassFolders(): Promise<AppError | undefined> {
-    foldersBusy.value = true;
-    foldersError.value = undefined;
     const args: CallArgs<'classFoldersExport'> = {
       destination: foldersDestination.value.trim(),
       include: foldersInclude.value,
@@ -719,54 +734,23 @@ export const useFinetuneStore = defineStore('finetune', () => {
       args.minConfidence = Math.min(1, Math.max(0, foldersMinConfidence.value / 100));
     if (foldersInclude.value === 'both' && selectedId.value !== undefined)
       args.classifierId = selectedId.value;
-    const result = await api().call('classFoldersExport', args);
-    foldersBusy.value = false;
-    if (!result.ok) {
-      foldersError.value = result.error;
-      return result.error;
-    }
-    foldersTaskId.value = result.value.task.id;
-    if (!tasks.get(result.value.task.id)) putTask(result.value.task);
-    return undefined;
+    return foldersCall.run(args);
   }
 
   async function exportClassifier(): Promise<AppError | undefined> {
     const classifierId = viewedId.value;
     if (classifierId === undefined) return undefined;
-    classifierExportBusy.value = true;
-    classifierExportError.value = undefined;
-    classifierExported.value = undefined;
-    const result = await api().call('classifierExport', {
-      classifierId,
-      destination: classifierDestination.value.trim(),
-    });
-    classifierExportBusy.value = false;
-    if (!result.ok) {
-      classifierExportError.value = result.error;
-      return result.error;
-    }
-    classifierExported.value = result.value;
-    return undefined;
+    return classifierExportCall.run({ classifierId, destination: classifierDestination.value.trim() });
   }
 
   async function exportBackbone(): Promise<AppError | undefined> {
     const chosenSource = source.value;
     if (!chosenSource) return undefined;
-    backboneExportBusy.value = true;
-    backboneExportError.value = undefined;
-    backboneExported.value = undefined;
-    const result = await api().call('backboneExport', {
+    return backboneExportCall.run({
       source: chosenSource,
       destination: backboneDestination.value.trim(),
       format: 'safetensors',
     });
-    backboneExportBusy.value = false;
-    if (!result.ok) {
-      backboneExportError.value = result.error;
-      return result.error;
-    }
-    backboneExported.value = result.value;
-    return undefined;
   }
 
   /** The native folder dialog (desktop app only); null when cancelled or not available. */
