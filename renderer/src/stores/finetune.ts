@@ -3,11 +3,9 @@ import { computed, ref, shallowRef } from 'vue';
 import type { CallArgs } from '../../../main/common/api-contract';
 import type { EmbeddingSource } from '../../../main/common/embeddings';
 import type {
-  ClassFoldersSummary,
   ClassifierDetails,
   ClassifierInfo,
   ClassifierMode,
-  ExportFile,
   FinetuneRound,
   PredictionItem,
 } from '../../../main/common/finetune';
@@ -16,7 +14,6 @@ import type { AppError } from '../../../main/common/result';
 import type { BackboneChoice, CheckpointInfo, RunInfo } from '../../../main/common/runs';
 import type { TaskInfo } from '../../../main/common/tasks';
 import { api } from '../api';
-import { useCall } from '../composables/use-call';
 import { useTasksStore } from './tasks';
 import { paletteCss } from '../map/palette';
 import { parseSourceKey, sourceKey } from './clusters';
@@ -131,76 +128,16 @@ export const useFinetuneStore = defineStore('finetune', () => {
   const cellLoading = ref(false);
   const cellError = ref<AppError>();
 
-  // --- Prediction gallery.
-  const predictionClassId = ref<number>();
-  /** Confidence range in percent (0..100). */
-  const minConfidence = ref(0);
-  const maxConfidence = ref(100);
-  const predictionOrder = ref<'confidence-asc' | 'confidence-desc'>('confidence-desc');
-  const predictions = ref<PredictionItem[]>([]);
-  const predictionsTotal = ref(0);
-  const predictionsLoading = ref(false);
-  const predictionsError = ref<AppError>();
-
-  // --- Review queue.
-  const queue = ref<ReviewItem[]>([]);
-  const position = ref(0);
-  const queueTotal = ref(0);
-  const queueLoading = ref(false);
-  const queueLoaded = ref(false);
-  const reviewError = ref<AppError>();
-  const reviewed = ref(0);
-  const skipped = ref(0);
-  const reviewBusy = ref(false);
-  /** Labels given in this session, newest last: what Ctrl+Z takes back. */
-  const history = ref<{ index: number; imageId: number; classId: number }[]>([]);
+  /** Goes up when the classifiers' outcome changes (a round finished, another one chosen): the
+   * predictions and the review queue read again (see stores/predictions.ts and stores/review.ts). */
+  const outcome = ref(0);
 
   // --- Rounds.
   const rounds = ref<FinetuneRound[]>([]);
   const roundsError = ref<AppError>();
 
-  // --- Exports.
-  const exportInclude = ref<ExportInclude>('both');
-  const exportBusy = ref<'csv' | 'json'>();
-  const exportError = ref<AppError>();
-  const lastExport = ref<{ fileName: string; rows: number }>();
-  const foldersDestination = ref('');
-  const foldersInclude = ref<'labels' | 'both'>('labels');
-  /** Minimum confidence in percent for predictions copied into class folders. */
-  const foldersMinConfidence = ref(80);
-  const foldersTaskId = ref<string>();
-  const foldersCall = useCall(
-    (args: CallArgs<'classFoldersExport'>) => api().call('classFoldersExport', args),
-    (value) => {
-      foldersTaskId.value = value.task.id;
-      if (!tasks.get(value.task.id)) tasks.upsert(value.task);
-    },
-  );
-  const { busy: foldersBusy, error: foldersError } = foldersCall;
-  const classifierDestination = ref('');
-  const classifierExportCall = useCall((args: CallArgs<'classifierExport'>) =>
-    api().call('classifierExport', args),
-  );
-  const {
-    busy: classifierExportBusy,
-    error: classifierExportError,
-    value: classifierExported,
-  } = classifierExportCall;
-  const backboneDestination = ref('');
-  const backboneExportCall = useCall((args: CallArgs<'backboneExport'>) =>
-    api().call('backboneExport', args),
-  );
-  const {
-    busy: backboneExportBusy,
-    error: backboneExportError,
-    value: backboneExported,
-  } = backboneExportCall;
-  const pickError = ref<AppError>();
-
   let started = false;
   let cellGeneration = 0;
-  let predictionsGeneration = 0;
-  let queueGeneration = 0;
 
   // ------------------------------------------------------------------------------------------
   // Derived state.
@@ -274,13 +211,7 @@ export const useFinetuneStore = defineStore('finetune', () => {
     viewedId.value !== undefined ? detailsById.value.get(viewedId.value) : undefined,
   );
 
-  const current = computed<ReviewItem | undefined>(() => queue.value[position.value]);
-  const upcoming = computed(() => queue.value.slice(position.value + 1, position.value + 7));
-  const reviewLeft = computed(() => Math.max(0, queueTotal.value - reviewed.value));
 
-  const foldersTask = computed(() => (foldersTaskId.value ? tasks.get(foldersTaskId.value) : undefined));
-
-  /** The colour of a class: its own, else the palette by its place among the classes. */
   function classColor(classId: number | undefined): string {
     if (classId === undefined) return '#888888';
     const index = classes.value.findIndex((info) => info.id === classId);
@@ -457,8 +388,6 @@ export const useFinetuneStore = defineStore('finetune', () => {
   function onTask(info: TaskInfo, previous: TaskInfo | undefined): void {
     if (info.id === taskId.value) {
       if (info.status !== 'running' && previous?.status !== info.status) void trainingEnded(info);
-    } else if (info.id === foldersTaskId.value && info.status === 'failed') {
-      foldersError.value = { code: 'INTERNAL', message: info.error ?? 'The copy failed.' };
     }
   }
 
@@ -473,8 +402,7 @@ export const useFinetuneStore = defineStore('finetune', () => {
     await Promise.all([loadClassifiers(), loadRounds(), loadClasses()]);
     if (info.status === 'finished') {
       closeCell();
-      void loadPredictions();
-      void resetQueue();
+      outcome.value += 1;
     }
   }
 
@@ -486,7 +414,6 @@ export const useFinetuneStore = defineStore('finetune', () => {
     selectedId.value = classifierId;
     closeCell();
     await loadDetails(classifierId);
-    if (predictions.value.length || predictionsError.value) void loadPredictions();
   }
 
   /** Makes a classifier the chosen one. */
@@ -503,8 +430,7 @@ export const useFinetuneStore = defineStore('finetune', () => {
     selectedId.value = classifierId;
     closeCell();
     await loadDetails(classifierId);
-    void loadPredictions();
-    void resetQueue();
+    outcome.value += 1;
     return undefined;
   }
 
@@ -546,224 +472,6 @@ export const useFinetuneStore = defineStore('finetune', () => {
     cellLoading.value = false;
   }
 
-  // ------------------------------------------------------------------------------------------
-  // Predictions.
-
-  function predictionFilter(): CallArgs<'predictionsPage'> {
-    const args: CallArgs<'predictionsPage'> = { order: predictionOrder.value, limit: predictionsPageSize };
-    if (viewedId.value !== undefined) args.classifierId = viewedId.value;
-    if (predictionClassId.value !== undefined) args.classId = predictionClassId.value;
-    const lo = Math.min(minConfidence.value, maxConfidence.value);
-    const hi = Math.max(minConfidence.value, maxConfidence.value);
-    if (lo > 0) args.minConfidence = Math.min(1, lo / 100);
-    if (hi < 100) args.maxConfidence = Math.max(0, hi / 100);
-    return args;
-  }
-
-  /** Reads the first page of predictions for the current filter (`more`: the next page). */
-  async function loadPredictions(more = false): Promise<void> {
-    if (classifiers.value.length === 0) return;
-    const asked = more ? predictionsGeneration : ++predictionsGeneration;
-    const offset = more ? predictions.value.length : 0;
-    predictionsLoading.value = true;
-    predictionsError.value = undefined;
-    const result = await api().call('predictionsPage', { ...predictionFilter(), offset });
-    if (asked !== predictionsGeneration) return;
-    predictionsLoading.value = false;
-    if (!result.ok) {
-      predictionsError.value = result.error;
-      return;
-    }
-    predictions.value = more ? [...predictions.value, ...result.value.items] : result.value.items;
-    predictionsTotal.value = result.value.total;
-  }
-
-  function setPredictionFilter(patch: {
-    classId?: number | null;
-    min?: number;
-    max?: number;
-    order?: 'confidence-asc' | 'confidence-desc';
-  }): void {
-    if (patch.classId !== undefined) predictionClassId.value = patch.classId ?? undefined;
-    if (patch.min !== undefined && Number.isFinite(patch.min))
-      minConfidence.value = Math.min(100, Math.max(0, patch.min));
-    if (patch.max !== undefined && Number.isFinite(patch.max))
-      maxConfidence.value = Math.min(100, Math.max(0, patch.max));
-    if (patch.order) predictionOrder.value = patch.order;
-    void loadPredictions();
-  }
-
-  // ------------------------------------------------------------------------------------------
-  // Review queue.
-
-  /** Starts the queue again from the least confident unlabelled image. */
-  async function resetQueue(): Promise<void> {
-    queueGeneration += 1;
-    queue.value = [];
-    position.value = 0;
-    queueTotal.value = 0;
-    queueLoaded.value = false;
-    history.value = [];
-    reviewError.value = undefined;
-    await fillQueue();
-  }
-
-  /** Reads the next page of the queue (labelled images leave it, so the offset counts only the rest). */
-  async function fillQueue(): Promise<void> {
-    if (queueLoading.value || classifiers.value.length === 0) return;
-    const asked = queueGeneration;
-    const labelledHere = queue.value.filter((item) => item.labelledAs !== undefined).length;
-    const args: CallArgs<'predictionsPage'> = {
-      unlabelledOnly: true,
-      order: 'review',
-      offset: Math.max(0, queue.value.length - labelledHere),
-      limit: reviewPageSize,
-    };
-    if (selectedId.value !== undefined) args.classifierId = selectedId.value;
-    queueLoading.value = true;
-    const result = await api().call('predictionsPage', args);
-    queueLoading.value = false;
-    if (asked !== queueGeneration) return;
-    queueLoaded.value = true;
-    if (!result.ok) {
-      reviewError.value = result.error;
-      return;
-    }
-    const known = new Set(queue.value.map((item) => item.imageId));
-    queue.value = [...queue.value, ...result.value.items.filter((item) => !known.has(item.imageId))];
-    queueTotal.value = Math.max(result.value.total + labelledHere, queue.value.length);
-  }
-
-  function advance(): void {
-    position.value = Math.min(position.value + 1, queue.value.length);
-    if (queue.value.length - position.value < reviewRefillAt && queue.value.length < queueTotal.value)
-      void fillQueue();
-  }
-
-  /** Labels the current image: with its prediction (accept) or with `classId` (correct). */
-  async function label(classId?: number): Promise<AppError | undefined> {
-    const item = current.value;
-    if (!item || reviewBusy.value) return undefined;
-    const given = classId ?? item.classId;
-    reviewBusy.value = true;
-    reviewError.value = undefined;
-    const result = await api().call('labelSet', { imageIds: [item.imageId], classId: given });
-    reviewBusy.value = false;
-    if (!result.ok) {
-      reviewError.value = result.error;
-      return result.error;
-    }
-    const index = queue.value.indexOf(item);
-    if (index >= 0) queue.value.splice(index, 1, { ...item, labelledAs: given });
-    history.value = [
-      ...history.value,
-      { index: index >= 0 ? index : position.value, imageId: item.imageId, classId: given },
-    ];
-    reviewed.value += 1;
-    advance();
-    return undefined;
-  }
-
-  const accept = () => label();
-
-  /** Corrects the current image to the n-th class (1-based, the order of the Label screen). */
-  async function correct(n: number): Promise<AppError | undefined> {
-    const info = classes.value[n - 1];
-    if (!info) return undefined;
-    return label(info.id);
-  }
-
-  function skip(): void {
-    if (!current.value) return;
-    skipped.value += 1;
-    advance();
-  }
-
-  /** Takes back the last label (labelUndo) and shows that image again. */
-  async function undo(): Promise<AppError | undefined> {
-    if (reviewBusy.value) return undefined;
-    reviewBusy.value = true;
-    reviewError.value = undefined;
-    const result = await api().call('labelUndo', {});
-    reviewBusy.value = false;
-    if (!result.ok) {
-      reviewError.value = result.error;
-      return result.error;
-    }
-    const last = history.value[history.value.length - 1];
-    if (last && result.value.imageIds.includes(last.imageId)) {
-      history.value = history.value.slice(0, -1);
-      const index = queue.value.findIndex((item) => item.imageId === last.imageId);
-      if (index >= 0) {
-        const { labelledAs: _given, ...item } = queue.value[index]!;
-        queue.value.splice(index, 1, item);
-        position.value = index;
-      }
-      reviewed.value = Math.max(0, reviewed.value - 1);
-    }
-    return undefined;
-  }
-
-  // ------------------------------------------------------------------------------------------
-  // Exports.
-
-  /** Labels and/or predictions as a CSV or JSON file, saved through the browser's download. */
-  async function exportLabels(format: 'csv' | 'json'): Promise<AppError | undefined> {
-    exportBusy.value = format;
-    exportError.value = undefined;
-    const args: CallArgs<'labelsExport'> = { format, include: exportInclude.value };
-    if (exportInclude.value !== 'labels' && selectedId.value !== undefined)
-      args.classifierId = selectedId.value;
-    const result = await api().call('labelsExport', args);
-    exportBusy.value = undefined;
-    if (!result.ok) {
-      exportError.value = result.error;
-      return result.error;
-    }
-    saveFile(result.value);
-    lastExport.value = { fileName: result.value.fileName, rows: result.value.rows };
-    return undefined;
-  }
-
-  async function exportClassFolders(): Promise<AppError | undefined> {
-    const args: CallArgs<'classFoldersExport'> = {
-      destination: foldersDestination.value.trim(),
-      include: foldersInclude.value,
-    };
-    if (foldersInclude.value === 'both')
-      args.minConfidence = Math.min(1, Math.max(0, foldersMinConfidence.value / 100));
-    if (foldersInclude.value === 'both' && selectedId.value !== undefined)
-      args.classifierId = selectedId.value;
-    return foldersCall.run(args);
-  }
-
-  async function exportClassifier(): Promise<AppError | undefined> {
-    const classifierId = viewedId.value;
-    if (classifierId === undefined) return undefined;
-    return classifierExportCall.run({ classifierId, destination: classifierDestination.value.trim() });
-  }
-
-  async function exportBackbone(): Promise<AppError | undefined> {
-    const chosenSource = source.value;
-    if (!chosenSource) return undefined;
-    return backboneExportCall.run({
-      source: chosenSource,
-      destination: backboneDestination.value.trim(),
-      format: 'safetensors',
-    });
-  }
-
-  /** The native folder dialog (desktop app only); null when cancelled or not available. */
-  async function pickFolder(): Promise<string | null> {
-    pickError.value = undefined;
-    const result = await api().call('libraryPickFolder', {});
-    if (!result.ok) {
-      pickError.value = result.error;
-      return null;
-    }
-    return result.value.path;
-  }
-
   return {
     backbone,
     runs,
@@ -793,45 +501,9 @@ export const useFinetuneStore = defineStore('finetune', () => {
     cellTotal,
     cellLoading,
     cellError,
-    predictionClassId,
-    minConfidence,
-    maxConfidence,
-    predictionOrder,
-    predictions,
-    predictionsTotal,
-    predictionsLoading,
-    predictionsError,
-    queue,
-    position,
-    queueTotal,
-    queueLoading,
-    queueLoaded,
-    reviewError,
-    reviewed,
-    skipped,
-    reviewBusy,
-    history,
     rounds,
+    outcome,
     roundsError,
-    exportInclude,
-    exportBusy,
-    exportError,
-    lastExport,
-    foldersDestination,
-    foldersInclude,
-    foldersMinConfidence,
-    foldersTaskId,
-    foldersBusy,
-    foldersError,
-    classifierDestination,
-    classifierExportBusy,
-    classifierExportError,
-    classifierExported,
-    backboneDestination,
-    backboneExportBusy,
-    backboneExportError,
-    backboneExported,
-    pickError,
     options,
     backboneKey,
     source,
@@ -849,10 +521,6 @@ export const useFinetuneStore = defineStore('finetune', () => {
     viewedId,
     viewed,
     viewedDetails,
-    current,
-    upcoming,
-    reviewLeft,
-    foldersTask,
     classColor,
     randomTwin,
     gainOverRandom,
@@ -869,43 +537,6 @@ export const useFinetuneStore = defineStore('finetune', () => {
     choose,
     openCell,
     closeCell,
-    loadPredictions,
-    setPredictionFilter,
-    resetQueue,
-    fillQueue,
-    label,
-    accept,
-    correct,
-    skip,
-    undo,
-    exportLabels,
-    exportClassFolders,
-    exportClassifier,
-    exportBackbone,
-    pickFolder,
   };
 });
 
-/** Hands a file to the user as a download (a Blob and an <a download>: Electron and browsers alike). */
-export function saveFile(file: ExportFile): void {
-  const blob = new Blob([file.content], { type: file.mimeType || 'application/octet-stream' });
-  const url = URL.createObjectURL(blob);
-  const link = document.createElement('a');
-  link.href = url;
-  link.download = file.fileName;
-  link.style.display = 'none';
-  document.body.appendChild(link);
-  link.click();
-  link.remove();
-  // Revoking at once can cancel the download in some browsers.
-  setTimeout(() => URL.revokeObjectURL(url), 10_000);
-}
-
-/** Summary of a finished class-folder copy, read from its task (counts, then the final message). */
-export function foldersSummary(
-  task: TaskInfo | undefined,
-): (Pick<ClassFoldersSummary, 'copied' | 'unchanged'> & { failed: number }) | undefined {
-  if (!task || task.status !== 'finished') return undefined;
-  const counts = task.counts ?? {};
-  return { copied: counts.copied ?? task.done, unchanged: counts.unchanged ?? 0, failed: counts.failed ?? 0 };
-}
