@@ -1,5 +1,5 @@
 import createScatterplot, { checkSupport, createRenderer } from 'regl-scatterplot';
-import { selectInBox } from './geometry';
+import { bounds, selectInBox } from './geometry';
 import { noneCss, paletteCss, paletteIndex } from './palette';
 
 /** What the map reports back: hover, a finished lasso or box, a click on a point. */
@@ -237,20 +237,8 @@ export class ReglMap {
 
 /** Centre and scale that put the points' bounding box inside [-FILL, FILL]², aspect kept. */
 export function normalise(xy: Float32Array): Normalise {
-  let minX = Infinity;
-  let minY = Infinity;
-  let maxX = -Infinity;
-  let maxY = -Infinity;
-  for (let i = 0; i + 1 < xy.length; i += 2) {
-    const x = xy[i]!;
-    const y = xy[i + 1]!;
-    if (!Number.isFinite(x) || !Number.isFinite(y)) continue;
-    if (x < minX) minX = x;
-    if (x > maxX) maxX = x;
-    if (y < minY) minY = y;
-    if (y > maxY) maxY = y;
-  }
-  if (!(minX <= maxX)) return { cx: 0, cy: 0, scale: 1 };
-  const half = Math.max(maxX - minX, maxY - minY) / 2;
-  return { cx: (minX + maxX) / 2, cy: (minY + maxY) / 2, scale: half > 0 ? FILL / half : 1 };
+  const box = bounds(xy);
+  if (!box) return { cx: 0, cy: 0, scale: 1 };
+  const half = Math.max(box.maxX - box.minX, box.maxY - box.minY) / 2;
+  return { cx: (box.minX + box.maxX) / 2, cy: (box.minY + box.maxY) / 2, scale: half > 0 ? FILL / half : 1 };
 }
