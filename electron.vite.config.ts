@@ -51,7 +51,7 @@ export default defineConfig({
       outDir: resolve(root, 'out/preload'),
       externalizeDeps: false,
       rollupOptions: {
-        input: { preload: resolve(root, 'electron/preload.ts') },
+        input: { preload: resolve(root, 'electron/preload.ts'), 'gpu-preload': resolve(root, 'electron/gpu-preload.ts') },
         external: ['electron'],
         output: { format: 'cjs', entryFileNames: '[name].cjs' },
       },

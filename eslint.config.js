@@ -18,6 +18,7 @@ const noDetour = {
  *   main/common  -> nothing but zod (no Node, no DOM, no other folder)
  *   main         -> never electron, never renderer
  *   renderer     -> only main/common of main/, never electron or Node
+ *   gpu-host, main/gpu-host -> main/ code, never electron or Node (a sandboxed page bundles them)
  *   electron     -> anything
  * Violations are errors, so `npm run lint` (and `npm test`) fail.
  */
@@ -42,6 +43,18 @@ const layering = {
     patterns: [
       { group: ['electron/*'], message: 'main/ never imports electron: put Electron code in electron/.' },
       { group: ['**/electron/**', '**/renderer/**'], message: 'main/ does not import electron/ or renderer/ code.' },
+      noDetour,
+    ],
+  },
+  /** The compute window's page (gpu-host/) and the host code it bundles (main/gpu-host): a sandboxed page too. */
+  gpuHost: {
+    paths: ['electron', ...nodeBuiltins].map((name) => ({
+      name,
+      message: 'The WebGPU compute window runs a sandboxed page: no Electron or Node APIs here.',
+    })),
+    patterns: [
+      { group: ['node:*', 'better-sqlite3', 'ws', 'sharp', '@tensorflow/tfjs-node', '@tensorflow/tfjs-node-gpu', 'webgpu'], message: 'The WebGPU compute window runs a sandboxed page: no Node APIs or native modules.' },
+      { group: ['**/electron/**', '**/renderer/**'], message: 'The compute window imports only main/ code (its build refuses Node modules).' },
       noDetour,
     ],
   },
@@ -100,8 +113,16 @@ export default tseslint.config(
   },
   {
     files: ['main/**/*.ts'],
-    ignores: ['main/common/**'],
+    ignores: ['main/common/**', 'main/gpu-host/**'],
     rules: { 'no-restricted-imports': ['error', layering.main] },
+  },
+  {
+    files: ['main/gpu-host/**/*.ts', 'gpu-host/**/*.ts'],
+    rules: { 'no-restricted-imports': ['error', layering.gpuHost] },
+  },
+  {
+    files: ['gpu-host/**/*.ts'],
+    languageOptions: { globals: { ...globals.browser } },
   },
   {
     files: ['main/common/**/*.ts'],

@@ -6,10 +6,12 @@ import path from 'node:path';
 import { app, dialog, ipcMain, type BrowserWindow } from 'electron';
 import { ipcCallChannel, ipcEventChannel } from '../main/common/api-contract';
 import { startCore, type Core } from '../main/core';
+import { webGpuSwitches } from '../main/gpu-host/chromium-switches';
 import { defaultDataDir } from '../main/paths';
 import { dispatch } from '../main/services/dispatch';
 import type { TaskInfo } from '../main/common/tasks';
 import { confirmQuitWhileTraining, pickFolderHandler, showTrainerCrash } from './dialogs';
+import { openGpuWindow } from './gpu-window';
 import { createIpcCallHandler, isOwnMainFrame } from './ipc-router';
 import { installMenu, openLogsFolder } from './menu';
 import { betterSqliteBinding } from './native';
@@ -32,6 +34,8 @@ function dataDirFromArgs(argv: string[]): string | undefined {
 // One data folder for the app, the CLI and browser mode: Electron's userData points at it.
 app.setPath('userData', dataDirFromArgs(process.argv) ?? defaultDataDir());
 registerAppScheme();
+// WebGPU for the compute window where Chromium keeps it behind a switch (see chromium-switches.ts).
+for (const name of webGpuSwitches(process.platform, process.arch)) app.commandLine.appendSwitch(name);
 
 let core: Core | undefined;
 let mainWindow: BrowserWindow | undefined;
@@ -55,7 +59,7 @@ function fail(error: unknown): void {
 function start(): void {
   try {
     applySecurityPolicies();
-    serveRenderer(path.join(here, '..', 'renderer'));
+    serveRenderer(path.join(here, '..', 'renderer'), path.join(here, '..', 'gpu-host'));
     const nativeBinding = betterSqliteBinding();
     core = startCore({
       dataDir: app.getPath('userData'),
@@ -64,7 +68,8 @@ function start(): void {
       versions: { electron: process.versions.electron, chrome: process.versions.chrome },
       // The trainer and the engine probe run as utility processes: no ELECTRON_RUN_AS_NODE,
       // so the packaged app's RunAsNode fuse is off.
-      launcher: utilityLauncher(),
+      // A trainer on webgpu asks for the hidden compute window (Dawn cannot map buffers in Electron's Node).
+      launcher: utilityLauncher(undefined, () => openGpuWindow(path.join(here, '..', 'preload', 'gpu-preload.cjs'))),
     });
     // The native folder dialog lives here, in electron/; the core's handler says browser mode has none.
     core.handlers.libraryPickFolder = pickFolderHandler(() => mainWindow);
@@ -94,6 +99,8 @@ function start(): void {
     });
     mainWindow.on('closed', () => {
       mainWindow = undefined;
+      // A hidden compute window (a job still on WebGPU) would keep 'window-all-closed' from firing.
+      app.quit();
     });
   } catch (error) {
     fail(error);

@@ -17,23 +17,26 @@ export function registerAppScheme(): void {
 }
 
 /**
- * Serves the built renderer from app://renderer/, refusing any path outside `rendererDir`,
+ * Serves the built renderer from app://renderer/ and, when given, the WebGPU compute window's
+ * page from app://gpu-host/ (electron/gpu-window.ts), refusing any path outside each folder,
  * with the same strict CSP as browser mode. Every failure is an answer, never an exception.
  */
-export function serveRenderer(rendererDir: string): void {
-  const root = path.resolve(rendererDir);
+export function serveRenderer(rendererDir: string, gpuHostDir?: string): void {
+  const roots = new Map<string, string>([['renderer', path.resolve(rendererDir)]]);
+  if (gpuHostDir) roots.set('gpu-host', path.resolve(gpuHostDir));
   protocol.handle('app', async (request) => {
     try {
-      return await rendererResponse(root, request);
+      return await rendererResponse(roots, request);
     } catch {
       return new Response('Cannot serve this file', { status: 500 });
     }
   });
 }
 
-async function rendererResponse(root: string, request: Request): Promise<Response> {
+async function rendererResponse(roots: Map<string, string>, request: Request): Promise<Response> {
   const url = new URL(request.url);
-  if (url.host !== 'renderer') return new Response('Not found', { status: 404 });
+  const root = roots.get(url.host);
+  if (!root) return new Response('Not found', { status: 404 });
   const target = staticFile(root, url.pathname);
   if ('status' in target) {
     return new Response(target.status === 400 ? 'Bad request' : 'Forbidden', { status: target.status });

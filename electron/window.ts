@@ -27,6 +27,18 @@ function restoredState(db: Database): WindowState {
   return saved;
 }
 
+/** What every window of the app runs with: isolated, sandboxed, no Node, no webviews. */
+export const lockedDownPreferences = {
+  contextIsolation: true,
+  sandbox: true,
+  nodeIntegration: false,
+  nodeIntegrationInWorker: false,
+  webSecurity: true,
+  allowRunningInsecureContent: false,
+  webviewTag: false,
+  spellcheck: false,
+} as const;
+
 /** Creates the one app window, locked down, with its size and position remembered. */
 export function createMainWindow(db: Database, preloadPath: string): BrowserWindow {
   const state = restoredState(db);
@@ -41,17 +53,7 @@ export function createMainWindow(db: Database, preloadPath: string): BrowserWind
     title: 'JigClu Studio',
     backgroundColor: '#14161a',
     icon: path.join(import.meta.dirname, '..', '..', 'resources', 'icon.png'),
-    webPreferences: {
-      preload: preloadPath,
-      contextIsolation: true,
-      sandbox: true,
-      nodeIntegration: false,
-      nodeIntegrationInWorker: false,
-      webSecurity: true,
-      allowRunningInsecureContent: false,
-      webviewTag: false,
-      spellcheck: false,
-    },
+    webPreferences: { preload: preloadPath, ...lockedDownPreferences },
   });
   if (state.maximized) window.maximize();
   window.once('ready-to-show', () => window.show());

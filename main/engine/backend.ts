@@ -217,16 +217,27 @@ export const backendNames: Record<EngineName, string> = {
 };
 
 /**
+ * The engine of this process's own tensors: the chosen one, except inside the desktop app with
+ * webgpu chosen, where WebGPU is the compute window's (remote-trainer.ts) and this process keeps
+ * the best CPU engine that works.
+ */
+export function localEngine(report: Pick<EngineReport, 'chosen' | 'candidates'>, electron = process.versions.electron): EngineName {
+  if (report.chosen !== 'webgpu' || !electron) return report.chosen;
+  return engineNames.find((name) => name !== 'webgpu' && report.candidates.some((c) => c.name === name && c.available && !c.onlyWhenAsked)) ?? 'cpu';
+}
+
+/**
  * Probes the engines and makes the chosen one tfjs's backend for this process (the trainer
  * process calls it once at start-up). Returns the report, with why better engines were not used.
  */
 export async function selectEngine(requested: EngineName | 'auto' = 'auto'): Promise<EngineReport> {
   const report = await probeEngines(requested);
   const tf = await import('@tensorflow/tfjs-core');
+  const local = localEngine(report);
   // An idle GPU device keeps a core busy (Dawn polls) and the process alive.
-  if (report.chosen !== 'webgpu') releaseWebGpu(tf);
-  if (!(await tf.setBackend(backendNames[report.chosen]))) {
-    throw new Error(`Could not switch tfjs to the ${report.chosen} engine after probing it.`);
+  if (local !== 'webgpu') releaseWebGpu(tf);
+  if (!(await tf.setBackend(backendNames[local]))) {
+    throw new Error(`Could not switch tfjs to the ${local} engine after probing it.`);
   }
   await tf.ready();
   return report;

@@ -1,3 +1,4 @@
+import fs from 'node:fs';
 import * as tf from './tfjs';
 import type { DistanceMetric } from '../common/embeddings';
 import type { PretrainConfig } from '../common/pretrain-config';
@@ -9,6 +10,8 @@ import { defaultConvGradMode } from './conv';
 import { loadBackbone } from './evaluate';
 import { confusionMatrix, fineTune, foldSplit, linearProbe, perClassAccuracy, predict, predictFromFeatures, stratifiedSplit, type EpochRecord, type LinearHead, type Predictions } from './finetune';
 import { extractFeatures } from './knn';
+import { remoteBackbone } from './remote-trainer';
+import type { GpuHostClient } from '../gpu-host/client';
 import type { ResNet } from './resnet';
 import type { ExportBackboneJob } from './export-jobs';
 import type { ScaleoutExportJob } from './scaleout-job';
@@ -253,12 +256,26 @@ export async function classifyFiles(job: ClassifyJob, hooks: JobHooks): Promise<
   }
 }
 
-/** Embeds files with a checkpoint's backbone (or a random-init one): resize + centre crop to `size`, global average pool, L2 norm. */
-export async function embedFiles(job: Extract<ComputeJob, { kind: 'embed' }>, hooks: JobHooks): Promise<{ dim: number }> {
+/** The backbone an embedding job computes with: this process's engine, or the desktop app's compute window. */
+async function embeddingBackbone(job: Extract<ComputeJob, { kind: 'embed' }>, computeWindow: GpuHostClient | undefined): Promise<{ dim: number; features(images: Float32Array, count: number): Promise<Float32Array>; dispose(): void | Promise<void> }> {
+  if (computeWindow) {
+    const remote = await remoteBackbone(computeWindow, job.checkpoint ? fs.readFileSync(job.checkpoint) : undefined, job.config);
+    return { dim: remote.dim, features: (images, count) => remote.features(images, count, job.size, job.batch), dispose: () => remote.dispose() };
+  }
   const convGrad = defaultConvGradMode(tf.getBackend());
   const loaded = loadBackbone(job.checkpoint, { randomInit: !job.checkpoint, config: job.config, convGrad });
+  return { dim: loaded.backbone.outChannels, features: (images, count) => extractFeatures(loaded.backbone, images, count, job.size, job.batch, convGrad), dispose: () => loaded.dispose() };
+}
+
+/**
+ * Embeds files with a checkpoint's backbone (or a random-init one): resize + centre crop to
+ * `size`, global average pool, L2 norm. In the desktop app with webgpu chosen the backbone runs
+ * in its compute window (`computeWindow`); decoding stays here.
+ */
+export async function embedFiles(job: Extract<ComputeJob, { kind: 'embed' }>, hooks: JobHooks, computeWindow?: GpuHostClient): Promise<{ dim: number }> {
+  const loaded = await embeddingBackbone(job, computeWindow);
   try {
-    const dim = loaded.backbone.outChannels;
+    const dim = loaded.dim;
     hooks.progress(0, job.files.length, 'embedding');
     for (let offset = 0; offset < job.files.length; offset += job.batch) {
       const files = job.files.slice(offset, offset + job.batch);
@@ -282,13 +299,13 @@ export async function embedFiles(job: Extract<ComputeJob, { kind: 'embed' }>, ho
           indices.push(offset + i);
         }
       }
-      const vectors = kept.length > 0 ? await extractFeatures(loaded.backbone, evalBatch(kept, job.size), kept.length, job.size, job.batch, convGrad) : new Float32Array(0);
+      const vectors = kept.length > 0 ? await loaded.features(evalBatch(kept, job.size), kept.length) : new Float32Array(0);
       hooks.chunk({ offset, indices, vectors, failed });
       hooks.progress(Math.min(offset + job.batch, job.files.length), job.files.length, 'embedding');
     }
     return { dim };
   } finally {
-    loaded.dispose();
+    await loaded.dispose();
   }
 }
 

@@ -1,3 +1,4 @@
+import type { GpuHostClient } from '../gpu-host/client';
 import { onCpuEngine } from './backend';
 import { classifyFiles, embedFiles, type ComputeJob, type JobHooks } from './compute-jobs';
 import { exportBackboneFiles } from './export-jobs';
@@ -6,11 +7,14 @@ import { importWeightsFile } from './weights-import';
 import { kmeans } from './kmeans';
 import { nearDuplicatePairs, pca2d, umap2d } from './projection';
 
-/** Runs one compute job in the trainer process and returns its result (structured-cloneable). */
-export async function runComputeJob(job: ComputeJob, hooks: JobHooks): Promise<unknown> {
+/**
+ * Runs one compute job in the trainer process and returns its result (structured-cloneable).
+ * `computeWindow`: the desktop app's WebGPU compute window, for the jobs that run there (embed).
+ */
+export async function runComputeJob(job: ComputeJob, hooks: JobHooks, computeWindow?: GpuHostClient): Promise<unknown> {
   switch (job.kind) {
     case 'embed':
-      return embedFiles(job, hooks);
+      return embedFiles(job, hooks, computeWindow);
     case 'kmeans': {
       const maxIterations = job.maxIterations ?? 50;
       hooks.progress(0, maxIterations, 'k-means');

@@ -1,12 +1,10 @@
-import * as tf from './tfjs';
 import type { PretrainConfig } from '../common/pretrain-config';
 import { toFloatImage } from '../data/augment';
 import { decodeImage } from '../data/decode';
 import { evalBatch, montageToRgba, type JigsawBatch } from '../data/jigsaw';
 import type { ConvGradMode } from './conv';
-import { batchAccuracies } from './jigclu-model';
-import { extractFeatures, knnAccuracy } from './knn';
-import { JigCluTrainer } from './trainer';
+import { knnAccuracy } from './knn';
+import { JigCluTrainer, type PretrainTrainer } from './trainer';
 
 /**
  * What the app watches while a run trains, computed in the trainer process where the model is:
@@ -53,7 +51,7 @@ export interface BatchInspection {
  * image of the batch (0..n-1) to its index in the run's files.
  */
 export async function inspectBatch(
-  trainer: JigCluTrainer,
+  trainer: Pick<PretrainTrainer, 'inspectOutputs' | 'position'>,
   batch: JigsawBatch,
   count: number,
   where: { step: number; epoch: number; stepInEpoch: number },
@@ -62,28 +60,7 @@ export async function inspectBatch(
   const shown = Math.min(count, batch.n);
   const cells = batch.grid * batch.grid;
   const k = Math.min(3, batch.n * cells - 1);
-  const outputs = tf.tidy(() => {
-    const montages = tf.tensor4d(batch.montages, [batch.n, batch.size, batch.size, 3]);
-    const features = trainer.model.patchFeatures(montages, true, trainer.convGrad);
-    const z = trainer.model.clusterEmbeddings(features);
-    const logits = trainer.model.locationLogits(features);
-    const clusterLabels = tf.tensor1d(batch.clusterLabels, 'int32');
-    const locationLabels = tf.tensor1d(batch.locationLabels, 'int32');
-    const accuracies = batchAccuracies(z, logits, clusterLabels, locationLabels);
-    const similarity = tf.sub(tf.matMul(z, z, false, true), tf.mul(tf.eye(z.shape[0]), 4));
-    const top = tf.topk(similarity, k);
-    return [tf.argMax(logits, 1), top.indices, top.values, accuracies.location, accuracies.cluster];
-  });
-  // Asynchronous reads: the webgpu engine has no synchronous read in Node.
-  const read = await Promise.all(outputs.map((t) => t.data()));
-  for (const t of outputs) t.dispose();
-  const result = {
-    predicted: read[0] as Int32Array,
-    indices: read[1] as Int32Array,
-    values: read[2] as Float32Array,
-    location: read[3]![0]!,
-    cluster: read[4]![0]!,
-  };
+  const result = await trainer.inspectOutputs(batch, k);
   const slots = shown * cells;
   const neighbours: { slot: number; similarity: number; sameSource: boolean }[][] = [];
   for (let slot = 0; slot < slots; slot += 1) {
@@ -150,11 +127,11 @@ export async function loadMonitorImages(set: MonitorSet, size: number): Promise<
 }
 
 /** Weighted kNN accuracy (k = min(200, bank), t = 0.1) of the backbone's features on the monitor set. */
-export async function monitorAccuracy(trainer: JigCluTrainer, monitor: MonitorImages): Promise<number> {
+export async function monitorAccuracy(trainer: Pick<PretrainTrainer, 'features' | 'featureDim'>, monitor: MonitorImages): Promise<number> {
   if (monitor.queries.labels.length === 0 || monitor.bank.labels.length === 0) return 0;
   const count = monitor.bank.index.length + monitor.queries.index.length;
-  const features = await extractFeatures(trainer.model.backbone, monitor.images, count, monitor.size, 64, trainer.convGrad);
-  const d = trainer.model.backbone.outChannels;
+  const features = await trainer.features(monitor.images, count, monitor.size, 64);
+  const d = trainer.featureDim;
   const pick = (index: number[]) => {
     const out = new Float32Array(index.length * d);
     index.forEach((row, i) => out.set(features.subarray(row * d, (row + 1) * d), i * d));
@@ -170,12 +147,18 @@ export async function monitorAccuracy(trainer: JigCluTrainer, monitor: MonitorIm
 }
 
 /**
- * Times training steps of `config` on this engine with random montages: one warm-up step
- * (kernel compilation, first allocations) then `steps` timed ones. Returns the mean seconds per
- * timed step and the warm-up step's seconds (on WebGPU mostly shader compilation, paid once per run).
+ * Times training steps of `config` with random montages: one warm-up step (kernel compilation,
+ * first allocations) then `steps` timed ones. Returns the mean seconds per timed step and the
+ * warm-up step's seconds (on WebGPU mostly shader compilation, paid once per run). The trainer
+ * is this process's engine's, or what `create` makes (the desktop app's WebGPU host).
  */
-export async function measureStepSeconds(config: PretrainConfig, convGrad: ConvGradMode, steps = 3): Promise<{ secondsPerStep: number; warmupSeconds: number }> {
-  const trainer = new JigCluTrainer(config, convGrad);
+export async function measureStepSeconds(
+  config: PretrainConfig,
+  convGrad: ConvGradMode,
+  steps = 3,
+  create: (config: PretrainConfig, convGrad: ConvGradMode) => PretrainTrainer | Promise<PretrainTrainer> = (c, g) => new JigCluTrainer(c, g),
+): Promise<{ secondsPerStep: number; warmupSeconds: number }> {
+  const trainer = await create(config, convGrad);
   try {
     const n = config.batch;
     const cells = config.grid * config.grid;
@@ -190,11 +173,11 @@ export async function measureStepSeconds(config: PretrainConfig, convGrad: ConvG
     }
     const batch: JigsawBatch = { n, grid: config.grid, crop: config.crop, size, montages, clusterLabels, locationLabels, permutation: Int32Array.from({ length: n * cells }, (_, i) => i) };
     const warmup = performance.now();
-    await trainer.step(batch, 1_000_000);
+    await trainer.launch(batch, 1_000_000).read();
     const started = performance.now();
-    for (let i = 0; i < steps; i += 1) await trainer.step(batch, 1_000_000);
+    for (let i = 0; i < steps; i += 1) await trainer.launch(batch, 1_000_000).read();
     return { secondsPerStep: (performance.now() - started) / 1000 / steps, warmupSeconds: (started - warmup) / 1000 };
   } finally {
-    trainer.dispose();
+    await trainer.dispose();
   }
 }

@@ -7,11 +7,11 @@ import { gpuBatchProblem, type PretrainConfig } from '../common/pretrain-config'
 import { JigsawBatchSource, type RejectedFile } from '../data/batch-source';
 import { referenceAugmentation } from '../data/augment';
 import { defaultConvGradMode, type ConvGradMode } from './conv';
-import { advancePosition, JigCluTrainer, stepsPerEpoch, type StepResult, type TrainingPosition } from './trainer';
+import { advancePosition, JigCluTrainer, localTrainers, stepsPerEpoch, type PretrainTrainer, type StepResult, type TrainerFactory, type TrainingPosition } from './trainer';
 import { ParallelTrainer } from './parallel-trainer';
 import { writeFileAtomic } from '../data/atomic-file';
 import { checkpointPath, checkpointsDir, removePartialCheckpoints, writeCheckpoint } from './checkpoints';
-import { assertWebGpuHealthy, openAdapter } from './webgpu';
+import { assertWebGpuHealthy } from './webgpu';
 import { inspectBatch, loadMonitorImages, monitorAccuracy, type BatchInspection, type MonitorImages, type MonitorSet } from './monitor';
 
 /** The numbers of one training step, as stored in the run's metrics. */
@@ -102,6 +102,11 @@ export interface PretrainRequest {
   monitor?: MonitorSet;
   /** Waits this long after each step (demos and end-to-end tests slow training down with it). */
   stepDelayMs?: number;
+  /**
+   * Makes the trainer: on this process's engine by default; the desktop app's WebGPU host in a
+   * hidden window (remote-trainer.ts) when the engine is webgpu there.
+   */
+  trainers?: TrainerFactory;
 }
 
 export interface PretrainOutcome {
@@ -135,23 +140,24 @@ export async function runPretraining(request: PretrainRequest, hooks: PretrainHo
   const batchSize = planned.batch;
   // On WebGPU one tensor is one buffer: one over the adapter's limit would fail validation and read
   // back zeros, so refuse the batch before anything starts.
-  const adapter = request.engine.chosen === 'webgpu' ? openAdapter() : undefined;
+  const adapter = request.engine.chosen === 'webgpu' ? request.engine.candidates.find((c) => c.name === 'webgpu')?.adapter : undefined;
   const tooBig = adapter ? gpuBatchProblem(planned, adapter.limits) : undefined;
   if (tooBig) throw new Error(`${tooBig}${request.resumeFrom ? ' The checkpoints are kept.' : ''}`);
   const parallelOk = (request.engine.chosen === 'wasm' || request.engine.chosen === 'cpu') && batchSize % 2 === 0 && fs.existsSync(replicaScript);
   const replicas = request.replicas ?? 1;
   if (replicas === 2 && !parallelOk) throw new Error(`Two training threads need the wasm or cpu engine, an even batch size and ${replicaScript}.`);
-  let trainer: JigCluTrainer | ParallelTrainer;
+  const trainers = request.trainers ?? localTrainers;
+  let trainer: PretrainTrainer | ParallelTrainer;
   if (request.resumeFrom) {
     const overrides = { convGrad: convGradFor(request.config), epochs: request.config.epochs };
     const checkpoint = fs.readFileSync(request.resumeFrom);
-    trainer = replicas === 2 ? await ParallelTrainer.deserialize(checkpoint, overrides, { replicaScript }) : JigCluTrainer.deserialize(checkpoint, overrides);
+    trainer = replicas === 2 ? await ParallelTrainer.deserialize(checkpoint, overrides, { replicaScript }) : await trainers.resume(checkpoint, overrides);
     log('info', `Resuming from ${path.basename(request.resumeFrom)} at epoch ${trainer.position.epoch + 1}, step ${trainer.position.globalStep}.`);
   } else {
-    trainer = replicas === 2 ? await ParallelTrainer.create(request.config, convGradFor(request.config), { replicaScript }) : new JigCluTrainer(request.config, convGradFor(request.config));
+    trainer = replicas === 2 ? await ParallelTrainer.create(request.config, convGradFor(request.config), { replicaScript }) : await trainers.create(request.config, convGradFor(request.config));
   }
   const config = trainer.config;
-  const sizes = trainer instanceof ParallelTrainer ? trainer : { trainableTensors: trainer.model.trainable().length, backboneWeights: trainer.model.backbone.params.count() };
+  const sizes = trainer instanceof ParallelTrainer ? trainer : trainer.sizes();
   fs.mkdirSync(checkpointsDir(request.runDir), { recursive: true });
   for (const stale of removePartialCheckpoints(request.runDir)) log('warn', `Removed ${stale}, a checkpoint left half-written when an earlier run was killed.`);
   writeFileAtomic(path.join(request.runDir, 'run.json'), JSON.stringify({ config, engine: request.engine.chosen, files: request.files.length }, null, 2));
@@ -181,12 +187,12 @@ export async function runPretraining(request: PretrainRequest, hooks: PretrainHo
     throw new Error(`Only ${imageCount} usable images for a batch of ${config.batch}: lower the batch size or add images.`);
   }
   let monitor: MonitorImages | undefined;
-  if (request.monitor && request.monitor.files.length > 0 && trainer instanceof JigCluTrainer) {
+  if (request.monitor && request.monitor.files.length > 0 && !(trainer instanceof ParallelTrainer)) {
     monitor = await loadMonitorImages(request.monitor, config.grid * config.crop);
     log('info', `kNN monitor: ${monitor.queries.labels.length} held-out images voted on by ${monitor.bank.labels.length} labelled ones (${monitor.classes} classes), checked after each epoch${monitor.skipped ? `; ${monitor.skipped} could not be decoded` : ''}.`);
   }
   const runKnn = async (): Promise<void> => {
-    if (!monitor || !(trainer instanceof JigCluTrainer)) return;
+    if (!monitor || trainer instanceof ParallelTrainer) return;
     const accuracy = await monitorAccuracy(trainer, monitor);
     hooks.knn?.({ epoch: trainer.position.epoch, step: trainer.position.globalStep, accuracy });
     log('info', `kNN accuracy after epoch ${trainer.position.epoch}: ${(accuracy * 100).toFixed(1)}%.`);
@@ -197,7 +203,7 @@ export async function runPretraining(request: PretrainRequest, hooks: PretrainHo
     // The inspector shows the weights of the last step trained: read every queued step first.
     await drain();
     try {
-      if (!(trainer instanceof JigCluTrainer)) throw new Error('the montage inspector needs one training thread (this run trains on two)');
+      if (trainer instanceof ParallelTrainer) throw new Error('the montage inspector needs one training thread (this run trains on two)');
       const step = inspect.step ?? Math.max(1, trainer.position.globalStep);
       if (step > totalSteps) throw new Error(`step ${step} is beyond the run's ${totalSteps} steps`);
       const epoch = Math.floor((step - 1) / epochSteps);
@@ -242,7 +248,7 @@ export async function runPretraining(request: PretrainRequest, hooks: PretrainHo
     // GPU computes); elsewhere each step is read at once. A step after which a checkpoint, the
     // epoch's end or the run's end comes is read before anything else is queued, so checkpoints,
     // the kNN monitor and the inspector always see the weights of the step they name.
-    const depth = tf.getBackend() === 'webgpu' ? 2 : 1;
+    const depth = trainer instanceof ParallelTrainer ? 1 : trainer.pipelineDepth;
     const inFlight: { read: () => Promise<StepResult>; position: TrainingPosition; epoch: number; boundary: boolean }[] = [];
     const finishOldest = async (): Promise<void> => {
       const queued = inFlight.shift()!;
@@ -335,7 +341,7 @@ export async function runPretraining(request: PretrainRequest, hooks: PretrainHo
       const position = { ...trainer.position };
       advancePosition(position, epochSteps);
       const boundary = position.stepInEpoch === 0 || position.globalStep % config.checkpointEvery === 0 || position.epoch >= config.epochs;
-      if (trainer instanceof JigCluTrainer) {
+      if (!(trainer instanceof ParallelTrainer)) {
         inFlight.push({ ...trainer.launch(batch, epochSteps), position, epoch, boundary });
       } else {
         const result = trainer.step(batch, epochSteps);

@@ -7,62 +7,26 @@
  */
 import type * as tfCore from '@tensorflow/tfjs-core';
 import { adapterName, type EngineCandidate, type GpuAdapterReport } from '../common/engine';
-import { loadWebGpuSgd } from './sgd-webgpu';
+import { GpuHostError, type GpuHostConnector } from '../gpu-host/client';
+import { appGpuHost } from './gpu-host-connection';
+import {
+  checkTfjsWebGpu,
+  defaultApi,
+  describeAdapter,
+  deviceProblem,
+  firstLine,
+  noAdapterRemedy,
+  openWatchedDevice,
+  registerTfjsWebGpu,
+  WebGpuUnavailable,
+  type WatchedDevice,
+} from './webgpu-device';
+
+export { noAdapterRemedy, WebGpuUnavailable } from './webgpu-device';
 
 type TfCore = typeof tfCore;
 
-/** The native API Dawn uses by default on each platform (JIGCLU_WEBGPU_BACKEND overrides it). */
-const defaultApi: Record<string, string> = { linux: 'vulkan', darwin: 'metal', win32: 'd3d12' };
-const apiNames: Record<string, string> = { vulkan: 'Vulkan', metal: 'Metal', d3d12: 'D3D12', d3d11: 'D3D11', opengl: 'OpenGL', opengles: 'OpenGL ES', null: 'null' };
-
-/** The limits tfjs's kernels care about: asked for at the adapter's maximum, not WebGPU's defaults. */
-const raisedLimits = [
-  'maxBufferSize',
-  'maxStorageBufferBindingSize',
-  'maxComputeWorkgroupStorageSize',
-  'maxComputeInvocationsPerWorkgroup',
-  'maxComputeWorkgroupSizeX',
-  'maxComputeWorkgroupSizeY',
-  'maxComputeWorkgroupSizeZ',
-  'maxComputeWorkgroupsPerDimension',
-  'maxStorageBuffersPerShaderStage',
-] as const;
-
-interface GpuState {
-  device: GPUDevice;
-  adapter: GpuAdapterReport;
-  /** Set when the device was lost (driver reset, GPU hang, out of memory). */
-  lost?: string;
-  /** The first uncaptured GPU error (validation, out of memory) since the last check. */
-  error?: string;
-}
-
-let state: GpuState | undefined;
-
-/** What went wrong loading the engine, classified for the report. */
-export class WebGpuUnavailable extends Error {
-  constructor(
-    message: string,
-    readonly remedy?: string,
-    readonly adapter?: GpuAdapterReport,
-  ) {
-    super(message);
-  }
-}
-
-/** What to install when Dawn finds no adapter, per platform. */
-export function noAdapterRemedy(platform: string): string {
-  if (platform === 'linux') {
-    return 'Install the Vulkan loader and your GPU\'s Vulkan driver (Debian/Ubuntu: `sudo apt install libvulkan1 mesa-vulkan-drivers` for AMD and Intel; the NVIDIA driver brings its own Vulkan ICD, and in a container NVIDIA_DRIVER_CAPABILITIES must include graphics).';
-  }
-  if (platform === 'win32') return 'Update the GPU driver (WebGPU runs on Direct3D 12).';
-  if (platform === 'darwin') return 'WebGPU runs on Metal, which every supported Mac has: update macOS.';
-  return 'No WebGPU build exists for this system.';
-}
-
-function firstLine(error: unknown): string {
-  return String((error as Error)?.message ?? error).split('\n')[0] ?? 'unknown error';
-}
+let state: WatchedDevice | undefined;
 
 /**
  * Loads Dawn, picks the adapter (high-performance) and creates the device with raised limits.
@@ -88,40 +52,8 @@ export async function openWebGpu(): Promise<{ device: GPUDevice; adapter: GpuAda
   const holder = globalThis as { navigator?: object };
   if (!holder.navigator) holder.navigator = {};
   Object.defineProperty(holder.navigator, 'gpu', { value: gpu, configurable: true });
-  const adapter = await gpu.requestAdapter({ powerPreference: 'high-performance' });
-  if (!adapter) {
-    throw new WebGpuUnavailable(`No WebGPU adapter over ${apiNames[api] ?? api}: no GPU driver for it was found.`, noAdapterRemedy(process.platform));
-  }
-  const info = adapter.info as GPUAdapterInfo & { isFallbackAdapter?: boolean };
-  const report: GpuAdapterReport = {
-    vendor: info.vendor ?? '',
-    architecture: info.architecture ?? '',
-    device: info.device ?? '',
-    description: info.description ?? '',
-    api: apiNames[api] ?? api,
-    // SwiftShader (Chromium's CPU Vulkan) reports itself as a fallback adapter; check the name too.
-    software: info.isFallbackAdapter === true || /swiftshader|llvmpipe|lavapipe|software/i.test(`${info.vendor} ${info.architecture} ${info.device} ${info.description}`),
-    limits: { maxBufferSize: adapter.limits.maxBufferSize, maxStorageBufferBindingSize: adapter.limits.maxStorageBufferBindingSize },
-  };
-  const requiredLimits: Record<string, number> = {};
-  for (const name of raisedLimits) requiredLimits[name] = adapter.limits[name];
-  const requiredFeatures: GPUFeatureName[] = adapter.features.has('timestamp-query') ? ['timestamp-query'] : [];
-  let device: GPUDevice;
-  try {
-    device = await adapter.requestDevice({ requiredLimits, requiredFeatures });
-  } catch (error) {
-    throw new WebGpuUnavailable(`The WebGPU adapter ${report.device || report.description} refused a device: ${firstLine(error)}`, 'Update the GPU driver.', report);
-  }
-  const current: GpuState = { device, adapter: report };
-  state = current;
-  void device.lost.then((lost) => {
-    // 'destroyed' is our own release at exit, not a failure.
-    if (lost.reason !== 'destroyed') current.lost = lost.message || 'unknown reason';
-  });
-  device.addEventListener('uncapturederror', (event) => {
-    current.error ??= (event as GPUUncapturedErrorEvent).error.message;
-  });
-  return current;
+  state = await openWatchedDevice(gpu, { api, remedy: noAdapterRemedy(process.platform) });
+  return state;
 }
 
 /**
@@ -131,13 +63,9 @@ export async function openWebGpu(): Promise<{ device: GPUDevice; adapter: GpuAda
 export async function registerWebGpuBackend(tf: TfCore): Promise<GpuAdapterReport> {
   // Importing the package with navigator.gpu set registers its own factory (default limits, no
   // error watching): ours replaces it.
-  const { device, adapter } = await openWebGpu();
-  const { WebGPUBackend } = await import('@tensorflow/tfjs-backend-webgpu');
-  const info = { vendor: adapter.vendor, architecture: adapter.architecture, device: adapter.device, description: adapter.description } as GPUAdapterInfo;
-  if (tf.findBackendFactory('webgpu')) tf.removeBackend('webgpu');
-  tf.registerBackend('webgpu', () => new WebGPUBackend(device, info), 0);
-  await loadWebGpuSgd();
-  return adapter;
+  const watched = await openWebGpu();
+  await registerTfjsWebGpu(tf, watched);
+  return watched.adapter;
 }
 
 /**
@@ -145,15 +73,8 @@ export async function registerWebGpuBackend(tf: TfCore): Promise<GpuAdapterRepor
  * called between training steps. The caller's checkpoint on disk is kept.
  */
 export function assertWebGpuHealthy(context: string): void {
-  if (!state) return;
-  if (state.lost) {
-    throw new Error(`The GPU device was lost ${context} (${state.lost}). The last checkpoint is kept: resume the run, with a smaller batch if the GPU ran out of memory, or on another engine (--engine wasm).`);
-  }
-  if (state.error) {
-    const message = state.error;
-    state.error = undefined;
-    throw new Error(`The GPU reported an error ${context}: ${message.split('\n')[0]}. The last checkpoint is kept: lower the batch size or use another engine.`);
-  }
+  const problem = state ? deviceProblem(state, context) : undefined;
+  if (problem) throw new Error(problem);
 }
 
 /** The adapter of the open device, if any. */
@@ -181,42 +102,47 @@ export function simulateDeviceLoss(message: string | undefined): void {
   if (state) state.lost = message;
 }
 
+export type { GpuHostConnector } from '../gpu-host/client';
+
+/** The candidate for a working adapter: a software one only when asked for. `where` says where WebGPU runs. */
+function adapterCandidate(adapter: GpuAdapterReport, where: string): EngineCandidate {
+  if (adapter.software) {
+    return {
+      name: 'webgpu',
+      available: true,
+      onlyWhenAsked: true,
+      adapter,
+      reason: `Only a software adapter${where}: ${describeAdapter(adapter)}. It runs on the CPU and is slower than the CPU engines, so it is used only when asked for (--engine webgpu, or the engine setting).`,
+      remedy: noAdapterRemedy(process.platform),
+    };
+  }
+  return { name: 'webgpu', available: true, adapter, reason: `WebGPU${where} on ${describeAdapter(adapter)}: ran a test op.` };
+}
+
 /**
  * Probes the webgpu engine: Dawn, an adapter, a device and a test op read back asynchronously
  * (tfjs's synchronous reads do not exist for WebGPU in Node). A software adapter works but is
- * only used when asked for: it is slower than the CPU engines.
+ * only used when asked for: it is slower than the CPU engines. Inside the desktop app (Electron),
+ * where Dawn cannot map GPU buffers, WebGPU is Chromium's, in the app's compute window: `gpuHost`
+ * reaches it.
  */
-export async function probeWebGpu(tf: TfCore, where: { electron?: string } = { electron: process.versions.electron }): Promise<EngineCandidate> {
+export async function probeWebGpu(tf: TfCore, where: { electron?: string; gpuHost?: GpuHostConnector } = { electron: process.versions.electron, gpuHost: appGpuHost() }): Promise<EngineCandidate> {
   if (where.electron) {
-    // Inside Electron's Node (the desktop app's trainer runs as one) Dawn cannot map buffers
-    // ("External buffers are not allowed": Electron's memory cage), so no result can be read.
+    if (where.gpuHost) return probeRemoteWebGpu(where.gpuHost, where.electron);
+    // Inside Electron's Node Dawn cannot map buffers ("External buffers are not allowed":
+    // Electron's memory cage), so no result could be read; the compute window is the way.
     return {
       name: 'webgpu',
       available: false,
-      reason: `WebGPU is not available inside the desktop app (Electron ${where.electron} cannot map Dawn's GPU buffers into its memory cage); the command line and the browser mode train on WebGPU.`,
-      remedy: 'Train on the GPU with `npx jigclu pretrain <folder> --engine webgpu` or in browser mode (`npm run serve`), which run on Node.',
+      reason: `Inside the desktop app (Electron ${where.electron}) WebGPU runs in the app's compute window, which this process cannot reach: it was not started by the app.`,
+      remedy: 'Start training from the app, or use `npx jigclu pretrain <folder> --engine webgpu` or browser mode (`npm run serve`), which run WebGPU on Node.',
     };
   }
   let adapter: GpuAdapterReport | undefined;
   try {
     adapter = await registerWebGpuBackend(tf);
-    if (!(await tf.setBackend('webgpu'))) throw new Error('the webgpu backend did not initialise');
-    const sum = tf.tidy(() => tf.add(tf.fill([4096], 1), tf.fill([4096], 2)));
-    const values = await sum.data();
-    sum.dispose();
-    if (values[0] !== 3 || values[4095] !== 3) throw new Error(`a test op gave ${values[0]}, ${values[4095]} instead of 3`);
-    const described = `${adapterName(adapter)} (vendor ${adapter.vendor || '?'}, architecture ${adapter.architecture || '?'}, ${adapter.description || 'no description'}) via ${adapter.api}; buffers up to ${mib(adapter.limits.maxBufferSize)}, bindings up to ${mib(adapter.limits.maxStorageBufferBindingSize)}`;
-    if (adapter.software) {
-      return {
-        name: 'webgpu',
-        available: true,
-        onlyWhenAsked: true,
-        adapter,
-        reason: `Only a software adapter: ${described}. It runs on the CPU and is slower than the CPU engines, so it is used only when asked for (--engine webgpu).`,
-        remedy: noAdapterRemedy(process.platform),
-      };
-    }
-    return { name: 'webgpu', available: true, adapter, reason: `WebGPU on ${described}: ran a test op.` };
+    await checkTfjsWebGpu(tf);
+    return adapterCandidate(adapter, '');
   } catch (error) {
     const unavailable = error instanceof WebGpuUnavailable ? error : undefined;
     return {
@@ -229,6 +155,24 @@ export async function probeWebGpu(tf: TfCore, where: { electron?: string } = { e
   }
 }
 
-function mib(bytes: number): string {
-  return bytes >= 2 ** 30 ? `${(bytes / 2 ** 30).toFixed(bytes % 2 ** 30 === 0 ? 0 : 1)} GiB` : `${Math.round(bytes / 2 ** 20)} MiB`;
+/**
+ * Probes WebGPU in the desktop app's compute window: Chromium's adapter, a device with raised
+ * limits and a test op, run there (main/gpu-host/host.ts answers `open`).
+ */
+export async function probeRemoteWebGpu(connect: GpuHostConnector, electron: string): Promise<EngineCandidate> {
+  const where = ` in the desktop app's compute window (Chromium's WebGPU, Electron ${electron})`;
+  try {
+    const client = await connect();
+    const { adapter } = await client.request({ type: 'open', platform: process.platform }, 60_000);
+    return adapterCandidate(adapter, where);
+  } catch (error) {
+    const failed = error instanceof GpuHostError ? error : undefined;
+    return {
+      name: 'webgpu',
+      available: false,
+      reason: `WebGPU${where} is not usable: ${firstLine(error)}`,
+      ...(failed?.remedy ? { remedy: failed.remedy } : {}),
+      ...(failed?.adapter ? { adapter: failed.adapter } : {}),
+    };
+  }
 }

@@ -4,7 +4,9 @@
  * engine, runs pretraining or a compute job, and reports to its parent with numbered messages.
  * A crash or out-of-memory kills only this process; the app keeps running.
  */
-import { selectEngine } from '../engine/backend';
+import { localEngine, selectEngine } from '../engine/backend';
+import { computeWindowFor } from '../engine/gpu-host-connection';
+import { RemoteTrainer, remoteTrainers } from '../engine/remote-trainer';
 import { runComputeJob } from '../engine/compute-runner';
 import { defaultConvGradMode } from '../engine/conv';
 import { measureStepSeconds } from '../engine/monitor';
@@ -49,6 +51,8 @@ async function start(request: StartPretraining): Promise<void> {
   running = true;
   try {
     const engine = await selectEngine(request.engine);
+    // Inside the desktop app WebGPU trains in the compute window; elsewhere on this process's engine.
+    const computeWindow = await computeWindowFor(engine);
     send({ type: 'ready', engine, pid: process.pid });
     const outcome = await runPretraining(
       {
@@ -60,6 +64,7 @@ async function start(request: StartPretraining): Promise<void> {
         cacheDir: request.cacheDir,
         monitor: request.monitor,
         stepDelayMs: request.stepDelayMs,
+        ...(computeWindow ? { trainers: remoteTrainers(computeWindow) } : {}),
       },
       {
         progress: (progress) => send({ type: 'progress', progress }),
@@ -94,10 +99,11 @@ async function measure(request: MeasureSpeed): Promise<void> {
   running = true;
   try {
     const engine = await selectEngine(request.engine);
+    const computeWindow = await computeWindowFor(engine);
     send({ type: 'ready', engine, pid: process.pid });
     // tfjs's own gradients on webgpu (ours read tensors back synchronously).
-    const convGrad = tf.getBackend() === 'webgpu' ? 'native' : request.config.convGrad === 'auto' ? defaultConvGradMode(tf.getBackend()) : request.config.convGrad;
-    const { secondsPerStep, warmupSeconds } = await measureStepSeconds(request.config, convGrad, request.steps ?? 3);
+    const convGrad = computeWindow || tf.getBackend() === 'webgpu' ? 'native' : request.config.convGrad === 'auto' ? defaultConvGradMode(tf.getBackend()) : request.config.convGrad;
+    const { secondsPerStep, warmupSeconds } = await measureStepSeconds(request.config, convGrad, request.steps ?? 3, computeWindow ? (config) => RemoteTrainer.create(computeWindow, config) : undefined);
     sendLastAndExit({ type: 'measured', secondsPerStep, warmupSeconds, engine });
   } catch (error) {
     sendLastAndExit({ type: 'failed', error: { code: isOutOfMemory(error) ? 'OUT_OF_MEMORY' : 'TRAINING_FAILED', message: String((error as Error)?.message ?? error) } });
@@ -109,12 +115,21 @@ async function measure(request: MeasureSpeed): Promise<void> {
 async function job(request: Extract<ToTrainer, { type: 'job' }>): Promise<void> {
   running = true;
   try {
-    const engine = await selectEngine(request.engine);
+    const probed = await selectEngine(request.engine);
+    // The compute window runs pretraining (with its monitor and inspector), speed checks and
+    // embeddings; the other jobs run on this process's best CPU engine inside the desktop app, and say so.
+    const computeWindow = request.job.kind === 'embed' ? await computeWindowFor(probed) : undefined;
+    const local = localEngine(probed);
+    const engine = computeWindow || local === probed.chosen ? probed : { ...probed, chosen: local, fallbackReason: `Inside the desktop app WebGPU runs pretraining and embeddings in the app's compute window; this job runs on ${local}.` };
     send({ type: 'ready', engine, pid: process.pid });
-    const result = await runComputeJob(request.job, {
-      progress: (done, total, message) => send({ type: 'job-progress', done, total, message }),
-      chunk: (chunk) => send({ type: 'job-chunk', chunk }),
-    });
+    const result = await runComputeJob(
+      request.job,
+      {
+        progress: (done, total, message) => send({ type: 'job-progress', done, total, message }),
+        chunk: (chunk) => send({ type: 'job-chunk', chunk }),
+      },
+      computeWindow,
+    );
     sendLastAndExit({ type: 'job-result', result });
   } catch (error) {
     sendLastAndExit({ type: 'failed', error: { code: isOutOfMemory(error) ? 'OUT_OF_MEMORY' : 'TRAINING_FAILED', message: String((error as Error)?.message ?? error) } });
