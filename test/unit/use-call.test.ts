@@ -47,3 +47,29 @@ describe('useCall', () => {
     expect(call.busy.value).toBe(false);
   });
 });
+
+describe('useCall for reads (overlap: latest)', () => {
+  it('keeps only the newest answer, and none after reset', async () => {
+    const answers: ((result: Result<string>) => void)[] = [];
+    const call = useCall((_id: number) => new Promise<Result<string>>((resolve) => answers.push(resolve)), {
+      overlap: 'latest',
+    });
+    const first = call.run(1);
+    const second = call.run(2);
+    expect(call.busy.value).toBe(true);
+    answers[1]!(ok('two'));
+    await second;
+    answers[0]!(ok('one'));
+    await first;
+    expect(call.value.value).toBe('two');
+    expect(call.busy.value).toBe(false);
+
+    const third = call.run(3);
+    call.reset();
+    expect(call.busy.value).toBe(false);
+    answers[2]!(err('INTERNAL', 'late'));
+    expect(await third).toBeUndefined();
+    expect(call.error.value).toBeUndefined();
+    expect(call.value.value).toBeUndefined();
+  });
+});

@@ -1,5 +1,6 @@
 import { defineStore } from 'pinia';
 import { computed, ref, shallowRef } from 'vue';
+import type { CallArgs } from '../../../main/common/api-contract';
 import type {
   ClusterImagesPage,
   ClusteringInfo,
@@ -7,13 +8,13 @@ import type {
   EmbeddingSetInfo,
   EmbeddingSource,
   ImageDistance,
-  NearDuplicatePair,
 } from '../../../main/common/embeddings';
 import type { ClassInfo, FolderInfo, GalleryItem } from '../../../main/common/library';
 import type { AppError } from '../../../main/common/result';
 import type { BackboneChoice, CheckpointInfo, RunInfo } from '../../../main/common/runs';
 import type { TaskInfo } from '../../../main/common/tasks';
 import { api } from '../api';
+import { useCall } from '../composables/use-call';
 import { useTasksStore } from './tasks';
 
 /** Rows per page of a cluster's images and of the selection grid. */
@@ -166,13 +167,18 @@ export const useClustersStore = defineStore('clusters', () => {
   // --- Image tiles by id (hover names, lightbox), similar images, near-duplicates.
   const items = shallowRef(new Map<number, GalleryItem>());
   const similarFor = ref<number>();
-  const similar = ref<ImageDistance[]>([]);
-  const similarLoading = ref(false);
-  const similarError = ref<AppError>();
+  const similarCall = useCall(
+    (setId: number, imageId: number) => api().call('similarImages', { setId, imageId, k: similarCount }),
+    { overlap: 'latest', onValue: (found) => void fetchItems(found.map((item) => item.imageId)) },
+  );
+  const { busy: similarLoading, error: similarError } = similarCall;
+  const similar = computed<ImageDistance[]>(() => similarCall.value.value ?? []);
   const duplicateThreshold = ref(0.02);
-  const duplicates = ref<NearDuplicatePair[]>();
-  const duplicatesLoading = ref(false);
-  const duplicatesError = ref<AppError>();
+  const duplicatesCall = useCall((args: CallArgs<'nearDuplicates'>) => api().call('nearDuplicates', args), {
+    overlap: 'latest',
+    onValue: (pairs) => void fetchItems(pairs.flatMap((pair) => [pair.a.imageId, pair.b.imageId])),
+  });
+  const { busy: duplicatesLoading, error: duplicatesError, value: duplicates } = duplicatesCall;
 
   // --- What the screen shows: its tab and the image open in the lightbox.
   const tab = ref<'clusters' | 'map'>('clusters');
@@ -431,10 +437,8 @@ export const useClustersStore = defineStore('clusters', () => {
     map.value = undefined;
     mapError.value = undefined;
     umapTaskId.value = undefined;
-    duplicates.value = undefined;
-    duplicatesError.value = undefined;
-    similarFor.value = undefined;
-    similar.value = [];
+    duplicatesCall.reset();
+    closeSimilar();
     resetClustering();
     clearSelection();
   }
@@ -893,47 +897,23 @@ export const useClustersStore = defineStore('clusters', () => {
     const info = set.value;
     if (!info) return;
     similarFor.value = imageId;
-    similar.value = [];
-    similarError.value = undefined;
-    similarLoading.value = true;
     void fetchItems([imageId]);
-    const result = await api().call('similarImages', { setId: info.id, imageId, k: similarCount });
-    if (similarFor.value !== imageId) return;
-    similarLoading.value = false;
-    if (!result.ok) {
-      similarError.value = result.error;
-      return;
-    }
-    similar.value = result.value;
-    void fetchItems(result.value.map((item) => item.imageId));
+    await similarCall.run(info.id, imageId);
   }
 
   function closeSimilar(): void {
     similarFor.value = undefined;
-    similar.value = [];
-    similarError.value = undefined;
-    similarLoading.value = false;
+    similarCall.reset();
   }
 
   async function findDuplicates(): Promise<void> {
     const info = set.value;
     if (!info) return;
-    const asked = generation;
-    duplicatesLoading.value = true;
-    duplicatesError.value = undefined;
-    const result = await api().call('nearDuplicates', {
+    await duplicatesCall.run({
       setId: info.id,
       threshold: Math.min(1, Math.max(0, duplicateThreshold.value)),
       ...(folderIds.value ? { folderIds: folderIds.value } : {}),
     });
-    if (asked !== generation) return;
-    duplicatesLoading.value = false;
-    if (!result.ok) {
-      duplicatesError.value = result.error;
-      return;
-    }
-    duplicates.value = result.value;
-    void fetchItems(result.value.flatMap((pair) => [pair.a.imageId, pair.b.imageId]));
   }
 
   /** Opens an image in the lightbox (its tile is fetched when unknown). */
