@@ -1,9 +1,10 @@
 /**
  * The preload: exposes `window.jigclu` with one method per contract call and one subscribe
- * method per contract event, built from the contract's name lists. No generic send, no
- * getters, no Electron objects leak to the page.
+ * method per contract event, built from the contract's name lists, and `window.jigcluFiles`
+ * with the path of a dropped folder. No generic send, no getters, no Electron objects leak to
+ * the page.
  */
-import { contextBridge, ipcRenderer, type IpcRendererEvent } from 'electron';
+import { contextBridge, ipcRenderer, webUtils, type IpcRendererEvent } from 'electron';
 import {
   callNames,
   eventMethodName,
@@ -11,6 +12,7 @@ import {
   ipcCallChannel,
   ipcEventChannel,
   type EventName,
+  type PreloadFiles,
 } from '../main/common/api-contract';
 
 type Listener = (payload: unknown) => void;
@@ -40,4 +42,19 @@ export function buildPreloadApi(renderer: Pick<typeof ipcRenderer, 'invoke' | 'o
   return Object.freeze(api);
 }
 
+/**
+ * `window.jigcluFiles`: the path of a file or folder dropped on the window. Only files the user
+ * dropped or chose carry one (the page cannot make one up), and the path still goes through
+ * libraryAddFolder's checks; exported for tests.
+ */
+export function buildFilesApi(utils: Pick<typeof webUtils, 'getPathForFile'>): PreloadFiles {
+  return Object.freeze({
+    pathOf(file: object): string {
+      if (typeof file !== 'object' || file === null) throw new TypeError('pathOf needs a dropped file');
+      return utils.getPathForFile(file as File);
+    },
+  });
+}
+
 contextBridge.exposeInMainWorld('jigclu', buildPreloadApi(ipcRenderer));
+contextBridge.exposeInMainWorld('jigcluFiles', buildFilesApi(webUtils));

@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import cliProgress from 'cli-progress';
 import { InvalidArgumentError, Option, type Command } from 'commander';
-import { clusterScores } from '../common/cluster-metrics';
+import { clusterScores, minScoredImages } from '../common/cluster-metrics';
 import { defaultClusterCount, distanceMetrics, type DistanceMetric } from '../common/embeddings';
 import { engineNames, type EngineName } from '../common/engine';
 import type { PretrainConfig } from '../common/pretrain-config';
@@ -129,8 +129,10 @@ export function registerClusterCommands(program: Command): void {
       if (names.length >= 2) {
         const labels = embedded.classNames.map((name) => (name === '' ? null : names.indexOf(name)));
         const scores = clusterScores(result.assignments, labels);
+        // The same scores as the app's; the app hides them under minScoredImages, a script is told.
+        const rough = scores.labelled < minScoredImages ? ` Fewer than ${minScoredImages} images: a rough guide only (the app hides such scores).` : '';
         console.log(
-          `Against the ${names.length} class folders (${scores.labelled} labelled images): NMI ${scores.nmi!.toFixed(4)}, ARI ${scores.adjustedRandIndex!.toFixed(4)}, purity ${scores.purity!.toFixed(4)}.`,
+          `Against the ${names.length} class folders (${scores.labelled} labelled images): NMI ${scores.nmi!.toFixed(4)}, ARI ${scores.adjustedRandIndex!.toFixed(4)}, purity ${scores.purity!.toFixed(4)}.${rough}`,
         );
       } else {
         console.log('No class folders: no scores against labels.');

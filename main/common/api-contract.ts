@@ -49,8 +49,10 @@ import {
   classDeleteSchema,
   classMergeSchema,
   classUpdateSchema,
+  labelPreviewSchema,
   labelSetSchema,
   type ClassDeletePreview,
+  type LabelPreview,
   type LabelSetResult,
   type LabelStepResult,
 } from './labels';
@@ -238,7 +240,7 @@ export const calls = {
   libraryClasses: defineCall({
     args: noArgs,
     result: returns<ClassInfo[]>(),
-    summary: 'Every label class with its number of images.',
+    summary: 'Every label class with its number key and its number of images, keyed classes by key, then the others in creation order.',
   }),
   libraryPage: defineCall({
     args: galleryQuerySchema,
@@ -388,7 +390,7 @@ export const calls = {
   classUpdate: defineCall({
     args: classUpdateSchema,
     result: returns<ClassInfo>(),
-    summary: 'Renames and/or recolours a class (color null = automatic palette); its labels stay.',
+    summary: 'Renames, recolours (color null = automatic palette) and/or re-keys a class (key 1-9, swapped with the class that had it; null = none); its labels stay.',
   }),
   classMerge: defineCall({
     args: classMergeSchema,
@@ -406,11 +408,17 @@ export const calls = {
     result: returns<{ removedLabels: number }>(),
     summary: 'Deletes a class with all its labels (needs confirm=true); clears the label undo/redo history.',
   }),
+  labelPreview: defineCall({
+    args: labelPreviewSchema,
+    result: returns<LabelPreview>(),
+    summary:
+      'What labelSet would change for these images and class: how many have no hand label, already have the class, or have another class by hand (per class).',
+  }),
   labelSet: defineCall({
     args: labelSetSchema,
     result: returns<LabelSetResult>(),
     summary:
-      'Sets (or with classId null removes) the hand label of many images in one transaction; folder labels are never touched. Undoable.',
+      'Sets (or with classId null removes) the hand label of many images in one transaction (keepHand: only images without a hand label); folder labels are never touched. Undoable.',
   }),
   labelUndo: defineCall({
     args: noArgs,
@@ -566,6 +574,16 @@ export type PreloadApi = {
 } & {
   [K in EventName as EventMethodName<K>]: (listener: (payload: EventPayload<K>) => void) => () => void;
 };
+
+/**
+ * What the preload exposes on `window.jigcluFiles` besides the API: the path of a file or folder
+ * the user dropped on the window (Electron's webUtils.getPathForFile; a page cannot read it, and
+ * the path then goes through the validated calls like a typed one).
+ */
+export interface PreloadFiles {
+  /** `file`: a File of a drop or a file input (typed loosely: main/common has no DOM types). */
+  pathOf(file: object): string;
+}
 
 /** IPC channel for calls; the name travels as the first argument and is checked by the router. */
 export const ipcCallChannel = 'jigclu:call';

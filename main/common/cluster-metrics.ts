@@ -216,23 +216,49 @@ export function purity(clusters: LabelList, labels: LabelList): number {
   return clusterPurity(clusters, labels).overall;
 }
 
+/**
+ * The fewest images with a class that a clustering's NMI, ARI and purity may rest on in the
+ * app: below it they are hidden (shown as "too few"), never shown as if they meant something.
+ */
+export const minScoredImages = 30;
+
+/** The fewest images with a class inside one cluster for it to be named after its majority class. */
+export const minNamedClusterImages = 5;
+
 /** NMI, ARI and purity of a clustering against labels, over the items that have both. */
 export interface ClusterScores {
   /** Items with both a cluster and a label: the scores are over these. */
   labelled: number;
-  /** Null when no item is labelled (the scores would say nothing). */
+  /** Distinct labels among them. */
+  classes: number;
+  /** Null when there are fewer than `minImages` such items or fewer than 2 labels. */
   nmi: number | null;
   adjustedRandIndex: number | null;
   purity: number | null;
 }
 
-/** All three scores at once; null scores when no item has both a cluster and a label. */
-export function clusterScores(clusters: LabelList, labels: LabelList): ClusterScores {
+/**
+ * All three scores at once, the one way the app computes them (Clusters screen, first run, CLI).
+ * They are null when fewer than `minImages` items (default 1) have both a cluster and a label, or
+ * the labels name fewer than 2 classes (the scores would say nothing).
+ */
+export function clusterScores(clusters: LabelList, labels: LabelList, options: { minImages?: number } = {}): ClusterScores {
   let labelled = 0;
-  for (let i = 0; i < clusters.length; i += 1) if (isPresent(clusters[i]) && isPresent(labels[i])) labelled += 1;
-  if (!labelled) return { labelled, nmi: null, adjustedRandIndex: null, purity: null };
+  const seen = new Set<number>();
+  for (let i = 0; i < clusters.length; i += 1) {
+    const label = labels[i];
+    if (isPresent(clusters[i]) && isPresent(label)) {
+      labelled += 1;
+      seen.add(label);
+    }
+  }
+  const classes = seen.size;
+  if (!labelled || labelled < (options.minImages ?? 1) || classes < 2) {
+    return { labelled, classes, nmi: null, adjustedRandIndex: null, purity: null };
+  }
   return {
     labelled,
+    classes,
     nmi: nmi(clusters, labels),
     adjustedRandIndex: adjustedRandIndex(clusters, labels),
     purity: purity(clusters, labels),

@@ -7,7 +7,7 @@ import type { TaskInfo } from './tasks';
  */
 
 const id = z.number().int().positive();
-const folderIds = z.array(id).min(1).max(10_000).optional();
+const folderIds = z.array(id).min(1, 'choose at least one folder (or leave the choice out for the whole library)').max(10_000).optional();
 
 /** Which backbone embeds the images: a checkpoint of a run, or the same architecture at random init. */
 export const embeddingSourceSchema = z.discriminatedUnion('kind', [
@@ -108,9 +108,14 @@ export interface ImageDistance {
 export interface ClusterInfo {
   cluster: number;
   size: number;
-  /** Images of the cluster that have a label, its majority label and the share of it. */
+  /**
+   * Images of the cluster with a reference class (their class subfolder where the folder is laid
+   * out in classes, else their label; see main/services/reference-classes.ts).
+   */
   labelled: number;
+  /** The most common reference class; null when fewer than minNamedClusterImages images have one. */
   majority: string | null;
+  /** The share of `labelled` in the majority class; null with `majority`. */
   purity: number | null;
   /** The images nearest the centre, nearest first. */
   representatives: ImageDistance[];
@@ -127,12 +132,30 @@ export interface ClusteringInfo {
   images: number;
   inertia: number;
   iterations: number;
-  /** Against the labels, over the labelled images (null when fewer than 2 classes are labelled). */
-  scores: { nmi: number; ari: number; purity: number; labelled: number } | null;
+  /** NMI, ARI and purity against the reference classes, with what they rest on. */
+  scores: ClusteringScores;
   clusters: ClusterInfo[];
   /** Outliers: distance to their centre beyond the mean + 3 standard deviations (at most 1%). */
   outliers: ImageDistance[];
   createdAt: string;
+}
+
+/**
+ * A clustering's scores against the reference classes (class subfolders, else labels), read
+ * afresh from the current labels each time, with the number of images they rest on.
+ */
+export interface ClusteringScores {
+  /** Images with a reference class: the scores rest on these. */
+  labelled: number;
+  /** Of them, those whose class is their class subfolder (the others take their label). */
+  fromFolders: number;
+  /** Distinct reference classes among them. */
+  classes: number;
+  /** The fewest images the scores may rest on: under it (or with one class) they are null. */
+  minimum: number;
+  nmi: number | null;
+  ari: number | null;
+  purity: number | null;
 }
 
 export interface ClusterImagesPage {

@@ -18,7 +18,7 @@ export const finetuneStartSchema = z
     mode: z.enum(['linear-probe', 'fine-tune', 'both']).default('both'),
     /** The backbone; the one chosen with runUseCheckpoint when left out. */
     source: embeddingSourceSchema.optional(),
-    folderIds: z.array(id).min(1).max(10_000).optional(),
+    folderIds: z.array(id).min(1, 'choose at least one folder (or leave the choice out for the whole library)').max(10_000).optional(),
     seed: z.number().int().min(0).max(2 ** 31 - 1).default(0),
     /** Training epochs of each classifier (defaults: 100 for a linear probe, 30 for a fine-tune). */
     epochs: z.number().int().min(1).max(1000).optional(),
@@ -181,7 +181,8 @@ export interface ClassFoldersSummary {
   unchanged: number;
   /** Files that could not be copied, with why. */
   failed: { path: string; reason: string }[];
-  perClass: { name: string; images: number }[];
+  /** Each class with its folder at the destination (its name made a safe file name, when it was not one). */
+  perClass: { name: string; folder: string; images: number }[];
 }
 
 export const classifierExportSchema = z.object({ classifierId: id, destination }).strict();

@@ -36,10 +36,15 @@ export interface FirstRunResult {
   setId: number;
   clusteringId: number;
   k: number;
-  /** NMI of the clusters against the sample folders, over every image (0..1). */
-  nmi: number;
-  /** Share of images in their cluster's majority folder (0..1). */
-  purity: number;
+  /**
+   * NMI of the clusters against the sample's class folders (0..1), as the Clusters screen
+   * computes it for the same clustering; null when too few images have a class to show it.
+   */
+  nmi: number | null;
+  /** Share of images in their cluster's majority folder (0..1); null with nmi. */
+  purity: number | null;
+  /** The images NMI and purity rest on (every sample image has a class folder). */
+  scoredImages: number;
   /** Validation accuracy (k-fold over the hand labels) of each classifier, null when not measured. */
   linearProbeAccuracy: number | null;
   fineTuneAccuracy: number | null;

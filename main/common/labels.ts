@@ -29,8 +29,19 @@ export const classColorSchema = z
 
 export const classCreateSchema = z.object({ name: classNameSchema, color: classColorSchema.optional() }).strict();
 
+/** The number keys a class can have. */
+export const maxClassKey = 9;
+
+/** A class's number key 1-9, or null for none. */
+export const classKeySchema = z
+  .number()
+  .int()
+  .min(1, 'a class key is a number from 1 to 9 (or none)')
+  .max(maxClassKey, 'a class key is a number from 1 to 9 (or none)')
+  .nullable();
+
 export const classUpdateSchema = z
-  .object({ classId, name: classNameSchema.optional(), color: classColorSchema.optional() })
+  .object({ classId, name: classNameSchema.optional(), color: classColorSchema.optional(), key: classKeySchema.optional() })
   .strict();
 
 export const classMergeSchema = z.object({ fromClassId: classId, intoClassId: classId }).strict();
@@ -44,8 +55,45 @@ export const labelSetSchema = z
     imageIds: z.array(z.number().int().positive()).min(1).max(maxLabelBatch),
     /** The class to give the images by hand, or null to remove their hand labels. */
     classId: classId.nullable(),
+    /**
+     * Keep the hand labels the images already have: only images without one get the class.
+     * Bulk labelling (a cluster, a map selection) asks first and keeps them by default.
+     */
+    keepHand: z.boolean().optional(),
   })
   .strict();
+
+export const labelPreviewSchema = z
+  .object({
+    imageIds: z.array(z.number().int().positive()).min(1).max(maxLabelBatch),
+    classId,
+  })
+  .strict();
+
+/** Hand labels of one other class that a bulk label would replace. */
+export interface LabelPreviewClass {
+  classId: number;
+  name: string;
+  count: number;
+}
+
+/**
+ * What giving many images one class by hand would change (labelPreview), so the app can say it
+ * before doing it: images without a hand label get the class; images whose hand label is
+ * another class change only when their hand labels are not kept.
+ */
+export interface LabelPreview {
+  /** Distinct images asked about. */
+  images: number;
+  /** Images with no hand label (a folder label does not count): they get the class. */
+  unlabelled: number;
+  /** Images already labelled with the class by hand: nothing changes. */
+  same: number;
+  /** Images labelled by hand with another class: they change unless hand labels are kept. */
+  other: number;
+  /** `other` by class, largest first. */
+  otherByClass: LabelPreviewClass[];
+}
 
 /** How many steps can be undone and redone after a label change. */
 export interface LabelHistory {

@@ -94,6 +94,8 @@ export interface ClassInfo {
   images: number;
   /** A CSS hex colour #rrggbb chosen for the class, or null for the automatic palette. */
   color: string | null;
+  /** The number key (1-9) that labels with the class; null when it has none (the picker, `/`, reaches it). */
+  key: number | null;
   /** Hand labels of the class. */
   hand: number;
   /** Folder labels of the class. */

@@ -150,6 +150,9 @@ export function resolvePretrainConfig(preset: PresetName, overrides: PretrainOve
       `the montage side ${config.grid} x ${config.crop} = ${config.grid * config.crop} px is not a multiple of 32 (the backbone's stride), so patches would not line up with the feature map; use a crop such as ${options}.`,
     );
   }
+  if (imageCount === 0) {
+    throw new ConfigError('folders', 'there are no images to train on: add a folder of images, or choose folders that have some.');
+  }
   if (imageCount !== undefined && config.batch > imageCount) {
     throw new ConfigError('batch', `a batch of ${config.batch} needs at least ${config.batch} images, but only ${imageCount} were found; lower the batch size (--batch) or add images.`);
   }

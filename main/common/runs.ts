@@ -13,10 +13,13 @@ export type RunStatus = (typeof runStatuses)[number];
 /** Overrides of a preset as the contract accepts them: every field of the config but the preset. */
 export const pretrainOverridesSchema = pretrainConfigSchema.omit({ preset: true }).partial().strict();
 
+/** What a person reads when no folder is chosen. */
+const noFolderMessage = 'choose at least one folder (or leave the choice out for the whole library)';
+
 export const pretrainStartSchema = z
   .object({
     /** Library folders to train on; all of them when left out. */
-    folderIds: z.array(z.number().int().positive()).min(1).max(10_000).optional(),
+    folderIds: z.array(z.number().int().positive()).min(1, noFolderMessage).max(10_000).optional(),
     preset: z.enum(presetNames),
     overrides: pretrainOverridesSchema.default({}),
   })
@@ -28,7 +31,7 @@ export const pretrainStartSchema = z
  */
 export const pretrainEstimateSchema = z
   .object({
-    folderIds: z.array(z.number().int().positive()).min(1).max(10_000).optional(),
+    folderIds: z.array(z.number().int().positive()).min(1, noFolderMessage).max(10_000).optional(),
     preset: z.enum(presetNames),
     overrides: z.record(z.string().max(64), z.union([z.number(), z.string().max(100), z.boolean(), z.null()])).default({}),
     /** Also time a short warm-up (a few training steps on random montages) with this engine. */
@@ -165,7 +168,11 @@ export interface RunInfo {
   /** The run this one continues from an older checkpoint of, and that checkpoint's step. */
   parentRunId: number | null;
   parentStep: number | null;
-  /** The classes of the kNN monitor's held-out subset (null: the images have no labels). */
+  /**
+   * The kNN monitor's subset: its classes (class subfolders or labels), bank and held-out
+   * queries (null: the images have no class). Its accuracy is shown only with at least
+   * minMonitorQueries queries.
+   */
   monitor: { classes: number; bank: number; queries: number } | null;
 }
 
@@ -232,3 +239,6 @@ export interface RunEvent {
   message?: string;
   level?: 'info' | 'warn' | 'error';
 }
+
+/** The fewest held-out images a kNN monitor accuracy may rest on to be shown. */
+export const minMonitorQueries = 20;

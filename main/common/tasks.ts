@@ -20,8 +20,10 @@ export interface TaskInfo {
   unit: string;
   /** Units per second, smoothed. */
   rate?: number;
-  /** Seconds left at the current rate, when the total is known. */
+  /** Seconds left at the current rate, when the total is known (none while paused). */
   etaSeconds?: number;
+  /** True while the work is paused (a pretraining run): no ETA then. */
+  paused?: boolean;
   /** The latest line of detail: the current file, the last loss. */
   message?: string;
   /** Named counts a task keeps besides `done` (an import: seen, imported, rejected, ...). */

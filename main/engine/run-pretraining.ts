@@ -183,6 +183,9 @@ export async function runPretraining(request: PretrainRequest, hooks: PretrainHo
   for (const rejected of source.rejected) log('warn', `Skipped ${rejected.file}: ${rejected.reason}`);
   log('info', `${imageCount} images ready; batches are made ${source.threaded ? 'in a worker thread' : 'between steps'}.`);
   const epochSteps = stepsPerEpoch(imageCount, config.batch);
+  if (imageCount === 0) {
+    throw new Error('No usable image: none of the images could be decoded (each is named above with its reason); add images that can be read.');
+  }
   if (epochSteps < 1) {
     throw new Error(`Only ${imageCount} usable images for a batch of ${config.batch}: lower the batch size or add images.`);
   }
@@ -195,7 +198,7 @@ export async function runPretraining(request: PretrainRequest, hooks: PretrainHo
     if (!monitor || trainer instanceof ParallelTrainer) return;
     const accuracy = await monitorAccuracy(trainer, monitor);
     hooks.knn?.({ epoch: trainer.position.epoch, step: trainer.position.globalStep, accuracy });
-    log('info', `kNN accuracy after epoch ${trainer.position.epoch}: ${(accuracy * 100).toFixed(1)}%.`);
+    log('info', `kNN accuracy after epoch ${trainer.position.epoch}: ${(accuracy * 100).toFixed(1)}% of ${monitor.queries.labels.length} held-out images.`);
   };
   const answerInspect = async (): Promise<void> => {
     const inspect = hooks.takeInspectRequest?.();

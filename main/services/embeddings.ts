@@ -1,10 +1,11 @@
 import fs from 'node:fs';
-import { adjustedRandIndex, clusterPurity, nmi } from '../common/cluster-metrics';
+import { clusterPurity, clusterScores, minNamedClusterImages, minScoredImages, type ClusterPurity } from '../common/cluster-metrics';
 import {
   defaultClusterCount,
   type ClusterImagesPage,
   type ClusterInfo,
   type ClusteringInfo,
+  type ClusteringScores,
   type DistanceMetric,
   type EmbeddingSetInfo,
   type EmbeddingSource,
@@ -27,6 +28,7 @@ import { LibraryRepository } from '../store/library-repository';
 import { RunsRepository } from '../store/runs-repository';
 import type { AreaHandlers, ServiceContext } from './app-services';
 import { pretrainingService } from './pretraining';
+import { referenceClasses } from './reference-classes';
 
 /** The backbone's feature width for a config (torchvision widths x the width multiplier). */
 export function backboneDim(config: Pick<PretrainConfig, 'arch' | 'width'>): number {
@@ -206,7 +208,7 @@ export class EmbeddingsService {
     return { images: loaded.imageIds.map((imageId) => byId.get(imageId)!), vectors: loaded.vectors, dim: set.dim };
   }
 
-  /** k-means on the set's vectors, stored with per-cluster purity and whole-run scores against the labels. */
+  /** k-means on the set's vectors, stored with its scores against the reference classes of its images. */
   async cluster(args: { setId: number; k?: number; metric: DistanceMetric; seed: number; folderIds?: number[] }): Promise<ClusteringInfo> {
     const { images, vectors, dim } = this.loaded(args.setId, args.folderIds);
     const k = args.k ?? defaultClusterCount(images.length);
@@ -218,17 +220,7 @@ export class EmbeddingsService {
       iterations: number;
     };
     const outlier = outlierFlags(result.distances);
-    const labels = images.map((image) => image.class_id);
-    const labelled = labels.filter((label) => label !== null).length;
-    const classes = new Set(labels.filter((label) => label !== null)).size;
-    let scores: ClusteringInfo['scores'] = null;
-    if (classes >= 2) {
-      const pairs = images.map((_, i) => i).filter((i) => labels[i] !== null);
-      const a = pairs.map((i) => result.assignments[i]!);
-      const b = pairs.map((i) => labels[i]!);
-      const purity = clusterPurity(a, b);
-      scores = { nmi: nmi(a, b), ari: adjustedRandIndex(a, b), purity: purity.overall, labelled };
-    }
+    const { scores } = this.scores(images.map((image) => image.id), result.assignments);
     const id = this.repo.addClustering({
       setId: args.setId,
       k,
@@ -243,24 +235,46 @@ export class EmbeddingsService {
     return this.clustering(id);
   }
 
-  /** A stored clustering with its clusters (size, purity, majority label, representatives) and outliers. */
+  /** A clustering's scores and per-cluster purity against the reference classes of its images now. */
+  private scores(imageIds: readonly number[], assignments: ArrayLike<number>): { scores: ClusteringScores; perCluster: ClusterPurity[]; names: string[] } {
+    const reference = referenceClasses(this.context.db, imageIds);
+    const labels = imageIds.map((id) => reference.byImage.get(id)?.index ?? null);
+    const fromFolders = imageIds.filter((id) => reference.byImage.get(id)?.source === 'folder').length;
+    const all = clusterScores(assignments, labels, { minImages: minScoredImages });
+    const scores: ClusteringScores = {
+      labelled: all.labelled,
+      fromFolders,
+      classes: all.classes,
+      minimum: minScoredImages,
+      nmi: all.nmi,
+      ari: all.adjustedRandIndex,
+      purity: all.purity,
+    };
+    return { scores, perCluster: clusterPurity(assignments, labels).clusters, names: reference.names };
+  }
+
+  /** A stored clustering with its clusters (size, majority reference class, purity, representatives), scores and outliers. */
   clustering(clusteringId: number): ClusteringInfo {
     const row = this.repo.clustering(clusteringId);
     if (!row) throw new ServiceError('NOT_FOUND', `No clustering with id ${clusteringId}.`);
     const members = this.repo.members(clusteringId);
+    const { scores, perCluster, names } = this.scores(
+      members.map((member) => member.image_id),
+      members.map((member) => member.cluster),
+    );
+    const purityOf = new Map(perCluster.map((entry) => [entry.cluster, entry]));
     const clusters: ClusterInfo[] = [];
     for (let cluster = 0; cluster < row.k; cluster += 1) {
       const inCluster = members.filter((member) => member.cluster === cluster);
-      const counts = new Map<string, number>();
-      for (const member of inCluster) if (member.label !== null) counts.set(member.label, (counts.get(member.label) ?? 0) + 1);
-      const labelled = [...counts.values()].reduce((sum, n) => sum + n, 0);
-      const majority = [...counts.entries()].sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]))[0];
+      const purity = purityOf.get(cluster);
+      const labelled = purity?.labelled ?? 0;
+      const named = labelled >= minNamedClusterImages && purity?.majority !== null && purity?.majority !== undefined;
       clusters.push({
         cluster,
         size: inCluster.length,
         labelled,
-        majority: majority?.[0] ?? null,
-        purity: majority && labelled > 0 ? majority[1] / labelled : null,
+        majority: named ? names[purity.majority!]! : null,
+        purity: named ? purity.purity : null,
         representatives: inCluster.slice(0, 8).map((member) => ({ imageId: member.image_id, distance: member.distance, version: member.version })),
         outliers: inCluster.filter((member) => member.outlier === 1).length,
       });
@@ -274,7 +288,7 @@ export class EmbeddingsService {
       images: row.images,
       inertia: row.inertia,
       iterations: row.iterations,
-      scores: row.scores === null ? null : (JSON.parse(row.scores) as ClusteringInfo['scores']),
+      scores,
       clusters,
       outliers: members
         .filter((member) => member.outlier === 1)

@@ -268,7 +268,7 @@ export class ExportsService {
    * with a short suffix; unreadable sources are listed in `failed`.
    */
   async copyClassFolders(plan: ClassFoldersPlan, context?: Pick<TaskContext, 'signal' | 'progress'>): Promise<ClassFoldersSummary> {
-    const summary: ClassFoldersSummary = { destination: plan.destination, copied: 0, unchanged: 0, failed: [], perClass: plan.perClass.map(({ name, images }) => ({ name, images })) };
+    const summary: ClassFoldersSummary = { destination: plan.destination, copied: 0, unchanged: 0, failed: [], perClass: plan.perClass.map(({ name, folder, images }) => ({ name, folder, images })) };
     const counts = (): Record<string, number> => ({ copied: summary.copied, unchanged: summary.unchanged, failed: summary.failed.length });
     const total = plan.items.length;
     context?.progress(0, total, undefined, counts());
@@ -387,6 +387,11 @@ export class ExportsService {
 export function describeSummary(summary: ClassFoldersSummary): string {
   const parts = [`Copied ${summary.copied.toLocaleString('en-US')} images into ${summary.perClass.length} class folders at ${summary.destination}`];
   if (summary.unchanged > 0) parts.push(`${summary.unchanged.toLocaleString('en-US')} already there unchanged`);
+  // A class name that is no safe file name ("cats/dogs") gets another folder name: say which.
+  const renamed = summary.perClass.filter((entry) => entry.folder !== entry.name);
+  if (renamed.length > 0) {
+    parts.push(`folder names made safe: ${renamed.map((entry) => `"${entry.name}" → ${entry.folder}`).join(', ')}`);
+  }
   if (summary.failed.length > 0) {
     const first = summary.failed[0]!;
     parts.push(`${summary.failed.length.toLocaleString('en-US')} could not be copied (${first.path}: ${first.reason}${summary.failed.length > 1 ? ', …' : ''})`);

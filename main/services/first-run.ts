@@ -1,7 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { clusterScores } from '../common/cluster-metrics';
 import {
   firstRunLabelsPerClass,
   firstRunStepTitles,
@@ -20,7 +19,7 @@ import { embeddingHandlers } from './embeddings';
 import { finetuneHandlers } from './finetune';
 import { labelsHandlers } from './labels';
 import { libraryHandlers } from './library';
-import { pretrainingHandlers } from './pretraining';
+import { pretrainingHandlers, pretrainingService } from './pretraining';
 import { TaskCancelled, throwIfCancelled, type TaskContext } from './tasks';
 
 /**
@@ -216,10 +215,10 @@ class FirstRunService {
     const classNames = [...byClass.keys()].sort();
     if (classNames.length < 2) throw new Error(`The sample folder ${resolved} has fewer than 2 class folders.`);
     const existing = await this.library.libraryClasses({});
-    const truth = new Map<number, number>();
-    for (const [index, name] of classNames.entries()) {
+    let sampleImages = 0;
+    for (const name of classNames) {
       const images = byClass.get(name)!.sort((a, b) => a.relPath.localeCompare(b.relPath));
-      for (const image of images) truth.set(image.id, index);
+      sampleImages += images.length;
       const classId = existing.find((c) => c.name.toLowerCase() === name.toLowerCase())?.id ?? (await this.labels.classCreate({ name })).id;
       await this.labels.labelSet({ imageIds: images.slice(0, this.plan.labelsPerClass).map((image) => image.id), classId });
     }
@@ -229,6 +228,8 @@ class FirstRunService {
     progress = this.enter(task, 'pretrain');
     const pretrainStarted = performance.now();
     const run = await this.pretraining.pretrainStart({ folderIds: [folder.id], preset: 'cpu-small', overrides: this.plan.pretrain });
+    // A run of the user's own that finishes later replaces this backbone by itself.
+    pretrainingService(this.context).markSampleRun(run.id);
     let details = await this.pretraining.runGet({ runId: run.id, maxPoints: 10 });
     const onAbort = (): void => {
       void Promise.resolve()
@@ -266,25 +267,12 @@ class FirstRunService {
     if (computed.task) await waitTask(this.context, computed.task, signal, 'Embedding the images');
     progress(1);
 
-    // 6. Cluster into k groups, and score them against the folder names of every image.
+    // 6. Cluster into k groups, scored as the Clusters screen scores them: against the sample's
+    // class folders (reference classes), over every image.
     progress = this.enter(task, 'cluster');
     const clustering = await this.embeddings.clusterCompute({ setId: computed.set.id, k: this.plan.k, metric: 'cosine', seed: 0, folderIds: [folder.id] });
-    const assigned: number[] = [];
-    const folderOf: number[] = [];
-    for (const cluster of clustering.clusters) {
-      for (let offset = 0; offset < cluster.size; offset += 1000) {
-        const page = await this.embeddings.clusterImages({ clusteringId: clustering.id, cluster: cluster.cluster, offset, limit: 1000 });
-        for (const item of page.items) {
-          const label = truth.get(item.imageId);
-          if (label === undefined) continue;
-          assigned.push(cluster.cluster);
-          folderOf.push(label);
-        }
-        if (page.items.length === 0) break;
-      }
-    }
-    const scores = clusterScores(assigned, folderOf);
-    progress(1, `NMI ${(scores.nmi ?? 0).toFixed(2)}`);
+    const scores = clustering.scores;
+    progress(1, scores.nmi === null ? `NMI not shown: ${scores.labelled} images with a class` : `NMI ${scores.nmi.toFixed(2)}`);
 
     // 7. Fine-tune from the hand labels: a linear probe, then a fine-tune.
     progress = this.enter(task, 'finetune');
@@ -308,14 +296,15 @@ class FirstRunService {
       runId: run.id,
       step: checkpoint.step,
       engine: (await this.pretraining.runGet({ runId: run.id, maxPoints: 10 })).engine,
-      images: truth.size,
+      images: sampleImages,
       classes: classNames,
       labelsPerClass: this.plan.labelsPerClass,
       setId: computed.set.id,
       clusteringId: clustering.id,
       k: clustering.k,
-      nmi: scores.nmi ?? 0,
-      purity: scores.purity ?? 0,
+      nmi: scores.nmi,
+      purity: scores.purity,
+      scoredImages: scores.labelled,
       linearProbeAccuracy: accuracyOf('linear-probe'),
       fineTuneAccuracy: accuracyOf('fine-tune'),
       pretrainSeconds,

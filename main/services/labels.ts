@@ -1,5 +1,5 @@
 import type { ClassInfo } from '../common/library';
-import type { ClassDeletePreview, LabelHistory, LabelSetResult, LabelStepResult } from '../common/labels';
+import type { ClassDeletePreview, LabelHistory, LabelPreview, LabelSetResult, LabelStepResult } from '../common/labels';
 import { ServiceError } from '../common/result';
 import { LabelsRepository } from '../store/labels-repository';
 import type { AreaHandlers, ServiceContext } from './app-services';
@@ -45,7 +45,11 @@ export class LabelsService {
     return this.classInfo(id);
   }
 
-  updateClass(classId: number, patch: { name?: string | undefined; color?: string | null | undefined }): ClassInfo {
+  /** Renames, recolours and/or re-keys a class; a key another class holds is swapped with it. */
+  updateClass(
+    classId: number,
+    patch: { name?: string | undefined; color?: string | null | undefined; key?: number | null | undefined },
+  ): ClassInfo {
     this.repo.transaction(() => {
       this.requireClass(classId);
       if (patch.name !== undefined) {
@@ -53,6 +57,7 @@ export class LabelsService {
         this.repo.renameClass(classId, patch.name);
       }
       if (patch.color !== undefined) this.repo.recolourClass(classId, patch.color);
+      if (patch.key !== undefined) this.repo.setClassKey(classId, patch.key);
     });
     this.changed();
     return this.classInfo(classId);
@@ -89,18 +94,16 @@ export class LabelsService {
 
   // ---- hand labels -----------------------------------------------------------------------
 
-  /** Gives every image the hand label `classId` (null removes it), all in one transaction. */
-  setLabels(imageIds: readonly number[], classId: number | null): LabelSetResult {
+  /**
+   * Gives every image the hand label `classId` (null removes it), all in one transaction. With
+   * `keepHand`, images that already have a hand label keep it.
+   */
+  setLabels(imageIds: readonly number[], classId: number | null, keepHand = false): LabelSetResult {
     const ids = [...new Set(imageIds)];
     const step = this.repo.transaction((): LabelStep | undefined => {
       if (classId !== null) this.requireClass(classId);
-      const rows = this.repo.handLabels(ids);
-      const missing = rows.filter((row) => !row.found).map((row) => row.id);
-      if (missing.length > 0) {
-        const more = missing.length > 1 ? ` (and ${missing.length - 1} more)` : '';
-        throw new ServiceError('NOT_FOUND', `No image with id ${missing[0]}${more} in the library: no label was changed.`);
-      }
-      const changing = rows.filter((row) => row.classId !== classId);
+      const rows = this.foundHandLabels(ids);
+      const changing = rows.filter((row) => row.classId !== classId && !(keepHand && row.classId !== null));
       for (const row of changing) this.repo.setHandLabel(row.id, classId);
       if (changing.length === 0) return undefined;
       return { imageIds: changing.map((row) => row.id), before: changing.map((row) => row.classId), after: classId };
@@ -112,6 +115,26 @@ export class LabelsService {
       this.changed();
     }
     return { changed: step?.imageIds.length ?? 0, ...this.history() };
+  }
+
+  /** What `setLabels(imageIds, classId)` would change, without changing anything. */
+  preview(imageIds: readonly number[], classId: number): LabelPreview {
+    const ids = [...new Set(imageIds)];
+    this.requireClass(classId);
+    const rows = this.foundHandLabels(ids);
+    const others = new Map<number, number>();
+    let unlabelled = 0;
+    let same = 0;
+    for (const row of rows) {
+      if (row.classId === null) unlabelled += 1;
+      else if (row.classId === classId) same += 1;
+      else others.set(row.classId, (others.get(row.classId) ?? 0) + 1);
+    }
+    const names = new Map(this.repo.classNames().map((entry) => [entry.id, entry.name]));
+    const otherByClass = [...others.entries()]
+      .map(([id, count]) => ({ classId: id, name: names.get(id) ?? `class ${id}`, count }))
+      .sort((a, b) => b.count - a.count || a.name.localeCompare(b.name));
+    return { images: ids.length, unlabelled, same, other: rows.length - unlabelled - same, otherByClass };
   }
 
   /** Undoes the last labelSet step: its images get back the hand labels they had. */
@@ -156,6 +179,17 @@ export class LabelsService {
     return result;
   }
 
+  /** The hand labels of these images; refuses the whole request when one is not in the library. */
+  private foundHandLabels(ids: readonly number[]): { id: number; classId: number | null }[] {
+    const rows = this.repo.handLabels(ids);
+    const missing = rows.filter((row) => !row.found).map((row) => row.id);
+    if (missing.length > 0) {
+      const more = missing.length > 1 ? ` (and ${missing.length - 1} more)` : '';
+      throw new ServiceError('NOT_FOUND', `No image with id ${missing[0]}${more} in the library: no label was changed.`);
+    }
+    return rows;
+  }
+
   private clearHistory(): void {
     this.undoStack.length = 0;
     this.redoStack.length = 0;
@@ -178,7 +212,7 @@ export class LabelsService {
     const wanted = name.toLocaleLowerCase();
     const taken = this.repo.classNames().find((entry) => entry.id !== exceptId && entry.name.toLocaleLowerCase() === wanted);
     if (taken) {
-      throw new ServiceError('CONFLICT', `There is already a class named "${taken.name}" (id ${taken.id}): choose another name, or merge the two classes.`);
+      throw new ServiceError('CONFLICT', `There is already a class named "${taken.name}": choose another name, or merge the two classes (⋯ beside a class, then Merge into).`);
     }
   }
 
@@ -200,18 +234,28 @@ export function labelsService(context: ServiceContext): LabelsService {
   return service;
 }
 
-type LabelsCalls = 'classCreate' | 'classUpdate' | 'classMerge' | 'classDeletePreview' | 'classDelete' | 'labelSet' | 'labelUndo' | 'labelRedo';
+type LabelsCalls =
+  | 'classCreate'
+  | 'classUpdate'
+  | 'classMerge'
+  | 'classDeletePreview'
+  | 'classDelete'
+  | 'labelPreview'
+  | 'labelSet'
+  | 'labelUndo'
+  | 'labelRedo';
 
 /** The calls of classes and hand labels. */
 export function labelsHandlers(context: ServiceContext): AreaHandlers<LabelsCalls> {
   const labels = labelsService(context);
   return {
     classCreate: ({ name, color }) => labels.createClass(name, color),
-    classUpdate: ({ classId, name, color }) => labels.updateClass(classId, { name, color }),
+    classUpdate: ({ classId, name, color, key }) => labels.updateClass(classId, { name, color, key }),
     classMerge: ({ fromClassId, intoClassId }) => labels.mergeClasses(fromClassId, intoClassId),
     classDeletePreview: ({ classId }) => labels.deletePreview(classId),
     classDelete: ({ classId }) => labels.deleteClass(classId),
-    labelSet: ({ imageIds, classId }) => labels.setLabels(imageIds, classId),
+    labelPreview: ({ imageIds, classId }) => labels.preview(imageIds, classId),
+    labelSet: ({ imageIds, classId, keepHand }) => labels.setLabels(imageIds, classId, keepHand ?? false),
     labelUndo: () => labels.undo(),
     labelRedo: () => labels.redo(),
   };

@@ -338,6 +338,10 @@ export async function scanFolder(folder: FolderRow, deps: ScanDeps, task: TaskCo
 
 /** One line a person reads about what a scan did. */
 export function describeSummary(summary: ScanSummary): string {
+  if (summary.imported + summary.updated + summary.unchanged + summary.moved + summary.rejected === 0) {
+    const others = summary.ignored ? ` (${summary.ignored.toLocaleString('en')} other file${summary.ignored === 1 ? '' : 's'} ignored)` : '';
+    return `No image found${others}: add a folder that holds JPEG, PNG, GIF, WebP, TIFF or AVIF images (subfolders are included).`;
+  }
   const parts = [`${summary.imported.toLocaleString('en')} imported`];
   if (summary.updated) parts.push(`${summary.updated.toLocaleString('en')} updated`);
   if (summary.unchanged) parts.push(`${summary.unchanged.toLocaleString('en')} unchanged`);

@@ -13,7 +13,7 @@ import {
 } from '../common/library';
 import { ServiceError } from '../common/result';
 import type { TaskInfo } from '../common/tasks';
-import { isInside, looksLikeClassLayout } from '../data/scan';
+import { isHiddenOrSystem, isInside, looksLikeClassLayout } from '../data/scan';
 import { removeThumbnail, renderDisplayImage, renderThumbnail, thumbnailDir, thumbnailFile, writeThumbnail } from '../data/thumbnails';
 import { LibraryRepository, type FolderRow, type ImageLocation } from '../store/library-repository';
 import type { AreaHandlers, ServiceContext } from './app-services';
@@ -146,9 +146,10 @@ export class LibraryService {
       throw new ServiceError('FORBIDDEN', `The folder ${folderPath} cannot be read (${code ?? (error as Error).message}).`);
     }
     if (!stat.isDirectory()) throw new ServiceError('INVALID_ARGUMENT', `${folderPath} is a file, not a folder: choose the folder that holds your images.`);
+    let entries;
     try {
       await fs.access(folderPath, fs.constants.R_OK | fs.constants.X_OK);
-      await fs.readdir(folderPath);
+      entries = await fs.readdir(folderPath, { withFileTypes: true });
     } catch (error) {
       throw new ServiceError('FORBIDDEN', `The folder ${folderPath} cannot be read (${(error as NodeJS.ErrnoException).code ?? (error as Error).message}).`);
     }
@@ -168,6 +169,9 @@ export class LibraryService {
       if (isInside(real, otherReal)) {
         throw new ServiceError('CONFLICT', `${folderPath} contains ${other.path}, which is already in the library: remove that folder first, then add this one.`);
       }
+    }
+    if (entries.every((entry) => isHiddenOrSystem(entry.name, entry.isDirectory()))) {
+      throw new ServiceError('INVALID_ARGUMENT', `The folder ${folderPath} is empty: choose the folder that holds your images (its subfolders are included).`);
     }
     const row = this.repo.addFolder({
       path: folderPath,

@@ -1,8 +1,8 @@
 import type { MonitorSet } from '../engine/monitor';
 
 /**
- * The kNN monitor's labelled subset of a run's images: images with a label (`labelOf`: a hand
- * label wins over the folder one) in classes with at least 2 images, at least 2 classes; per
+ * The kNN monitor's labelled subset of a run's images: images with a class (`labelOf`: the
+ * pretraining service passes reference classes, class subfolders before labels) in classes with at least 2 images, at least 2 classes; per
  * class 20% (at least 1) held out as queries, the rest the bank; at most `limit` images, drawn
  * evenly per class with a PRNG seeded by the run's seed.
  */

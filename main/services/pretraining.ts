@@ -34,8 +34,10 @@ import { jobEngine } from './engine-setting';
 import { monitorSet } from './monitor-set';
 import { appLog, withCrashDetails } from '../log';
 import { RunsRepository, runFileList, type RunFile } from '../store/runs-repository';
+import { SettingsRepository } from '../store/settings-repository';
 import { readRunImages, runImagesFileName, writeRunImages, type RunImage } from '../data/run-images';
 import type { AreaHandlers, ServiceContext } from './app-services';
+import { referenceClasses } from './reference-classes';
 import type { ComputeHost } from './embeddings';
 import type { TaskContext } from './tasks';
 
@@ -162,7 +164,7 @@ export class PretrainingService {
       throw error;
     }
     const { folders, files, filesHash } = runFileList(rows);
-    const monitor = monitorSet(files, this.repo.labelsOf(files.map((file) => file.id)), config.seed, this.options.monitorLimit);
+    const monitor = monitorSet(files, this.monitorClasses(files), config.seed, this.options.monitorLimit);
     const run = this.createRun({
       name: `Run ${this.repo.nextRunNumber()} (${config.preset})`,
       config,
@@ -201,7 +203,7 @@ export class PretrainingService {
         `epochs: the checkpoint at step ${from.step} has already trained all ${config.epochs} epochs; ask for more epochs to train further.`,
       );
     }
-    const monitor = monitorSet(list.files, this.repo.labelsOf(list.files.map((file) => file.id)), config.seed, this.options.monitorLimit);
+    const monitor = monitorSet(list.files, this.monitorClasses(list.files), config.seed, this.options.monitorLimit);
     if (from === newest && run.status !== 'running' && run.status !== 'paused') {
       this.repo.rewindTo(run.id, from.step);
       this.repo.setPlan(run.id, { config });
@@ -341,6 +343,34 @@ export class PretrainingService {
     return choice && fs.existsSync(choice.file) ? choice : null;
   }
 
+  /** Remembers the run the guided first run trained on the sample images. */
+  markSampleRun(runId: number): void {
+    new SettingsRepository(this.context.db).setMany({ [sampleRunKey]: runId });
+  }
+
+  /** The run the guided first run trained on the sample images, if any. */
+  sampleRunId(): number | undefined {
+    const value = new SettingsRepository(this.context.db).get(sampleRunKey);
+    return typeof value === 'number' ? value : undefined;
+  }
+
+  /**
+   * A run that finished: its newest checkpoint becomes the backbone in use when none is, or
+   * when the one in use is the sample run's (a newcomer's own run must not go on being
+   * clustered and fine-tuned on the sample backbone). Otherwise its page offers it. Returns
+   * the new choice, if it made one.
+   */
+  private adoptFinished(runId: number): BackboneChoice | undefined {
+    if (!adoptsFinishedRun(this.backbone()?.runId, this.sampleRunId(), runId)) return undefined;
+    const newest = this.repo
+      .checkpoints(runId)
+      .filter((checkpoint) => fs.existsSync(checkpoint.file))
+      .sort((a, b) => b.step - a.step)[0];
+    if (!newest) return undefined;
+    this.repo.chooseBackbone({ runId, step: newest.step, file: newest.file });
+    return this.repo.backbone() ?? undefined;
+  }
+
   /** True while a run trains or is paused (the desktop shell asks before quitting). */
   hasActiveRun(): boolean {
     return this.active !== undefined;
@@ -354,7 +384,11 @@ export class PretrainingService {
     const rows = this.filesOf(args.folderIds, false);
     const overrides = Object.fromEntries(Object.entries(args.overrides).filter(([, value]) => value !== null && value !== '')) as PretrainOverrides;
     const { config, errors } = validatePretrainConfig(args.preset, overrides, rows.length);
-    if (rows.length === 0) errors.push({ field: 'folders', message: args.folderIds ? 'the chosen folders have no images; import some first.' : 'the library has no images; add a folder first.' });
+    // No images: one error that says what to do (not a batch size to lower).
+    if (rows.length === 0) {
+      const message = args.folderIds ? 'the chosen folders have no images; import some first.' : 'the library has no images; add a folder first.';
+      errors.splice(0, errors.length, ...errors.filter((error) => error.field !== 'folders'), { field: 'folders', message });
+    }
     const engine = await this.engineFor(config?.engine ?? 'auto');
     const stepsPerEpoch = config ? stepsPerEpochFor(rows.length, config.batch) : 0;
     const estimate: PretrainEstimate = {
@@ -509,6 +543,16 @@ export class PretrainingService {
     return { folders: images.folders, files: images.files.map((file) => ({ id: file.id ?? 0, path: file.path })) };
   }
 
+  /**
+   * The classes the kNN monitor uses: each image's reference class (its class subfolder where
+   * the folder is laid out in classes, else its label; main/services/reference-classes.ts), so
+   * a folder of class subfolders is enough and no label is needed.
+   */
+  private monitorClasses(files: { id: number }[]): Map<number, number> {
+    const reference = referenceClasses(this.context.db, files.map((file) => file.id)).byImage;
+    return new Map([...reference].map(([id, reference]) => [id, reference.index]));
+  }
+
   private appendLog(runDir: string, line: string, level: 'info' | 'warn' | 'error' = 'info'): void {
     try {
       fs.appendFileSync(path.join(runDir, 'train.log'), `${new Date().toISOString()} ${level.toUpperCase().padEnd(5)} ${line.replace(/\n/g, ' ')}\n`);
@@ -576,6 +620,7 @@ export class PretrainingService {
     const active = this.mustBeActive(runId);
     if (active.status === 'running') {
       active.host.pause();
+      active.task?.paused?.(true);
       active.status = 'paused';
       this.repo.setStatus(runId, 'paused');
       this.emit(active, {});
@@ -587,6 +632,7 @@ export class PretrainingService {
     const active = this.mustBeActive(runId);
     if (active.status === 'paused') {
       active.host.resume();
+      active.task?.paused?.(false);
       active.status = 'running';
       this.repo.setStatus(runId, 'running');
       this.emit(active, {});
@@ -772,6 +818,12 @@ export class PretrainingService {
     if (this.active === active) this.active = undefined;
     const runDir = this.repo.get(active.runId)?.runDir;
     if (runDir) this.appendLog(runDir, `Run ended: ${status}${error ? ` (${error})` : ''}.`, status === 'crashed' ? 'error' : 'info');
+    const replaced = this.backbone();
+    const adopted = status === 'finished' ? this.adoptFinished(active.runId) : undefined;
+    if (adopted && runDir) {
+      const instead = replaced && replaced.runId !== active.runId ? ` instead of ${replaced.runName}, the sample run` : '';
+      this.appendLog(runDir, `Its checkpoint at step ${adopted.step} is now the backbone in use for clusters and fine-tuning${instead}.`);
+    }
     this.emit(active, { phase: 'ended', message: `Run ended: ${status}${error ? ` (${error})` : ''}.`, level: status === 'crashed' ? 'error' : 'info' });
   }
 
@@ -795,6 +847,19 @@ export class PretrainingService {
     return this.active;
   }
 }
+
+/**
+ * Whether a run that just finished becomes the backbone in use by itself: when none is in use,
+ * or when the one in use is the sample run's and this run is another. A run of your own that is
+ * in use is never replaced behind your back: the finished run's page offers itself instead.
+ */
+export function adoptsFinishedRun(inUseRunId: number | undefined, sampleRunId: number | undefined, finishedRunId: number): boolean {
+  if (inUseRunId === undefined) return true;
+  return inUseRunId === sampleRunId && finishedRunId !== sampleRunId;
+}
+
+/** The settings-table key remembering the first run's sample run (not a user setting). */
+const sampleRunKey = 'firstRun.sampleRunId';
 
 const services = new WeakMap<ServiceContext, PretrainingService>();
 

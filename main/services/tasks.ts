@@ -8,6 +8,11 @@ export interface TaskContext {
   signal: AbortSignal;
   /** Reports progress; cheap to call often (events are throttled to ~5 a second). */
   progress(done: number, total?: number, message?: string, counts?: Record<string, number>): void;
+  /**
+   * Says the work is paused (no ETA while paused) or goes on again; the time paused never
+   * counts in the rate, so the ETA after a pause is as before it.
+   */
+  paused?(on: boolean): void;
 }
 
 export interface TaskOptions {
@@ -73,6 +78,7 @@ export class TaskRegistry {
     const context: TaskContext = {
       signal: controller.signal,
       progress: (done, total, message, counts) => this.progress(entry, done, total, message, counts),
+      paused: (on) => this.setPaused(entry, on),
     };
     this.emit({ ...info });
     entry.done = body(context).then(
@@ -116,6 +122,22 @@ export class TaskRegistry {
     await Promise.all([...this.tasks.values()].map((entry) => entry.done));
   }
 
+  private setPaused(entry: Entry, on: boolean): void {
+    const info = entry.info;
+    if (info.status !== 'running' || (info.paused ?? false) === on) return;
+    if (on) {
+      info.paused = true;
+      delete info.etaSeconds;
+    } else {
+      delete info.paused;
+      // The rate starts again from here: the pause is not time spent working.
+      entry.lastDone = info.done;
+      entry.lastTime = this.now();
+    }
+    entry.lastEmit = this.now();
+    this.emit({ ...info });
+  }
+
   private progress(
     entry: Entry,
     done: number,
@@ -137,7 +159,7 @@ export class TaskRegistry {
       entry.lastDone = done;
       entry.lastTime = now;
     }
-    if (info.rate && info.total !== undefined) info.etaSeconds = Math.max(0, (info.total - done) / info.rate);
+    if (info.rate && info.total !== undefined && !info.paused) info.etaSeconds = Math.max(0, (info.total - done) / info.rate);
     if (now - entry.lastEmit >= 200) {
       entry.lastEmit = now;
       this.emit({ ...info });
@@ -148,6 +170,7 @@ export class TaskRegistry {
     entry.info.status = status;
     entry.info.endedAt = new Date().toISOString();
     entry.info.etaSeconds = status === 'finished' ? 0 : undefined;
+    delete entry.info.paused;
     if (error) entry.info.error = error;
     if (status === 'failed') {
       Object.assign(entry.info, crash);

@@ -21,7 +21,7 @@ export class LabelsRepository extends StatementCache {
   /** One class with its counts, or undefined. */
   classInfo(id: number): ClassInfo | undefined {
     return this.prepare<[number], ClassInfo>(
-      `SELECT c.id, c.name, c.color,
+      `SELECT c.id, c.name, c.color, c.hotkey AS key,
               (SELECT count(DISTINCT image_id) FROM labels l WHERE l.class_id = c.id) AS images,
               (SELECT count(*) FROM labels l WHERE l.class_id = c.id AND l.source = 'hand') AS hand,
               (SELECT count(*) FROM labels l WHERE l.class_id = c.id AND l.source = 'folder') AS folder
@@ -48,6 +48,19 @@ export class LabelsRepository extends StatementCache {
 
   recolourClass(id: number, color: string | null): void {
     this.prepare('UPDATE classes SET color = ? WHERE id = ?').run(color, id);
+  }
+
+  /**
+   * Gives a class a number key (null: none). A key another class holds moves over: that class
+   * gets this one's old key (a swap), so no two classes share one. Call inside a transaction.
+   */
+  setClassKey(id: number, key: number | null): void {
+    const old = this.prepare<[number], { hotkey: number | null }>('SELECT hotkey FROM classes WHERE id = ?').get(id)?.hotkey ?? null;
+    if (old === key) return;
+    const holder = key === null ? undefined : this.prepare<[number], { id: number }>('SELECT id FROM classes WHERE hotkey = ?').get(key);
+    this.prepare('UPDATE classes SET hotkey = NULL WHERE id = ?').run(id);
+    if (holder) this.prepare('UPDATE classes SET hotkey = ? WHERE id = ?').run(old, holder.id);
+    this.prepare('UPDATE classes SET hotkey = ? WHERE id = ?').run(key, id);
   }
 
   /** Labels of a class by source. */

@@ -330,11 +330,11 @@ export class LibraryRepository extends StatementCache {
 
   classes(): ClassInfo[] {
     return this.prepare<[], ClassInfo>(
-      `SELECT c.id, c.name, c.color,
+      `SELECT c.id, c.name, c.color, c.hotkey AS key,
               (SELECT count(DISTINCT image_id) FROM labels l WHERE l.class_id = c.id) AS images,
               (SELECT count(*) FROM labels l WHERE l.class_id = c.id AND l.source = 'hand') AS hand,
               (SELECT count(*) FROM labels l WHERE l.class_id = c.id AND l.source = 'folder') AS folder
-       FROM classes c ORDER BY c.name`,
+       FROM classes c ORDER BY c.hotkey IS NULL, c.hotkey, c.id`,
     ).all();
   }
 

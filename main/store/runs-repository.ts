@@ -244,15 +244,6 @@ export class RunsRepository {
     })();
   }
 
-  /** The class of each image that has a label (a hand label wins over the folder's). */
-  labelsOf(imageIds: number[]): Map<number, number> {
-    const out = new Map<number, number>();
-    const wanted = new Set(imageIds);
-    const rows = this.db.prepare("SELECT image_id AS imageId, class_id AS classId, source FROM labels ORDER BY source = 'hand'").all() as { imageId: number; classId: number; source: string }[];
-    for (const row of rows) if (wanted.has(row.imageId)) out.set(row.imageId, row.classId);
-    return out;
-  }
-
   metricCount(id: number): number {
     return this.db.prepare('SELECT count(*) FROM run_metrics WHERE run_id = ?').pluck().get(id) as number;
   }

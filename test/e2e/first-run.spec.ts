@@ -1,6 +1,7 @@
 import { expect, test } from './fixtures';
 import { ClustersPage } from './pages/clusters-page';
 import { FinetunePage } from './pages/finetune-page';
+import { PretrainPage } from './pages/pretrain-page';
 import { WelcomePage } from './pages/welcome-page';
 
 // The whole first run trains for real on the CPU (wasm here): a couple of minutes.
@@ -17,7 +18,7 @@ test('a fresh install opens on the welcome screen and the sample run ends with c
     await expect(welcome.engine.getByTestId('engine-guidance-reason')).toContainText(/GPU not used: .*(tfjs-node-gpu|CUDA|cuDNN|driver|Linux x64)/);
     await expect(welcome.engine.getByTestId('engine-guidance-install')).toContainText(/CUDA 11\.2|tfjs-node/);
   }
-  await app.screenshot('first-run-welcome');
+  await app.screenshotSizes('first-run-welcome');
 
   const started = Date.now();
   await welcome.trySampleImages();
@@ -35,12 +36,16 @@ test('a fresh install opens on the welcome screen and the sample run ends with c
   }
   await expect(welcome.finetuneCard).toContainText('16 hand labels');
   console.log(`NMI ${nmi}, linear probe ${await welcome.value('welcome-probe-accuracy')}, fine-tune ${await welcome.value('welcome-finetune-accuracy')}; ${await page.getByTestId('welcome-results').locator('p').first().textContent()}`);
-  await app.screenshot('first-run-done');
+  await app.screenshotSizes('first-run-done');
 
   await welcome.clustersCard.click();
   const clusters = new ClustersPage(app);
   await expect(clusters.view).toBeVisible();
   await expect(clusters.cards).toHaveCount(4, { timeout: 30_000 });
+  // One way of scoring: the Clusters screen shows the welcome screen's NMI, over the same 96 images.
+  await expect(page.getByTestId('score-basis')).toHaveAttribute('data-labelled', '96');
+  await expect(page.getByTestId('welcome-nmi')).toHaveCount(0);
+  expect(Number(await clusters.scores.getByTestId('score-nmi').textContent())).toBeCloseTo(nmi, 2);
   await app.screenshot('first-run-clusters');
 
   await page.goBack();
@@ -51,6 +56,21 @@ test('a fresh install opens on the welcome screen and the sample run ends with c
   await expect(finetune.view).toBeVisible();
   await expect(finetune.cards).toHaveCount(2, { timeout: 30_000 });
   await app.screenshot('first-run-finetune');
+
+  // A run of your own replaces the sample run as the backbone in use once it finishes, and says so.
+  const pretrain = new PretrainPage(app);
+  const own = await pretrain.trainShort({ epochs: 1, batch: 32 }, 180_000);
+  const use = page.getByTestId('use-backbone');
+  await expect(use).toHaveAttribute('data-state', 'in-use');
+  await expect(page.getByTestId('run-log')).toContainText(/is now the backbone in use for clusters and fine-tuning instead of .*, the sample run/);
+  // The sample run's page offers it back, prominently, in one click.
+  await app.goTo('runs');
+  await page.locator(`[data-testid="run-row"]:not([data-run-id="${own}"])`).first().click();
+  await expect(use).toHaveAttribute('data-state', 'offered');
+  await expect(use).toContainText(/In use now: Run \d+/);
+  await app.screenshotSizes('first-run-offer-backbone');
+  await use.getByTestId('use-backbone-button').click();
+  await expect(use).toHaveAttribute('data-state', 'in-use');
 
   // The library now has the sample folder: the start page is the library again.
   await page.goto(page.url().replace(/#.*$/, ''));

@@ -11,6 +11,8 @@ const root = path.resolve(import.meta.dirname, '..', '..');
  * command to run.
  */
 export default function globalSetup(): void {
+  // The README picture is made only from screenshots of this run (global-teardown.ts).
+  process.env.JIGCLU_E2E_STARTED = String(Date.now());
   if (!fs.existsSync(path.join(root, 'out', 'main', 'serve.js')) || !fs.existsSync(path.join(root, 'out', 'renderer', 'index.html'))) {
     throw new Error('The app is not built: run `npm run build` first (`npm test` does it for you).');
   }

@@ -1,18 +1,21 @@
 import fs from 'node:fs';
+import type { Locator } from '@playwright/test';
 import { dataset } from '../helpers/library';
 import { expect, test } from './fixtures';
 import { ClustersPage } from './pages/clusters-page';
 import { FinetunePage } from './pages/finetune-page';
-import { LabelPage } from './pages/label-page';
+import { LabelPage, type GroupLabelCounts } from './pages/label-page';
 import { LibraryPage } from './pages/library-page';
 import { PretrainPage } from './pages/pretrain-page';
 
 /**
  * Labelling and one-click fine-tuning end to end in Chromium (browser mode), as a person does
  * it: import ../shared/datasets/tiny without its folder labels, pretrain a short cpu-small run
- * and cluster its embeddings (k = 3); on the Label screen create 3 classes, label images with
+ * and cluster its embeddings (k = 3); on the Label screen create 3 classes and a fourth that
+ * renumbers none of their keys, open the shortcut sheet with `?`, label images with
  * the number keys (reading each image's folder to know its class), undo and redo with the
- * keyboard, and label a whole cluster in one action; fine-tune (linear probe and fine-tune)
+ * keyboard, and label a whole cluster in one action (asked first: hand labels inside it are
+ * kept unless told otherwise); fine-tune (linear probe and fine-tune)
  * with one click, open the chosen classifier's confusion matrix and a cell's images; work
  * through three review-queue items with Enter and a number key; export the labels and
  * predictions as CSV and check the file. Screenshots go to test/output/e2e/.
@@ -40,15 +43,10 @@ test('labels with keys and by cluster, fine-tunes, reviews and exports', async (
   await library.waitForImport('tiny');
   expect((await library.counts('tiny')).labelled).toBe(0);
 
-  // A short run whose last checkpoint becomes the backbone in use, then k = 3 clusters.
-  await pretrain.openForm();
-  await pretrain.choosePreset('cpu-small');
-  await pretrain.setField('epochs', 2);
-  await pretrain.setField('width', 0.125);
-  await pretrain.setField('batch', 8);
-  await pretrain.start();
-  await pretrain.waitForStatus('finished', 240_000);
-  await page.getByTestId('checkpoint-row').first().getByTestId('checkpoint-use').click();
+  // A short run whose last checkpoint is the backbone in use, then k = 3 clusters.
+  await pretrain.trainShort({ epochs: 2, batch: 8 });
+  // The first run to finish is the backbone in use by itself.
+  await expect(page.getByTestId('checkpoint-row').first().getByTestId('checkpoint-in-use')).toBeVisible();
   await clusters.open();
   await clusters.computeEmbeddings(24);
   await clusters.cluster(3);
@@ -61,6 +59,21 @@ test('labels with keys and by cluster, fine-tunes, reviews and exports', async (
   const keys = new Map<string, string>();
   for (const name of classes) keys.set(name, await label.keyOf(name));
   expect([...keys.values()].sort()).toEqual(['1', '2', '3']);
+  // Keys stay with their classes: a fourth class, first by name, takes key 4 and renumbers nothing.
+  await label.createClass('bird');
+  for (const name of classes) expect(await label.keyOf(name), name).toBe(keys.get(name));
+  expect(await label.keyOf('bird')).toBe('4');
+  // `?` lists the shortcuts of this screen first, with every class's key.
+  await page.keyboard.press('?');
+  const sheet = page.getByTestId('shortcut-sheet');
+  await expect(sheet).toHaveAttribute('data-screen', 'label');
+  await expect(sheet.getByTestId('shortcut-class')).toHaveCount(4);
+  for (const [name, key] of [...keys, ['bird', '4']]) {
+    await expect(sheet.locator(`[data-testid="shortcut-class"][data-class-name="${name}"]`)).toHaveAttribute('data-key', key!);
+  }
+  await app.screenshot('label-shortcuts');
+  await page.keyboard.press('Escape');
+  await expect(sheet).toBeHidden();
 
   // Label four images with their class's number key (an airplane, a frog, a truck, another
   // truck), finding each with the arrow keys; each is saved and the next one comes up.
@@ -100,7 +113,7 @@ test('labels with keys and by cluster, fine-tunes, reviews and exports', async (
     return sum;
   };
   expect(await handTotal()).toBe(4);
-  await app.screenshot('label-keys');
+  await app.screenshotSizes('label-keys');
 
   // Undo (Ctrl+Z) takes the last label back; redo (Ctrl+Shift+Z) puts it back; undo again.
   const last = labelledByKey.at(-1)!;
@@ -118,22 +131,48 @@ test('labels with keys and by cluster, fine-tunes, reviews and exports', async (
   expect(await handTotal()).toBe(3);
   await app.screenshot('label-undo');
 
-  // A whole cluster in one action: every image of it gets the class by hand.
+  // A whole cluster in one action, asked first. No class is chosen in advance; find a cluster
+  // holding a hand label of another class than the one asked for.
   await page.getByTestId('label-tab-clusters').click();
   const rows = page.getByTestId('label-cluster-row');
   await expect(rows).toHaveCount(3);
-  const row = rows.first();
-  const size = Number(await row.getAttribute('data-size'));
-  expect(size).toBeGreaterThan(0);
-  await row.getByTestId('label-cluster-class').selectOption({ label: 'frog' });
-  const frogBefore = await label.handCount('frog');
-  await row.getByTestId('label-cluster').click();
+  for (const select of await rows.getByTestId('label-cluster-class').all()) await expect(select).toHaveValue('');
+  let asked: { row: Locator; cls: string; size: number; counts: GroupLabelCounts } | undefined;
+  search: for (let r = 0; r < 3; r += 1) {
+    for (const cls of classes) {
+      const row = rows.nth(r);
+      const counts = await label.askGroupLabel(row, cls);
+      if (counts.other > 0) {
+        asked = { row, cls, size: Number(await row.getAttribute('data-size')), counts };
+        break search;
+      }
+      await label.answerGroupLabel('cancel');
+    }
+  }
+  expect(asked, 'a cluster with a hand label of another class').toBeDefined();
+  const { row, cls: clusterClass, size, counts: groupCounts } = asked!;
+  expect(groupCounts.images).toBe(size);
+  expect(groupCounts.unlabelled + groupCounts.same + groupCounts.other).toBe(size);
+  await app.screenshotSizes('label-cluster-confirm');
+  const handBefore = new Map<string, number>();
+  for (const name of classes) handBefore.set(name, await label.handCount(name));
+  // Kept (the default): only images without a hand label get the class.
+  await label.answerGroupLabel('keep');
   await expect(label.notice).toHaveAttribute('data-kind', 'label');
-  await expect.poll(() => label.handCount('frog')).toBeGreaterThanOrEqual(Math.max(size, frogBefore));
+  await expect.poll(() => label.handCount(clusterClass)).toBe(handBefore.get(clusterClass)! + groupCounts.unlabelled);
+  for (const name of classes.filter((name) => name !== clusterClass)) expect(await label.handCount(name)).toBe(handBefore.get(name));
+  const keptCounts = new Map<string, number>();
+  for (const name of classes) keptCounts.set(name, await label.handCount(name));
+  // Told otherwise: the other hand labels of the cluster change too; Undo brings them back.
+  const again = await label.askGroupLabel(row, clusterClass);
+  expect(again).toEqual({ images: size, unlabelled: 0, same: groupCounts.same + groupCounts.unlabelled, other: groupCounts.other });
+  await label.answerGroupLabel('replace');
+  await expect.poll(() => label.handCount(clusterClass)).toBe(keptCounts.get(clusterClass)! + groupCounts.other);
+  await page.getByTestId('label-undo').click();
+  await expect(label.notice).toHaveAttribute('data-kind', 'undo');
+  for (const name of classes) await expect.poll(() => label.handCount(name), name).toBe(keptCounts.get(name));
   const afterCluster = await handTotal();
-  // The cluster's images are frogs now; only key-labelled images outside it keep their class.
-  expect(afterCluster).toBeGreaterThanOrEqual(size);
-  expect(afterCluster).toBeLessThanOrEqual(size + 3);
+  expect(afterCluster).toBe(3 + groupCounts.unlabelled);
   await app.screenshot('label-cluster');
 
   // One click: a linear probe and a fine-tune (4 epochs each to keep the test short).
@@ -146,7 +185,7 @@ test('labels with keys and by cluster, fine-tunes, reviews and exports', async (
   expect((await finetune.cards.evaluateAll((cards) => cards.map((c) => c.getAttribute('data-mode')))).sort()).toEqual(['fine-tune', 'linear-probe']);
   await expect(page.locator('[data-testid="classifier-card"][data-chosen="true"]')).toHaveCount(1);
   for (const card of await finetune.cards.all()) await expect(card.getByTestId('classifier-accuracy')).toHaveText(/\d+(\.\d)?%|—/);
-  await app.screenshot('finetune-results');
+  await app.screenshotSizes('finetune-results');
 
   // The confusion matrix of the chosen classifier: its cells count the validation images; a cell opens its images.
   await expect(finetune.matrix).toBeVisible();
@@ -162,10 +201,15 @@ test('labels with keys and by cluster, fine-tunes, reviews and exports', async (
   await expect(images).toHaveAttribute('data-count', String(counts[full]));
   await expect(images.getByTestId('confusion-image')).toHaveCount(counts[full]!);
   await finetune.matrix.scrollIntoViewIfNeeded();
-  await app.screenshot('finetune-confusion');
+  await app.screenshotSizes('finetune-confusion');
 
   // The review queue: accept with Enter, correct with a number key, accept again.
   await finetune.tab('review');
+  // `?` works here too, with the review keys first.
+  await page.keyboard.press('?');
+  await expect(sheet).toHaveAttribute('data-screen', 'finetune');
+  await page.getByTestId('shortcut-close').click();
+  await expect(sheet).toBeHidden();
   const seen = new Set<number>();
   const first = await finetune.reviewItem();
   seen.add(first.imageId);
@@ -180,7 +224,7 @@ test('labels with keys and by cluster, fine-tunes, reviews and exports', async (
   expect(seen.has(third.imageId)).toBe(false);
   await page.keyboard.press('Enter');
   await expect(finetune.reviewCounter).toHaveAttribute('data-reviewed', '3');
-  await app.screenshot('finetune-review');
+  await app.screenshotSizes('finetune-review');
 
   // The three reviewed images are hand-labelled now: the accepted ones as predicted, the corrected one as truck.
   await label.open();

@@ -61,7 +61,7 @@ test('imports two folders, shows their counts, scrolls the grid, opens images an
   await expect.poll(async () => (await library.counts('cifar10-dev')).labelled).toBe(4000);
 
   await library.expectThumbnailLoaded(0);
-  await app.screenshot('library-gallery');
+  await app.screenshotSizes('library-gallery');
 
   // The virtual grid: only rows near the view exist; scrolling far loads those pages.
   const rendered = await library.renderedIndexes();
@@ -122,6 +122,16 @@ test('imports two folders, shows their counts, scrolls the grid, opens images an
   }
   await expect(rows.filter({ hasText: 'truncated.jpg' })).toContainText(/truncated/);
   await expect(rows.filter({ hasText: 'decompression_bomb.png' })).toContainText(/decompression bomb/);
+  // The list and its badge follow the folder filter: cifar10-dev had no problem; all folders show broken's again.
+  await expect(page.getByTestId('problems-badge')).toHaveText(String(brokenRejects));
+  await library.filterFolder('cifar10-dev');
+  await expect(library.problems.getByTestId('problems-total')).toHaveText('0');
+  await expect(rows).toHaveCount(0);
+  await expect(page.getByTestId('problems-badge')).toHaveText('0');
+  await library.filterFolder('All folders');
+  await expect(library.problems.getByTestId('problems-total')).toHaveText(String(brokenRejects));
+  await expect(rows).toHaveCount(brokenRejects);
   const shot = await app.screenshot('library-problems');
+  await app.screenshotSizes('library-problems');
   expect(fs.statSync(shot).size).toBeGreaterThan(10_000);
 });

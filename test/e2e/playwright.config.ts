@@ -13,6 +13,7 @@ export default defineConfig({
   testMatch: '**/*.spec.ts',
   outputDir: path.join(root, 'test', 'output', 'e2e', 'results'),
   globalSetup: path.join(import.meta.dirname, 'global-setup.ts'),
+  globalTeardown: path.join(import.meta.dirname, 'global-teardown.ts'),
   workers: 1,
   timeout: 60_000,
   expect: { timeout: 15_000 },

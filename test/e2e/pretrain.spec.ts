@@ -50,7 +50,7 @@ test('launches, watches, pauses, inspects, resumes, finds and compares pretraini
   await expect(estimate.getByTestId('estimate-total-steps')).toContainText('6');
   await estimate.getByTestId('estimate-measure').click();
   await expect(estimate.getByTestId('estimate-epoch-time')).toContainText(/\d/, { timeout: 60_000 });
-  await app.screenshot('pretrain-form');
+  await app.screenshotSizes('pretrain-form');
 
   // Start, and see the loss chart gain points while it trains.
   const firstRun = await pretrain.start();
@@ -78,7 +78,8 @@ test('launches, watches, pauses, inspects, resumes, finds and compares pretraini
   await expect(inspector.getByTestId('inspect-cluster-accuracy')).toContainText('%');
   await montages.first().getByTestId('patch').first().click();
   await expect(inspector.getByTestId('neighbour')).toHaveCount(3);
-  await app.screenshot('pretrain-montage-inspector');
+  await inspector.scrollIntoViewIfNeeded();
+  await app.screenshotSizes('pretrain-montage-inspector');
 
   // Resume and let it finish.
   await page.getByTestId('run-resume').click();
@@ -96,15 +97,8 @@ test('launches, watches, pauses, inspects, resumes, finds and compares pretraini
   await app.screenshot('pretrain-history');
 
   // A second run with another seed, then compare the two.
-  await pretrain.openForm();
-  await pretrain.choosePreset('cpu-small');
-  await pretrain.setField('epochs', 2);
-  await pretrain.setField('width', 0.125);
-  await pretrain.setField('batch', 8);
-  await pretrain.setField('seed', 7);
-  const secondRun = await pretrain.start();
+  const secondRun = await pretrain.trainShort({ epochs: 2, batch: 8, extra: { seed: 7 } }, 120_000);
   expect(secondRun).not.toBe(firstRun);
-  await pretrain.waitForStatus('finished');
   await app.goTo('runs');
   await expect(rows).toHaveCount(2);
   for (let i = 0; i < 2; i += 1) await rows.nth(i).getByTestId('run-compare-check').check();
@@ -113,5 +107,5 @@ test('launches, watches, pauses, inspects, resumes, finds and compares pretraini
   await expect(compare).toBeVisible();
   await expect(compare).toHaveAttribute('data-series', '2');
   await expect.poll(() => pretrain.chartPoints('chart-compare')).toBeGreaterThanOrEqual(12);
-  await app.screenshot('pretrain-compare');
+  await app.screenshotSizes('pretrain-compare');
 });

@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import { expect, test } from './fixtures';
-import { views } from './pages/app-page';
+import { reviewSizes, views } from './pages/app-page';
 
 const engineNames = ['tfjs-node-gpu', 'webgpu', 'tfjs-node', 'wasm', 'cpu'];
 
@@ -10,6 +10,11 @@ test('navigates every view and shows the engine in the status bar and the About 
     const shown = await app.goTo(view);
     await expect(shown.locator('h1')).not.toBeEmpty();
     expect(page.url()).toContain(`#/${view}`);
+    // Every screen fits the review sizes without scrolling sideways, even empty.
+    for (const size of reviewSizes) {
+      await page.setViewportSize(size);
+      expect(await app.scrollProblems(), `${view} at ${size.width}x${size.height}`).toEqual([]);
+    }
   }
   await app.goTo('settings');
 
@@ -39,6 +44,12 @@ test('navigates every view and shows the engine in the status bar and the About 
 
   await app.goTo('library');
   await app.screenshot('library');
+
+  // Browser mode has the app's icon in the tab.
+  const icon = await page.locator('link[rel="icon"]').evaluate((link: HTMLLinkElement) => link.href);
+  const response = await page.request.get(icon);
+  expect(response.status()).toBe(200);
+  expect(response.headers()['content-type']).toBe('image/png');
 });
 
 test('changing a setting persists across a reload', async ({ app, page }) => {
@@ -49,7 +60,7 @@ test('changing a setting persists across a reload', async ({ app, page }) => {
   await page.reload();
   await app.goTo('settings');
   await expect(page.getByTestId('setting-theme')).toHaveValue('light');
-  await app.screenshot('settings-light');
+  await app.screenshotSizes('settings-light');
 });
 
 test('the page without the token is refused', async ({ page, server }) => {

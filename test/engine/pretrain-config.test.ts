@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError, parseStoredPretrainConfig, presets, resolvePretrainConfig } from '../../main/common/pretrain-config';
+import { ConfigError, parseStoredPretrainConfig, presets, resolvePretrainConfig, validatePretrainConfig } from '../../main/common/pretrain-config';
 
 function refusal(run: () => unknown): ConfigError {
   try {
@@ -34,6 +34,15 @@ describe('pretraining presets', () => {
     expect(refusal(() => resolvePretrainConfig('cpu-small', { grid: 3, cross: 0.4 })).field).toBe('cross');
     expect(refusal(() => resolvePretrainConfig('cpu-small', { batch: 64 }, 10)).message).toMatch(/batch: a batch of 64 needs at least 64 images, but only 10/);
     expect(refusal(() => resolvePretrainConfig('huge' as 'paper')).field).toBe('preset');
+  });
+
+  it('with no images at all says to add images, not to lower the batch size', () => {
+    const none = refusal(() => resolvePretrainConfig('cpu-small', {}, 0));
+    expect(none.field).toBe('folders');
+    expect(none.message).toBe('folders: there are no images to train on: add a folder of images, or choose folders that have some.');
+    expect(validatePretrainConfig('cpu-small', { batch: 64 }, 0).errors).toEqual([
+      { field: 'folders', message: 'there are no images to train on: add a folder of images, or choose folders that have some.' },
+    ]);
   });
 
   it('reads a stored config of before the reference was followed as the rate it trained at, with adaptive pooling', () => {

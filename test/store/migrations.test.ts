@@ -167,6 +167,13 @@ const expectedAdditions: Record<number, Additions> = {
     triggers: [],
     views: [],
   },
+  9: {
+    tables: {},
+    columns: { classes: ['hotkey'] },
+    indexes: ['classes_hotkey'],
+    triggers: ['classes_hotkey_new'],
+    views: [],
+  },
 };
 
 /** The one seeded run (created on first use), for the seeders of tables that need a run. */

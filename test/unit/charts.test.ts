@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { flatLossChange, lossTrend, minTrendPoints } from '../../renderer/src/components/runs/chart-data';
 import { formatValue, plotData } from '../../renderer/src/charts/plot-data';
 import { emaSmooth, LiveSeries, type ChartPoint } from '../../renderer/src/charts/series';
 
@@ -118,5 +119,23 @@ describe('plotData', () => {
       '1.2e-4',
       '–',
     ]);
+  });
+});
+
+describe('loss trend (the hint under the loss chart)', () => {
+  const curve = (ys: number[]) => ys.map((y, i) => ({ x: (i + 1) * 10, y }));
+
+  it('needs enough points, then compares the last quarter with the one before', () => {
+    expect(lossTrend(curve(Array.from({ length: minTrendPoints - 1 }, () => 1)))).toBeUndefined();
+    // 40 points falling by 1 each: last quarter mean 5.5, the one before 15.5.
+    const falling = lossTrend(curve(Array.from({ length: 40 }, (_, i) => 40 - i)))!;
+    expect(falling.change).toBeCloseTo((5.5 - 15.5) / 15.5, 10);
+    expect(falling.steps).toBe(400 - 210);
+    expect(falling.change).toBeLessThan(-flatLossChange);
+    // Flat with noise around 6.4: counts as flat.
+    const flat = lossTrend(curve(Array.from({ length: 40 }, (_, i) => 6.4 + (i % 2 ? 0.01 : -0.01))))!;
+    expect(Math.abs(flat.change)).toBeLessThan(flatLossChange);
+    // Non-finite points are skipped, not averaged.
+    expect(lossTrend(curve([...Array.from({ length: 40 }, () => 2), NaN]))!.change).toBe(0);
   });
 });

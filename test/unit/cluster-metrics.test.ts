@@ -103,6 +103,7 @@ describe('invariances', () => {
     expect(purity(a, withMissing)).toBe(purity(aKept, bKept));
     expect(clusterScores(a, withMissing)).toEqual({
       labelled: kept.length,
+      classes: new Set(bKept).size,
       nmi: nmi(aKept, bKept),
       adjustedRandIndex: adjustedRandIndex(aKept, bKept),
       purity: purity(aKept, bKept),
@@ -142,6 +143,15 @@ describe('purity', () => {
 
   it('is NaN (and clusterScores null) when nothing is labelled', () => {
     expect(purity([0, 1], [null, null])).toBeNaN();
-    expect(clusterScores([0, 1], [null, -1])).toEqual({ labelled: 0, nmi: null, adjustedRandIndex: null, purity: null });
+    expect(clusterScores([0, 1], [null, -1])).toEqual({ labelled: 0, classes: 0, nmi: null, adjustedRandIndex: null, purity: null });
+  });
+
+  it('clusterScores hides the scores under a minimum of items or with one class, but still counts them', () => {
+    const clusters = [0, 0, 1, 1, 2, 2];
+    const labels = [4, 4, 5, 5, 6, null];
+    expect(clusterScores(clusters, labels, { minImages: 6 })).toEqual({ labelled: 5, classes: 3, nmi: null, adjustedRandIndex: null, purity: null });
+    const shown = clusterScores(clusters, labels, { minImages: 5 });
+    expect(shown).toMatchObject({ labelled: 5, classes: 3, nmi: nmi(clusters, labels), purity: 1 });
+    expect(clusterScores(clusters, [4, 4, 4, 4, null, null])).toEqual({ labelled: 4, classes: 1, nmi: null, adjustedRandIndex: null, purity: null });
   });
 });

@@ -14,6 +14,8 @@ import { err } from '../../main/common/result';
 import type { CheckpointInfo, RunDetails, RunInfo } from '../../main/common/runs';
 import type { TaskInfo } from '../../main/common/tasks';
 import { useClient } from '../../renderer/src/api';
+import { classColor as labelColor } from '../../renderer/src/classes';
+import { mapColorsFor } from '../../renderer/src/stores/map-colors';
 import { fakeClient, type Handler } from '../helpers/fake-client';
 import { runInfo as baseRunInfo } from '../helpers/run-fixtures';
 import ClustersView from '../../renderer/src/views/ClustersView.vue';
@@ -100,7 +102,7 @@ function clusteringInfo(id = 7, setId = 1): ClusteringInfo {
     images: 6,
     inertia: 1.5,
     iterations: 4,
-    scores: { nmi: 0.5, ari: 0.25, purity: 0.67, labelled: 6 },
+    scores: { nmi: 0.5, ari: 0.25, purity: 0.67, labelled: 40, fromFolders: 40, classes: 2, minimum: 30 },
     clusters: [cluster(0, 4, 0.5, [1, 2, 3, 4]), cluster(1, 2, 1, [5, 6])],
     outliers: [],
     createdAt: '2026-01-01T12:00:00.000Z' };
@@ -651,12 +653,34 @@ describe('Clusters view', () => {
     await settle();
     expect(wrapper.get('[data-testid="cluster-scores"]').attributes('data-k')).toBe('2');
     expect(wrapper.get('[data-testid="score-nmi"]').text()).toBe('0.5');
-    expect(wrapper.get('[data-testid="score-labelled"]').text()).toBe('6');
+    expect(wrapper.get('[data-testid="score-basis"]').text()).toBe('Scored against the class folders of 40 images (2 classes).');
     const cards = wrapper.findAll('[data-testid="cluster-card"]');
+    expect(cards[0]!.get('[data-testid="cluster-majority"]').text()).toBe('mostly class0 · 50% of 4');
     expect(cards.map((card) => card.attributes('data-size'))).toEqual(['4', '2']);
     await cards[1]!.trigger('click');
     await settle();
     expect(wrapper.get('[data-testid="cluster-detail"]').attributes('data-cluster')).toBe('1');
+    wrapper.unmount();
+  });
+
+  it('hides scores and cluster names that rest on too few images, saying on how many', async () => {
+    const fake = standardClient();
+    const original = fake.handlers.clusteringLatest as () => ClusteringInfo;
+    fake.handlers.clusteringLatest = () => {
+      const info = original();
+      return {
+        ...info,
+        scores: { nmi: null, ari: null, purity: null, labelled: 16, fromFolders: 0, classes: 4, minimum: 30 },
+        clusters: [{ ...info.clusters[0]!, labelled: 3, majority: null, purity: null }, { ...info.clusters[1]!, labelled: 0, majority: null, purity: null }],
+      };
+    };
+    useClient(fake.client);
+    const wrapper = mount(ClustersView, { global: { plugins: [createPinia()], stubs }, attachTo: document.body });
+    await settle();
+    expect(wrapper.find('[data-testid="score-nmi"]').exists()).toBe(false);
+    expect(wrapper.get('[data-testid="score-basis"]').text()).toContain('Scores hidden: they would rest on the labels of 16 images, under the 30');
+    const names = wrapper.findAll('[data-testid="cluster-majority"]').map((entry) => entry.text());
+    expect(names).toEqual(['3 with a class: too few to name it', 'no class folders or labels']);
     wrapper.unmount();
   });
 
@@ -673,5 +697,22 @@ describe('Clusters view', () => {
     await settle();
     expect(wrapper.get('[data-testid="cluster-error"]').text()).toBe('the compute process ended');
     wrapper.unmount();
+  });
+});
+
+describe('map colours', () => {
+  it('colours by label in each class’s own colour, as the Label screen does; by cluster in the palette', () => {
+    const classes = [
+      { id: 4, name: 'cat', color: '#ff0000', key: 1, images: 1, hand: 1, folder: 0 },
+      { id: 9, name: 'dog', color: null, key: 2, images: 1, hand: 1, folder: 0 },
+    ];
+    const data = { imageIds: [1, 2, 3], classIds: [9, -1, 4], folderIds: [1, 1, 1] };
+    const byLabel = mapColorsFor(data, 'label', { assignments: new Map(), classes, folders: [] });
+    expect([...byLabel.colors]).toEqual([1, -1, 0]);
+    expect(byLabel.categories.map((c) => c.name)).toEqual(['cat', 'dog']);
+    expect(byLabel.categoryColors).toEqual(['#ff0000', labelColor(classes[1]!)]);
+    const byFolder = mapColorsFor(data, 'folder', { assignments: new Map(), classes, folders: [{ id: 1, name: 'pics' } as FolderInfo] });
+    expect(byFolder.categoryColors).toBeUndefined();
+    expect(byFolder.categories).toEqual([{ id: 1, name: 'pics' }]);
   });
 });

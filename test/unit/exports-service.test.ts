@@ -248,10 +248,10 @@ describe('exports', () => {
     const summary = await exportsService.classFolders({ destination, include: 'labels', minConfidence: 0 });
     expect(summary).toMatchObject({ destination, copied: 16, unchanged: 0, failed: [] });
     expect(summary.perClass).toEqual([
-      { name: 'a/b:c', images: 1 },
-      { name: 'airplane', images: 5 },
-      { name: 'frog', images: 5 },
-      { name: 'truck', images: 5 },
+      { name: 'a/b:c', folder: 'a_b_c', images: 1 },
+      { name: 'airplane', folder: 'airplane', images: 5 },
+      { name: 'frog', folder: 'frog', images: 5 },
+      { name: 'truck', folder: 'truck', images: 5 },
     ]);
     expect(fs.readdirSync(destination).sort()).toEqual(['a_b_c', 'airplane', 'frog', 'truck']);
     const labelRows = JSON.parse((await core.handlers.labelsExport({ format: 'json', include: 'labels' })).content) as { path: string; label: string }[];
@@ -269,6 +269,8 @@ describe('exports', () => {
     expect(ended.status, ended.error).toBe('finished');
     expect(ended.counts).toEqual({ copied: 0, unchanged: 16, failed: 0 });
     expect(ended.message).toMatch(/Copied 0 images into 4 class folders.*16 already there unchanged/);
+    // The renamed folder is said, not done silently.
+    expect(ended.message).toContain('folder names made safe: "a/b:c" → a_b_c');
     expect(Object.keys(treeHash(destination))).toHaveLength(16);
     expect(treeHash(pictures)).toEqual(before);
     await core.handlers.labelSet({ imageIds: [unlabelled], classId: null });

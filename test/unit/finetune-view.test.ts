@@ -17,6 +17,7 @@ import { fakeClient, type Handler } from '../helpers/fake-client';
 import { runInfo as baseRunInfo } from '../helpers/run-fixtures';
 import { formatPoints, parseEpochs, useFinetuneStore } from '../../renderer/src/stores/finetune';
 import { useReviewStore } from '../../renderer/src/stores/review';
+import { classColor as labelClassColor } from '../../renderer/src/stores/labels';
 import FinetuneView from '../../renderer/src/views/FinetuneView.vue';
 
 
@@ -37,13 +38,14 @@ function runDetails(id: number, steps: number[]): RunDetails {
       createdAt: '2026-01-01T10:04:00.000Z' })) };
 }
 
-function classInfo(id: number, name: string, images: number): ClassInfo {
-  return { id, name, images, color: null, hand: images, folder: 0 };
+function classInfo(id: number, name: string, images: number, key: number | null): ClassInfo {
+  return { id, name, images, color: null, key, hand: images, folder: 0 };
 }
 
-const cat = classInfo(11, 'cat', 8);
-const dog = classInfo(12, 'dog', 6);
-const bird = classInfo(13, 'bird', 0);
+// Keys as stored with the classes (not the list's order): a number key finds its class by key.
+const cat = classInfo(11, 'cat', 8, 2);
+const dog = classInfo(12, 'dog', 6, 1);
+const bird = classInfo(13, 'bird', 0, 3);
 
 const headClasses = [
   { id: 11, name: 'cat' },
@@ -290,6 +292,15 @@ describe('Fine-tune store', () => {
     expect(store.startError?.message).toContain('out of memory');
   });
 
+  it('colours each class as the Label screen does (its own colour, else the palette by its id)', async () => {
+    const fake = standardClient({ libraryClasses: () => [cat, { ...dog, color: '#123456' }, bird] });
+    useClient(fake.client);
+    const store = useFinetuneStore();
+    await store.start();
+    for (const info of [cat, bird]) expect(store.classColor(info.id)).toBe(labelClassColor(info));
+    expect(store.classColor(dog.id)).toBe('#123456');
+  });
+
   it('review: queue pages past labelled items, accept/correct/undo', async () => {
     const fake = standardClient();
     useClient(fake.client);
@@ -305,7 +316,7 @@ describe('Fine-tune store', () => {
     await review.accept();
     expect(fake.named('labelSet')[0]!.args).toEqual({ imageIds: [101], classId: 11 });
     expect(review.current?.imageId).toBe(102);
-    await review.correct(1);
+    await review.correct(2);
     expect(fake.named('labelSet')[1]!.args).toEqual({ imageIds: [102], classId: 11 });
     expect(review.reviewed).toBe(2);
     fake.handlers.labelUndo = () => ({ changed: 1, undo: 1, redo: 1, imageIds: [102] });

@@ -73,8 +73,12 @@ describe('first run', () => {
     expect(result.images).toBe(96);
     expect(result.classes).toEqual(['blobs', 'checkers', 'circles', 'stripes']);
     expect(result.k).toBe(4);
+    // Scored over all 96 images by their class folders, exactly as the Clusters screen scores that clustering.
+    expect(result.scoredImages).toBe(96);
     expect(result.nmi).toBeGreaterThanOrEqual(0);
     expect(result.nmi).toBeLessThanOrEqual(1);
+    const shown = await handlers.clusteringGet({ clusteringId: result.clusteringId });
+    expect(shown.scores).toMatchObject({ labelled: 96, fromFolders: 96, classes: 4, nmi: result.nmi, purity: result.purity });
     expect(result.linearProbeAccuracy).not.toBeNull();
     expect(result.fineTuneAccuracy).not.toBeNull();
     // The run honoured the engine setting (wasm, as "Force CPU" sets it where tfjs-node is absent).

@@ -2,6 +2,7 @@
 import { flushPromises, mount } from '@vue/test-utils';
 import { createPinia, setActivePinia } from 'pinia';
 import { beforeEach, describe, expect, it } from 'vitest';
+import { createMemoryHistory, createRouter } from 'vue-router';
 import type { CallName } from '../../main/common/api-contract';
 import type { ClusteringInfo, EmbeddingSetInfo } from '../../main/common/embeddings';
 import type { ClassInfo, FolderInfo, GalleryItem, GalleryQuery } from '../../main/common/library';
@@ -10,6 +11,8 @@ import { useClient } from '../../renderer/src/api';
 import { fakeClient, type Handler } from '../helpers/fake-client';
 import ClusterDetail from '../../renderer/src/components/clusters/ClusterDetail.vue';
 import LabelAsControl from '../../renderer/src/components/label/LabelAsControl.vue';
+import ShortcutSheet from '../../renderer/src/components/shortcuts/ShortcutSheet.vue';
+import { shortcutGroups } from '../../renderer/src/components/shortcuts/shortcuts';
 import { useClustersStore } from '../../renderer/src/stores/clusters';
 import {
   classColor,
@@ -26,11 +29,11 @@ import LabelView from '../../renderer/src/views/LabelView.vue';
  * real service keeps it, and one clustering whose clusters are read page by page.
  */
 function fakeCore(n = 12, options: { clusterSize?: number } = {}) {
-  const classList: { id: number; name: string; color: string | null }[] = [
-    // Not in id order: the number keys must follow the list, not the ids.
-    { id: 3, name: 'bird', color: null },
-    { id: 1, name: 'cat', color: '#ff0000' },
-    { id: 2, name: 'dog', color: null },
+  const classList: { id: number; name: string; color: string | null; key: number | null }[] = [
+    // Keys stored with the classes, not in id order: a number key finds its class by key.
+    { id: 3, name: 'bird', color: null, key: 1 },
+    { id: 1, name: 'cat', color: '#ff0000', key: 2 },
+    { id: 2, name: 'dog', color: null, key: 3 },
   ];
   const hand = new Map<number, number>();
   const folder = new Map<number, number>([[n, 2]]);
@@ -81,7 +84,7 @@ function fakeCore(n = 12, options: { clusterSize?: number } = {}) {
     images: clusterSize + 3,
     inertia: 1,
     iterations: 3,
-    scores: null,
+    scores: { labelled: 1, fromFolders: 0, classes: 1, minimum: 30, nmi: null, ari: null, purity: null },
     clusters: [
       {
         cluster: 0,
@@ -92,7 +95,7 @@ function fakeCore(n = 12, options: { clusterSize?: number } = {}) {
         representatives: [{ imageId: 1, distance: 0, version: 'v1' }],
         outliers: 0,
       },
-      { cluster: 1, size: 3, labelled: 1, majority: 'dog', purity: 1, representatives: [], outliers: 0 },
+      { cluster: 1, size: 3, labelled: 5, majority: 'dog', purity: 1, representatives: [], outliers: 0 },
     ],
     outliers: [],
     createdAt: '2026-01-02T00:00:00.000Z',
@@ -123,8 +126,24 @@ function fakeCore(n = 12, options: { clusterSize?: number } = {}) {
         ...(hand.has(id) ? [{ className: nameOf(hand.get(id))!, source: 'hand' as const }] : []),
       ],
     }),
-    labelSet: ({ imageIds, classId }: { imageIds: number[]; classId: number | null }) => {
-      const changedIds = imageIds.filter((id) => (hand.get(id) ?? null) !== classId);
+    labelPreview: ({ imageIds, classId }: { imageIds: number[]; classId: number }) => {
+      const others = new Map<number, number>();
+      for (const id of imageIds) {
+        const now = hand.get(id);
+        if (now !== undefined && now !== classId) others.set(now, (others.get(now) ?? 0) + 1);
+      }
+      const unlabelled = imageIds.filter((id) => !hand.has(id)).length;
+      const same = imageIds.filter((id) => hand.get(id) === classId).length;
+      return {
+        images: imageIds.length,
+        unlabelled,
+        same,
+        other: imageIds.length - unlabelled - same,
+        otherByClass: [...others].map(([id, count]) => ({ classId: id, name: nameOf(id)!, count })),
+      };
+    },
+    labelSet: ({ imageIds, classId, keepHand }: { imageIds: number[]; classId: number | null; keepHand?: boolean }) => {
+      const changedIds = imageIds.filter((id) => (hand.get(id) ?? null) !== classId && !(keepHand && hand.has(id)));
       if (changedIds.length > 0) {
         undoStack.push({
           ids: changedIds,
@@ -153,9 +172,12 @@ function fakeCore(n = 12, options: { clusterSize?: number } = {}) {
     classCreate: ({ name, color }: { name: string; color?: string | null }) => {
       if (classList.some((c) => c.name.toLowerCase() === name.toLowerCase()))
         return err('CONFLICT', `A class named ${name} already exists.`);
-      const created = { id: Math.max(...classList.map((c) => c.id)) + 1, name, color: color ?? null };
+      // As the core does: the smallest free key; the list in key order, then creation order.
+      const taken = new Set(classList.map((c) => c.key));
+      const key = [1, 2, 3, 4, 5, 6, 7, 8, 9].find((k) => !taken.has(k)) ?? null;
+      const created = { id: Math.max(...classList.map((c) => c.id)) + 1, name, color: color ?? null, key };
       classList.push(created);
-      classList.sort((a, b) => a.name.localeCompare(b.name));
+      classList.sort((a, b) => (a.key ?? 99) - (b.key ?? 99) || a.id - b.id);
       return { ...created, images: 0, hand: 0, folder: 0 };
     },
     classDeletePreview: () => ({ labels: 4, hand: 3, folder: 1 }),
@@ -368,23 +390,15 @@ describe('labels store', () => {
     expect(store.current).toBe(0);
   });
 
-  it('labels a whole cluster in one labelSet, reading its images page by page', async () => {
+  it('reads every image of a cluster page by page', async () => {
     const core = fakeCore(12, { clusterSize: 2500 });
     useClient(core.client);
     const store = useLabelsStore();
     await store.start();
-    await store.labelCluster(0, 2);
+    const read = await store.clusterImageIds(store.clustering!.id, 0);
     expect(core.named('clusterImages').map((c) => c.args.offset)).toEqual([0, 1000, 2000]);
-    const sets = core.named('labelSet');
-    expect(sets).toHaveLength(1);
-    const ids = sets[0]!.args.imageIds as number[];
-    expect(ids).toHaveLength(2500);
-    expect(new Set(ids).size).toBe(2500);
-    expect(sets[0]!.args.classId).toBe(2);
-    expect(store.notice?.text).toBe('Labelled all 2,500 images of cluster 0 as dog');
-    expect(store.clusterBusy).toBeUndefined();
-    await store.undo();
-    expect(store.notice?.text).toBe('Undid: labelled all 2,500 images of cluster 0 as dog');
+    expect(read.ids).toHaveLength(2500);
+    expect(new Set(read.ids).size).toBe(2500);
   });
 
   it('creates and deletes classes; delete and merge clear the history', async () => {
@@ -394,7 +408,13 @@ describe('labels store', () => {
     await store.start();
     const created = await store.createClass('ant');
     expect(created.created?.name).toBe('ant');
-    expect(store.classes.map((c) => c.name)).toEqual(['ant', 'bird', 'cat', 'dog']);
+    // The new class takes the next key; the others keep theirs (no renumbering by name).
+    expect(store.classes.map((c) => [c.name, c.key])).toEqual([
+      ['bird', 1],
+      ['cat', 2],
+      ['dog', 3],
+      ['ant', 4],
+    ]);
     expect((await store.createClass('Ant')).error?.code).toBe('CONFLICT');
     await store.labelWithKey(1);
     expect(store.history?.undo).toBe(1);
@@ -488,17 +508,32 @@ describe('Label view', () => {
       attachTo: document.body,
     });
     await settle();
+    // A name too long is not cut short: the field says so, with its length, and Add waits.
+    await wrapper.get('[data-testid="class-create-name"]').setValue('x'.repeat(150));
+    expect(wrapper.get('[data-testid="class-create-error"]').text()).toBe('A class name has at most 100 characters; this one has 150.');
+    expect(wrapper.get('[data-testid="class-create"]').attributes('disabled')).toBeDefined();
+    await wrapper.get('[data-testid="class-create-form"]').trigger('submit');
+    await settle();
+    expect(core.named('classCreate')).toHaveLength(0);
     await wrapper.get('[data-testid="class-create-name"]').setValue('ant');
     await wrapper.get('[data-testid="class-create-form"]').trigger('submit');
     await settle();
     expect(core.named('classCreate').map((c) => c.args)).toEqual([{ name: 'ant' }]);
     expect(
       wrapper.findAll('[data-testid="class-row"]').map((row) => row.attributes('data-class-name')),
-    ).toEqual(['ant', 'bird', 'cat', 'dog']);
+    ).toEqual(['bird', 'cat', 'dog', 'ant']);
+    // Adding a class took the next key; the others kept theirs.
+    expect(wrapper.findAll('[data-testid="class-row"]').map((row) => row.attributes('data-key'))).toEqual(['1', '2', '3', '4']);
 
     const dog = wrapper.get('[data-testid="class-row"][data-class-name="dog"]');
     expect(dog.find('[data-testid="class-folder-badge"]').exists()).toBe(true);
     await dog.get('[data-testid="class-edit"]').trigger('click');
+    // Its key can be changed (to one another class has: the core swaps them).
+    core.handlers.classUpdate = ({ classId, key: k }: { classId: number; key: number }) => ({ id: classId, name: 'dog', color: null, key: k, images: 1, hand: 0, folder: 1 });
+    await wrapper.get('[data-testid="class-key-select"]').setValue('1');
+    await settle();
+    expect(core.named('classUpdate').map((c) => c.args)).toEqual([{ classId: 2, key: 1 }]);
+    expect(wrapper.get('[data-testid="label-notice"]').text()).toBe('Key 1 labels dog now');
     await wrapper.get('[data-testid="class-delete"]').trigger('click');
     await settle();
     expect(core.named('classDelete')).toHaveLength(0);
@@ -509,7 +544,7 @@ describe('Label view', () => {
     wrapper.unmount();
   });
 
-  it('the By cluster tab labels a cluster with one click', async () => {
+  it('the By cluster tab chooses no class for a cluster and asks before labelling it', async () => {
     const core = fakeCore(12, { clusterSize: 30 });
     useClient(core.client);
     const wrapper = mount(LabelView, {
@@ -519,17 +554,22 @@ describe('Label view', () => {
     await settle();
     await wrapper.get('[data-testid="label-tab-clusters"]').trigger('click');
     await settle();
-    const buttons = wrapper.findAll('[data-testid="label-cluster"]');
-    expect(buttons.map((b) => b.attributes('data-cluster'))).toEqual(['0', '1']);
-    // Cluster 1 is mostly dog: that class is offered first.
-    expect(buttons[1]!.text()).toBe('Label all 3 as dog');
-    expect(buttons[0]!.attributes('disabled')).toBeDefined();
+    const buttons = wrapper.findAll('[data-testid="label-cluster-apply"]');
+    expect(wrapper.findAll('[data-testid="label-cluster-row"]').map((b) => b.attributes('data-cluster'))).toEqual(['0', '1']);
+    // Cluster 1 is mostly dog: no class is chosen for it all the same.
+    expect(buttons[1]!.text()).toBe('Label all 3 as …');
+    for (const button of buttons) expect(button.attributes('disabled')).toBeDefined();
     await wrapper.findAll('[data-testid="label-cluster-class"]')[0]!.setValue('3');
-    await wrapper.findAll('[data-testid="label-cluster"]')[0]!.trigger('click');
+    await wrapper.findAll('[data-testid="label-cluster-apply"]')[0]!.trigger('click');
+    await settle();
+    expect(core.named('labelSet')).toHaveLength(0);
+    expect(wrapper.get('[data-testid="label-confirm"]').text()).toContain('30 images without a hand label get bird');
+    await wrapper.get('[data-testid="confirm-ok"]').trigger('click');
     await settle();
     expect(core.named('labelSet').map((c) => [(c.args.imageIds as number[]).length, c.args.classId])).toEqual(
       [[30, 3]],
     );
+    expect(wrapper.find('[data-testid="label-confirm"]').exists()).toBe(false);
     wrapper.unmount();
   });
 });
@@ -537,25 +577,47 @@ describe('Label view', () => {
 describe('Label these N as', () => {
   beforeEach(() => setActivePinia(createPinia()));
 
-  it('labels a group in one labelSet and reports changes', async () => {
+  it('asks first, keeps hand labels unless told otherwise, and reports changes', async () => {
     const core = fakeCore();
+    core.hand.set(5, 2); // dog by hand
+    core.hand.set(6, 1); // cat by hand
     useClient(core.client);
     const pinia = createPinia();
     const wrapper = mount(LabelAsControl, {
-      props: { count: 3, resolve: () => [4, 5, 6], what: 'the selection', testid: 'label-selection' },
+      props: { count: 4, resolve: () => [4, 5, 6, 7], what: 'the selection', testid: 'label-selection' },
       global: { plugins: [pinia], stubs: { RouterLink: true } },
     });
     await flushPromises();
     const button = wrapper.get('[data-testid="label-selection-apply"]');
     expect(button.attributes('disabled')).toBeDefined();
     await wrapper.get('[data-testid="label-selection-class"]').setValue('1');
-    expect(button.text()).toBe('Label these 3 as cat');
+    expect(button.text()).toBe('Label these 4 as cat…');
     await button.trigger('click');
     await flushPromises();
     await flushPromises();
-    expect(core.named('labelSet').map((c) => c.args)).toEqual([{ imageIds: [4, 5, 6], classId: 1 }]);
+    // The question: 2 unlabelled get cat, 1 already cat, 1 dog by hand (kept by default).
+    expect(core.named('labelSet')).toHaveLength(0);
+    const counts = wrapper.get('[data-testid="label-confirm-counts"]');
+    expect(counts.attributes()).toMatchObject({ 'data-images': '4', 'data-unlabelled': '2', 'data-same': '1', 'data-other': '1' });
+    expect(wrapper.get('[data-testid="label-confirm-other"]').text()).toContain('(dog 1)');
+    expect((wrapper.get('[data-testid="label-confirm-keep"]').element as HTMLInputElement).checked).toBe(true);
+    expect(wrapper.get('[data-testid="confirm-ok"]').text()).toBe('Label 2 images');
+    // Cancel writes nothing.
+    await wrapper.get('[data-testid="confirm-cancel"]').trigger('click');
+    expect(wrapper.find('[data-testid="label-confirm"]').exists()).toBe(false);
+    expect(core.named('labelSet')).toHaveLength(0);
+
+    // Asked again and confirmed with the box ticked: only the 2 without a hand label change.
+    await button.trigger('click');
+    await flushPromises();
+    await flushPromises();
+    await wrapper.get('[data-testid="confirm-ok"]').trigger('click');
+    await flushPromises();
+    await flushPromises();
+    expect(core.named('labelSet').map((c) => c.args)).toEqual([{ imageIds: [4, 5, 6, 7], classId: 1, keepHand: true }]);
+    expect(core.hand.get(5)).toBe(2);
     expect(wrapper.get('[data-testid="label-notice"]').text()).toBe(
-      'Labelled the selection (3 images) as cat',
+      'Labelled the selection (4 images) as cat (2 changed, hand labels kept)',
     );
     expect(wrapper.emitted('changed')).toHaveLength(1);
     await wrapper.get('[data-testid="label-undo"]').trigger('click');
@@ -563,6 +625,18 @@ describe('Label these N as', () => {
     await flushPromises();
     expect(core.named('labelUndo')).toHaveLength(1);
     expect(wrapper.emitted('changed')).toHaveLength(2);
+
+    // Unticked: the dog label changes too.
+    await button.trigger('click');
+    await flushPromises();
+    await flushPromises();
+    await wrapper.get('[data-testid="label-confirm-keep"]').setValue(false);
+    expect(wrapper.get('[data-testid="confirm-ok"]').text()).toBe('Label 3 images');
+    await wrapper.get('[data-testid="confirm-ok"]').trigger('click');
+    await flushPromises();
+    await flushPromises();
+    expect(core.named('labelSet').at(-1)!.args).toEqual({ imageIds: [4, 5, 6, 7], classId: 1 });
+    expect(core.hand.get(5)).toBe(1);
     wrapper.unmount();
   });
 });
@@ -584,8 +658,10 @@ describe('Clusters screen: label these N as', () => {
     expect(control.attributes('data-count')).toBe('1500');
     await wrapper.get('[data-testid="label-cluster-detail-class"]').setValue('2');
     const button = wrapper.get('[data-testid="label-cluster-detail-apply"]');
-    expect(button.text()).toBe('Label these 1,500 as dog');
+    expect(button.text()).toBe('Label these 1,500 as dog…');
     await button.trigger('click');
+    for (let i = 0; i < 6; i += 1) await flushPromises();
+    await wrapper.get('[data-testid="confirm-ok"]').trigger('click');
     for (let i = 0; i < 6; i += 1) await flushPromises();
     const sets = core.named('labelSet');
     expect(sets).toHaveLength(1);
@@ -595,5 +671,55 @@ describe('Clusters screen: label these N as', () => {
       'Labelled cluster 0 (1,500 images) as dog',
     );
     wrapper.unmount();
+  });
+});
+
+describe('shortcut sheet', () => {
+  beforeEach(() => setActivePinia(createPinia()));
+
+  it('? opens the shortcuts of the screen first with every class key; ? or Esc closes; typing does not open it', async () => {
+    const core = fakeCore();
+    useClient(core.client);
+    const router = createRouter({ history: createMemoryHistory(), routes: [{ path: '/label', name: 'label', component: { template: '<div />' } }] });
+    await router.push('/label');
+    const wrapper = mount(ShortcutSheet, { global: { plugins: [createPinia(), router] }, attachTo: document.body });
+    await flushPromises();
+    expect(wrapper.find('[data-testid="shortcut-sheet"]').exists()).toBe(false);
+    const input = document.createElement('input');
+    document.body.append(input);
+    input.dispatchEvent(new KeyboardEvent('keydown', { key: '?', bubbles: true }));
+    await flushPromises();
+    expect(wrapper.find('[data-testid="shortcut-sheet"]').exists()).toBe(false);
+
+    window.dispatchEvent(new KeyboardEvent('keydown', { key: '?', bubbles: true }));
+    await flushPromises();
+    await flushPromises();
+    const sheet = wrapper.get('[data-testid="shortcut-sheet"]');
+    expect(sheet.attributes('data-screen')).toBe('label');
+    expect(wrapper.findAll('[data-testid="shortcut-group"]').map((g) => g.attributes('data-route'))[0]).toBe('label');
+    expect(wrapper.findAll('[data-testid="shortcut-class"]').map((c) => [c.attributes('data-key'), c.text()])).toEqual([
+      ['1', 'bird'],
+      ['2', 'cat'],
+      ['3', 'dog'],
+    ]);
+    window.dispatchEvent(new KeyboardEvent('keydown', { key: 'Escape', bubbles: true }));
+    await flushPromises();
+    expect(wrapper.find('[data-testid="shortcut-sheet"]').exists()).toBe(false);
+    window.dispatchEvent(new KeyboardEvent('keydown', { key: '?', bubbles: true }));
+    await flushPromises();
+    window.dispatchEvent(new KeyboardEvent('keydown', { key: '?', bubbles: true }));
+    await flushPromises();
+    expect(wrapper.find('[data-testid="shortcut-sheet"]').exists()).toBe(false);
+    input.remove();
+    wrapper.unmount();
+  });
+
+  it('lists Label keys that the Label screen answers', () => {
+    const label = shortcutGroups.find((group) => group.route === 'label')!;
+    const single = label.items.flatMap((item) => item.keys).filter((k) => /^[0-9/]$/.test(k));
+    expect(single.sort()).toEqual(['/', '0', '1', '9']);
+    for (const k of single) expect(keyAction(key(k)), k).toBeDefined();
+    // `?` is the sheet's, never a Label action.
+    expect(keyAction(key('?'))).toBeUndefined();
   });
 });

@@ -72,7 +72,7 @@ describe('classes', () => {
 
     const taken = await dispatch(core.handlers, 'classCreate', { name: 'BIRD' });
     expect(taken).toMatchObject({ ok: false, error: { code: 'CONFLICT' } });
-    expect(!taken.ok && taken.error.message).toContain('"bird"');
+    expect(!taken.ok && taken.error.message).toBe('There is already a class named "bird": choose another name, or merge the two classes (⋯ beside a class, then Merge into).');
     const folderClass = await dispatch(core.handlers, 'classCreate', { name: 'Frog' });
     expect(!folderClass.ok && folderClass.error.message).toContain('"frog"');
 
@@ -91,6 +91,7 @@ describe('classes', () => {
       id: frog,
       name: 'Frog',
       color: '#00aa00',
+      key: expect.any(Number),
       images: frogs,
       hand: 0,
       folder: frogs,
@@ -101,6 +102,44 @@ describe('classes', () => {
     expect(await dispatch(core.handlers, 'classUpdate', { classId: 999_999, name: 'nope' })).toMatchObject({ ok: false, error: { code: 'NOT_FOUND' } });
     await call('classUpdate', { classId: frog, name: 'frog' });
     expect(await core.handlers.libraryClasses({})).toContainEqual(expect.objectContaining({ id: frog, name: 'frog', folder: frogs }));
+  });
+});
+
+describe('class keys', () => {
+  it('gives each class a key that stays when classes are added, changed or deleted; a key moves by swapping', async () => {
+    const keyOf = async () => new Map((await core.handlers.libraryClasses({})).map((entry) => [entry.name, entry.key]));
+    const before = await keyOf();
+    // Every class has a key of its own (tiny's folder classes and those made above, under ten in all).
+    expect(before.size).toBeLessThanOrEqual(9);
+    expect(new Set(before.values()).size).toBe(before.size);
+    expect([...before.values()].every((key) => key !== null && key >= 1 && key <= 9)).toBe(true);
+    // The list is in key order.
+    expect((await core.handlers.libraryClasses({})).map((entry) => entry.key)).toEqual([...before.values()].sort((a, b) => a! - b!));
+
+    // A new class takes the smallest free key; nobody else's changes, whatever its name.
+    const free = [1, 2, 3, 4, 5, 6, 7, 8, 9].filter((key) => ![...before.values()].includes(key));
+    const aardvark = (await call('classCreate', { name: 'aardvark' })) as { id: number; key: number | null };
+    expect(aardvark.key).toBe(free[0]);
+    const after = await keyOf();
+    for (const [name, key] of before) expect(after.get(name), name).toBe(key);
+
+    // Moving to a key another class has swaps the two; null clears it.
+    const bird = classId('bird');
+    const birdKey = after.get('bird')!;
+    expect(await call('classUpdate', { classId: aardvark.id, key: birdKey })).toMatchObject({ key: birdKey });
+    expect((await keyOf()).get('bird')).toBe(aardvark.key);
+    expect(await call('classUpdate', { classId: bird, key: null })).toMatchObject({ key: null });
+    expect((await core.handlers.libraryClasses({})).at(-1)).toMatchObject({ name: 'bird', key: null });
+    expect(await call('classUpdate', { classId: bird, key: aardvark.key })).toMatchObject({ key: aardvark.key });
+    for (const bad of [0, 10, 1.5]) {
+      expect(await dispatch(core.handlers, 'classUpdate', { classId: bird, key: bad })).toMatchObject({ ok: false, error: { code: 'INVALID_ARGUMENT' } });
+    }
+    // Deleting frees the key for the next class.
+    await call('classDelete', { classId: aardvark.id, confirm: true });
+    expect(((await call('classCreate', { name: 'zebra' })) as { key: number }).key).toBe(birdKey);
+    await call('classDelete', { classId: classId('zebra'), confirm: true });
+    await call('classUpdate', { classId: bird, key: birdKey });
+    expect(await keyOf()).toEqual(before);
   });
 });
 
@@ -158,6 +197,45 @@ describe('hand labels', () => {
     expect((await core.handlers.libraryImage({ id: imageIds[0]! })).labels).toHaveLength(2);
     await call('labelUndo', {});
     expect(folderLabels()).toEqual(folders);
+  });
+
+  it('previews a bulk label and keeps existing hand labels when asked, undoably', async () => {
+    const bird = classId('bird');
+    const ship = classId('ship');
+    const group = imageIds.slice(0, 10);
+    await call('labelSet', { imageIds: group.slice(0, 3), classId: ship });
+    await call('labelSet', { imageIds: group.slice(3, 5), classId: bird });
+    const before = handLabels();
+    const folders = folderLabels();
+
+    // 5 without a hand label, 2 already bird, 3 ship by hand; a repeated id counts once; nothing changes.
+    expect(await call('labelPreview', { imageIds: [...group, group[0]], classId: bird })).toEqual({
+      images: 10,
+      unlabelled: 5,
+      same: 2,
+      other: 3,
+      otherByClass: [{ classId: ship, name: 'ship', count: 3 }],
+    });
+    expect(handLabels()).toEqual(before);
+    expect(await dispatch(core.handlers, 'labelPreview', { imageIds: group, classId: 876_543 })).toMatchObject({ ok: false, error: { code: 'NOT_FOUND' } });
+    expect(await dispatch(core.handlers, 'labelPreview', { imageIds: [987_654], classId: bird })).toMatchObject({ ok: false, error: { code: 'NOT_FOUND' } });
+
+    // keepHand: only the 5 without a hand label become bird; the ship ones stay ship.
+    expect(await call('labelSet', { imageIds: group, classId: bird, keepHand: true })).toMatchObject({ changed: 5 });
+    const kept = handLabels();
+    for (const id of group.slice(0, 3)) expect(kept.get(id)).toBe(ship);
+    for (const id of group.slice(3)) expect(kept.get(id)).toBe(bird);
+    expect(await call('labelPreview', { imageIds: group, classId: bird })).toMatchObject({ unlabelled: 0, same: 7, other: 3 });
+    // Undo takes back exactly those 5.
+    expect(await call('labelUndo', {})).toMatchObject({ changed: 5 });
+    expect(handLabels()).toEqual(before);
+    // Without keepHand every image gets the class, the ship ones included; undo restores them.
+    expect(await call('labelSet', { imageIds: group, classId: bird })).toMatchObject({ changed: 8 });
+    for (const id of group) expect(handLabels().get(id)).toBe(bird);
+    expect(await call('labelUndo', {})).toMatchObject({ changed: 8 });
+    expect(handLabels()).toEqual(before);
+    expect(folderLabels()).toEqual(folders);
+    await call('labelSet', { imageIds: group, classId: null });
   });
 
   it('changes nothing when an image or the class is unknown, and says which', async () => {

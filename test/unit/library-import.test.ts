@@ -4,6 +4,7 @@ import path from 'node:path';
 import sharp from 'sharp';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { FolderInfo, GalleryItem, Problem } from '../../main/common/library';
+import { dispatch } from '../../main/services/dispatch';
 import { startCore, type Core } from '../../main/core';
 import { decodeImage } from '../../main/data/decode';
 import { brokenCopy, brokenExpectations, dataset, fakeEngineReport, folderSnapshot, policyOutcomes } from '../helpers/library';
@@ -130,6 +131,26 @@ describe('importing broken/', () => {
     const id = (await allImages()).find((item) => item.relPath === 'one_pixel.png')!.id;
     const response = await core.media.open('thumbs', id);
     expect(response.status).toBe(200);
+  });
+
+  it('refuses an empty folder by name, and says so when a folder holds no image', async () => {
+    const empty = path.join(work, 'empty');
+    fs.mkdirSync(path.join(empty));
+    fs.writeFileSync(path.join(empty, '.DS_Store'), 'x');
+    const refused = await dispatch(core.handlers, 'libraryAddFolder', { path: empty });
+    expect(refused).toMatchObject({ ok: false, error: { code: 'INVALID_ARGUMENT' } });
+    expect(!refused.ok && refused.error.message).toBe(`The folder ${empty} is empty: choose the folder that holds your images (its subfolders are included).`);
+    expect(await core.handlers.libraryFolders({})).toEqual([]);
+    // Files, but none an image: added, and the import says what it found and what to do.
+    const notes = path.join(work, 'notes');
+    fs.mkdirSync(path.join(notes, 'sub'), { recursive: true });
+    fs.writeFileSync(path.join(notes, 'README.txt'), 'hello');
+    fs.writeFileSync(path.join(notes, 'sub', 'table.csv'), 'a,b');
+    const { task } = await core.handlers.libraryAddFolder({ path: notes });
+    const ended = await core.tasks.settled(task.id);
+    expect(ended.status).toBe('finished');
+    expect(ended.message).toBe('No image found (2 other files ignored): add a folder that holds JPEG, PNG, GIF, WebP, TIFF or AVIF images (subfolders are included).');
+    expect(await core.handlers.libraryFolders({})).toMatchObject([{ images: 0, rejected: 0, scanStatus: 'finished' }]);
   });
 
   it('never writes to the folder it imports', async () => {

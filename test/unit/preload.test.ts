@@ -20,6 +20,7 @@ const electronFake = vi.hoisted(() => {
       exposed.set(key, api);
     }),
     invoke: vi.fn(async (..._args: unknown[]): Promise<unknown> => ({ ok: true, value: 'fake' })),
+    getPathForFile: vi.fn((file: { name: string }) => `/dropped/${file.name}`),
     on: vi.fn((channel: string, listener: (event: unknown, ...args: unknown[]) => void) => {
       const list = channelListeners.get(channel) ?? [];
       list.push(listener);
@@ -31,6 +32,7 @@ const electronFake = vi.hoisted(() => {
 vi.mock('electron', () => ({
   contextBridge: { exposeInMainWorld: electronFake.exposeInMainWorld },
   ipcRenderer: { invoke: electronFake.invoke, on: electronFake.on },
+  webUtils: { getPathForFile: electronFake.getPathForFile },
 }));
 
 /** Sends an event as the main process would: webContents.send(ipcEventChannel, name, payload). */
@@ -44,14 +46,22 @@ let api: Record<string, unknown>;
 
 beforeAll(async () => {
   await import('../../electron/preload');
-  expect(electronFake.exposeInMainWorld).toHaveBeenCalledTimes(1);
+  expect(electronFake.exposeInMainWorld).toHaveBeenCalledTimes(2);
   api = electronFake.exposed.get('jigclu') as Record<string, unknown>;
 });
 
 describe('preload', () => {
-  it('exposes one object under the name jigclu', () => {
+  it('exposes the API under jigclu and the path of a dropped file under jigcluFiles, nothing else', () => {
     expect(electronFake.exposeInMainWorld).toHaveBeenCalledWith('jigclu', expect.any(Object));
-    expect([...electronFake.exposed.keys()]).toEqual(['jigclu']);
+    expect([...electronFake.exposed.keys()]).toEqual(['jigclu', 'jigcluFiles']);
+    const files = electronFake.exposed.get('jigcluFiles') as { pathOf: (file: unknown) => string };
+    expect(Reflect.ownKeys(files)).toEqual(['pathOf']);
+    expect(Object.isFrozen(files)).toBe(true);
+    expect(files.pathOf({ name: 'Pictures' })).toBe('/dropped/Pictures');
+    expect(electronFake.getPathForFile).toHaveBeenCalledTimes(1);
+    expect(() => files.pathOf('/etc/passwd')).toThrow(TypeError);
+    expect(() => files.pathOf(null)).toThrow(TypeError);
+    expect(electronFake.getPathForFile).toHaveBeenCalledTimes(1);
   });
 
   it('exposes exactly one function per call and one onX per event, nothing else', () => {

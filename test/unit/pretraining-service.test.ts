@@ -9,6 +9,7 @@ import type { StepMetric } from '../../main/engine/run-pretraining';
 import type { FromTrainer } from '../../main/jobs/protocol';
 import { TrainerHost } from '../../main/jobs/trainer-host';
 import { dispatch } from '../../main/services/dispatch';
+import { adoptsFinishedRun } from '../../main/services/pretraining';
 import { databasePath } from '../../main/paths';
 import { builtEntry } from '../engine/built';
 import { dataset, fakeEngineReport } from '../helpers/library';
@@ -128,6 +129,26 @@ describe('pretraining service', () => {
     expect(firstRun.checkpointCount).toBe(details.checkpoints.length);
     // The final event says it ended.
     expect(events.filter((event) => event.runId === run.id).at(-1)).toMatchObject({ phase: 'ended', status: 'finished' });
+    // No backbone was in use: its newest checkpoint became it, and its log says so.
+    expect(await core.handlers.backboneGet({})).toMatchObject({ runId: run.id, step: stepsPerEpoch });
+    expect((await core.handlers.runLog({ runId: run.id, lines: 50 })).lines.join('\n')).toContain(`Its checkpoint at step ${stepsPerEpoch} is now the backbone in use`);
+  }, 180_000);
+
+  it('a finished run replaces the sample run as the backbone in use, never a run of your own', async () => {
+    expect(adoptsFinishedRun(undefined, undefined, 5)).toBe(true);
+    expect(adoptsFinishedRun(3, 3, 5)).toBe(true);
+    expect(adoptsFinishedRun(3, 3, 3)).toBe(false);
+    expect(adoptsFinishedRun(4, 3, 5)).toBe(false);
+    expect(adoptsFinishedRun(4, undefined, 5)).toBe(false);
+    // The first run stands in for the sample run: a second run that finishes takes its place.
+    core.db.prepare("INSERT INTO settings (key, value) VALUES ('firstRun.sampleRunId', ?)").run(String(firstRun.id));
+    const second = await core.handlers.pretrainStart({ preset: 'cpu-small', overrides });
+    const ended = await waitForEnd(second.id);
+    expect(ended.status, ended.error ?? '').toBe('finished');
+    expect(await core.handlers.backboneGet({})).toMatchObject({ runId: second.id, step: ended.lastStep });
+    expect((await core.handlers.runLog({ runId: second.id, lines: 50 })).lines.join('\n')).toContain(`instead of ${firstRun.name}, the sample run`);
+    core.db.prepare("DELETE FROM settings WHERE key = 'firstRun.sampleRunId'").run();
+    await core.handlers.runDelete({ runId: second.id, confirm: true });
   }, 180_000);
 
   it('downsamples long curves to at most maxPoints points', async () => {

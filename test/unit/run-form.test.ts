@@ -143,6 +143,33 @@ describe('RunForm', () => {
     expect(start.attributes('disabled')).toBeUndefined();
   });
 
+  it('shows the basic settings and keeps the others under Advanced, which opens on an error there', async () => {
+    const { wrapper } = await mountForm();
+    const advanced = wrapper.get('[data-testid="run-advanced"]');
+    expect(advanced.attributes('open')).toBeUndefined();
+    const basics = wrapper.findAll('.run-form-main > .panel .field-grid [data-testid^="field-"]').map((field) => field.attributes('data-testid'));
+    expect(basics).toEqual(['field-arch', 'field-width', 'field-batch', 'field-epochs']);
+    expect(advanced.findAll('[data-testid^="field-"]').length).toBe(15);
+    await advanced.get('[data-testid="field-seed"]').setValue('7');
+    expect(advanced.get('summary').text()).toContain('1 changed');
+    expect(advanced.attributes('open')).toBeUndefined();
+    await advanced.get('[data-testid="field-crop"]').setValue('40');
+    await flushPromises();
+    expect(advanced.attributes('open')).toBeDefined();
+    expect(advanced.get('summary').text()).toContain('1 to fix');
+  });
+
+  it('with no folder ticked says so in words and asks the app nothing about no folders', async () => {
+    const { wrapper, fake } = await mountForm();
+    await settle();
+    await wrapper.get('[data-testid="scope-some"]').setValue(true);
+    await settle();
+    expect(wrapper.get('[data-testid="field-error-folders"]').text()).toBe('Tick at least one folder.');
+    expect(fake.calls.filter((call) => call.name === 'pretrainEstimate').map((call) => (call.args as { folderIds?: number[] }).folderIds)).not.toContainEqual([]);
+    expect(wrapper.text()).not.toContain('Invalid arguments');
+    expect(wrapper.get('[data-testid="run-start"]').attributes('disabled')).toBeDefined();
+  });
+
   it('refuses a batch larger than the images of the chosen folders', async () => {
     const { wrapper } = await mountForm();
     await wrapper.get('[data-testid="field-batch"]').setValue('64');

@@ -213,6 +213,8 @@ describe('a read-only data folder', () => {
     expect(info.status, info.stderr).toBe(0);
     expect(info.stdout).toMatch(/read-only/);
     const photos = tempDir();
+    // Not empty: an empty folder is refused for that before anything is written.
+    fs.writeFileSync(path.join(photos, 'notes.txt'), 'x');
     const imported = spawnSync(process.execPath, [cli, '--data-dir', dataDir, 'import', photos], { encoding: 'utf8' });
     expect(imported.status).toBe(1);
     expect(imported.stderr).toMatch(/is read-only/);

@@ -56,8 +56,10 @@ const harness = {
     map?.fit();
   },
   async recolour(n: number): Promise<void> {
-    const { xy } = points(n, 7);
+    const { xy, categories } = points(n, 7);
     await map?.setPoints(xy, new Int32Array(n).fill(-1), 3);
+    // The classes' own colours instead of the palette.
+    await map?.setPoints(xy, categories, 4, ['#e6194b', '#3cb44b', '#4363d8', '#f58231']);
   },
 };
 

@@ -10,6 +10,7 @@ import {
   type EventName,
   type EventPayload,
   type PreloadApi,
+  type PreloadFiles,
 } from '../../../main/common/api-contract';
 import { err, isResult, type Result } from '../../../main/common/result';
 
@@ -27,6 +28,7 @@ export interface ApiClient {
 declare global {
   interface Window {
     jigclu?: PreloadApi;
+    jigcluFiles?: PreloadFiles;
   }
 }
 

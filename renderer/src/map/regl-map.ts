@@ -120,23 +120,36 @@ export class ReglMap {
     }
   }
 
-  /** Draws new points: `categories[i]` is point i's category value (-1 none), `size` the diameter in CSS px. */
-  async setPoints(xy: Float32Array, categories: Int32Array, size: number): Promise<void> {
+  /**
+   * Draws new points: `categories[i]` is point i's category value (-1 none), `size` the diameter in CSS
+   * px, `own` a colour per category (the classes' own colours) instead of the palette.
+   */
+  async setPoints(
+    xy: Float32Array,
+    categories: Int32Array,
+    size: number,
+    own?: readonly string[],
+  ): Promise<void> {
     this.xy = xy;
     const n = Math.floor(xy.length / 2);
     this.norm = normalise(xy);
     const x = new Float32Array(n);
     const y = new Float32Array(n);
     const value = new Float32Array(n);
-    const none = paletteCss.length;
+    const none = own ? own.length : paletteCss.length;
     const { cx, cy, scale } = this.norm;
     for (let i = 0; i < n; i++) {
       x[i] = (xy[2 * i]! - cx) * scale;
       y[i] = (xy[2 * i + 1]! - cy) * scale;
-      const slot = paletteIndex(i < categories.length ? categories[i]! : -1);
+      const k = i < categories.length ? categories[i]! : -1;
+      const slot = own ? (Number.isInteger(k) && k >= 0 && k < own.length ? k : -1) : paletteIndex(k);
       value[i] = slot < 0 ? none : slot;
     }
-    await this.plot.set({ pointSize: size, pointSizeSelected: Math.max(2, Math.round(size * 0.5)) });
+    await this.plot.set({
+      pointSize: size,
+      pointSizeSelected: Math.max(2, Math.round(size * 0.5)),
+      pointColor: [...(own ?? paletteCss), noneCss],
+    });
     await this.plot.draw({ x, y, valueA: value }, { zDataType: 'categorical' });
     this.applyHighlight();
   }

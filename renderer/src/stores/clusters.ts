@@ -16,6 +16,7 @@ import type { TaskInfo } from '../../../main/common/tasks';
 import { api } from '../api';
 import { useCall } from '../composables/use-call';
 import { useTasksStore } from './tasks';
+import { mapColorsFor, type MapColorBy } from './map-colors';
 
 /** Rows per page of a cluster's images and of the selection grid. */
 export const clusterPageSize = 200;
@@ -25,7 +26,7 @@ export const assignmentPageSize = 1000;
 /** Neighbours asked for by "Similar". */
 export const similarCount = 24;
 
-export type ColorBy = 'cluster' | 'label' | 'folder';
+export type ColorBy = MapColorBy;
 export type ClusterSort = 'size' | 'purity' | 'index';
 export type MapMethod = 'pca' | 'umap';
 
@@ -271,33 +272,9 @@ export const useClustersStore = defineStore('clusters', () => {
   );
 
   /** The colour of each map point and the legend, for the current colouring. */
-  const mapColors = computed<{ colors: Int32Array; categories: { id: number; name: string }[] }>(() => {
-    const data = map.value;
-    const n = data?.imageIds.length ?? 0;
-    const colors = new Int32Array(n).fill(-1);
-    if (!data) return { colors, categories: [] };
-    if (colorByShown.value === 'cluster') {
-      const info = clustering.value;
-      if (!info) return { colors, categories: [] };
-      const categories = info.clusters.map((c) => ({
-        id: c.cluster,
-        name: `Cluster ${c.cluster}${c.majority ? ` · ${c.majority}` : ''}`,
-      }));
-      const known = assignments.value;
-      for (let i = 0; i < n; i += 1) colors[i] = known.get(data.imageIds[i]!) ?? -1;
-      return { colors, categories };
-    }
-    const ids = colorByShown.value === 'label' ? data.classIds : data.folderIds;
-    const named = colorByShown.value === 'label' ? classes.value : folders.value;
-    const present = [...new Set(ids.filter((id) => id >= 0))].sort((a, b) => a - b);
-    const index = new Map(present.map((id, k) => [id, k]));
-    for (let i = 0; i < n; i += 1) colors[i] = index.get(ids[i]!) ?? -1;
-    const categories = present.map((id) => ({
-      id,
-      name: named.find((entry) => entry.id === id)?.name ?? `#${id}`,
-    }));
-    return { colors, categories };
-  });
+  const mapColors = computed(() =>
+    mapColorsFor(map.value, colorByShown.value, { clustering: clustering.value, assignments: assignments.value, classes: classes.value, folders: folders.value }),
+  );
 
   /** Map indices of the selected images (the map draws them on top). */
   const highlighted = computed(() => {

@@ -15,7 +15,7 @@ import type { BackboneChoice, CheckpointInfo, RunInfo } from '../../../main/comm
 import type { TaskInfo } from '../../../main/common/tasks';
 import { api } from '../api';
 import { useTasksStore } from './tasks';
-import { paletteCss } from '../map/palette';
+import { classColor as colorOfClass } from '../classes';
 import { parseSourceKey, sourceKey } from './clusters';
 
 export type FinetuneMode = 'both' | ClassifierMode;
@@ -211,13 +211,10 @@ export const useFinetuneStore = defineStore('finetune', () => {
     viewedId.value !== undefined ? detailsById.value.get(viewedId.value) : undefined,
   );
 
-
+  /** The colour of a class, the same as on the Label screen (its own, else the palette by its id). */
   function classColor(classId: number | undefined): string {
     if (classId === undefined) return '#888888';
-    const index = classes.value.findIndex((info) => info.id === classId);
-    const info = classes.value[index];
-    if (info?.color) return info.color;
-    return paletteCss[(index >= 0 ? index : classId) % paletteCss.length] ?? '#888888';
+    return colorOfClass(classes.value.find((info) => info.id === classId) ?? { id: classId, color: null });
   }
 
   /** The random-init classifier of the same round and mode as `classifier`, if compared. */
@@ -539,4 +536,3 @@ export const useFinetuneStore = defineStore('finetune', () => {
     closeCell,
   };
 });
-

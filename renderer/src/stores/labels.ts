@@ -5,16 +5,15 @@ import type { LabelHistory } from '../../../main/common/labels';
 import type { ClassInfo, FolderInfo, GalleryItem, ImageDetails } from '../../../main/common/library';
 import type { AppError } from '../../../main/common/result';
 import { api } from '../api';
+import { classOfKey, keyedClasses } from '../classes';
 import { usePagedGallery } from './paged-gallery';
-import { categoryCss } from '../map/palette';
+
+export { classColor } from '../classes';
 
 /** Rows per page of the image list. */
 export const labelPageSize = 200;
 /** Rows per clusterImages call when reading every image of a cluster. */
 export const clusterReadPageSize = 1000;
-/** How many classes have a number key (1-9). */
-export const keyedClasses = 9;
-
 /** Which images the Label screen lists. */
 export type LabelShow = 'unlabelled' | 'images' | 'labelled';
 
@@ -34,12 +33,6 @@ export interface LabelNotice {
   text: string;
   /** Increases with every notice (the view restarts its fade). */
   seq: number;
-}
-
-/** The colour of a class: its own, or the automatic palette colour of its id. */
-export function classColor(entry: Pick<ClassInfo, 'id' | 'color'> | undefined): string {
-  if (!entry) return categoryCss(-1);
-  return entry.color ?? categoryCss(entry.id - 1);
 }
 
 /** "3 images" / "1 image". */
@@ -98,8 +91,8 @@ export function keyAction(
 }
 
 /**
- * The Label screen's state: the classes (in the order of libraryClasses, which also gives the
- * number keys 1-9), the list of images to label with its filter (read page by page), the current
+ * The Label screen's state: the classes (in the order of libraryClasses: keyed classes by key,
+ * then the others; each key is stored with its class), the list of images to label with its filter (read page by page), the current
  * image and a multi-selection, labelling through labelSet with undo and redo (the history lives
  * in the core; the counts come back with every change), and the clusters of the newest clustering
  * for labelling a whole cluster at once. Every change ends in a notice and a "Saved" state.
@@ -143,8 +136,6 @@ export const useLabelsStore = defineStore('labels', () => {
   const clustering = ref<ClusteringInfo | null>();
   const clusteringSet = ref<EmbeddingSetInfo>();
   const clustersLoading = ref(false);
-  /** The cluster being labelled (its images are read, then labelled). */
-  const clusterBusy = ref<number>();
 
   let noticeSeq = 0;
   let started = false;
@@ -153,7 +144,8 @@ export const useLabelsStore = defineStore('labels', () => {
   const undoTexts: string[] = [];
   const redoTexts: string[] = [];
 
-  const keyed = computed(() => classes.value.slice(0, keyedClasses));
+  /** The classes with a number key, in key order (the key is stored with each class). */
+  const keyed = computed(() => keyedClasses(classes.value));
   const currentItem = computed(() => itemAt(current.value));
   const selectedIds = computed(() => {
     const ids: number[] = [];
@@ -341,18 +333,20 @@ export const useLabelsStore = defineStore('labels', () => {
 
   /**
    * Gives `imageIds` the hand label `classId` (null removes it) in one labelSet; `what` names
-   * the images in the notice ("cluster 3"). Returns the error, if any.
+   * the images in the notice ("cluster 3"); `keepHand` leaves images that have a hand label
+   * alone. Returns the error, if any.
    */
   async function labelImages(
     imageIds: number[],
     classId: number | null,
     what?: string,
+    keepHand = false,
   ): Promise<AppError | undefined> {
     const ids = [...new Set(imageIds)];
     if (ids.length === 0) return undefined;
     busy.value = true;
     saveState.value = 'saving';
-    const result = await api().call('labelSet', { imageIds: ids, classId });
+    const result = await api().call('labelSet', { imageIds: ids, classId, ...(keepHand ? { keepHand } : {}) });
     busy.value = false;
     if (!result.ok) return fail(result.error);
     error.value = undefined;
@@ -370,7 +364,8 @@ export const useLabelsStore = defineStore('labels', () => {
       if (undoTexts.length > 100) undoTexts.shift();
       redoTexts.length = 0;
       if (filter.value.show === 'unlabelled' && classId !== null) labelledSinceLoad.value += changed;
-      say('label', changed === ids.length ? text : `${text} (${changed.toLocaleString('en-US')} changed)`);
+      const kept = keepHand ? ', hand labels kept' : '';
+      say('label', changed === ids.length ? text : `${text} (${changed.toLocaleString('en-US')} changed${kept})`);
     } else say('label', `${text}: nothing changed`);
     await afterChange(ids);
     return undefined;
@@ -397,10 +392,10 @@ export const useLabelsStore = defineStore('labels', () => {
     return undefined;
   }
 
-  /** Key 1-9: the class with that number in the list. */
+  /** Key 1-9: the class that has that key. */
   async function labelWithKey(number: number): Promise<AppError | undefined> {
-    const entry = classes.value[number - 1];
-    if (!entry || number > keyedClasses) return undefined;
+    const entry = classOfKey(classes.value, number);
+    if (!entry) return undefined;
     return labelTargets(entry.id);
   }
 
@@ -464,7 +459,7 @@ export const useLabelsStore = defineStore('labels', () => {
 
   async function updateClass(
     classId: number,
-    patch: { name?: string; color?: string | null },
+    patch: { name?: string; color?: string | null; key?: number | null },
   ): Promise<AppError | undefined> {
     const before = className(classId);
     const result = await api().call('classUpdate', { classId, ...patch });
@@ -473,6 +468,8 @@ export const useLabelsStore = defineStore('labels', () => {
     if (patch.name !== undefined && result.value.name !== before) {
       say('class', `Renamed ${before} to ${result.value.name}`);
       await refreshAllItems();
+    } else if (patch.key !== undefined) {
+      say('class', result.value.key === null ? `${result.value.name} has no key now` : `Key ${result.value.key} labels ${result.value.name} now`);
     } else say('class', `Recoloured ${result.value.name}`);
     return undefined;
   }
@@ -580,31 +577,6 @@ export const useLabelsStore = defineStore('labels', () => {
     return { ids };
   }
 
-  /** Labels every image of a cluster of the newest clustering (or of `clusteringId`) in one labelSet. */
-  async function labelCluster(
-    cluster: number,
-    classId: number,
-    clusteringId = clustering.value?.id,
-  ): Promise<AppError | undefined> {
-    if (clusteringId === undefined) return undefined;
-    clusterBusy.value = cluster;
-    saveState.value = 'saving';
-    const read = await clusterImageIds(clusteringId, cluster);
-    if (read.error) {
-      clusterBusy.value = undefined;
-      return fail(read.error);
-    }
-    const problem = await labelImages(
-      read.ids!,
-      classId,
-      `all ${imagesText(read.ids!.length)} of cluster ${cluster}`,
-    );
-    clusterBusy.value = undefined;
-    // The clusters' majority labels and purities follow the labels.
-    if (!problem) void loadClusters();
-    return problem;
-  }
-
   return {
     classes,
     folders,
@@ -626,7 +598,6 @@ export const useLabelsStore = defineStore('labels', () => {
     clustering,
     clusteringSet,
     clustersLoading,
-    clusterBusy,
     keyed,
     currentItem,
     selectedIds,
@@ -656,7 +627,6 @@ export const useLabelsStore = defineStore('labels', () => {
     deleteClass,
     loadClusters,
     clusterImageIds,
-    labelCluster,
     className,
   };
 });

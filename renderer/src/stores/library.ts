@@ -34,6 +34,7 @@ export const useLibraryStore = defineStore('library', () => {
   );
   const { total, pages, loadPage, ensureRange, itemAt } = gallery;
   const problems = ref<ProblemsPage>();
+  let problemsAsked = 0;
   const loaded = ref(false);
   let started = false;
   let refreshTimer: ReturnType<typeof setTimeout> | undefined;
@@ -106,9 +107,10 @@ export const useLibraryStore = defineStore('library', () => {
     await Promise.all(keep.map((page) => loadPage(page)));
   }
 
+  /** A new filter: the gallery, and the problems list once it has been shown, follow it. */
   async function setFilter(next: Partial<GalleryFilter>): Promise<void> {
     filter.value = { ...filter.value, ...next };
-    await reloadGallery();
+    await Promise.all([reloadGallery(), problems.value ? loadProblems() : undefined]);
   }
 
   /** Adds a folder and starts its import; returns the error to show, if any. */
@@ -149,10 +151,13 @@ export const useLibraryStore = defineStore('library', () => {
     return undefined;
   }
 
-  /** Loads the problems list (for the folder filter), `limit` rows from the start. */
+  /** Loads the problems list (for the folder filter), `limit` rows from the start; a newer request wins. */
   async function loadProblems(limit = 500): Promise<void> {
     const { folderId } = filter.value;
+    problemsAsked += 1;
+    const asked = problemsAsked;
     const result = await api().call('libraryProblems', { ...(folderId !== undefined ? { folderId } : {}), offset: 0, limit });
+    if (asked !== problemsAsked) return;
     if (result.ok) problems.value = result.value;
     else error.value = result.error;
   }

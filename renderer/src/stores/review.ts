@@ -3,6 +3,7 @@ import { computed, ref, watch } from 'vue';
 import type { CallArgs } from '../../../main/common/api-contract';
 import type { AppError } from '../../../main/common/result';
 import { api } from '../api';
+import { classOfKey } from '../classes';
 import { reviewPageSize, reviewRefillAt, useFinetuneStore, type ReviewItem } from './finetune';
 
 /**
@@ -114,9 +115,9 @@ export const useReviewStore = defineStore('review', () => {
 
   const accept = () => label();
 
-  /** Corrects the current image to the n-th class (1-based, the order of the Label screen). */
+  /** Corrects the current image to the class with number key n (the keys of the Label screen). */
   async function correct(n: number): Promise<AppError | undefined> {
-    const info = useFinetuneStore().classes[n - 1];
+    const info = classOfKey(useFinetuneStore().classes, n);
     if (!info) return undefined;
     return label(info.id);
   }

@@ -170,6 +170,8 @@ export const useRunsStore = defineStore('runs', () => {
       details.value = { ...details.value, status: event.status };
     }
     if (!known || isNew || begins || event.phase === 'ended') void loadList();
+    // A finished run may have become the backbone in use (none was, or the sample run's was).
+    if (event.phase === 'ended') void loadBackbone();
     if (begins && event.runId === viewedId.value) scheduleInfo(0);
     if (event.runId !== viewedId.value) return;
     if (event.message) {

@@ -26,9 +26,11 @@ export class PretrainPage {
     return this.page.getByTestId(`field-error-${name}`);
   }
 
-  /** Types a value into a field of the form (replacing what is there). */
+  /** Types a value into a field of the form (replacing what is there), opening Advanced when it is there. */
   async setField(name: string, value: string | number): Promise<void> {
     const input = this.field(name);
+    const advanced = this.page.getByTestId('run-advanced');
+    if (!(await input.isVisible()) && (await advanced.getAttribute('open')) === null) await advanced.locator('summary').click();
     const tag = await input.evaluate((element) => element.tagName.toLowerCase());
     if (tag === 'select') await input.selectOption(String(value));
     else await input.fill(String(value));
@@ -45,6 +47,22 @@ export class PretrainPage {
     await expect(this.page.getByTestId('view-run')).toBeVisible();
     await expect.poll(() => this.page.url()).toMatch(/#\/runs\/\d+/);
     return Number(/#\/runs\/(\d+)/.exec(this.page.url())![1]);
+  }
+
+  /**
+   * A short cpu-small run (width 0.125, the given epochs and batch, other fields as `extra`)
+   * from a fresh form, started and watched until it finishes; returns its id.
+   */
+  async trainShort(settings: { epochs: number; batch: number; extra?: Record<string, number> }, timeout = 240_000): Promise<number> {
+    await this.openForm();
+    await this.choosePreset('cpu-small');
+    await this.setField('epochs', settings.epochs);
+    await this.setField('width', 0.125);
+    await this.setField('batch', settings.batch);
+    for (const [name, value] of Object.entries(settings.extra ?? {})) await this.setField(name, value);
+    const runId = await this.start();
+    await this.waitForStatus('finished', timeout);
+    return runId;
   }
 
   status(): Locator {

@@ -24,3 +24,30 @@ export function safeSmooth(points: ChartPoint[], weight: number): number | undef
 export function rounded(points: ChartPoint[], scale = 1): ChartPoint[] {
   return points.map((point) => ({ x: point.x, y: Number.isFinite(point.y) ? Number((point.y * scale).toPrecision(6)) : point.y }));
 }
+
+/** How the loss moved lately: the mean of its last quarter against the quarter before. */
+export interface LossTrend {
+  /** Steps the comparison spans (two quarters of the curve). */
+  steps: number;
+  /** Relative change of the mean loss: -0.12 = 12% lower than the quarter before. */
+  change: number;
+}
+
+/** The fewest points a trend is read from (fewer say nothing about a plateau). */
+export const minTrendPoints = 20;
+
+/** Below this relative change over the last half of the curve the loss counts as flat. */
+export const flatLossChange = 0.01;
+
+/** The recent trend of a loss curve (points in step order), or undefined with too few points. */
+export function lossTrend(points: ChartPoint[]): LossTrend | undefined {
+  const finite = points.filter((point) => Number.isFinite(point.y));
+  if (finite.length < minTrendPoints) return undefined;
+  const quarter = Math.floor(finite.length / 4);
+  const mean = (list: ChartPoint[]) => list.reduce((sum, point) => sum + point.y, 0) / list.length;
+  const last = finite.slice(-quarter);
+  const before = finite.slice(-2 * quarter, -quarter);
+  const reference = mean(before);
+  if (!(Math.abs(reference) > 0)) return undefined;
+  return { steps: last.at(-1)!.x - before[0]!.x, change: (mean(last) - reference) / Math.abs(reference) };
+}

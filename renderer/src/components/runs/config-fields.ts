@@ -115,6 +115,20 @@ export const fieldGroups: FieldGroup[] = [
 
 export const allFields: FieldSpec[] = fieldGroups.flatMap((group) => group.fields);
 
+/** The settings a newcomer changes: shown at once; the others wait under Advanced. */
+export const basicFieldNames: readonly ConfigField[] = ['arch', 'width', 'batch', 'epochs'];
+
+/** The basic settings as one group. */
+export const basicGroup: FieldGroup = {
+  title: 'Backbone and length',
+  fields: basicFieldNames.map((name) => allFields.find((spec) => spec.field === name)!),
+};
+
+/** Every other setting, in its group, for the Advanced section. */
+export const advancedGroups: FieldGroup[] = fieldGroups
+  .map((group) => ({ ...group, fields: group.fields.filter((spec) => !basicFieldNames.includes(spec.field)) }))
+  .filter((group) => group.fields.length > 0);
+
 /** What the form's inputs hold: text for every field (so a half-typed number stays as typed). */
 export type FieldTexts = Record<ConfigField, string>;
 

@@ -1,4 +1,4 @@
-import type { RunStatus } from '../../../../main/common/runs';
+import { minMonitorQueries, type RunInfo, type RunStatus } from '../../../../main/common/runs';
 
 /** Number formatting shared by the run views: one locale, so every screen reads the same. */
 
@@ -80,4 +80,16 @@ export function isResumable(status: RunStatus | undefined): boolean {
 export function locationName(location: number, grid: number): string {
   if (grid === 2) return ['TL', 'TR', 'BL', 'BR'][location] ?? String(location);
   return `${Math.floor(location / grid) + 1},${(location % grid) + 1}`;
+}
+
+/** True when a run's kNN monitor rests on enough held-out images for its accuracy to be shown. */
+export function knnShown(run: Pick<RunInfo, 'monitor'>): boolean {
+  return run.monitor !== null && run.monitor.queries >= minMonitorQueries;
+}
+
+/** A run's last kNN accuracy with the images it rests on ("41.7% of 60"), or why there is none. */
+export function formatKnn(run: Pick<RunInfo, 'monitor' | 'knnAccuracy'>): string {
+  if (!run.monitor) return '—';
+  if (!knnShown(run)) return `hidden: ${formatCount(run.monitor.queries)} held out`;
+  return `${formatPercent(run.knnAccuracy)} of ${formatCount(run.monitor.queries)}`;
 }
