@@ -39,7 +39,6 @@ export default defineConfig({
           'engine-probe': resolve(root, 'main/engine/probe-process.ts'),
           'trainer-process': resolve(root, 'main/jobs/trainer-process.ts'),
           'batch-worker': resolve(root, 'main/data/batch-worker.ts'),
-          'replica-thread': resolve(root, 'main/engine/replica-thread.ts'),
           'gpu-bench': resolve(root, 'main/bench/gpu-bench.ts'),
         },
         output: { format: 'es', entryFileNames: '[name].js', chunkFileNames: 'chunk-[name]-[hash].js' },

@@ -11,6 +11,8 @@ export default defineConfig({
     testTimeout: 30_000,
     hookTimeout: 30_000,
     pool: 'forks',
+    // JIGCLU_TEST_WASM_THREADS=N runs the wasm tests on the threaded engine (see the file).
+    setupFiles: ['test/helpers/wasm-threads-setup.ts'],
     benchmark: { include: ['test/bench/**/*.bench.ts'] },
   },
 });

@@ -4,10 +4,10 @@ import cliProgress from 'cli-progress';
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import { clusterScores, minScoredImages } from '../common/cluster-metrics';
 import { defaultClusterCount, distanceMetrics, type DistanceMetric } from '../common/embeddings';
-import { engineNames, type EngineName } from '../common/engine';
-import type { PretrainConfig } from '../common/pretrain-config';
+import { evalSizeFor, type PretrainConfig } from '../common/pretrain-config';
 import { listImageFiles } from '../data/files';
-import { onCpuEngine, selectEngine } from '../engine/backend';
+import { addEngineOptions, engineSummary, startEngine, type EngineFlags } from './engine-options';
+import { onCpuEngine } from '../engine/backend';
 import { embedFiles } from '../engine/compute-jobs';
 import { kmeans } from '../engine/kmeans';
 import { JigCluTrainer } from '../engine/trainer';
@@ -28,9 +28,8 @@ function integer(name: string) {
   };
 }
 
-interface EmbedOptions {
+interface EmbedOptions extends EngineFlags {
   randomInit?: boolean;
-  engine: EngineName | 'auto';
   batch: number;
 }
 
@@ -39,10 +38,10 @@ async function embedFolder(checkpointArg: string, folder: string, options: Embed
   const checkpoint = resolveCheckpointArgument(checkpointArg);
   if (!fs.existsSync(folder) || !fs.statSync(folder).isDirectory()) throw new Error(`${folder} is not a folder of images.`);
   const config = JigCluTrainer.readMetadata(fs.readFileSync(checkpoint)).config;
-  const engine = await selectEngine(options.engine);
+  const engine = await startEngine(options);
   const listed = await listImageFiles(folder);
   if (listed.length === 0) throw new Error(`${folder} has no image files.`);
-  const size = config.grid * config.crop;
+  const size = evalSizeFor(config);
   const interactive = Boolean(process.stderr.isTTY);
   const bar = new cliProgress.SingleBar(
     { stream: process.stderr, format: 'Embedding |{bar}| {value}/{total} images · ETA {eta_formatted}', hideCursor: interactive, noTTYOutput: !interactive, notTTYSchedule: 5000 },
@@ -67,7 +66,7 @@ async function embedFolder(checkpointArg: string, folder: string, options: Embed
   const vectors = new Float32Array(kept.length * dim);
   kept.forEach((item, i) => vectors.set(item.vector, i * dim));
   const what = options.randomInit ? `random-init ${config.arch} x${config.width}` : path.basename(checkpoint);
-  console.error(`${kept.length} images embedded (${dim} features, ${size} px, ${what}, engine ${engine.chosen}).`);
+  console.error(`${kept.length} images embedded (${dim} features, ${size} px, ${what}, engine ${engineSummary(engine)}).`);
   return { files: kept.map((item) => item.file), classNames: kept.map((item) => item.className), vectors, dim, config, what };
 }
 
@@ -78,10 +77,12 @@ function csvField(value: string): string {
 /** Registers `embed` and `cluster` on the program. */
 export function registerClusterCommands(program: Command): void {
   const common = (command: Command): Command =>
-    command
-      .option('--random-init', "use a randomly initialised backbone of the checkpoint's architecture (the untrained baseline)")
-      .addOption(new Option('--engine <name>', 'tfjs engine').choices(['auto', ...engineNames]).default('auto'))
-      .option('--batch <n>', 'images per forward pass', integer('--batch'), 64);
+    addEngineOptions(command.option('--random-init', "use a randomly initialised backbone of the checkpoint's architecture (the untrained baseline)")).option(
+      '--batch <n>',
+      'images per forward pass',
+      integer('--batch'),
+      64,
+    );
 
   common(
     program

@@ -2,12 +2,11 @@ import fs from 'node:fs';
 import path from 'node:path';
 import cliProgress from 'cli-progress';
 import { InvalidArgumentError, Option, type Command } from 'commander';
-import { engineNames, type EngineName } from '../common/engine';
-import { presetNames, resolvePretrainConfig, type PresetName, type PretrainConfig } from '../common/pretrain-config';
+import { evalSizeFor, presetNames, resolvePretrainConfig, type PresetName, type PretrainConfig } from '../common/pretrain-config';
 import { listImageFiles, type ListedImage } from '../data/files';
 import { Rng } from '../data/rng';
 import { compareNames } from '../data/scan';
-import { selectEngine } from '../engine/backend';
+import { addEngineOptions, engineSummary, startEngine, type EngineFlags } from './engine-options';
 import { loadClassifier, predictFiles } from '../engine/classifier-model';
 import { classifyFiles, type ClassifyJob, type ClassifyResult } from '../engine/compute-jobs';
 import { JigCluTrainer } from '../engine/trainer';
@@ -23,7 +22,8 @@ import { resolveCheckpointArgument } from './checkpoint-argument';
 
 type Mode = ClassifyJob['mode'];
 
-function integer(name: string, min: number) {
+/** A commander parser of whole numbers of at least `min`, naming the option when refused. */
+export function integer(name: string, min: number) {
   return (value: string): number => {
     const parsed = Number(value);
     if (!Number.isInteger(parsed) || parsed < min) throw new InvalidArgumentError(`${name} must be a whole number of at least ${min}.`);
@@ -49,7 +49,7 @@ function percent(value: number): string {
 }
 
 /** A stderr progress bar (counts, ETA) restarted at each phase. */
-function phaseBar(): { update(label: string, done: number, total: number): void; stop(): void } {
+export function phaseBar(): { update(label: string, done: number, total: number): void; stop(): void } {
   const interactive = Boolean(process.stderr.isTTY);
   const bar = new cliProgress.SingleBar(
     { stream: process.stderr, format: '{label} |{bar}| {value}/{total} · ETA {eta_formatted}', hideCursor: interactive, noTTYOutput: !interactive, notTTYSchedule: 5000, etaBuffer: 20 },
@@ -80,7 +80,7 @@ interface Labelled {
 }
 
 /** Class folders under `root` (root/<class>/..., or root/train/<class>/...): files by class. */
-async function classFolders(root: string, option: string): Promise<{ byClass: Map<string, ListedImage[]>; unlabelled: number }> {
+export async function classFolders(root: string, option: string): Promise<{ byClass: Map<string, ListedImage[]>; unlabelled: number }> {
   if (!fs.existsSync(root) || !fs.statSync(root).isDirectory()) throw new Error(`${option} ${root} is not a folder of class subfolders (root/<class>/<images>).`);
   const listed = await listImageFiles(root);
   const byClass = new Map<string, ListedImage[]>();
@@ -103,7 +103,7 @@ export function pickPerClass(byClass: Map<string, ListedImage[]>, classNames: st
   });
 }
 
-interface FinetuneOptions {
+interface FinetuneOptions extends EngineFlags {
   train: string;
   backboneLr?: number;
   headLr?: number;
@@ -116,7 +116,6 @@ interface FinetuneOptions {
   seed: number;
   size?: number;
   out?: string;
-  engine: EngineName | 'auto';
 }
 
 async function finetune(checkpointArg: string | undefined, options: FinetuneOptions): Promise<void> {
@@ -124,7 +123,7 @@ async function finetune(checkpointArg: string | undefined, options: FinetuneOpti
   const checkpoint = checkpointArg ? resolveCheckpointArgument(checkpointArg) : undefined;
   // With --random-init and a checkpoint: a fresh backbone of the checkpoint's architecture.
   const config: PretrainConfig = checkpoint ? JigCluTrainer.readMetadata(fs.readFileSync(checkpoint)).config : resolvePretrainConfig(options.preset);
-  const size = options.size ?? config.grid * config.crop;
+  const size = options.size ?? evalSizeFor(config);
   const trainRoot = path.resolve(options.train);
   const train = await classFolders(trainRoot, '--train');
   const classNames = [...train.byClass.keys()];
@@ -144,10 +143,10 @@ async function finetune(checkpointArg: string | undefined, options: FinetuneOpti
     if (test.length === 0) throw new Error(`--test ${testRoot} has no images in class folders named like --train's (${classNames.join(', ')}).`);
   }
 
-  const engine = await selectEngine(options.engine);
+  const engine = await startEngine(options);
   const what = options.randomInit ? 'random-init' : 'pretrained';
   const backboneName = options.randomInit ? `random-init ${config.arch} x${config.width}` : path.basename(checkpoint!);
-  console.error(`Engine: ${engine.chosen}${engine.fallbackReason ? ` — ${engine.fallbackReason}` : ''}`);
+  console.error(`Engine: ${engineSummary(engine)}`);
   console.error(`Backbone: ${backboneName}; ${labelled.length} labelled images (${classNames.length} classes)${test.length ? `, ${test.length} test images` : ''}; ${size} px.`);
 
   const files = [...labelled.map((item) => item.file), ...test.map((item) => item.file)];
@@ -191,10 +190,10 @@ async function finetune(checkpointArg: string | undefined, options: FinetuneOpti
   if (!out) console.error('Not saved: give --out <folder> to keep the classifier for `jigclu predict`.');
 }
 
-async function predictFolder(modelDir: string, folder: string, options: { csv: string; batch: number; engine: EngineName | 'auto' }): Promise<void> {
+async function predictFolder(modelDir: string, folder: string, options: { csv: string; batch: number } & EngineFlags): Promise<void> {
   const root = path.resolve(folder);
   if (!fs.existsSync(root) || !fs.statSync(root).isDirectory()) throw new Error(`${folder} is not a folder of images.`);
-  await selectEngine(options.engine);
+  await startEngine(options);
   const loaded = await loadClassifier(path.resolve(modelDir));
   try {
     const listed = await listImageFiles(root);
@@ -229,7 +228,7 @@ async function predictFolder(modelDir: string, folder: string, options: { csv: s
 
 /** Registers `finetune` and `predict` on the program. */
 export function registerFinetuneCommands(program: Command): void {
-  program
+  const finetuneCommand = program
     .command('finetune')
     .description('train a classifier from a few labels per class on a run’s backbone (linear probe and/or full fine-tune); report validation and test accuracy; save it for `jigclu predict`')
     .argument('[checkpoint]', 'a run folder or checkpoint (.safetensors)')
@@ -242,19 +241,17 @@ export function registerFinetuneCommands(program: Command): void {
     .option('--epochs <n>', 'epochs at most (default: 100 for the linear probe, 30 for fine-tuning)', integer('--epochs', 1))
     .option('--seed <n>', 'random seed (label draw, split, training)', integer('--seed', 0), 0)
     .option('--backbone-lr <rate>', 'fine-tuning: starting learning rate of the backbone (cosine schedule; default 0.01)', positiveNumber('--backbone-lr'))
-    .option('--head-lr <rate>', 'fine-tuning: starting learning rate of the new head (default 0.1)', positiveNumber('--head-lr'))
-    .option('--size <px>', "input size (default: the run's montage size, grid x crop)", integer('--size', 32))
-    .option('--out <folder>', 'where to save the classifier (model.json, weights.bin, labels.json); a subfolder per mode with --mode both')
-    .addOption(new Option('--engine <name>', 'tfjs engine').choices(['auto', ...engineNames]).default('auto'))
-    .action(async (checkpointArg: string | undefined, options: FinetuneOptions) => finetune(checkpointArg, options));
+    .option('--head-lr <rate>', 'fine-tuning: starting learning rate of the head, which starts from the linear probe’s (LP-FT; default 0.1)', positiveNumber('--head-lr'))
+    .option('--size <px>', 'input size (default: the size the app uses the backbone at; see the README)', integer('--size', 32))
+    .option('--out <folder>', 'where to save the classifier (model.json, weights.bin, labels.json); a subfolder per mode with --mode both');
+  addEngineOptions(finetuneCommand).action(async (checkpointArg: string | undefined, options: FinetuneOptions) => finetune(checkpointArg, options));
 
-  program
+  const predictCommand = program
     .command('predict')
     .description('classify every image under a folder with a classifier saved by `jigclu finetune` (or the app); CSV of path, predicted, confidence and one probability per class')
     .argument('<model-dir>', 'a saved classifier folder (model.json, weights.bin, labels.json)')
     .argument('<folder>', 'folder of images (searched recursively)')
     .requiredOption('--csv <file>', 'CSV file to write')
-    .option('--batch <n>', 'images per forward pass', integer('--batch', 1), 32)
-    .addOption(new Option('--engine <name>', 'tfjs engine').choices(['auto', ...engineNames]).default('auto'))
-    .action(async (modelDir: string, folder: string, options: { csv: string; batch: number; engine: EngineName | 'auto' }) => predictFolder(modelDir, folder, options));
+    .option('--batch <n>', 'images per forward pass', integer('--batch', 1), 32);
+  addEngineOptions(predictCommand).action(async (modelDir: string, folder: string, options: { csv: string; batch: number } & EngineFlags) => predictFolder(modelDir, folder, options));
 }

@@ -3,17 +3,17 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import cliProgress from 'cli-progress';
 import { InvalidArgumentError, Option, type Command } from 'commander';
-import { engineNames, type EngineName } from '../common/engine';
-import { ConfigError, presetNames, resolvePretrainConfig, type PresetName, type PretrainOverrides } from '../common/pretrain-config';
+import { ConfigError, evalSizeFor, presetNames, resolvePretrainConfig, type PresetName, type PretrainOverrides } from '../common/pretrain-config';
 import { formatEta } from '../common/tasks';
 import { writeRunImages, type RunImages } from '../data/run-images';
-import { selectEngine } from '../engine/backend';
+import { addEngineOptions, engineSummary, startEngine, type EngineFlags } from './engine-options';
 import { defaultConvGradMode, type ConvGradMode } from '../engine/conv';
 import { knnEvaluate, loadBackbone, loadLabelledSet } from '../engine/evaluate';
 import { exportBackbone } from '../engine/export';
 import { exportTorchBackbone } from '../engine/torch-export';
 import { runPretraining, type PretrainProgress } from '../engine/run-pretraining';
 import { JigCluTrainer } from '../engine/trainer';
+import { mainThreadCpuSeconds } from './cpu-time';
 import * as tf from '../engine/tfjs';
 import { resolveCheckpointArgument } from './checkpoint-argument';
 import { listFolders, planResume } from './pretrain-resume';
@@ -38,7 +38,7 @@ function number(name: string, integer = false) {
   };
 }
 
-interface PretrainOptions {
+interface PretrainOptions extends EngineFlags {
   preset: PresetName;
   epochs?: number;
   batch?: number;
@@ -48,13 +48,13 @@ interface PretrainOptions {
   temperature?: number;
   lr?: number;
   seed?: number;
-  engine: EngineName | 'auto';
   convGrad?: 'auto' | 'fast' | 'native';
   out?: string;
   resume?: string;
   allowChangedImages?: boolean;
   checkpointEvery?: number;
   timeLimit?: number;
+  cpuTimeLimit?: number;
   cache: boolean;
 }
 
@@ -69,7 +69,7 @@ function progressLine(progress: PretrainProgress): Record<string, string> {
 
 /** Registers `pretrain` and `knn` on the program. */
 export function registerPretrainCommands(program: Command): void {
-  program
+  const pretrainCommand = program
     .command('pretrain')
     .description('pretrain a backbone with Jigsaw Clustering on image folders (the bundled sample set when none is given)')
     .argument('[folders...]', 'folders of images (searched recursively)')
@@ -84,7 +84,8 @@ export function registerPretrainCommands(program: Command): void {
     .option('--seed <n>', 'random seed', number('--seed', true))
     .option('--checkpoint-every <steps>', 'write a checkpoint every N steps', number('--checkpoint-every', true))
     .option('--time-limit <minutes>', 'stop (with a checkpoint) after this many minutes of training', number('--time-limit'))
-    .addOption(new Option('--engine <name>', 'tfjs engine').choices(['auto', ...engineNames]).default('auto'))
+    .option('--cpu-time-limit <minutes>', "stop (with a checkpoint) once the training thread has used this many minutes of CPU time (a budget that holds on a machine busy with other work)", number('--cpu-time-limit'));
+  addEngineOptions(pretrainCommand)
     .addOption(new Option('--conv-grad <mode>', "conv filter gradient: ours ('fast') or tfjs's ('native')").choices(['auto', 'fast', 'native']))
     .option('--out <folder>', 'run folder for checkpoints (default: <data-dir>/runs/<time>-<preset>)')
     .option('--no-cache', 'do not keep resized copies of the images in the data folder')
@@ -123,8 +124,10 @@ export function registerPretrainCommands(program: Command): void {
         checkpointEvery: options.checkpointEvery,
       };
       let config;
+      const resumed = resumeFrom ? JigCluTrainer.readMetadata(fs.readFileSync(resumeFrom)) : undefined;
+      const resumedAt = resumed?.position.globalStep;
       try {
-        const base = resumeFrom ? JigCluTrainer.readMetadata(fs.readFileSync(resumeFrom)).config : undefined;
+        const base = resumed?.config;
         config = base
           ? resolvePretrainConfig(base.preset, { ...base, epochs: options.epochs ?? base.epochs, engine: options.engine !== 'auto' ? options.engine : base.engine })
           : resolvePretrainConfig(options.preset, overrides, files.length);
@@ -134,8 +137,8 @@ export function registerPretrainCommands(program: Command): void {
       }
       // The run remembers its folders and files, so that --resume trains on the same images.
       writeRunImages(runDir, images);
-      const engine = await selectEngine(config.engine);
-      console.error(`Engine: ${engine.chosen}${engine.fallbackReason ? ` — ${engine.fallbackReason}` : ''}`);
+      const engine = await startEngine(options, config.engine);
+      console.error(`Engine: ${engineSummary(engine)}`);
       for (const candidate of engine.candidates) {
         if (candidate.name === engine.chosen) break;
         console.error(`  not ${candidate.name}: ${candidate.reason}`);
@@ -153,7 +156,11 @@ export function registerPretrainCommands(program: Command): void {
       );
       let started = false;
       let stop = false;
+      let trainingSeconds = 0;
       const deadline = options.timeLimit ? performance.now() + options.timeLimit * 60_000 : Infinity;
+      const cpuDeadline = options.cpuTimeLimit ? mainThreadCpuSeconds() + options.cpuTimeLimit * 60 : Infinity;
+      // CPU time and step after the first step (whose time includes the engine's warm-up), for the rate.
+      let firstStep: { step: number; cpu: number } | undefined;
       let interrupts = 0;
       const onInterrupt = (): void => {
         interrupts += 1;
@@ -168,6 +175,8 @@ export function registerPretrainCommands(program: Command): void {
           { config, files, runDir, resumeFrom, engine, cacheDir: options.cache ? path.join(dataDir, 'cache', 'images') : undefined },
           {
             progress: (progress) => {
+              if (progress.elapsedSeconds !== undefined) trainingSeconds = progress.elapsedSeconds;
+              if (progress.phase === 'training' && !firstStep) firstStep = { step: progress.done, cpu: mainThreadCpuSeconds() };
               if (!started) {
                 bar.start(progress.total, progress.done, progressLine(progress));
                 started = true;
@@ -179,15 +188,22 @@ export function registerPretrainCommands(program: Command): void {
               if (started && process.stderr.isTTY) process.stderr.write('\n');
               console.error(level === 'warn' ? `warning: ${message}` : message);
             },
-            control: () => (stop || performance.now() > deadline ? 'stop' : 'run'),
+            control: () => (stop || performance.now() > deadline || mainThreadCpuSeconds() > cpuDeadline ? 'stop' : 'run'),
           },
         );
         bar.stop();
+        const trained = (outcome.position.globalStep - (resumedAt ?? 0)) * config.batch;
+        const cpuRate = firstStep && outcome.position.globalStep > firstStep.step ? ((outcome.position.globalStep - firstStep.step) * config.batch) / (mainThreadCpuSeconds() - firstStep.cpu) : undefined;
         console.log(
           `${outcome.status === 'finished' ? 'Finished' : 'Stopped'} at epoch ${outcome.position.epoch}, step ${outcome.position.globalStep} on ${outcome.imageCount} images` +
             (outcome.rejected.length ? ` (${outcome.rejected.length} files skipped)` : '') +
             (outcome.lastLosses ? `; last loss ${outcome.lastLosses.total.toFixed(4)}` : '') +
-            `.\nCheckpoint: ${outcome.lastCheckpoint ?? 'none written'}`,
+            `.\n${trained} images seen in ${trainingSeconds.toFixed(1)} s of training${trainingSeconds > 0 ? ` (${(trained / trainingSeconds).toFixed(1)} images/s)` : ''}` +
+            `; the training thread used ${mainThreadCpuSeconds().toFixed(1)} s of CPU${cpuRate ? ` (${cpuRate.toFixed(1)} images per CPU second after the first step)` : ''}.` +
+            (outcome.training.steps > 0
+              ? `\n${outcome.training.steps} steps in ${outcome.training.seconds.toFixed(1)} s of training, ${((outcome.training.steps * config.batch) / outcome.training.seconds).toFixed(1)} images/s (${outcome.training.dataWaitSeconds.toFixed(1)} s of it waiting for a batch after the first; ${(outcome.training.cpuSeconds / outcome.training.seconds).toFixed(2)} cores busy on average).`
+              : '') +
+            `\nCheckpoint: ${outcome.lastCheckpoint ?? 'none written'}`,
         );
       } finally {
         bar.stop();
@@ -216,7 +232,7 @@ export function registerPretrainCommands(program: Command): void {
       console.log(`Backbone written to ${file}`);
     });
 
-  program
+  const knnCommand = program
     .command('knn')
     .description('kNN accuracy (k = 200, cosine, t = 0.1) of backbone features on class folders (root/<class>/<images>)')
     .argument('[checkpoint]', 'a checkpoint (.safetensors) or run folder')
@@ -224,17 +240,16 @@ export function registerPretrainCommands(program: Command): void {
     .requiredOption('--test <folder>', 'labelled images to classify')
     .option('--random-init', 'evaluate a randomly initialised backbone of the same architecture (the untrained baseline)')
     .addOption(new Option('--preset <name>', 'architecture for --random-init without a checkpoint').choices(presetNames).default('cpu-small'))
-    .option('--eval-size <px>', 'evaluate whole images at this size (default: the crop size s)', number('--eval-size', true))
+    .option('--eval-size <px>', 'evaluate whole images at this size (default: the size the app uses the backbone at; see the README)', number('--eval-size', true))
     .option('--k <n>', 'neighbours', number('--k', true), 200)
-    .option('--t <temperature>', 'vote temperature', number('--t'), 0.1)
-    .addOption(new Option('--engine <name>', 'tfjs engine').choices(['auto', ...engineNames]).default('auto'))
-    .action(async (checkpointArg: string | undefined, options: { train: string; test: string; randomInit?: boolean; preset: PresetName; evalSize?: number; k: number; t: number; engine: EngineName | 'auto' }) => {
+    .option('--t <temperature>', 'vote temperature', number('--t'), 0.1);
+  addEngineOptions(knnCommand).action(async (checkpointArg: string | undefined, options: { train: string; test: string; randomInit?: boolean; preset: PresetName; evalSize?: number; k: number; t: number } & EngineFlags) => {
       if (!checkpointArg && !options.randomInit) throw new Error('give a checkpoint, or --random-init for the untrained baseline.');
       const checkpoint = checkpointArg ? resolveCheckpointArgument(checkpointArg) : undefined;
-      const engine = await selectEngine(options.engine);
+      const engine = await startEngine(options);
       const convGrad: ConvGradMode = defaultConvGradMode(tf.getBackend());
       const { backbone, config, dispose } = loadBackbone(checkpoint, { randomInit: options.randomInit, config: resolvePretrainConfig(options.preset), convGrad });
-      const size = options.evalSize ?? config.crop;
+      const size = options.evalSize ?? evalSizeFor(config);
       const started = performance.now();
       const train = await loadLabelledSet(options.train, size);
       const test = await loadLabelledSet(options.test, size, train.classNames);
@@ -243,7 +258,7 @@ export function registerPretrainCommands(program: Command): void {
       const what = options.randomInit ? `random-init ${config.arch} x${config.width}` : path.basename(checkpoint!);
       console.log(
         `kNN top-1: ${(accuracy * 100).toFixed(2)}% (${what}; ${train.labels.length} train / ${test.labels.length} test images, ${train.classNames.length} classes, ` +
-          `eval size ${size}px, k=${options.k}, t=${options.t}, engine ${engine.chosen}, ${((performance.now() - started) / 1000).toFixed(1)} s)`,
+          `eval size ${size}px, k=${options.k}, t=${options.t}, engine ${engineSummary(engine)}, ${((performance.now() - started) / 1000).toFixed(1)} s)`,
       );
     });
 }

@@ -2,12 +2,13 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Command, InvalidArgumentError } from 'commander';
 import type { AppInfo } from '../common/api-contract';
-import { engineDisplayName } from '../common/engine';
+import { engineDisplayName, threadsLabel } from '../common/engine';
 import { startCore } from '../core';
 import { releaseWebGpu } from '../engine/webgpu';
 import { defaultDataDir } from '../paths';
 import { startBrowserHost } from '../server/host';
 import { registerClusterCommands } from './cluster-commands';
+import { registerEvaluateCommand } from './evaluate-command';
 import { registerFinetuneCommands } from './finetune-commands';
 import { registerLibraryCommands } from './library-commands';
 import { registerPretrainCommands } from './pretrain-commands';
@@ -35,7 +36,7 @@ export function formatAppInfo(info: AppInfo): string {
     `Data folder:   ${info.dataDir}${info.readOnly ? ' (read-only: what it holds is shown; commands that change it are refused)' : ''}`,
     `Database:      ${info.databasePath} (schema ${info.schemaVersion}, SQLite ${info.versions.sqlite})`,
     `Platform:      ${info.platform} ${info.arch}, Node ${info.versions.node}`,
-    `Engine:        ${info.engine.chosen} — ${engineDisplayName(info.engine)}`,
+    `Engine:        ${info.engine.chosen} — ${engineDisplayName(info.engine)}${info.engine.threads ? `, ${threadsLabel(info.engine.threads)}` : ''}`,
   ];
   if (info.engine.fallbackReason) lines.push(`               ${info.engine.fallbackReason}`);
   if (info.engine.gpu && info.engine.gpu.issue !== 'ok') {
@@ -120,6 +121,7 @@ export function buildProgram(): Command {
   registerLibraryCommands(program);
   registerClusterCommands(program);
   registerFinetuneCommands(program);
+  registerEvaluateCommand(program);
   return program;
 }
 

@@ -10,6 +10,12 @@ export const engineNames = ['tfjs-node-gpu', 'webgpu', 'tfjs-node', 'wasm', 'cpu
 
 export type EngineName = (typeof engineNames)[number];
 
+/**
+ * Threads of the WebAssembly engine: a count, or 'auto' for one per physical core. The
+ * threaded build's pool takes at most 8; one thread is the single-threaded build.
+ */
+export type ThreadSetting = number | 'auto';
+
 /** The WebGPU adapter the webgpu engine found: what it is, how it is reached, what bounds a batch. */
 export interface GpuAdapterReport {
   /** As the adapter reports them (GPUAdapterInfo); any may be empty. */
@@ -56,6 +62,11 @@ export interface EngineReport {
   probeMs: number;
   /** Why the GPU is not the one in use (absent when it is), and what to install. */
   gpu?: GpuGuidance;
+  /**
+   * Threads the chosen engine computes on: wasm, XNNPACK's pool (one per physical core by
+   * default, at most 8); cpu, 1. Absent for the TensorFlow engines, which size their own pool.
+   */
+  threads?: number;
 }
 
 /** Human names for engines, for the status bar and About panel. */
@@ -66,6 +77,11 @@ export const engineLabels: Record<EngineName, string> = {
   wasm: 'WebAssembly (CPU)',
   cpu: 'JavaScript (CPU)',
 };
+
+/** "2 threads", "1 thread", or '' when the engine sizes its own pool (the TensorFlow engines). */
+export function threadsLabel(threads: number | undefined): string {
+  return threads === undefined ? '' : `${threads} thread${threads === 1 ? '' : 's'}`;
+}
 
 /**
  * The adapter's name as a person reads it: of the device and description strings, the one

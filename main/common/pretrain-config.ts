@@ -271,6 +271,19 @@ export function parseStoredPretrainConfig(stored: unknown): PretrainConfig {
 }
 
 /**
+ * The side whole images are resized and centre-cropped to when a backbone is used rather than
+ * trained: the kNN monitor, embeddings (clusters, map, similar images), the classifier's input,
+ * `jigclu knn` / `evaluate` / `embed` / `cluster` / `finetune`. The patch size s, the size the
+ * backbone saw each image part at, not the montage side m x s: measured on cifar10-dev
+ * (cpu-small, `npm run bench:eval-size`, README *Representation quality*), the two sizes gave
+ * kNN, NMI and the 10-label probe, and their gains over random init, within the spread over
+ * seeds (under 2 points), and s has a quarter of the pixels (every use 4x cheaper for m = 2).
+ */
+export function evalSizeFor(config: Pick<PretrainConfig, 'crop'>): number {
+  return config.crop;
+}
+
+/**
  * The largest single feature map of a training step in bytes: the stem's output, or layer1's for
  * ResNet-50 (4x the channels at a quarter of the pixels). On WebGPU each tensor is one buffer,
  * and one larger than the adapter's binding limit fails validation (tfjs then reads zeros).

@@ -10,6 +10,11 @@ const settingFields = {
   theme: z.enum(['system', 'light', 'dark']),
   /** Which engine to train on: 'auto' picks the best that works here. */
   engine: z.enum(['auto', ...engineNames]),
+  /**
+   * Threads of the WebAssembly engine (pretraining, embedding, fine-tuning, k-means): 'auto' is
+   * one per physical core; the engine uses at most 8.
+   */
+  threads: z.union([z.literal('auto'), z.number().int().min(1).max(64)]),
   /** Ask for confirmation before deleting folders, runs or classes. */
   confirmBeforeDelete: z.boolean(),
 };
@@ -18,6 +23,7 @@ export const settingsSchema = z
   .object({
     theme: settingFields.theme.default('system'),
     engine: settingFields.engine.default('auto'),
+    threads: settingFields.threads.default('auto'),
     confirmBeforeDelete: settingFields.confirmBeforeDelete.default(true),
   })
   .strict();

@@ -1,17 +1,17 @@
 import fs from 'node:fs';
-import path from 'node:path';
 import type * as tfCore from '@tensorflow/tfjs-core';
-import { createRequire } from 'node:module';
 import {
   engineNames,
   type EngineCandidate,
   type EngineName,
   type EngineReport,
+  type ThreadSetting,
 } from '../common/engine';
 import { classifyGpuFailure, forcedCpuGuidance, type GpuGuidance } from '../common/gpu-guidance';
+import { resolveThreads, useWasmThreads, wasmDirectory, wasmStartFailure, wasmThreadsInUse } from './wasm-threads';
 import { probeWebGpu, releaseWebGpu } from './webgpu';
 
-const resolveModule = createRequire(import.meta.url).resolve;
+export { wasmDirectory };
 
 /** How to get each native engine working, shown when it is missing. */
 const remedies: Partial<Record<EngineName, string>> = {
@@ -100,22 +100,27 @@ function gpuGuidance(error: unknown): GpuGuidance {
   });
 }
 
-/** The folder holding the wasm backend's .wasm files (JIGCLU_WASM_DIR in the GPU bench bundle, which has no node_modules). */
-export function wasmDirectory(): string {
-  if (process.env.JIGCLU_WASM_DIR) return path.join(process.env.JIGCLU_WASM_DIR, path.sep);
-  return path.join(path.dirname(resolveModule('@tensorflow/tfjs-backend-wasm/package.json')), 'dist') + path.sep;
+/** Loads the wasm engine with `threads` threads (wasm-threads.ts) and runs a tiny op on it. */
+async function startWasm(tf: TfCore, threads: number): Promise<void> {
+  await useWasmThreads(threads);
+  if (!(await tf.setBackend('wasm'))) throw new Error(wasmStartFailure() ?? 'the wasm backend did not initialise');
+  tinyOp(tf);
 }
 
-async function probeWasm(tf: TfCore): Promise<EngineCandidate> {
+async function probeWasm(tf: TfCore, threads: number): Promise<EngineCandidate> {
+  const inUse = (): string => (wasmThreadsInUse() === 1 ? 'one thread' : `${wasmThreadsInUse()} threads (XNNPACK's pool)`);
   try {
-    const wasm = await import('@tensorflow/tfjs-backend-wasm');
-    wasm.setWasmPaths(wasmDirectory());
-    const ready = await tf.setBackend('wasm');
-    if (!ready) throw new Error('the wasm backend did not initialise');
-    tinyOp(tf);
-    return { name: 'wasm', available: true, reason: 'WebAssembly backend loaded and ran a test op (single-threaded in Node).' };
+    await startWasm(tf, threads);
+    return { name: 'wasm', available: true, reason: `WebAssembly backend loaded and ran a test op on ${inUse()}.` };
   } catch (error) {
-    return { name: 'wasm', available: false, reason: `WebAssembly backend failed: ${firstLine(error)}` };
+    if (threads === 1) return { name: 'wasm', available: false, reason: `WebAssembly backend failed: ${firstLine(error)}` };
+    // The threaded build needs worker threads and shared memory: without them, one thread still works.
+    try {
+      await startWasm(tf, 1);
+      return { name: 'wasm', available: true, reason: `WebAssembly backend on one thread: the threaded build failed (${firstLine(error)}).` };
+    } catch (again) {
+      return { name: 'wasm', available: false, reason: `WebAssembly backend failed: ${firstLine(again)}` };
+    }
   }
 }
 
@@ -135,7 +140,7 @@ async function probeCpu(tf: TfCore): Promise<EngineCandidate> {
  * otherwise the best that works. Loads native code, so the app runs it in a child process
  * (see probe-process.ts) rather than in the UI host.
  */
-export async function probeEngines(requested: EngineName | 'auto' = 'auto'): Promise<EngineReport> {
+export async function probeEngines(requested: EngineName | 'auto' = 'auto', options: EngineOptions = {}): Promise<EngineReport> {
   const started = performance.now();
   const tf = await import('@tensorflow/tfjs-core');
   const candidates: EngineCandidate[] = [];
@@ -149,9 +154,23 @@ export async function probeEngines(requested: EngineName | 'auto' = 'auto'): Pro
       ? { name: 'tfjs-node', available: false, reason: 'Not loaded: tfjs-node-gpu is in use and provides the same backend.' }
       : await probeNative('tfjs-node', tf),
   );
-  candidates.push(await probeWasm(tf));
+  candidates.push(await probeWasm(tf, resolveThreads(options.threads)));
   candidates.push(await probeCpu(tf));
-  return chooseEngine(candidates, requested, performance.now() - started);
+  const report = chooseEngine(candidates, requested, performance.now() - started);
+  return { ...report, threads: engineThreads(report.chosen) };
+}
+
+/** How the engines are started. */
+export interface EngineOptions {
+  /** Threads of the wasm engine: a count, or 'auto' (one per physical core, at most 8). */
+  threads?: ThreadSetting;
+}
+
+/** Threads an engine computes a step on; undefined for TensorFlow's own pool (it sizes it itself). */
+function engineThreads(name: EngineName): number | undefined {
+  if (name === 'wasm') return wasmThreadsInUse();
+  if (name === 'cpu') return 1;
+  return undefined;
 }
 
 /** Picks the engine from probe results: the requested one if it works, else the best working. */
@@ -230,8 +249,8 @@ export function localEngine(report: Pick<EngineReport, 'chosen' | 'candidates'>,
  * Probes the engines and makes the chosen one tfjs's backend for this process (the trainer
  * process calls it once at start-up). Returns the report, with why better engines were not used.
  */
-export async function selectEngine(requested: EngineName | 'auto' = 'auto'): Promise<EngineReport> {
-  const report = await probeEngines(requested);
+export async function selectEngine(requested: EngineName | 'auto' = 'auto', options: EngineOptions = {}): Promise<EngineReport> {
+  const report = await probeEngines(requested, options);
   const tf = await import('@tensorflow/tfjs-core');
   const local = localEngine(report);
   // An idle GPU device keeps a core busy (Dawn polls) and the process alive.

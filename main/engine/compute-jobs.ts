@@ -8,7 +8,8 @@ import { evalBatch } from '../data/jigsaw';
 import { saveClassifier } from './classifier-model';
 import { defaultConvGradMode } from './conv';
 import { loadBackbone } from './evaluate';
-import { confusionMatrix, fineTune, foldSplit, linearProbe, perClassAccuracy, predict, predictFromFeatures, stratifiedSplit, type EpochRecord, type LinearHead, type Predictions } from './finetune';
+import { confusionMatrix, foldSplit, linearProbe, perClassAccuracy, predictFromFeatures, stratifiedSplit, type EpochRecord, type LinearHead, type Predictions } from './finetune';
+import { fineTune, predict } from './finetune-backbone';
 import { extractFeatures } from './knn';
 import { remoteBackbone } from './remote-trainer';
 import type { GpuHostClient } from '../gpu-host/client';
@@ -36,7 +37,8 @@ export type ComputeJob =
 
 /**
  * Trains a classifier from a few labels on a backbone (a checkpoint's, or random init) and
- * predicts every image: a linear probe on frozen features, or full fine-tuning.
+ * predicts every image: a linear probe on frozen features, or full fine-tuning started from the
+ * linear probe's head (LP-FT).
  */
 export interface ClassifyJob {
   kind: 'classify';
@@ -131,14 +133,12 @@ export async function classifyFiles(job: ClassifyJob, hooks: JobHooks): Promise<
     const epochs = job.epochs ?? (job.mode === 'linear-probe' ? 100 : 30);
     const modeName = job.mode === 'linear-probe' ? 'linear probe' : 'fine-tuning';
     const dim = loaded.backbone.outChannels;
-    // The linear probe's features come from the frozen backbone: extracted once for every fold.
-    const features = job.mode === 'linear-probe' ? await extractFeatures(loaded.backbone, pixels, images.length, job.size, 64, convGrad) : undefined;
-    let labelledFeatures: Float32Array | undefined;
-    if (features) {
-      labelledFeatures = new Float32Array(labelled.length * dim);
-      labelled.forEach(({ position }, row) => labelledFeatures!.set(features.subarray(position * dim, (position + 1) * dim), row * dim));
-    }
+    // The linear probe's features come from the frozen backbone: extracted once for every fold
+    // (fine-tuning trains a fresh copy per fold, and starts from a probe on these features).
     const labelledImages = labelled.map(({ position }) => images[position]!);
+    const labelledFeatures = await extractFeatures(loaded.backbone, evalBatch(labelledImages, job.size), labelled.length, job.size, 64, convGrad);
+    const probeOf = (train: number[], validation: number[], epochCount: number, onEpoch?: (epoch: number, total: number) => void) =>
+      linearProbe(labelledFeatures, dim, train, labels, validation, { classes: job.classes, seed: job.seed, epochs: epochCount, onEpoch });
     // k-fold: k trainings for the estimate, then the final one on every label.
     const rounds = plan.folds ? plan.folds.length + 1 : 1;
     let round = 0;
@@ -148,14 +148,17 @@ export async function classifyFiles(job: ClassifyJob, hooks: JobHooks): Promise<
       const onEpoch = (epoch: number, total: number): void => hooks.progress(round * total + epoch, rounds * total, label);
       let outcome: { valAccuracy: number; bestEpoch: number; history: EpochRecord[]; head: LinearHead };
       let validationPredicted: number[];
-      if (labelledFeatures) {
-        const probe = await linearProbe(labelledFeatures, dim, train, labels, validation, { classes: job.classes, seed: job.seed, epochs: epochCount, onEpoch });
+      if (job.mode === 'linear-probe') {
+        const probe = await probeOf(train, validation, epochCount, onEpoch);
         outcome = { valAccuracy: probe.valAccuracy, bestEpoch: probe.bestEpoch, history: probe.history, head: probe };
         const rows = new Float32Array(validation.length * dim);
         validation.forEach((i, row) => rows.set(labelledFeatures!.subarray(i * dim, (i + 1) * dim), row * dim));
         validationPredicted = validation.length > 0 ? Array.from((await predictFromFeatures(rows, dim, probe)).classes) : [];
       } else {
+        // LP-FT: the probe on the same split (its own 100-epoch schedule), then fine-tuning from its head.
+        const probe = await probeOf(train, validation, 100);
         outcome = await fineTune(backbone, { images: labelledImages }, labels, train, validation, {
+          startHead: probe.parts,
           classes: job.classes,
           size: job.size,
           seed: job.seed,
@@ -188,7 +191,7 @@ export async function classifyFiles(job: ClassifyJob, hooks: JobHooks): Promise<
           round += 1;
           continue;
         }
-        const copy = labelledFeatures ? undefined : loadBackbone(job.checkpoint, { randomInit: !job.checkpoint, config: job.config, convGrad });
+        const copy = job.mode === 'linear-probe' ? undefined : loadBackbone(job.checkpoint, { randomInit: !job.checkpoint, config: job.config, convGrad });
         try {
           const result = await trainOne(copy?.backbone ?? loaded.backbone, train, validation, epochs);
           histories.push(result.history);
@@ -217,7 +220,7 @@ export async function classifyFiles(job: ClassifyJob, hooks: JobHooks): Promise<
       validatedAs.push(...result.validationPredicted);
       outcome = result;
     }
-    const predictions: Predictions = labelledFeatures ? await predictFromFeatures(features!, dim, outcome.head) : await predict(loaded.backbone, outcome.head, { pixels, size: job.size }, job.size, { convGrad });
+    const predictions: Predictions = job.mode === 'linear-probe' ? await predictFromFeatures(await extractFeatures(loaded.backbone, pixels, images.length, job.size, 64, convGrad), dim, outcome.head) : await predict(loaded.backbone, outcome.head, { pixels, size: job.size }, job.size, { convGrad });
     const predicted = new Int32Array(job.files.length).fill(-1);
     const confidence = new Float32Array(job.files.length);
     kept.forEach((file, position) => {

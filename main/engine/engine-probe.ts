@@ -1,8 +1,8 @@
-import type { EngineName, EngineReport } from '../common/engine';
+import type { EngineName, EngineReport, ThreadSetting } from '../common/engine';
 import { forkLauncher, type ProcessLauncher } from '../jobs/launcher';
 
-/** Something that reports the engines; cached by the services. */
-export type EngineProbe = (requested: EngineName | 'auto') => Promise<EngineReport>;
+/** Something that reports the engines (the wasm engine started with `threads`); cached by the services. */
+export type EngineProbe = (requested: EngineName | 'auto', threads?: ThreadSetting) => Promise<EngineReport>;
 
 /**
  * Probes engines in a helper process running `script` (the built probe-process.js), so native
@@ -11,9 +11,9 @@ export type EngineProbe = (requested: EngineName | 'auto') => Promise<EngineRepo
  * after `timeoutMs`.
  */
 export function createForkedEngineProbe(script: string, timeoutMs = 60_000, launcher: ProcessLauncher = forkLauncher): EngineProbe {
-  return (requested) =>
+  return (requested, threads = 'auto') =>
     new Promise<EngineReport>((resolve, reject) => {
-      const child = launcher(script, { args: [requested], stdout: 'ignore', name: 'JigClu Studio engine probe' });
+      const child = launcher(script, { args: [requested, String(threads)], stdout: 'ignore', name: 'JigClu Studio engine probe' });
       let stderr = '';
       let settled = false;
       const settle = (action: () => void): void => {

@@ -23,6 +23,7 @@ export function supCluLoss(z: tf.Tensor2D, labels: tf.Tensor1D, temperature: num
     const labelRow = tf.reshape(labels, [1, n]);
     const positives = tf.mul(tf.cast(tf.equal(labelColumn, labelRow), 'float32'), notSelf);
     const expLogits = tf.mul(tf.exp(logits), notSelf);
+    // Stryker disable next-line BooleanLiteral: equivalent: without keepDims row i is normalised by row j's sum, and since being positives is symmetric (same source image) and every member of a group has as many positives, summing over the pairs gives the same loss and gradients (the detached row maxima cancel pair by pair)
     const logProb = tf.sub(logits, tf.log(tf.sum(expLogits, 1, true)));
     const meanLogProbPositive = tf.div(tf.sum(tf.mul(positives, logProb), 1), tf.sum(positives, 1));
     return tf.mean(tf.mul(meanLogProbPositive, -(temperature / baseTemperature))) as tf.Scalar;

@@ -89,7 +89,7 @@ export async function inspectBatch(
   };
 }
 
-/** The kNN monitor's images, decoded once at the montage size (resize + centre crop). */
+/** The kNN monitor's images, decoded once at the evaluation size (evalSizeFor; resize + centre crop). */
 export interface MonitorImages {
   images: Float32Array;
   size: number;

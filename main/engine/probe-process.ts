@@ -1,9 +1,9 @@
 /**
  * Child-process entry that probes the tfjs engines and sends the report to its parent, so the
  * UI host never loads libtensorflow or CUDA itself. Started by a launcher (main/jobs/launcher.ts)
- * with the requested engine as its argument.
+ * with the requested engine and the wasm engine's thread setting as its arguments.
  */
-import { engineNames, type EngineName } from '../common/engine';
+import { engineNames, type EngineName, type ThreadSetting } from '../common/engine';
 import { parentChannel } from '../jobs/launcher';
 import { probeEngines } from './backend';
 import { releaseWebGpu } from './webgpu';
@@ -15,7 +15,10 @@ const requested: EngineName | 'auto' = (engineNames as readonly string[]).includ
   ? (requestedArg as EngineName)
   : 'auto';
 
-probeEngines(requested)
+const threadsArg = Number(process.argv[3]);
+const threads: ThreadSetting = Number.isInteger(threadsArg) && threadsArg >= 1 ? threadsArg : 'auto';
+
+probeEngines(requested, { threads })
   .then((report) => {
     releaseWebGpu();
     if (parent.available) void parent.send({ ok: true, report }).then(() => process.exit(0));

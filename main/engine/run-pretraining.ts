@@ -2,13 +2,12 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as tf from './tfjs';
-import type { EngineReport } from '../common/engine';
-import { gpuBatchProblem, type PretrainConfig } from '../common/pretrain-config';
+import { threadsLabel, type EngineReport } from '../common/engine';
+import { evalSizeFor, gpuBatchProblem, type PretrainConfig } from '../common/pretrain-config';
 import { JigsawBatchSource, type RejectedFile } from '../data/batch-source';
 import { referenceAugmentation } from '../data/augment';
 import { defaultConvGradMode, type ConvGradMode } from './conv';
 import { advancePosition, JigCluTrainer, localTrainers, stepsPerEpoch, type PretrainTrainer, type StepResult, type TrainerFactory, type TrainingPosition } from './trainer';
-import { ParallelTrainer } from './parallel-trainer';
 import { writeFileAtomic } from '../data/atomic-file';
 import { checkpointPath, checkpointsDir, removePartialCheckpoints, writeCheckpoint } from './checkpoints';
 import { assertWebGpuHealthy } from './webgpu';
@@ -90,14 +89,6 @@ export interface PretrainRequest {
   engine: EngineReport;
   /** Folder for the on-disk cache of resized images (optional). */
   cacheDir?: string;
-  /**
-   * Training threads: 2 runs each step on two replica threads with the loss over the whole
-   * batch (parallel-trainer.ts; wasm or cpu engine, even batch, built replica script). Default
-   * 1: on a 2-core machine two half-batch replicas cost ~1.5x the CPU of one whole-batch step
-   * (tfjs's per-op overhead does not halve) and the batch worker needs a core too, so it was
-   * not faster end to end here; tfjs-node(-gpu) has its own threads.
-   */
-  replicas?: 1 | 2;
   /** A labelled subset of the images for the kNN monitor (after each epoch). */
   monitor?: MonitorSet;
   /** Waits this long after each step (demos and end-to-end tests slow training down with it). */
@@ -116,6 +107,14 @@ export interface PretrainOutcome {
   lastLosses?: StepResult;
   rejected: RejectedFile[];
   imageCount: number;
+  /**
+   * Steps trained in this call, the wall time they took (batches, steps, checkpoints; pauses
+   * left out) and how long the step waited for a batch, after the first (which nothing made
+   * ahead): near 0 when the batch worker keeps up. cpuSeconds is the CPU time of this process
+   * (every thread: the step's pool, the batch worker) in that wall time: cpuSeconds / seconds
+   * is the cores training got, less than the threads where other processes share the CPUs.
+   */
+  training: { steps: number; seconds: number; dataWaitSeconds: number; cpuSeconds: number };
 }
 
 export { latestCheckpoint, listCheckpoints } from './checkpoints';
@@ -135,33 +134,27 @@ function resolveConvGrad(config: PretrainConfig): ConvGradMode {
 export async function runPretraining(request: PretrainRequest, hooks: PretrainHooks = {}): Promise<PretrainOutcome> {
   const log = hooks.log ?? (() => undefined);
   const convGradFor = (config: PretrainConfig) => resolveConvGrad(config);
-  const replicaScript = path.join(path.dirname(fileURLToPath(import.meta.url)), 'replica-thread.js');
   const planned = request.resumeFrom ? JigCluTrainer.readMetadata(fs.readFileSync(request.resumeFrom)).config : request.config;
-  const batchSize = planned.batch;
   // On WebGPU one tensor is one buffer: one over the adapter's limit would fail validation and read
   // back zeros, so refuse the batch before anything starts.
   const adapter = request.engine.chosen === 'webgpu' ? request.engine.candidates.find((c) => c.name === 'webgpu')?.adapter : undefined;
   const tooBig = adapter ? gpuBatchProblem(planned, adapter.limits) : undefined;
   if (tooBig) throw new Error(`${tooBig}${request.resumeFrom ? ' The checkpoints are kept.' : ''}`);
-  const parallelOk = (request.engine.chosen === 'wasm' || request.engine.chosen === 'cpu') && batchSize % 2 === 0 && fs.existsSync(replicaScript);
-  const replicas = request.replicas ?? 1;
-  if (replicas === 2 && !parallelOk) throw new Error(`Two training threads need the wasm or cpu engine, an even batch size and ${replicaScript}.`);
   const trainers = request.trainers ?? localTrainers;
-  let trainer: PretrainTrainer | ParallelTrainer;
+  let trainer: PretrainTrainer;
   if (request.resumeFrom) {
     const overrides = { convGrad: convGradFor(request.config), epochs: request.config.epochs };
-    const checkpoint = fs.readFileSync(request.resumeFrom);
-    trainer = replicas === 2 ? await ParallelTrainer.deserialize(checkpoint, overrides, { replicaScript }) : await trainers.resume(checkpoint, overrides);
+    trainer = await trainers.resume(fs.readFileSync(request.resumeFrom), overrides);
     log('info', `Resuming from ${path.basename(request.resumeFrom)} at epoch ${trainer.position.epoch + 1}, step ${trainer.position.globalStep}.`);
   } else {
-    trainer = replicas === 2 ? await ParallelTrainer.create(request.config, convGradFor(request.config), { replicaScript }) : await trainers.create(request.config, convGradFor(request.config));
+    trainer = await trainers.create(request.config, convGradFor(request.config));
   }
   const config = trainer.config;
-  const sizes = trainer instanceof ParallelTrainer ? trainer : trainer.sizes();
+  const sizes = trainer.sizes();
   fs.mkdirSync(checkpointsDir(request.runDir), { recursive: true });
   for (const stale of removePartialCheckpoints(request.runDir)) log('warn', `Removed ${stale}, a checkpoint left half-written when an earlier run was killed.`);
   writeFileAtomic(path.join(request.runDir, 'run.json'), JSON.stringify({ config, engine: request.engine.chosen, files: request.files.length }, null, 2));
-  log('info', `Engine ${request.engine.chosen}${request.engine.fallbackReason ? ` (${request.engine.fallbackReason})` : ''}; conv gradient: ${trainer.convGrad}; ${sizes.trainableTensors} parameter tensors, ${(sizes.backboneWeights / 1e6).toFixed(2)} M backbone weights; ${replicas === 2 ? 'two training threads (data-parallel replicas, loss over the whole batch)' : 'one training thread'}.`);
+  log('info', `Engine ${request.engine.chosen}${request.engine.threads ? ` (${threadsLabel(request.engine.threads)})` : ''}${request.engine.fallbackReason ? ` (${request.engine.fallbackReason})` : ''}; conv gradient: ${trainer.convGrad}; ${sizes.trainableTensors} parameter tensors, ${(sizes.backboneWeights / 1e6).toFixed(2)} M backbone weights.`);
 
   const source = new JigsawBatchSource(request.files, {
     jigsaw: { grid: config.grid, crop: config.crop, cross: config.cross, augmentation: referenceAugmentation },
@@ -190,12 +183,12 @@ export async function runPretraining(request: PretrainRequest, hooks: PretrainHo
     throw new Error(`Only ${imageCount} usable images for a batch of ${config.batch}: lower the batch size or add images.`);
   }
   let monitor: MonitorImages | undefined;
-  if (request.monitor && request.monitor.files.length > 0 && !(trainer instanceof ParallelTrainer)) {
-    monitor = await loadMonitorImages(request.monitor, config.grid * config.crop);
+  if (request.monitor && request.monitor.files.length > 0) {
+    monitor = await loadMonitorImages(request.monitor, evalSizeFor(config));
     log('info', `kNN monitor: ${monitor.queries.labels.length} held-out images voted on by ${monitor.bank.labels.length} labelled ones (${monitor.classes} classes), checked after each epoch${monitor.skipped ? `; ${monitor.skipped} could not be decoded` : ''}.`);
   }
   const runKnn = async (): Promise<void> => {
-    if (!monitor || trainer instanceof ParallelTrainer) return;
+    if (!monitor) return;
     const accuracy = await monitorAccuracy(trainer, monitor);
     hooks.knn?.({ epoch: trainer.position.epoch, step: trainer.position.globalStep, accuracy });
     log('info', `kNN accuracy after epoch ${trainer.position.epoch}: ${(accuracy * 100).toFixed(1)}% of ${monitor.queries.labels.length} held-out images.`);
@@ -206,7 +199,6 @@ export async function runPretraining(request: PretrainRequest, hooks: PretrainHo
     // The inspector shows the weights of the last step trained: read every queued step first.
     await drain();
     try {
-      if (trainer instanceof ParallelTrainer) throw new Error('the montage inspector needs one training thread (this run trains on two)');
       const step = inspect.step ?? Math.max(1, trainer.position.globalStep);
       if (step > totalSteps) throw new Error(`step ${step} is beyond the run's ${totalSteps} steps`);
       const epoch = Math.floor((step - 1) / epochSteps);
@@ -246,12 +238,14 @@ export async function runPretraining(request: PretrainRequest, hooks: PretrainHo
       pending = [];
     };
     let trainingSeconds = 0;
+    const training = { steps: 0, seconds: 0, dataWaitSeconds: 0, cpuSeconds: 0 };
+    let batchesMade = 0;
     // Steps queued and not yet read back. On WebGPU one more step is queued before the previous
     // one's losses are read (no GPU-to-CPU wait between steps; the next batch uploads while the
     // GPU computes); elsewhere each step is read at once. A step after which a checkpoint, the
     // epoch's end or the run's end comes is read before anything else is queued, so checkpoints,
     // the kNN monitor and the inspector always see the weights of the step they name.
-    const depth = trainer instanceof ParallelTrainer ? 1 : trainer.pipelineDepth;
+    const depth = trainer.pipelineDepth;
     const inFlight: { read: () => Promise<StepResult>; position: TrainingPosition; epoch: number; boundary: boolean }[] = [];
     const finishOldest = async (): Promise<void> => {
       const queued = inFlight.shift()!;
@@ -309,6 +303,7 @@ export async function runPretraining(request: PretrainRequest, hooks: PretrainHo
         log('info', `Epoch ${position.epoch}/${config.epochs} done: loss ${result.total.toFixed(4)} (cluster ${result.cluster.toFixed(4)}, location ${result.location.toFixed(4)}), ${imagesPerSecond.toFixed(1)} images/s.`);
         await runKnn();
       }
+      training.steps += 1;
       if (request.stepDelayMs) await new Promise((resolve) => setTimeout(resolve, request.stepDelayMs));
     };
     drain = async () => {
@@ -316,6 +311,14 @@ export async function runPretraining(request: PretrainRequest, hooks: PretrainHo
     };
     if (trainer.position.globalStep === 0) await runKnn();
     while (!trainer.done() || inFlight.length > 0) {
+      const iterationStarted = performance.now();
+      const cpuStarted = process.cpuUsage();
+      // Wall and CPU time of the loop but its pauses (and the stop's checkpoint, which comes after the last step).
+      const timed = (): void => {
+        training.seconds += (performance.now() - iterationStarted) / 1000;
+        const cpu = process.cpuUsage(cpuStarted);
+        training.cpuSeconds += (cpu.user + cpu.system) / 1e6;
+      };
       // Let pending I/O (a stop or pause message) in: a prefetched batch and the step resolve
       // as microtasks only, which never yield to the event loop.
       await new Promise((resolve) => setImmediate(resolve));
@@ -324,10 +327,11 @@ export async function runPretraining(request: PretrainRequest, hooks: PretrainHo
       if (control !== 'run') {
         await drain();
         flush();
+        timed();
       }
       if (control === 'stop') {
         if (trainer.position.globalStep > 0 && lastCheckpoint !== checkpointPath(request.runDir, trainer.position.globalStep)) await saveCheckpoint('stop');
-        return { status: 'stopped', lastCheckpoint, position: trainer.position, lastLosses, rejected: source.rejected, imageCount };
+        return { status: 'stopped', lastCheckpoint, position: trainer.position, lastLosses, rejected: source.rejected, imageCount, training };
       }
       if (control === 'pause') {
         await new Promise((resolve) => setTimeout(resolve, 100));
@@ -337,23 +341,22 @@ export async function runPretraining(request: PretrainRequest, hooks: PretrainHo
       }
       if (inFlight.at(-1)?.boundary || trainer.done()) {
         await drain();
+        timed();
         continue;
       }
       const { epoch, stepInEpoch } = trainer.position;
+      const asked = performance.now();
       const batch = await source.batch(epoch, stepInEpoch);
+      if (batchesMade > 0) training.dataWaitSeconds += (performance.now() - asked) / 1000;
+      batchesMade += 1;
       const position = { ...trainer.position };
       advancePosition(position, epochSteps);
       const boundary = position.stepInEpoch === 0 || position.globalStep % config.checkpointEvery === 0 || position.epoch >= config.epochs;
-      if (!(trainer instanceof ParallelTrainer)) {
-        inFlight.push({ ...trainer.launch(batch, epochSteps), position, epoch, boundary });
-      } else {
-        const result = trainer.step(batch, epochSteps);
-        result.catch(() => undefined);
-        inFlight.push({ read: () => result, position, epoch, boundary });
-      }
+      inFlight.push({ ...trainer.launch(batch, epochSteps), position, epoch, boundary });
       if (inFlight.length >= depth) await finishOldest();
+      timed();
     }
-    return { status: 'finished', lastCheckpoint, position: trainer.position, lastLosses, rejected: source.rejected, imageCount };
+    return { status: 'finished', lastCheckpoint, position: trainer.position, lastLosses, rejected: source.rejected, imageCount, training };
   } finally {
     await trainer.dispose();
     await source.close();

@@ -1,4 +1,4 @@
-import type { EngineName, EngineReport } from '../common/engine';
+import type { EngineName, EngineReport, ThreadSetting } from '../common/engine';
 import type { PretrainConfig } from '../common/pretrain-config';
 import type { ComputeJob, EmbedChunk } from '../engine/compute-jobs';
 import type { BatchInspection, MonitorSet } from '../engine/monitor';
@@ -17,6 +17,8 @@ export interface StartPretraining {
   runDir: string;
   resumeFrom?: string;
   engine: EngineName | 'auto';
+  /** Threads of the wasm engine ('auto' when absent). */
+  threads?: ThreadSetting;
   cacheDir?: string;
   monitor?: MonitorSet;
   stepDelayMs?: number;
@@ -27,7 +29,16 @@ export interface MeasureSpeed {
   type: 'measure';
   config: PretrainConfig;
   engine: EngineName | 'auto';
+  threads?: ThreadSetting;
   steps?: number;
+}
+
+/** Runs one compute job (embedding, k-means, a projection, fine-tuning) in the trainer process. */
+export interface RunJob {
+  type: 'job';
+  job: ComputeJob;
+  engine: EngineName | 'auto';
+  threads?: ThreadSetting;
 }
 
 export type ToTrainer = { seq: number } & (
@@ -37,7 +48,7 @@ export type ToTrainer = { seq: number } & (
   | { type: 'resume' }
   | { type: 'stop' }
   | { type: 'inspect'; id: number; step?: number; count: number }
-  | { type: 'job'; job: ComputeJob; engine: EngineName | 'auto' }
+  | RunJob
 );
 
 export type FromTrainer = { seq: number } & (

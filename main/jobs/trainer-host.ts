@@ -1,9 +1,9 @@
 import { EventEmitter } from 'node:events';
 import type { ComputeJob } from '../engine/compute-jobs';
-import type { EngineName } from '../common/engine';
+import type { EngineName, ThreadSetting } from '../common/engine';
 import { appLogger, LineRing, type Logger } from '../log';
 import { forkLauncher, type ChildChannel, type ProcessLauncher } from './launcher';
-import type { FromTrainer, MeasureSpeed, StartPretraining, ToTrainer } from './protocol';
+import type { FromTrainer, MeasureSpeed, RunJob, StartPretraining, ToTrainer } from './protocol';
 
 /** How a trainer process ended, as the parent saw it. */
 export type TrainerExit =
@@ -75,11 +75,11 @@ export class TrainerHost extends EventEmitter<TrainerHostEvents> {
   }
 
   /** Starts the process for one compute job (embedding, k-means, a projection); answers with job-progress/job-chunk/job-result messages. */
-  runJob(job: ComputeJob, engine: EngineName | 'auto'): void {
-    this.launch({ type: 'job', job, engine });
+  runJob(job: ComputeJob, engine: EngineName | 'auto', threads?: ThreadSetting): void {
+    this.launch({ type: 'job', job, engine, threads });
   }
 
-  private launch(first: StartPretraining | MeasureSpeed | { type: 'job'; job: ComputeJob; engine: EngineName | 'auto' }): void {
+  private launch(first: StartPretraining | MeasureSpeed | RunJob): void {
     if (this.child) throw new Error('This trainer host already started a process.');
     this.job = first.type === 'job' ? `job ${first.job.kind}` : first.type === 'start' ? 'pretraining' : 'measure speed';
     const execArgv = [...(this.options.execArgv ?? []), ...(this.options.maxOldSpaceMb ? [`--max-old-space-size=${this.options.maxOldSpaceMb}`] : [])];

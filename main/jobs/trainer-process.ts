@@ -50,7 +50,7 @@ function isOutOfMemory(error: unknown): boolean {
 async function start(request: StartPretraining): Promise<void> {
   running = true;
   try {
-    const engine = await selectEngine(request.engine);
+    const engine = await selectEngine(request.engine, { threads: request.threads });
     // Inside the desktop app WebGPU trains in the compute window; elsewhere on this process's engine.
     const computeWindow = await computeWindowFor(engine);
     send({ type: 'ready', engine, pid: process.pid });
@@ -98,7 +98,7 @@ async function start(request: StartPretraining): Promise<void> {
 async function measure(request: MeasureSpeed): Promise<void> {
   running = true;
   try {
-    const engine = await selectEngine(request.engine);
+    const engine = await selectEngine(request.engine, { threads: request.threads });
     const computeWindow = await computeWindowFor(engine);
     send({ type: 'ready', engine, pid: process.pid });
     // tfjs's own gradients on webgpu (ours read tensors back synchronously).
@@ -115,7 +115,7 @@ async function measure(request: MeasureSpeed): Promise<void> {
 async function job(request: Extract<ToTrainer, { type: 'job' }>): Promise<void> {
   running = true;
   try {
-    const probed = await selectEngine(request.engine);
+    const probed = await selectEngine(request.engine, { threads: request.threads });
     // The compute window runs pretraining (with its monitor and inspector), speed checks and
     // embeddings; the other jobs run on this process's best CPU engine inside the desktop app, and say so.
     const computeWindow = request.job.kind === 'embed' ? await computeWindowFor(probed) : undefined;

@@ -84,14 +84,15 @@ function appHandlers(context: ServiceContext): AreaHandlers<'appInfo' | 'logsInf
     return settingsSchema.parse(merged);
   }
 
-  function engineReport(requested: Settings['engine']): Promise<EngineReport> {
-    let report = engineReports.get(requested);
+  function engineReport({ engine, threads }: Settings): Promise<EngineReport> {
+    const key = `${engine}/${threads}`;
+    let report = engineReports.get(key);
     if (!report) {
-      report = context.probeEngines(requested).catch((error: unknown) => {
-        engineReports.delete(requested);
+      report = context.probeEngines(engine, threads).catch((error: unknown) => {
+        engineReports.delete(key);
         throw new ServiceError('UNAVAILABLE', `Could not probe the tfjs engines: ${(error as Error).message}`);
       });
-      engineReports.set(requested, report);
+      engineReports.set(key, report);
     }
     return report;
   }
@@ -110,7 +111,7 @@ function appHandlers(context: ServiceContext): AreaHandlers<'appInfo' | 'logsInf
         platform: os.platform(),
         arch: os.arch(),
         versions: { node: process.versions.node, sqlite, ...context.versions },
-        engine: await engineReport(readSettings().engine),
+        engine: await engineReport(readSettings()),
       };
     },
     logsInfo: ({ lines }) => readLogsInfo(logsDir(context.dataDir), lines),

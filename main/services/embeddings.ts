@@ -14,14 +14,15 @@ import {
   type NearDuplicatePair,
   type Projection,
 } from '../common/embeddings';
-import type { PretrainConfig } from '../common/pretrain-config';
+import { evalSizeFor, type PretrainConfig } from '../common/pretrain-config';
+import type { ThreadSetting } from '../common/engine';
 import { ServiceError } from '../common/result';
 import type { GalleryItem } from '../common/library';
 import type { TaskInfo } from '../common/tasks';
 import type { ComputeJob, EmbedChunk } from '../engine/compute-jobs';
 import type { FromTrainer } from '../jobs/protocol';
 import { TrainerHost } from '../jobs/trainer-host';
-import { jobEngine } from './engine-setting';
+import { jobEngine, jobThreads } from './engine-setting';
 import { crashDetailsOf, withCrashDetails } from '../log';
 import { EmbeddingsRepository, folderKey, type EmbeddableImage, type EmbeddingSetRow } from '../store/embeddings-repository';
 import { LibraryRepository } from '../store/library-repository';
@@ -45,7 +46,7 @@ interface JobListeners {
 export interface ComputeHost {
   readonly done: Promise<unknown>;
   on(event: 'message', listener: (message: FromTrainer) => void): unknown;
-  runJob(job: ComputeJob, engine: PretrainConfig['engine']): void;
+  runJob(job: ComputeJob, engine: PretrainConfig['engine'], threads?: ThreadSetting): void;
   kill(graceMs?: number): Promise<unknown>;
 }
 
@@ -105,7 +106,7 @@ export class EmbeddingsService {
         void host.kill();
         finish(() => reject(new ServiceError('CONFLICT', 'Cancelled.')));
       });
-      host.runJob(job, jobEngine(this.context.db, engine));
+      host.runJob(job, jobEngine(this.context.db, engine), jobThreads(this.context.db));
     });
   }
 
@@ -154,7 +155,7 @@ export class EmbeddingsService {
       const unknown = this.runs.unknownFolders(folderIds);
       if (unknown.length > 0) throw new ServiceError('NOT_FOUND', `No library folder with id ${unknown.join(', ')}.`);
     }
-    const set = this.repo.findSet(source) ?? this.repo.createSet(source, { checkpointFile, dim: backboneDim(run.config), size: run.config.grid * run.config.crop });
+    const set = this.repo.findSet(source) ?? this.repo.createSet(source, { checkpointFile, dim: backboneDim(run.config), size: evalSizeFor(run.config) });
     const images = this.repo.images(folderIds);
     if (images.length === 0) throw new ServiceError('INVALID_ARGUMENT', 'There are no images to embed: add a folder to the library first.');
     const missing = this.repo.missing(set.id, images);

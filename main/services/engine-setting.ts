@@ -1,4 +1,4 @@
-import type { EngineName } from '../common/engine';
+import type { EngineName, ThreadSetting } from '../common/engine';
 import { settingsSchema } from '../common/settings';
 import type { Database } from '../store/db';
 import { SettingsRepository } from '../store/settings-repository';
@@ -16,4 +16,10 @@ export function engineSetting(db: Database): EngineName | 'auto' {
  */
 export function jobEngine(db: Database, requested: EngineName | 'auto'): EngineName | 'auto' {
   return requested === 'auto' ? engineSetting(db) : requested;
+}
+
+/** The wasm engine's thread setting every job's process starts with ('auto' unless the user chose a count). */
+export function jobThreads(db: Database): ThreadSetting {
+  const parsed = settingsSchema.shape.threads.safeParse(new SettingsRepository(db).all().threads);
+  return parsed.success ? parsed.data : 'auto';
 }

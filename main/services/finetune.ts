@@ -2,6 +2,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { EmbeddingSource } from '../common/embeddings';
+import { evalSizeFor } from '../common/pretrain-config';
 import type { ClassifierDetails, ClassifierEpoch, ClassifierInfo, ClassifierMode, FinetuneRound, PredictionsPage } from '../common/finetune';
 import { ServiceError } from '../common/result';
 import type { TaskInfo } from '../common/tasks';
@@ -129,7 +130,7 @@ export class FinetuneService {
             files: images.map((image) => image.path),
             labels,
             classes: classes.length,
-            size: run.config.grid * run.config.crop,
+            size: evalSizeFor(run.config),
             seed: args.seed ?? 0,
             epochs: args.epochs,
             saveTo,

@@ -30,7 +30,7 @@ import type { BatchInspection, MonitorSet } from '../engine/monitor';
 import type { FromTrainer, MeasureSpeed, StartPretraining } from '../jobs/protocol';
 import type { ProcessLauncher } from '../jobs/launcher';
 import { TrainerHost, type TrainerExit } from '../jobs/trainer-host';
-import { jobEngine } from './engine-setting';
+import { jobEngine, jobThreads } from './engine-setting';
 import { monitorSet } from './monitor-set';
 import { appLog, withCrashDetails } from '../log';
 import { RunsRepository, runFileList, type RunFile } from '../store/runs-repository';
@@ -472,12 +472,12 @@ export class PretrainingService {
         clearTimeout(timer);
         if (!answered) reject(new Error(exit.kind === 'crashed' ? exit.message : 'the measuring process ended without an answer'));
       });
-      host.measure!({ config, engine: engine.chosen, steps: 3 });
+      host.measure!({ config, engine: engine.chosen, threads: jobThreads(this.context.db), steps: 3 });
     });
   }
 
   private async engineFor(requested: PretrainConfig['engine']): Promise<EngineReport> {
-    return this.context.probeEngines(jobEngine(this.context.db, requested));
+    return this.context.probeEngines(jobEngine(this.context.db, requested), jobThreads(this.context.db));
   }
 
   /** The library rows a run would train on (refusing unknown folders; empty allowed when `required` is false). */
@@ -591,6 +591,7 @@ export class PretrainingService {
         runDir: run.runDir,
         resumeFrom: job.resumeFrom,
         engine: jobEngine(this.context.db, job.config.engine),
+        threads: jobThreads(this.context.db),
         cacheDir: path.join(this.context.dataDir, 'cache', 'train'),
         monitor: job.monitor,
         stepDelayMs: this.options.stepDelayMs,

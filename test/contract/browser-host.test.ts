@@ -245,7 +245,7 @@ describe('browser host: calls', () => {
       dataDir: path.join(tempDir, 'data'),
       engine: { ...fixedReport, requested: 'auto' },
     });
-    expect(probe).toHaveBeenCalledWith('auto');
+    expect(probe).toHaveBeenCalledWith('auto', 'auto');
   });
 
   it('refuses bad settingsSet arguments with 400 and INVALID_ARGUMENT', async () => {
@@ -258,7 +258,7 @@ describe('browser host: calls', () => {
     const after = expectResult((await call('settingsGet', {})).body);
     expect(after).toEqual({
       ok: true,
-      value: { theme: 'system', engine: 'auto', confirmBeforeDelete: true },
+      value: { theme: 'system', engine: 'auto', threads: 'auto', confirmBeforeDelete: true },
     });
   });
 
@@ -299,13 +299,13 @@ describe('browser host: calls', () => {
     expect(set.status).toBe(200);
     expect(expectResult(set.body)).toEqual({
       ok: true,
-      value: { theme: 'dark', engine: 'auto', confirmBeforeDelete: false },
+      value: { theme: 'dark', engine: 'auto', threads: 'auto', confirmBeforeDelete: false },
     });
     const get = await call('settingsGet', {});
     expect(get.status).toBe(200);
     expect(expectResult(get.body)).toEqual({
       ok: true,
-      value: { theme: 'dark', engine: 'auto', confirmBeforeDelete: false },
+      value: { theme: 'dark', engine: 'auto', threads: 'auto', confirmBeforeDelete: false },
     });
   });
 
@@ -318,8 +318,19 @@ describe('browser host: calls', () => {
     const get = await call('settingsGet', {});
     expect(expectResult(get.body)).toEqual({
       ok: true,
-      value: { theme: 'light', engine: 'cpu', confirmBeforeDelete: false },
+      value: { theme: 'light', engine: 'cpu', threads: 'auto', confirmBeforeDelete: false },
     });
+  });
+
+  it("keeps a thread count, and refuses one that is not 'auto' or a whole number from 1", async () => {
+    expect(expectResult((await call('settingsSet', { patch: { threads: 2 } })).body)).toMatchObject({ ok: true, value: { threads: 2 } });
+    for (const threads of [0, 1.5, 'many']) {
+      const refused = await call('settingsSet', { patch: { threads } });
+      expect(refused.status, String(threads)).toBe(400);
+      expect(errorCode(refused.body)).toBe('INVALID_ARGUMENT');
+    }
+    expect(expectResult((await call('settingsGet', {})).body)).toMatchObject({ ok: true, value: { threads: 2 } });
+    expect((await call('settingsSet', { patch: { threads: 'auto' } })).status).toBe(200);
   });
 });
 

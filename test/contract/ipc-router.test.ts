@@ -123,7 +123,7 @@ describe('createIpcCallHandler with the real dispatcher', () => {
     const result = await handle(fakeEvent(ours, ours.mainFrame), 'settingsGet', {});
     expect(result).toEqual({
       ok: true,
-      value: { theme: 'system', engine: 'auto', confirmBeforeDelete: true },
+      value: { theme: 'system', engine: 'auto', threads: 'auto', confirmBeforeDelete: true },
     });
     expect(dispatchSpy).toHaveBeenCalledWith('settingsGet', {});
   });
@@ -182,7 +182,7 @@ describe('createIpcCallHandler with the real dispatcher', () => {
     // Nothing was written.
     expect(await handle(event, 'settingsGet', {})).toEqual({
       ok: true,
-      value: { theme: 'system', engine: 'auto', confirmBeforeDelete: true },
+      value: { theme: 'system', engine: 'auto', threads: 'auto', confirmBeforeDelete: true },
     });
   });
 

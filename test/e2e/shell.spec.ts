@@ -63,6 +63,28 @@ test('changing a setting persists across a reload', async ({ app, page }) => {
   await app.screenshotSizes('settings-light');
 });
 
+test('the CPU threads setting reaches the engine: the count in use follows it and survives a reload', async ({ app, page }) => {
+  await app.goTo('settings');
+  const threads = page.getByTestId('setting-threads');
+  await expect(threads).toHaveValue('auto');
+  const inUse = page.getByTestId('settings-threads-in-use');
+  // The engine here is wasm (tfjs-node is not installed on the test machines): it reports its threads.
+  await expect(inUse).toHaveText(/In use: \d+ threads? \(wasm\)/);
+  await threads.selectOption('1');
+  await expect(page.getByTestId('settings-message')).toHaveText('Saved.');
+  await expect(inUse).toHaveText('In use: 1 thread (wasm)');
+  await expect(page.getByTestId('status-engine-threads')).toHaveText('· 1 thread');
+  await app.screenshot('settings-threads');
+  await page.reload();
+  await app.goTo('settings');
+  await expect(threads).toHaveValue('1');
+  await app.openAbout();
+  await expect(app.about.getByTestId('about-engine')).toContainText('1 thread');
+  await app.closeAboutWithEscape();
+  await threads.selectOption('auto');
+  await expect(inUse).toHaveText(/In use: \d+ threads? \(wasm\)/);
+});
+
 test('the page without the token is refused', async ({ page, server }) => {
   const bare = server.url.replace(/\?token=.*/, '');
   const response = await page.goto(bare);

@@ -1,3 +1,5 @@
+import fs from 'node:fs';
+import os from 'node:os';
 import { describe, expect, it } from 'vitest';
 import { referenceAugmentation } from '../../main/data/augment';
 import { JigsawBatchSource } from '../../main/data/batch-source';
@@ -40,6 +42,24 @@ describe('jigsaw batch source', () => {
     expect(bytes(e0.montages).equals(bytes(e1.montages))).toBe(false);
     await threaded.close();
     await inThread.close();
+  }, 60_000);
+
+  it('makes batches at a lower priority than the step (Linux: the worker thread alone is niced)', async (context) => {
+    const own = os.getPriority();
+    if (process.platform !== 'linux' || own >= 19) {
+      console.log(`skipped: ${process.platform !== 'linux' ? 'per-thread priorities are set on Linux only' : 'this process already runs at the lowest priority'}`);
+      context.skip();
+    }
+    /** The nice value of each thread of this process (/proc/self/task/<tid>/stat, field 19). */
+    const threadNices = () => fs.readdirSync('/proc/self/task').map((tid) => Number(fs.readFileSync(`/proc/self/task/${tid}/stat`, 'utf8').split(') ')[1]!.split(' ')[16]));
+    const before = threadNices();
+    const threaded = await source(builtEntry('batch-worker'));
+    await threaded.batch(0, 0);
+    const during = threadNices();
+    await threaded.close();
+    expect(before.every((nice) => nice === own)).toBe(true);
+    expect(during.filter((nice) => nice === Math.min(19, own + 5))).toHaveLength(1);
+    expect(os.getPriority()).toBe(own);
   }, 60_000);
 
   it('reports files that fail to decode and trains on the rest', async () => {

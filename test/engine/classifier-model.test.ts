@@ -6,7 +6,8 @@ import { resolvePretrainConfig } from '../../main/common/pretrain-config';
 import { listImageFiles } from '../../main/data/files';
 import { buildClassifierModel, loadClassifier, predictFiles, saveClassifier, type ClassifierLabels } from '../../main/engine/classifier-model';
 import { classifyFiles, type ClassifyJob } from '../../main/engine/compute-jobs';
-import { predict, type LinearHead } from '../../main/engine/finetune';
+import type { LinearHead } from '../../main/engine/finetune';
+import { predict } from '../../main/engine/finetune-backbone';
 import { ResNet, type ResNetSpec } from '../../main/engine/resnet';
 import * as tf from '../../main/engine/tfjs';
 import { sharedDataset } from './built';
@@ -129,7 +130,8 @@ describe('classify job with saveTo', async () => {
     expect(meta).toMatchObject({ format: 'jigclu-classifier-v1', createdBy: 'JigClu Studio', classes: classNames, input: { size: 64, channels: 3, layout: 'NHWC' } });
     expect(meta.input.preprocessing.mean).toEqual([0.485, 0.456, 0.406]);
     expect(meta.input.preprocessing.std).toEqual([0.229, 0.224, 0.225]);
-    expect(meta.model.head).toBe(mode === 'linear-probe' ? 'l2-normalized' : 'pooled');
+    // Both take L2-normalised features: the fine-tune starts from the probe's head (LP-FT).
+    expect(meta.model.head).toBe('l2-normalized');
     expect(JSON.parse(fs.readFileSync(path.join(dir, 'model.json'), 'utf8'))).toMatchObject({ format: 'layers-model', weightsManifest: [{ paths: ['weights.bin'] }] });
 
     const loaded = await loadClassifier(dir);

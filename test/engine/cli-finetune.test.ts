@@ -76,7 +76,7 @@ describe('jigclu finetune / predict', () => {
     expect(finetune.code, finetune.all).toBe(0);
     expect(finetune.stdout).toMatch(/^few-label linear probe: val \d+\.\d% test \d+\.\d% \(3 labels\/class, 3 classes, pretrained\)$/m);
     expect(finetune.stdout).toMatch(/^few-label fine-tune: val \d+\.\d% test \d+\.\d% \(3 labels\/class, 3 classes, pretrained\)$/m);
-    expect(finetune.stderr).toMatch(/9 labelled images \(3 classes\), 24 test images; 64 px/);
+    expect(finetune.stderr).toMatch(/9 labelled images \(3 classes\), 24 test images; 32 px/);
     for (const mode of ['linear-probe', 'fine-tune']) {
       for (const name of ['model.json', 'weights.bin', 'labels.json']) expect(fs.existsSync(path.join(out, mode, name)), `${mode}/${name}`).toBe(true);
     }

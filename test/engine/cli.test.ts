@@ -3,6 +3,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { decodeSafetensors } from '../../main/engine/safetensors';
 import { builtEntry, sharedDataset } from './built';
 
 const dirs: string[] = [];
@@ -26,6 +27,7 @@ describe('jigclu CLI', () => {
     expect(pretrain.stderr).toMatch(/Engine: (wasm|cpu|tfjs-node)/);
     expect(pretrain.stderr).toMatch(/Epoch 2\/2 done: loss \d/);
     expect(pretrain.stdout).toMatch(/Finished at epoch 2, step 6 on 24 images/);
+    expect(pretrain.stdout).toMatch(/\n48 images seen in \d+\.\d s of training \(\d+\.\d images\/s\); the training thread used \d+\.\d s of CPU \(\d+\.\d images per CPU second after the first step\)\./);
     const checkpoint = /Checkpoint: (\S+\.safetensors)/.exec(pretrain.stdout)?.[1];
     expect(checkpoint && fs.existsSync(checkpoint)).toBe(true);
 
@@ -37,11 +39,25 @@ describe('jigclu CLI', () => {
     expect(baseline.code, baseline.all).toBe(0);
     expect(baseline.stdout).toMatch(/kNN top-1: \d+\.\d\d% \(random-init resnet18 x0.25;/);
 
+    // evaluate: kNN, k-means scores and the few-label probe in one command, also as JSON.
+    const report = path.join(dataDir, 'quality.json');
+    const evaluated = jigclu(['evaluate', runDir, '--train', tiny, '--test', tiny, '--per-class', '4', '--draws', '2', '--json', report]);
+    expect(evaluated.code, evaluated.all).toBe(0);
+    expect(evaluated.stdout).toMatch(/kNN top-1: \d+\.\d% \(k = 200, t = 0\.1; 24 train \/ 24 test images\)/);
+    expect(evaluated.stdout).toMatch(/k-means of the test images \(k = 3\): NMI \d\.\d{4}, ARI -?\d\.\d{4}, purity \d\.\d{4}/);
+    expect(evaluated.stdout).toMatch(/4-label linear probe: test \d+\.\d% ± \d+\.\d over 2 label draws/);
+    const json = JSON.parse(fs.readFileSync(report, 'utf8')) as { backbone: { step: number; imagesSeen: number }; knn: number; probe: number[]; fineTune: number[]; clusters: { nmi: number } };
+    expect(json.backbone).toMatchObject({ step: 6, imagesSeen: 48 });
+    expect(json.probe).toHaveLength(2);
+    expect(json.fineTune).toEqual([]);
+    expect(json.knn).toBeGreaterThanOrEqual(0);
+    expect(json.clusters.nmi).toBeGreaterThanOrEqual(0);
+
     // embed: one CSV row per image, 128 L2-normalised features (ResNet-18 x 0.25).
     const embeddings = path.join(dataDir, 'embeddings.csv');
     const embed = jigclu(['embed', runDir, tiny, '--out', embeddings]);
     expect(embed.code, embed.all).toBe(0);
-    expect(embed.stderr).toMatch(/24 images embedded \(128 features, 64 px, step-00000006\.safetensors/);
+    expect(embed.stderr).toMatch(/24 images embedded \(128 features, 32 px, step-00000006\.safetensors/);
     const rows = fs.readFileSync(embeddings, 'utf8').trim().split('\n');
     expect(rows[0]!.split(',')).toHaveLength(129);
     expect(rows).toHaveLength(25);
@@ -75,9 +91,33 @@ describe('jigclu CLI', () => {
     const resumed = jigclu(['--data-dir', dataDir, 'pretrain', '--resume', runDir, '--epochs', '3', '--engine', 'cpu']);
     expect(resumed.code, resumed.all).toBe(0);
     expect(resumed.stderr).toMatch(/Resuming on the run's own (folders|24 images)/);
-    expect(resumed.stderr).toMatch(/Engine cpu;/);
+    expect(resumed.stderr).toMatch(/Engine cpu \(1 thread\);/);
     expect(resumed.stdout).toMatch(/Finished at epoch 3, step 9 on 24 images/);
   }, 240_000);
+
+  it('trains the same on 1 and 2 wasm threads, and refuses --threads 0', () => {
+    const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'jigclu-cli-'));
+    dirs.push(dataDir);
+    const tiny = sharedDataset('tiny');
+    const weights = [1, 2].map((threads) => {
+      const runDir = path.join(dataDir, `run-${threads}`);
+      const run = jigclu(['--data-dir', dataDir, 'pretrain', tiny, '--engine', 'wasm', '--threads', String(threads), '--epochs', '1', '--batch', '8', '--seed', '5', '--out', runDir, '--no-cache']);
+      expect(run.code, run.all).toBe(0);
+      expect(run.stderr).toContain(`Engine: wasm, ${threads} thread${threads === 1 ? '' : 's'}`);
+      expect(run.stdout).toMatch(/Finished at epoch 1, step 3 on 24 images; last loss \d\.\d{4}\.\n\d+ images seen in [^\n]*\n3 steps in \d+\.\d s of training, \d+\.\d images\/s \(\d+\.\d s of it waiting for a batch after the first; \d+\.\d\d cores busy on average\)\./);
+      return decodeSafetensors(fs.readFileSync(/Checkpoint: (\S+\.safetensors)/.exec(run.stdout)![1]!)).tensors;
+    });
+    let worst = 0;
+    for (const [name, tensor] of weights[0]!) {
+      const other = weights[1]!.get(name)!.data;
+      tensor.data.forEach((value, i) => (worst = Math.max(worst, Math.abs(value - other[i]!))));
+    }
+    expect(weights[0]!.size).toBeGreaterThan(100);
+    expect(worst).toBeLessThan(1e-5);
+    const bad = jigclu(['--data-dir', dataDir, 'pretrain', tiny, '--threads', '0']);
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toMatch(/--threads must be 'auto' or a whole number of at least 1/);
+  }, 120_000);
 
   it('refuses an invalid setting with a message naming the field', () => {
     const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'jigclu-cli-'));
@@ -89,4 +129,20 @@ describe('jigclu CLI', () => {
     expect(crop.code).toBe(1);
     expect(crop.stderr).toMatch(/invalid setting crop:/);
   }, 60_000);
+
+  it('stops a run at a CPU-time budget of the training thread, with a checkpoint', () => {
+    const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'jigclu-cli-'));
+    dirs.push(dataDir);
+    const runDir = path.join(dataDir, 'run');
+    const result = jigclu(['--data-dir', dataDir, 'pretrain', sharedDataset('tiny'), '--epochs', '100', '--batch', '8', '--cpu-time-limit', '0.05', '--out', runDir]);
+    expect(result.code, result.all).toBe(0);
+    const stopped = /Stopped at epoch \d+, step (\d+) on 24 images/.exec(result.stdout);
+    expect(stopped, result.stdout).not.toBeNull();
+    expect(Number(stopped![1])).toBeLessThan(300);
+    const cpu = Number(/the training thread used (\d+\.\d) s of CPU/.exec(result.stdout)?.[1]);
+    // The budget (3 s) plus at most the step that was running when it ran out.
+    expect(cpu).toBeGreaterThanOrEqual(3);
+    expect(cpu).toBeLessThan(30);
+    expect(fs.readdirSync(path.join(runDir, 'checkpoints')).some((name) => name.endsWith('.safetensors'))).toBe(true);
+  }, 120_000);
 });

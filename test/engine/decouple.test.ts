@@ -1,10 +1,10 @@
-import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as tf from '../../main/engine/tfjs';
 import { wasmDirectory } from '../../main/engine/backend';
 import { decouple, decouplingAxis, interpolatedSide, type Decoupling } from '../../main/engine/decouple';
+import { runTorchScript } from '../helpers/torch-python';
 import { seeded } from './helpers';
 
 /**
@@ -50,15 +50,8 @@ const cases: Case[] = [makeCase(2, 2, 2, 1), makeCase(4, 4, 2, 2), makeCase(7, 7
 const label = (c: Case) => `${c.h}x${c.w} map, m = ${c.grid}`;
 
 function torchReference(): { results?: Reference[]; reason?: string } {
-  const script = path.resolve(__dirname, '../fixtures/decouple_reference.py');
-  const run = spawnSync('/usr/bin/python3', [script], { input: JSON.stringify(cases), encoding: 'utf8', maxBuffer: 64 << 20 });
-  if (run.error) return { reason: `/usr/bin/python3 could not run (${run.error.message}); install python3-torch` };
-  if (run.status !== 0) {
-    const last = run.stderr.trim().split('\n').pop() ?? '';
-    if (/No module named 'torch'/.test(last)) return { reason: `/usr/bin/python3 has no torch (${last}); install python3-torch` };
-    throw new Error(`decouple_reference.py failed: ${run.stderr}`);
-  }
-  return { results: JSON.parse(run.stdout) as Reference[] };
+  const run = runTorchScript(path.resolve(__dirname, '../fixtures/decouple_reference.py'), [], JSON.stringify(cases));
+  return run.reason ? { reason: run.reason } : { results: JSON.parse(run.stdout!) as Reference[] };
 }
 
 function ours(c: Case, mode: Decoupling): { out: Float32Array; grad: Float32Array } {

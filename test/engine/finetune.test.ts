@@ -4,16 +4,14 @@ import { evalBatch } from '../../main/data/jigsaw';
 import {
   confusionMatrix,
   crossValidateLinearProbe,
-  fineTune,
   foldSplit,
   kFolds,
   linearProbe,
   perClassAccuracy,
-  predict,
   predictFromFeatures,
   stratifiedSplit,
-  type FineTuneResult,
 } from '../../main/engine/finetune';
+import { fineTune, predict, type FineTuneResult } from '../../main/engine/finetune-backbone';
 import { extractFeatures } from '../../main/engine/knn';
 import { globalAveragePool, ResNet } from '../../main/engine/resnet';
 import * as tf from '../../main/engine/tfjs';
@@ -275,6 +273,28 @@ describe('fineTune and predict', () => {
       expect(classes[i]).toBe(probabilities[i * 2 + 1]! > probabilities[i * 2]! ? 1 : 0);
     }
   });
+
+  it("LP-FT: starts from the linear probe's head and, when nothing is learned, hands that head back folded for L2-normalised features", async () => {
+    const other = new ResNet({ arch: 'resnet18', width: 0.0625 }, 4);
+    try {
+      const features = await extractFeatures(other, evalBatch(images, size), images.length, size);
+      const probe = await linearProbe(features, other.outChannels, split.train, labels, split.validation, { classes: 2, seed: 0 });
+      const before = tf.memory().numTensors;
+      const frozen = await fineTune(other, { images }, labels, split.train, split.validation, { classes: 2, size, epochs: 2, minEpochs: 1, batch: 4, seed: 1, backboneLr: 0, headLr: 0, startHead: probe.parts });
+      expect(tf.memory().numTensors).toBe(before);
+      expect(frozen.head.input).toBe('l2-normalized');
+      frozen.head.weights.forEach((w, i) => expect(w).toBeCloseTo(probe.weights[i]!, 5));
+      frozen.head.bias.forEach((b, i) => expect(b).toBeCloseTo(probe.bias[i]!, 5));
+      // With the usual rates it trains from there, and predicts through the L2-normalised head.
+      const tuned = await fineTune(other, { images }, labels, split.train, split.validation, { classes: 2, size, epochs: 8, batch: 4, seed: 1, startHead: probe.parts });
+      expect(tuned.valAccuracy).toBeGreaterThan(0.5);
+      expect(tuned.head.weights).not.toEqual(frozen.head.weights);
+      const again = await predict(other, tuned.head, { images }, size, { indices: split.validation });
+      expect(accuracy(again.classes, split.validation.map((i) => labels[i]!))).toBe(tuned.valAccuracy);
+    } finally {
+      other.params.dispose();
+    }
+  }, 60_000);
 
   it("classifies images with a linear probe's head as predictFromFeatures does", async () => {
     const pixels = evalBatch(images, size);

@@ -212,7 +212,7 @@ describe('the kNN monitor on a hand-made set', () => {
     fs.rmSync(dir, { recursive: true, force: true });
   });
 
-  /** A 48 x 40 PNG of random pixels around `colour` (the short side is resized to the montage size). */
+  /** A 48 x 40 PNG of random pixels around `colour` (the short side is resized to the evaluation size). */
   async function png(name: string, colour: [number, number, number], seed: number): Promise<string> {
     const random = seeded(seed);
     const pixels = Buffer.alloc(48 * 40 * 3);

@@ -39,6 +39,19 @@ function startUntil(host: TrainerHost, request: Parameters<TrainerHost['start']>
 }
 
 describe('trainer process', () => {
+  it('starts the wasm engine on the threads the app asks for', async () => {
+    const { config } = await setup();
+    const host = new TrainerHost(builtEntry('trainer-process'));
+    const messages: FromTrainer[] = [];
+    host.on('message', (message) => messages.push(message));
+    host.measure({ config: { ...config, engine: 'wasm' }, engine: 'wasm', threads: 2, steps: 1 });
+    await host.done;
+    const ready = messages.find((m) => m.type === 'ready');
+    expect(ready?.type === 'ready' && ready.engine).toMatchObject({ chosen: 'wasm', threads: 2 });
+    const measured = messages.find((m) => m.type === 'measured');
+    expect(measured?.type === 'measured' && measured.secondsPerStep).toBeGreaterThan(0);
+  }, 60_000);
+
   it('stops cleanly when cancelled mid-epoch, leaving a usable checkpoint', async () => {
     const { runDir, files, config } = await setup();
     const host = new TrainerHost(builtEntry('trainer-process'));

@@ -76,7 +76,7 @@ export const placeholders: Placeholder[] = [
     to: (c) => `${path.join(c.outputs, 'classifier')}/`,
     means: 'a temporary output folder',
   },
-  ...['resnet.safetensors', 'embeddings.csv', 'clusters.csv', 'predictions.csv'].map((file): Placeholder => ({
+  ...['resnet.safetensors', 'embeddings.csv', 'clusters.csv', 'predictions.csv', 'quality.json'].map((file): Placeholder => ({
     text: file,
     at: 'word',
     to: (c) => path.join(c.outputs, file),
@@ -110,6 +110,7 @@ export const placeholders: Placeholder[] = [
 export const shortened: Record<string, Record<string, string>> = {
   pretrain: { '--epochs': '1', '--batch': '8' },
   finetune: { '--epochs': '1' },
+  evaluate: { '--draws': '1' },
 };
 
 /** How one step is run: as a command that ends, as a server that is stopped once it answers, or not here. */

@@ -121,7 +121,7 @@ describe('electron-builder configuration', () => {
     }
   });
 
-  it('unpacks every native module and the wasm binaries from the asar', () => {
+  it("unpacks every native module, the wasm binaries and the threaded build's glue from the asar", () => {
     const mustUnpack = [
       'node_modules/better-sqlite3/build/Release/better_sqlite3.node',
       'node_modules/better-sqlite3/lib/index.js',
@@ -136,6 +136,9 @@ describe('electron-builder configuration', () => {
       'node_modules/@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm.wasm',
       'node_modules/@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-simd.wasm',
       'node_modules/@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-threaded-simd.wasm',
+      // The threaded engine's pthread workers read the glue and their own source with plain fs (wasm-threads.ts).
+      'node_modules/@tensorflow/tfjs-backend-wasm/wasm-out/tfjs-backend-wasm-threaded-simd.js',
+      'node_modules/@tensorflow/tfjs-backend-wasm/wasm-out/tfjs-backend-wasm-threaded-simd.worker.js',
     ];
     for (const file of mustUnpack) expect(selected(config.asarUnpack, file), file).toBe(true);
     // The installed wasm binaries are the ones the patterns name.

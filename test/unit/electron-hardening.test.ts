@@ -201,6 +201,7 @@ describe('the utility-process launcher', () => {
     expect(info.engine.chosen).toBe('cpu');
     expect(launched).toHaveLength(1);
     expect(path.basename(launched[0]!.script)).toBe('engine-probe.js');
-    expect(launched[0]!.options?.args).toEqual(['auto']);
+    // The requested engine and the wasm engine's thread setting.
+    expect(launched[0]!.options?.args).toEqual(['auto', 'auto']);
   });
 });

@@ -26,6 +26,8 @@ let folderId: number;
 let run: RunInfo;
 let set: EmbeddingSetInfo;
 const jobs: ComputeJob[] = [];
+/** The thread setting each job's process was started with. */
+const jobThreads: unknown[] = [];
 const held: string[] = [];
 
 beforeAll(async () => {
@@ -52,9 +54,10 @@ beforeAll(async () => {
       createComputeHost: () => {
         const host = new TrainerHost(builtEntry('trainer-process'));
         const runJob = host.runJob.bind(host);
-        host.runJob = (job, engine) => {
+        host.runJob = (job, engine, threads) => {
           jobs.push(job);
-          runJob(job, engine);
+          jobThreads.push(threads);
+          runJob(job, engine, threads);
         };
         return host;
       },
@@ -100,7 +103,7 @@ describe('embeddings', () => {
     expect(ended.status, ended.error).toBe('finished');
     expect(ended.done).toBe(20);
     set = (await core.handlers.embeddingSets({})).find((candidate) => candidate.id === first.set.id)!;
-    expect(set).toMatchObject({ images: 20, libraryImages: 20, dim: 64, size: 64, label: `${run.name} at step ${step}` });
+    expect(set).toMatchObject({ images: 20, libraryImages: 20, dim: 64, size: 32, label: `${run.name} at step ${step}` });
     // Every vector is L2-normalised.
     for (const vector of vectorsOf(set.id).values()) {
       const values = new Float32Array(vector.buffer, vector.byteOffset, vector.byteLength / 4);
@@ -116,9 +119,14 @@ describe('embeddings', () => {
     const [victim] = [...before.keys()];
     core.db.prepare('DELETE FROM embeddings WHERE set_id = ? AND image_id = ?').run(set.id, victim);
     jobs.length = 0;
+    // The threads setting reaches every job's process.
+    await core.handlers.settingsSet({ patch: { threads: 1 } });
+    jobThreads.length = 0;
     const recompute = await core.handlers.embeddingsCompute({ source: set.source });
     expect(recompute.missing).toBe(1);
     await core.tasks.settled(recompute.task!.id);
+    expect(jobThreads).toEqual([1]);
+    await core.handlers.settingsSet({ patch: { threads: 'auto' } });
     expect(vectorsOf(set.id).get(victim!)!.equals(before.get(victim!)!)).toBe(true);
     expect(jobs.map((job) => (job.kind === 'embed' ? job.files.length : -1))).toEqual([1]);
 

@@ -62,7 +62,8 @@ export const useAppStore = defineStore('app', () => {
   async function saveSettings(patch: SettingsPatch): Promise<AppError | undefined> {
     const result = await api().call('settingsSet', { patch });
     if (!result.ok) return result.error;
-    const engineChanged = patch.engine !== undefined && patch.engine !== settings.value?.engine;
+    // The engine report (which engine, how many threads) follows these two settings.
+    const engineChanged = (patch.engine !== undefined && patch.engine !== settings.value?.engine) || (patch.threads !== undefined && patch.threads !== settings.value?.threads);
     settings.value = result.value;
     if (engineChanged) await loadInfo();
     return undefined;
