@@ -2,6 +2,7 @@ import { chmodSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import vue from '@vitejs/plugin-vue';
 import { defineConfig } from 'electron-vite';
+import { reglWithoutEval } from './renderer/build/regl-without-eval.mjs';
 
 const root = import.meta.dirname;
 
@@ -58,7 +59,8 @@ export default defineConfig({
   renderer: {
     root: resolve(root, 'renderer'),
     base: './',
-    plugins: [vue()],
+    // regl-scatterplot's regl gets its programs compiled ahead of time: the CSP has no 'unsafe-eval'.
+    plugins: [vue(), reglWithoutEval()],
     build: {
       outDir: resolve(root, 'out/renderer'),
       rollupOptions: { input: resolve(root, 'renderer/index.html') },

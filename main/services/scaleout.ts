@@ -116,7 +116,7 @@ export class ScaleoutService {
 
   private planExport(args: ExportArgs): { job: ScaleoutExportJob; runDir: string } {
     // A relative folder would resolve against the core's working folder, which the answer would then show.
-    const runFolder = args.runId === undefined ? absolutePath(args.runFolder!, 'the run folder') : undefined;
+    const runFolder = args.runFolder === undefined ? undefined : absolutePath(args.runFolder, 'the run folder');
     const known = args.runId !== undefined ? this.runs.get(args.runId) : this.runs.list().find((run) => path.resolve(run.runDir) === runFolder);
     if (args.runId !== undefined && !known) throw new ServiceError('NOT_FOUND', `No run with id ${args.runId}.`);
     if (!fs.existsSync(this.trainerScript)) throw new ServiceError('UNAVAILABLE', `The DDP trainer ${this.trainerScript} is missing from this installation.`);

@@ -82,7 +82,8 @@ const appResources = path.join(repoRoot, 'resources');
 
 /** Absolute paths in a text that are neither in the data folder, nor the app's resources, nor in what was sent. */
 function foreignPaths(text: string, sent: string): string[] {
-  const found = text.match(/(?:\/[\w.@+-]+){2,}\/?/g) ?? [];
+  // A sentence's full stop after a path is not part of it.
+  const found = (text.match(/(?:\/[\w.@+-]+){2,}\/?/g) ?? []).map((candidate) => candidate.replace(/\.+$/, ''));
   return found.filter((candidate) => !candidate.startsWith(dataDir) && !candidate.startsWith(appResources) && !sent.includes(candidate) && !dataDir.startsWith(candidate));
 }
 

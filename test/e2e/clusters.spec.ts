@@ -60,6 +60,13 @@ test('embeds, clusters, browses clusters, maps and lassos images with a pretrain
   const library = new LibraryPage(app);
   const pretrain = new PretrainPage(app);
   const clusters = new ClustersPage(app);
+  // The map's WebGL drawing must live with the strict CSP (no 'unsafe-eval'): any refusal fails the test.
+  const refused: string[] = [];
+  page.on('console', (message) => {
+    if (/Content Security Policy|unsafe-eval|EvalError|not compiled ahead of time/i.test(message.text()))
+      refused.push(message.text());
+  });
+  page.on('pageerror', (error) => refused.push(error.message));
 
   // Nothing trained yet: the screen says so and links to Pretrain.
   await clusters.open();
@@ -158,6 +165,8 @@ test('embeds, clusters, browses clusters, maps and lassos images with a pretrain
 
   // The map: PCA, coloured by cluster (3 colours once every image's cluster is read).
   await clusters.openMap(24);
+  // regl-scatterplot draws it (WebGL), not the Canvas 2D fallback.
+  await expect(clusters.map).toHaveAttribute('data-renderer', 'webgl');
   await expect(page.getByTestId('map-color-by')).toHaveValue('cluster');
   await expect(clusters.map.getByTestId('map-legend-item')).toHaveCount(3);
   const legendTotal = await clusters.map
@@ -207,4 +216,36 @@ test('embeds, clusters, browses clusters, maps and lassos images with a pretrain
   await expect(clusters.map).toHaveAttribute('data-points', '24');
   await page.getByTestId('map-plot').scrollIntoViewIfNeeded();
   await app.screenshot('clusters-map-umap');
+  expect(refused).toEqual([]);
+
+  // Without WebGL the Canvas 2D map draws the same points, and its lasso selects the same way.
+  await page.addInitScript(() => {
+    const getContext = HTMLCanvasElement.prototype.getContext;
+    HTMLCanvasElement.prototype.getContext = function (
+      this: HTMLCanvasElement,
+      type: string,
+      ...rest: unknown[]
+    ) {
+      return /webgl/.test(type)
+        ? null
+        : (getContext as (...args: unknown[]) => RenderingContext | null).call(this, type, ...rest);
+    } as typeof getContext;
+  });
+  await page.reload();
+  await clusters.open();
+  await clusters.openMap(24);
+  await expect(clusters.map).toHaveAttribute('data-renderer', 'canvas');
+  await expect(clusters.map).toHaveAttribute('title', /^Canvas 2D map: WebGL is not available/);
+  const flatPoints = await clusters.mapPoints();
+  const flatLasso = lassoAround(flatPoints, await clusters.plotBox());
+  expect(flatLasso, 'a group of points with a clear gap around it').toBeDefined();
+  await clusters.lasso(flatLasso!.polygon);
+  const flatExpected = flatLasso!.inside.map((point) => point.imageId).sort((a, b) => a - b);
+  await expect(page.getByTestId('selection-count')).toHaveAttribute(
+    'data-count',
+    String(flatExpected.length),
+  );
+  expect((await clusters.selectionIds()).sort((a, b) => a - b)).toEqual(flatExpected);
+  await page.getByTestId('map-plot').scrollIntoViewIfNeeded();
+  await app.screenshot('clusters-map-canvas');
 });

@@ -1,15 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { flatLossChange, lossTrend, minTrendPoints } from '../../renderer/src/components/runs/chart-data';
-import {
-  downsampleMinMax,
-  emaSmooth,
-  formatTick,
-  LiveSeries,
-  logTicks,
-  nearestIndex,
-  niceTicks,
-  type ChartPoint,
-} from '../../renderer/src/charts/series';
+import { formatValue, plotData } from '../../renderer/src/charts/plot-data';
+import { emaSmooth, LiveSeries, type ChartPoint } from '../../renderer/src/charts/series';
 
 const pts = (ys: number[]): ChartPoint[] => ys.map((y, x) => ({ x, y }));
 
@@ -30,28 +22,6 @@ describe('emaSmooth', () => {
     expect(out[1]!.y).toBeNaN();
     expect(out[3]!.y).toBe(Infinity);
     expect([out[0]!.y, out[2]!.y, out[4]!.y]).toEqual(clean.map((p) => p.y));
-  });
-});
-
-describe('downsampleMinMax', () => {
-  const noisy = Array.from({ length: 10_000 }, (_, x) => ({
-    x,
-    y: Math.sin(x / 50) + (x === 4321 ? 9 : 0) - (x === 777 ? 7 : 0),
-  }));
-
-  it('keeps the first and last points, the global min and max, x order, and at most 4 points per bucket', () => {
-    const out = downsampleMinMax(noisy, 100);
-    expect(out.length).toBeLessThanOrEqual(400);
-    expect(out[0]).toBe(noisy[0]);
-    expect(out[out.length - 1]).toBe(noisy[noisy.length - 1]);
-    expect(Math.max(...out.map((p) => p.y))).toBe(Math.max(...noisy.map((p) => p.y)));
-    expect(Math.min(...out.map((p) => p.y))).toBe(Math.min(...noisy.map((p) => p.y)));
-    for (let i = 1; i < out.length; i++) expect(out[i]!.x).toBeGreaterThan(out[i - 1]!.x);
-  });
-
-  it('returns small input unchanged', () => {
-    const small = pts([1, 2, 3]);
-    expect(downsampleMinMax(small, 10)).toBe(small);
   });
 });
 
@@ -92,63 +62,63 @@ describe('LiveSeries', () => {
   });
 });
 
-describe('ticks', () => {
-  it('niceTicks covers the range with round steps', () => {
-    for (const [lo, hi] of [
-      [0, 1],
-      [0.0123, 0.987],
-      [-3.2, 17.9],
-      [1234, 98_765],
-      [5, 5],
-      [2e-5, 3e-4],
-    ] as const) {
-      const t = niceTicks(lo, hi, 5);
-      expect(t[0]!).toBeLessThanOrEqual(lo);
-      expect(t[t.length - 1]!).toBeGreaterThanOrEqual(hi);
-      expect(t.length).toBeGreaterThanOrEqual(2);
-      expect(t.length).toBeLessThanOrEqual(12);
-    }
-    expect(niceTicks(0, 1, 5)).toEqual([0, 0.2, 0.4, 0.6, 0.8, 1]);
+describe('plotData', () => {
+  it('aligns curves with different x on one x array, spanning missing x and gapping bad values', () => {
+    const { lines, data } = plotData(
+      [
+        {
+          name: 'loss',
+          points: [
+            { x: 0, y: 2 },
+            { x: 2, y: NaN },
+            { x: 4, y: 1 },
+          ],
+        },
+        {
+          name: 'lr',
+          points: [
+            { x: 1, y: 0.1 },
+            { x: 4, y: 0.05 },
+          ],
+          axis: 'right',
+        },
+      ],
+      false,
+    );
+    expect(lines.map((l) => [l.name, l.scale, l.faint])).toEqual([
+      ['loss', 'y', false],
+      ['lr', 'y2', false],
+    ]);
+    expect(data[0]).toEqual([0, 1, 2, 4]);
+    // Missing x: undefined (uPlot spans it); a NaN loss: null (a gap).
+    expect(data[1]).toEqual([2, undefined, null, 1]);
+    expect(data[2]).toEqual([undefined, 0.1, undefined, 0.05]);
   });
 
-  it('logTicks covers the range with powers of ten', () => {
-    expect(logTicks(3e-5, 2e-3)).toEqual([1e-5, 1e-4, 1e-3, 1e-2]);
-    expect(logTicks(0.2, 5)).toEqual([0.1, 0.2, 0.5, 1, 2, 5, 10]);
-    expect(logTicks(0, 1)).toEqual([]);
+  it('draws a smoothed curve as a faint raw line and a solid EMA line, and drops non-positive values on a log axis', () => {
+    const points = [1, 0, 3].map((y, x) => ({ x, y }));
+    const { lines, data } = plotData([{ name: 'loss', points, smooth: 0.5 }], true);
+    expect(lines.map((l) => l.faint)).toEqual([true, false]);
+    expect(data[1]).toEqual([1, null, 3]);
+    expect(data[2]).toEqual(emaSmooth(points, 0.5).map((p) => (p.y > 0 ? p.y : null)));
   });
 
-  it('formatTick is compact', () => {
-    expect([0, 12, 0.25, 0.0031, 3e-5, 2.5e-5, 1200, 3_500_000, -1500].map(formatTick)).toEqual([
+  it('keeps 100,000 points of a curve (uPlot draws them all; nothing is thinned here)', () => {
+    const points = Array.from({ length: 100_000 }, (_, x) => ({ x, y: Math.sin(x / 100) }));
+    const { data } = plotData([{ name: 'loss', points }], false);
+    expect(data[0]).toHaveLength(100_000);
+    expect(data[1]![54_321]).toBe(points[54_321]!.y);
+  });
+
+  it('formats tick and tooltip values briefly', () => {
+    expect([0, 12, 0.123456, 123456, 0.0001234, NaN].map((v) => formatValue(v))).toEqual([
       '0',
       '12',
-      '0.25',
-      '0.0031',
-      '3e-5',
-      '2.5e-5',
-      '1.2k',
-      '3.5M',
-      '-1.5k',
+      '0.123',
+      '1.2e5',
+      '1.2e-4',
+      '–',
     ]);
-  });
-
-  it('nearestIndex finds the closest x', () => {
-    const p = [
-      { x: 0, y: 0 },
-      { x: 10, y: 0 },
-      { x: 20, y: 0 },
-    ];
-    expect([-5, 4, 6, 19, 99].map((x) => nearestIndex(p, x))).toEqual([0, 0, 1, 2, 2]);
-    expect(nearestIndex([], 1)).toBe(-1);
-  });
-});
-
-describe('niceTicks on a range that is only rounding noise wide', () => {
-  it('returns a few ticks around the value instead of looping forever', () => {
-    const ticks = niceTicks(184.2, 184.20000000000002, 5);
-    expect(ticks.length).toBeGreaterThan(1);
-    expect(ticks.length).toBeLessThan(20);
-    expect(ticks[0]).toBeLessThanOrEqual(184.2);
-    expect(ticks.at(-1)).toBeGreaterThanOrEqual(184.2);
   });
 });
 

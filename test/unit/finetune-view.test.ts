@@ -16,6 +16,7 @@ import { useClient } from '../../renderer/src/api';
 import { fakeClient, type Handler } from '../helpers/fake-client';
 import { runInfo as baseRunInfo } from '../helpers/run-fixtures';
 import { formatPoints, parseEpochs, useFinetuneStore } from '../../renderer/src/stores/finetune';
+import { useReviewStore } from '../../renderer/src/stores/review';
 import { classColor as labelClassColor } from '../../renderer/src/stores/labels';
 import FinetuneView from '../../renderer/src/views/FinetuneView.vue';
 
@@ -305,23 +306,24 @@ describe('Fine-tune store', () => {
     useClient(fake.client);
     const store = useFinetuneStore();
     await store.start();
-    await store.resetQueue();
+    const review = useReviewStore();
+    await review.resetQueue();
     expect(fake.named('predictionsPage')[0]!.args).toMatchObject({
       unlabelledOnly: true,
       order: 'review',
       offset: 0 });
-    expect(store.current?.imageId).toBe(101);
-    await store.accept();
+    expect(review.current?.imageId).toBe(101);
+    await review.accept();
     expect(fake.named('labelSet')[0]!.args).toEqual({ imageIds: [101], classId: 11 });
-    expect(store.current?.imageId).toBe(102);
-    await store.correct(2);
+    expect(review.current?.imageId).toBe(102);
+    await review.correct(2);
     expect(fake.named('labelSet')[1]!.args).toEqual({ imageIds: [102], classId: 11 });
-    expect(store.reviewed).toBe(2);
+    expect(review.reviewed).toBe(2);
     fake.handlers.labelUndo = () => ({ changed: 1, undo: 1, redo: 1, imageIds: [102] });
-    await store.undo();
-    expect(store.current?.imageId).toBe(102);
-    expect(store.reviewed).toBe(1);
-    await store.correct(9);
+    await review.undo();
+    expect(review.current?.imageId).toBe(102);
+    expect(review.reviewed).toBe(1);
+    await review.correct(9);
     expect(fake.named('labelSet')).toHaveLength(2);
   });
 
@@ -342,14 +344,15 @@ describe('Fine-tune store', () => {
     useClient(fake.client);
     const store = useFinetuneStore();
     await store.start();
-    await store.resetQueue();
-    expect(store.queue.map((item) => item.imageId)).toEqual([101, 102, 103]);
-    await store.accept();
+    const review = useReviewStore();
+    await review.resetQueue();
+    expect(review.queue.map((item) => item.imageId)).toEqual([101, 102, 103]);
+    await review.accept();
     await settle();
     expect(fake.named('predictionsPage').at(-1)!.args).toMatchObject({ offset: 2 });
-    expect(store.queue.map((item) => item.imageId)).toEqual([101, 102, 103, 104, 105, 106]);
-    expect(store.queueTotal).toBe(6);
-    expect(store.reviewLeft).toBe(5);
+    expect(review.queue.map((item) => item.imageId)).toEqual([101, 102, 103, 104, 105, 106]);
+    expect(review.queueTotal).toBe(6);
+    expect(review.reviewLeft).toBe(5);
   });
 });
 

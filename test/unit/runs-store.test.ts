@@ -123,8 +123,11 @@ describe('runs store: an open run', () => {
     fake.handlers.runGet = () => details(4, { status: 'finished', metrics: [1, 2, 3, 4, 5, 6].map(metric), metricCount: 6 });
     fake.emit('run', event(4, { step: 6, losses: { total: 1, cluster: 1, location: 1 } }));
     expect(store.series.total.points.map((point) => point.x)).toEqual([1, 2, 3, 6]);
+    // A line written after the last event (no event carries it) is read from the file once the run ends.
+    fake.handlers.runLog = () => ({ lines: ['2026-01-01T10:03:00.000Z INFO  Its checkpoint at step 6 is now the backbone in use.'] });
     fake.emit('run', event(4, { step: 6, status: 'finished', phase: 'ended', message: 'Run ended: finished.' }));
     await flush();
+    expect(store.log.map((line) => line.text).some((text) => text.endsWith('is now the backbone in use.'))).toBe(true);
     expect(store.series.total.points.map((point) => point.x)).toEqual([1, 2, 3, 4, 5, 6]);
     expect(store.details?.status).toBe('finished');
     expect(store.activeRunId).toBeUndefined();

@@ -14,7 +14,12 @@ export interface ColorGroup {
  * colours (`own`, e.g. the classes' colours). `indices` picks some points; all of the first
  * `count` points when left out.
  */
-export function colorGroups(colors: Int32Array, count: number, own: readonly string[] | undefined, indices?: Int32Array): ColorGroup[] {
+export function colorGroups(
+  colors: Int32Array,
+  count: number,
+  own: readonly string[] | undefined,
+  indices?: Int32Array,
+): ColorGroup[] {
   const slots = new Int32Array(own ? own.length + 1 : paletteRgb.length / 3 + 1);
   const slotOf = (i: number): number => {
     const k = i < colors.length ? colors[i]! : -1;
@@ -35,5 +40,7 @@ export function colorGroups(colors: Int32Array, count: number, own: readonly str
     const s = slotOf(i);
     lists[s]![fill[s]!++] = i;
   }
-  return lists.flatMap((ids, s) => (ids.length ? [{ color: s === 0 ? noneCss : (own?.[s - 1] ?? categoryCss(s - 1)), ids }] : []));
+  return lists.flatMap((ids, s) =>
+    ids.length ? [{ color: s === 0 ? noneCss : (own?.[s - 1] ?? categoryCss(s - 1)), ids }] : [],
+  );
 }

@@ -1,5 +1,6 @@
 import { defineStore } from 'pinia';
 import { computed, ref, shallowRef } from 'vue';
+import type { CallArgs } from '../../../main/common/api-contract';
 import type {
   ClusterImagesPage,
   ClusteringInfo,
@@ -7,13 +8,14 @@ import type {
   EmbeddingSetInfo,
   EmbeddingSource,
   ImageDistance,
-  NearDuplicatePair,
 } from '../../../main/common/embeddings';
 import type { ClassInfo, FolderInfo, GalleryItem } from '../../../main/common/library';
 import type { AppError } from '../../../main/common/result';
 import type { BackboneChoice, CheckpointInfo, RunInfo } from '../../../main/common/runs';
 import type { TaskInfo } from '../../../main/common/tasks';
 import { api } from '../api';
+import { useCall } from '../composables/use-call';
+import { useTasksStore } from './tasks';
 import { mapColorsFor, type MapColorBy } from './map-colors';
 
 /** Rows per page of a cluster's images and of the selection grid. */
@@ -120,7 +122,8 @@ export const useClustersStore = defineStore('clusters', () => {
   const scope = ref<number[]>([]);
 
   // --- Embedding.
-  const tasks = ref(new Map<string, TaskInfo>());
+  /** Embedding and UMAP tasks live in the tasks store; this store follows their events. */
+  const tasks = useTasksStore();
   const embedTaskId = ref<string>();
   const embedError = ref<AppError>();
   const embedBusy = ref(false);
@@ -165,13 +168,18 @@ export const useClustersStore = defineStore('clusters', () => {
   // --- Image tiles by id (hover names, lightbox), similar images, near-duplicates.
   const items = shallowRef(new Map<number, GalleryItem>());
   const similarFor = ref<number>();
-  const similar = ref<ImageDistance[]>([]);
-  const similarLoading = ref(false);
-  const similarError = ref<AppError>();
+  const similarCall = useCall(
+    (setId: number, imageId: number) => api().call('similarImages', { setId, imageId, k: similarCount }),
+    { overlap: 'latest', onValue: (found) => void fetchItems(found.map((item) => item.imageId)) },
+  );
+  const { busy: similarLoading, error: similarError } = similarCall;
+  const similar = computed<ImageDistance[]>(() => similarCall.value.value ?? []);
   const duplicateThreshold = ref(0.02);
-  const duplicates = ref<NearDuplicatePair[]>();
-  const duplicatesLoading = ref(false);
-  const duplicatesError = ref<AppError>();
+  const duplicatesCall = useCall((args: CallArgs<'nearDuplicates'>) => api().call('nearDuplicates', args), {
+    overlap: 'latest',
+    onValue: (pairs) => void fetchItems(pairs.flatMap((pair) => [pair.a.imageId, pair.b.imageId])),
+  });
+  const { busy: duplicatesLoading, error: duplicatesError, value: duplicates } = duplicatesCall;
 
   // --- What the screen shows: its tab and the image open in the lightbox.
   const tab = ref<'clusters' | 'map'>('clusters');
@@ -229,9 +237,9 @@ export const useClustersStore = defineStore('clusters', () => {
   const folderIds = computed(() =>
     scope.value.length > 0 ? [...scope.value].sort((a, b) => a - b) : undefined,
   );
-  const embedTask = computed(() => (embedTaskId.value ? tasks.value.get(embedTaskId.value) : undefined));
+  const embedTask = computed(() => (embedTaskId.value ? tasks.get(embedTaskId.value) : undefined));
   const embedding = computed(() => embedTask.value?.status === 'running');
-  const umapTask = computed(() => (umapTaskId.value ? tasks.value.get(umapTaskId.value) : undefined));
+  const umapTask = computed(() => (umapTaskId.value ? tasks.get(umapTaskId.value) : undefined));
   const allEmbedded = computed(
     () =>
       lastCompute.value !== undefined &&
@@ -287,7 +295,7 @@ export const useClustersStore = defineStore('clusters', () => {
   async function start(): Promise<void> {
     if (!started) {
       started = true;
-      api().on('task', onTask);
+      tasks.follow(onTask);
       api().on('library', () => scheduleSets());
       void recoverTasks();
     }
@@ -406,10 +414,8 @@ export const useClustersStore = defineStore('clusters', () => {
     map.value = undefined;
     mapError.value = undefined;
     umapTaskId.value = undefined;
-    duplicates.value = undefined;
-    duplicatesError.value = undefined;
-    similarFor.value = undefined;
-    similar.value = [];
+    duplicatesCall.reset();
+    closeSimilar();
     resetClustering();
     clearSelection();
   }
@@ -466,7 +472,7 @@ export const useClustersStore = defineStore('clusters', () => {
     if (task) {
       embedTaskId.value = task.id;
       // Its events may have come first (a quick task): keep the newer state.
-      const known = tasks.value.get(task.id);
+      const known = tasks.get(task.id);
       if (known && known.status !== 'running') void embeddingEnded(known);
       else if (!known) putTask(task);
     }
@@ -481,40 +487,29 @@ export const useClustersStore = defineStore('clusters', () => {
   }
 
   function putTask(task: TaskInfo): void {
-    const next = new Map(tasks.value);
-    next.set(task.id, task);
-    tasks.value = next;
+    tasks.upsert(task);
   }
 
-  function onTask(task: TaskInfo): void {
-    // Embedding and map tasks are kept even before their call answered (they may end first).
-    if (
-      (task.kind === 'embed' || task.kind === 'umap') &&
-      task.id !== embedTaskId.value &&
-      task.id !== umapTaskId.value
-    ) {
-      putTask(task);
-      return;
-    }
+  function onTask(task: TaskInfo, previous: TaskInfo | undefined): void {
     if (task.id === embedTaskId.value) {
-      const before = tasks.value.get(task.id)?.status;
-      putTask(task);
+      const before = previous?.status;
       if (task.status === 'running') scheduleSets(2000);
       else if (before === 'running' || before === undefined) void embeddingEnded(task);
     } else if (task.id === umapTaskId.value) {
-      putTask(task);
       if (task.status === 'finished') void loadMap('umap');
-      else if (task.status !== 'running') {
-        mapLoading.value = false;
-        mapError.value = {
-          code: task.status === 'cancelled' ? 'CONFLICT' : 'INTERNAL',
-          message:
-            task.status === 'cancelled'
-              ? 'The UMAP map was cancelled.'
-              : `The UMAP map failed: ${task.error ?? 'no reason given'}`,
-        };
-      }
+      else if (task.status !== 'running') umapEnded(task);
     }
+  }
+
+  function umapEnded(task: TaskInfo): void {
+    mapLoading.value = false;
+    mapError.value = {
+      code: task.status === 'cancelled' ? 'CONFLICT' : 'INTERNAL',
+      message:
+        task.status === 'cancelled'
+          ? 'The UMAP map was cancelled.'
+          : `The UMAP map failed: ${task.error ?? 'no reason given'}`,
+    };
   }
 
   async function embeddingEnded(task: TaskInfo): Promise<void> {
@@ -736,11 +731,11 @@ export const useClustersStore = defineStore('clusters', () => {
       }
       umapTaskId.value = task.id;
       // An event may have come first: keep the newer of the two.
-      const known = tasks.value.get(task.id);
+      const known = tasks.get(task.id);
       if (!known || known.status === 'running') putTask(task);
-      const now = tasks.value.get(task.id)!;
+      const now = tasks.get(task.id)!;
       if (now.status === 'finished') void loadMap(method);
-      else if (now.status !== 'running') onTask(now);
+      else if (now.status !== 'running') umapEnded(now);
       return;
     }
     mapLoading.value = false;
@@ -879,47 +874,23 @@ export const useClustersStore = defineStore('clusters', () => {
     const info = set.value;
     if (!info) return;
     similarFor.value = imageId;
-    similar.value = [];
-    similarError.value = undefined;
-    similarLoading.value = true;
     void fetchItems([imageId]);
-    const result = await api().call('similarImages', { setId: info.id, imageId, k: similarCount });
-    if (similarFor.value !== imageId) return;
-    similarLoading.value = false;
-    if (!result.ok) {
-      similarError.value = result.error;
-      return;
-    }
-    similar.value = result.value;
-    void fetchItems(result.value.map((item) => item.imageId));
+    await similarCall.run(info.id, imageId);
   }
 
   function closeSimilar(): void {
     similarFor.value = undefined;
-    similar.value = [];
-    similarError.value = undefined;
-    similarLoading.value = false;
+    similarCall.reset();
   }
 
   async function findDuplicates(): Promise<void> {
     const info = set.value;
     if (!info) return;
-    const asked = generation;
-    duplicatesLoading.value = true;
-    duplicatesError.value = undefined;
-    const result = await api().call('nearDuplicates', {
+    await duplicatesCall.run({
       setId: info.id,
       threshold: Math.min(1, Math.max(0, duplicateThreshold.value)),
       ...(folderIds.value ? { folderIds: folderIds.value } : {}),
     });
-    if (asked !== generation) return;
-    duplicatesLoading.value = false;
-    if (!result.ok) {
-      duplicatesError.value = result.error;
-      return;
-    }
-    duplicates.value = result.value;
-    void fetchItems(result.value.flatMap((pair) => [pair.a.imageId, pair.b.imageId]));
   }
 
   /** Opens an image in the lightbox (its tile is fetched when unknown). */
@@ -944,7 +915,6 @@ export const useClustersStore = defineStore('clusters', () => {
     loadError,
     selectedKey,
     scope,
-    tasks,
     embedTaskId,
     embedError,
     embedBusy,

@@ -3,11 +3,9 @@ import { computed, ref, shallowRef } from 'vue';
 import type { CallArgs } from '../../../main/common/api-contract';
 import type { EmbeddingSource } from '../../../main/common/embeddings';
 import type {
-  ClassFoldersSummary,
   ClassifierDetails,
   ClassifierInfo,
   ClassifierMode,
-  ExportFile,
   FinetuneRound,
   PredictionItem,
 } from '../../../main/common/finetune';
@@ -16,7 +14,8 @@ import type { AppError } from '../../../main/common/result';
 import type { BackboneChoice, CheckpointInfo, RunInfo } from '../../../main/common/runs';
 import type { TaskInfo } from '../../../main/common/tasks';
 import { api } from '../api';
-import { classColor as colorOfClass, classOfKey } from '../classes';
+import { useTasksStore } from './tasks';
+import { classColor as colorOfClass } from '../classes';
 import { parseSourceKey, sourceKey } from './clusters';
 
 export type FinetuneMode = 'both' | ClassifierMode;
@@ -104,7 +103,8 @@ export const useFinetuneStore = defineStore('finetune', () => {
   const mode = ref<FinetuneMode>('both');
   const compareRandom = ref(false);
   const epochsText = ref('');
-  const tasks = ref(new Map<string, TaskInfo>());
+  /** Fine-tuning and export tasks live in the tasks store; this store follows their events. */
+  const tasks = useTasksStore();
   const taskId = ref<string>();
   const startBusy = ref(false);
   const startError = ref<AppError>();
@@ -128,60 +128,16 @@ export const useFinetuneStore = defineStore('finetune', () => {
   const cellLoading = ref(false);
   const cellError = ref<AppError>();
 
-  // --- Prediction gallery.
-  const predictionClassId = ref<number>();
-  /** Confidence range in percent (0..100). */
-  const minConfidence = ref(0);
-  const maxConfidence = ref(100);
-  const predictionOrder = ref<'confidence-asc' | 'confidence-desc'>('confidence-desc');
-  const predictions = ref<PredictionItem[]>([]);
-  const predictionsTotal = ref(0);
-  const predictionsLoading = ref(false);
-  const predictionsError = ref<AppError>();
-
-  // --- Review queue.
-  const queue = ref<ReviewItem[]>([]);
-  const position = ref(0);
-  const queueTotal = ref(0);
-  const queueLoading = ref(false);
-  const queueLoaded = ref(false);
-  const reviewError = ref<AppError>();
-  const reviewed = ref(0);
-  const skipped = ref(0);
-  const reviewBusy = ref(false);
-  /** Labels given in this session, newest last: what Ctrl+Z takes back. */
-  const history = ref<{ index: number; imageId: number; classId: number }[]>([]);
+  /** Goes up when the classifiers' outcome changes (a round finished, another one chosen): the
+   * predictions and the review queue read again (see stores/predictions.ts and stores/review.ts). */
+  const outcome = ref(0);
 
   // --- Rounds.
   const rounds = ref<FinetuneRound[]>([]);
   const roundsError = ref<AppError>();
 
-  // --- Exports.
-  const exportInclude = ref<ExportInclude>('both');
-  const exportBusy = ref<'csv' | 'json'>();
-  const exportError = ref<AppError>();
-  const lastExport = ref<{ fileName: string; rows: number }>();
-  const foldersDestination = ref('');
-  const foldersInclude = ref<'labels' | 'both'>('labels');
-  /** Minimum confidence in percent for predictions copied into class folders. */
-  const foldersMinConfidence = ref(80);
-  const foldersTaskId = ref<string>();
-  const foldersBusy = ref(false);
-  const foldersError = ref<AppError>();
-  const classifierDestination = ref('');
-  const classifierExportBusy = ref(false);
-  const classifierExportError = ref<AppError>();
-  const classifierExported = ref<{ path: string; files: string[] }>();
-  const backboneDestination = ref('');
-  const backboneExportBusy = ref(false);
-  const backboneExportError = ref<AppError>();
-  const backboneExported = ref<{ path: string; files: string[] }>();
-  const pickError = ref<AppError>();
-
   let started = false;
   let cellGeneration = 0;
-  let predictionsGeneration = 0;
-  let queueGeneration = 0;
 
   // ------------------------------------------------------------------------------------------
   // Derived state.
@@ -230,7 +186,7 @@ export const useFinetuneStore = defineStore('finetune', () => {
   const labelledImages = computed(() => labelledClasses.value.reduce((sum, info) => sum + info.images, 0));
   const enoughLabels = computed(() => labelledClasses.value.length >= 2);
   const epochs = computed(() => parseEpochs(epochsText.value));
-  const task = computed(() => (taskId.value ? tasks.value.get(taskId.value) : undefined));
+  const task = computed(() => (taskId.value ? tasks.get(taskId.value) : undefined));
   const training = computed(() => task.value?.status === 'running');
   const canStart = computed(
     () => enoughLabels.value && !!source.value && !training.value && !startBusy.value && !epochs.value.error,
@@ -253,14 +209,6 @@ export const useFinetuneStore = defineStore('finetune', () => {
   const viewed = computed(() => classifiers.value.find((c) => c.id === viewedId.value));
   const viewedDetails = computed(() =>
     viewedId.value !== undefined ? detailsById.value.get(viewedId.value) : undefined,
-  );
-
-  const current = computed<ReviewItem | undefined>(() => queue.value[position.value]);
-  const upcoming = computed(() => queue.value.slice(position.value + 1, position.value + 7));
-  const reviewLeft = computed(() => Math.max(0, queueTotal.value - reviewed.value));
-
-  const foldersTask = computed(() =>
-    foldersTaskId.value ? tasks.value.get(foldersTaskId.value) : undefined,
   );
 
   /** The colour of a class, the same as on the Label screen (its own, else the palette by its id). */
@@ -291,7 +239,7 @@ export const useFinetuneStore = defineStore('finetune', () => {
   async function start(): Promise<void> {
     if (!started) {
       started = true;
-      api().on('task', onTask);
+      tasks.follow(onTask);
       void recoverTasks();
     }
     await load();
@@ -419,7 +367,7 @@ export const useFinetuneStore = defineStore('finetune', () => {
     const started = result.value.task;
     taskId.value = started.id;
     // Its events may have come first (a quick task): keep the newer state.
-    const known = tasks.value.get(started.id);
+    const known = tasks.get(started.id);
     if (known && known.status !== 'running') void trainingEnded(known);
     else if (!known) putTask(started);
     return undefined;
@@ -431,21 +379,13 @@ export const useFinetuneStore = defineStore('finetune', () => {
   }
 
   function putTask(info: TaskInfo): void {
-    const next = new Map(tasks.value);
-    next.set(info.id, info);
-    tasks.value = next;
+    tasks.upsert(info);
   }
 
-  function onTask(info: TaskInfo): void {
-    const before = tasks.value.get(info.id)?.status;
+  function onTask(info: TaskInfo, previous: TaskInfo | undefined): void {
     if (info.id === taskId.value) {
-      putTask(info);
-      if (info.status !== 'running' && before !== info.status) void trainingEnded(info);
-    } else if (info.id === foldersTaskId.value) {
-      putTask(info);
-      if (info.status === 'failed')
-        foldersError.value = { code: 'INTERNAL', message: info.error ?? 'The copy failed.' };
-    } else if (info.kind === 'finetune' || info.kind === 'export') putTask(info);
+      if (info.status !== 'running' && previous?.status !== info.status) void trainingEnded(info);
+    }
   }
 
   async function trainingEnded(info: TaskInfo): Promise<void> {
@@ -459,8 +399,7 @@ export const useFinetuneStore = defineStore('finetune', () => {
     await Promise.all([loadClassifiers(), loadRounds(), loadClasses()]);
     if (info.status === 'finished') {
       closeCell();
-      void loadPredictions();
-      void resetQueue();
+      outcome.value += 1;
     }
   }
 
@@ -472,7 +411,6 @@ export const useFinetuneStore = defineStore('finetune', () => {
     selectedId.value = classifierId;
     closeCell();
     await loadDetails(classifierId);
-    if (predictions.value.length || predictionsError.value) void loadPredictions();
   }
 
   /** Makes a classifier the chosen one. */
@@ -489,8 +427,7 @@ export const useFinetuneStore = defineStore('finetune', () => {
     selectedId.value = classifierId;
     closeCell();
     await loadDetails(classifierId);
-    void loadPredictions();
-    void resetQueue();
+    outcome.value += 1;
     return undefined;
   }
 
@@ -532,257 +469,6 @@ export const useFinetuneStore = defineStore('finetune', () => {
     cellLoading.value = false;
   }
 
-  // ------------------------------------------------------------------------------------------
-  // Predictions.
-
-  function predictionFilter(): CallArgs<'predictionsPage'> {
-    const args: CallArgs<'predictionsPage'> = { order: predictionOrder.value, limit: predictionsPageSize };
-    if (viewedId.value !== undefined) args.classifierId = viewedId.value;
-    if (predictionClassId.value !== undefined) args.classId = predictionClassId.value;
-    const lo = Math.min(minConfidence.value, maxConfidence.value);
-    const hi = Math.max(minConfidence.value, maxConfidence.value);
-    if (lo > 0) args.minConfidence = Math.min(1, lo / 100);
-    if (hi < 100) args.maxConfidence = Math.max(0, hi / 100);
-    return args;
-  }
-
-  /** Reads the first page of predictions for the current filter (`more`: the next page). */
-  async function loadPredictions(more = false): Promise<void> {
-    if (classifiers.value.length === 0) return;
-    const asked = more ? predictionsGeneration : ++predictionsGeneration;
-    const offset = more ? predictions.value.length : 0;
-    predictionsLoading.value = true;
-    predictionsError.value = undefined;
-    const result = await api().call('predictionsPage', { ...predictionFilter(), offset });
-    if (asked !== predictionsGeneration) return;
-    predictionsLoading.value = false;
-    if (!result.ok) {
-      predictionsError.value = result.error;
-      return;
-    }
-    predictions.value = more ? [...predictions.value, ...result.value.items] : result.value.items;
-    predictionsTotal.value = result.value.total;
-  }
-
-  function setPredictionFilter(patch: {
-    classId?: number | null;
-    min?: number;
-    max?: number;
-    order?: 'confidence-asc' | 'confidence-desc';
-  }): void {
-    if (patch.classId !== undefined) predictionClassId.value = patch.classId ?? undefined;
-    if (patch.min !== undefined && Number.isFinite(patch.min))
-      minConfidence.value = Math.min(100, Math.max(0, patch.min));
-    if (patch.max !== undefined && Number.isFinite(patch.max))
-      maxConfidence.value = Math.min(100, Math.max(0, patch.max));
-    if (patch.order) predictionOrder.value = patch.order;
-    void loadPredictions();
-  }
-
-  // ------------------------------------------------------------------------------------------
-  // Review queue.
-
-  /** Starts the queue again from the least confident unlabelled image. */
-  async function resetQueue(): Promise<void> {
-    queueGeneration += 1;
-    queue.value = [];
-    position.value = 0;
-    queueTotal.value = 0;
-    queueLoaded.value = false;
-    history.value = [];
-    reviewError.value = undefined;
-    await fillQueue();
-  }
-
-  /** Reads the next page of the queue (labelled images leave it, so the offset counts only the rest). */
-  async function fillQueue(): Promise<void> {
-    if (queueLoading.value || classifiers.value.length === 0) return;
-    const asked = queueGeneration;
-    const labelledHere = queue.value.filter((item) => item.labelledAs !== undefined).length;
-    const args: CallArgs<'predictionsPage'> = {
-      unlabelledOnly: true,
-      order: 'review',
-      offset: Math.max(0, queue.value.length - labelledHere),
-      limit: reviewPageSize,
-    };
-    if (selectedId.value !== undefined) args.classifierId = selectedId.value;
-    queueLoading.value = true;
-    const result = await api().call('predictionsPage', args);
-    queueLoading.value = false;
-    if (asked !== queueGeneration) return;
-    queueLoaded.value = true;
-    if (!result.ok) {
-      reviewError.value = result.error;
-      return;
-    }
-    const known = new Set(queue.value.map((item) => item.imageId));
-    queue.value = [...queue.value, ...result.value.items.filter((item) => !known.has(item.imageId))];
-    queueTotal.value = Math.max(result.value.total + labelledHere, queue.value.length);
-  }
-
-  function advance(): void {
-    position.value = Math.min(position.value + 1, queue.value.length);
-    if (queue.value.length - position.value < reviewRefillAt && queue.value.length < queueTotal.value)
-      void fillQueue();
-  }
-
-  /** Labels the current image: with its prediction (accept) or with `classId` (correct). */
-  async function label(classId?: number): Promise<AppError | undefined> {
-    const item = current.value;
-    if (!item || reviewBusy.value) return undefined;
-    const given = classId ?? item.classId;
-    reviewBusy.value = true;
-    reviewError.value = undefined;
-    const result = await api().call('labelSet', { imageIds: [item.imageId], classId: given });
-    reviewBusy.value = false;
-    if (!result.ok) {
-      reviewError.value = result.error;
-      return result.error;
-    }
-    const index = queue.value.indexOf(item);
-    if (index >= 0) queue.value.splice(index, 1, { ...item, labelledAs: given });
-    history.value = [
-      ...history.value,
-      { index: index >= 0 ? index : position.value, imageId: item.imageId, classId: given },
-    ];
-    reviewed.value += 1;
-    advance();
-    return undefined;
-  }
-
-  const accept = () => label();
-
-  /** Corrects the current image to the class with number key n (the keys of the Label screen). */
-  async function correct(n: number): Promise<AppError | undefined> {
-    const info = classOfKey(classes.value, n);
-    if (!info) return undefined;
-    return label(info.id);
-  }
-
-  function skip(): void {
-    if (!current.value) return;
-    skipped.value += 1;
-    advance();
-  }
-
-  /** Takes back the last label (labelUndo) and shows that image again. */
-  async function undo(): Promise<AppError | undefined> {
-    if (reviewBusy.value) return undefined;
-    reviewBusy.value = true;
-    reviewError.value = undefined;
-    const result = await api().call('labelUndo', {});
-    reviewBusy.value = false;
-    if (!result.ok) {
-      reviewError.value = result.error;
-      return result.error;
-    }
-    const last = history.value[history.value.length - 1];
-    if (last && result.value.imageIds.includes(last.imageId)) {
-      history.value = history.value.slice(0, -1);
-      const index = queue.value.findIndex((item) => item.imageId === last.imageId);
-      if (index >= 0) {
-        const { labelledAs: _given, ...item } = queue.value[index]!;
-        queue.value.splice(index, 1, item);
-        position.value = index;
-      }
-      reviewed.value = Math.max(0, reviewed.value - 1);
-    }
-    return undefined;
-  }
-
-  // ------------------------------------------------------------------------------------------
-  // Exports.
-
-  /** Labels and/or predictions as a CSV or JSON file, saved through the browser's download. */
-  async function exportLabels(format: 'csv' | 'json'): Promise<AppError | undefined> {
-    exportBusy.value = format;
-    exportError.value = undefined;
-    const args: CallArgs<'labelsExport'> = { format, include: exportInclude.value };
-    if (exportInclude.value !== 'labels' && selectedId.value !== undefined)
-      args.classifierId = selectedId.value;
-    const result = await api().call('labelsExport', args);
-    exportBusy.value = undefined;
-    if (!result.ok) {
-      exportError.value = result.error;
-      return result.error;
-    }
-    saveFile(result.value);
-    lastExport.value = { fileName: result.value.fileName, rows: result.value.rows };
-    return undefined;
-  }
-
-  async function exportClassFolders(): Promise<AppError | undefined> {
-    foldersBusy.value = true;
-    foldersError.value = undefined;
-    const args: CallArgs<'classFoldersExport'> = {
-      destination: foldersDestination.value.trim(),
-      include: foldersInclude.value,
-    };
-    if (foldersInclude.value === 'both')
-      args.minConfidence = Math.min(1, Math.max(0, foldersMinConfidence.value / 100));
-    if (foldersInclude.value === 'both' && selectedId.value !== undefined)
-      args.classifierId = selectedId.value;
-    const result = await api().call('classFoldersExport', args);
-    foldersBusy.value = false;
-    if (!result.ok) {
-      foldersError.value = result.error;
-      return result.error;
-    }
-    foldersTaskId.value = result.value.task.id;
-    if (!tasks.value.has(result.value.task.id)) putTask(result.value.task);
-    return undefined;
-  }
-
-  async function exportClassifier(): Promise<AppError | undefined> {
-    const classifierId = viewedId.value;
-    if (classifierId === undefined) return undefined;
-    classifierExportBusy.value = true;
-    classifierExportError.value = undefined;
-    classifierExported.value = undefined;
-    const result = await api().call('classifierExport', {
-      classifierId,
-      destination: classifierDestination.value.trim(),
-    });
-    classifierExportBusy.value = false;
-    if (!result.ok) {
-      classifierExportError.value = result.error;
-      return result.error;
-    }
-    classifierExported.value = result.value;
-    return undefined;
-  }
-
-  async function exportBackbone(): Promise<AppError | undefined> {
-    const chosenSource = source.value;
-    if (!chosenSource) return undefined;
-    backboneExportBusy.value = true;
-    backboneExportError.value = undefined;
-    backboneExported.value = undefined;
-    const result = await api().call('backboneExport', {
-      source: chosenSource,
-      destination: backboneDestination.value.trim(),
-      format: 'safetensors',
-    });
-    backboneExportBusy.value = false;
-    if (!result.ok) {
-      backboneExportError.value = result.error;
-      return result.error;
-    }
-    backboneExported.value = result.value;
-    return undefined;
-  }
-
-  /** The native folder dialog (desktop app only); null when cancelled or not available. */
-  async function pickFolder(): Promise<string | null> {
-    pickError.value = undefined;
-    const result = await api().call('libraryPickFolder', {});
-    if (!result.ok) {
-      pickError.value = result.error;
-      return null;
-    }
-    return result.value.path;
-  }
-
   return {
     backbone,
     runs,
@@ -796,7 +482,6 @@ export const useFinetuneStore = defineStore('finetune', () => {
     mode,
     compareRandom,
     epochsText,
-    tasks,
     taskId,
     startBusy,
     startError,
@@ -813,45 +498,9 @@ export const useFinetuneStore = defineStore('finetune', () => {
     cellTotal,
     cellLoading,
     cellError,
-    predictionClassId,
-    minConfidence,
-    maxConfidence,
-    predictionOrder,
-    predictions,
-    predictionsTotal,
-    predictionsLoading,
-    predictionsError,
-    queue,
-    position,
-    queueTotal,
-    queueLoading,
-    queueLoaded,
-    reviewError,
-    reviewed,
-    skipped,
-    reviewBusy,
-    history,
     rounds,
+    outcome,
     roundsError,
-    exportInclude,
-    exportBusy,
-    exportError,
-    lastExport,
-    foldersDestination,
-    foldersInclude,
-    foldersMinConfidence,
-    foldersTaskId,
-    foldersBusy,
-    foldersError,
-    classifierDestination,
-    classifierExportBusy,
-    classifierExportError,
-    classifierExported,
-    backboneDestination,
-    backboneExportBusy,
-    backboneExportError,
-    backboneExported,
-    pickError,
     options,
     backboneKey,
     source,
@@ -869,10 +518,6 @@ export const useFinetuneStore = defineStore('finetune', () => {
     viewedId,
     viewed,
     viewedDetails,
-    current,
-    upcoming,
-    reviewLeft,
-    foldersTask,
     classColor,
     randomTwin,
     gainOverRandom,
@@ -889,43 +534,5 @@ export const useFinetuneStore = defineStore('finetune', () => {
     choose,
     openCell,
     closeCell,
-    loadPredictions,
-    setPredictionFilter,
-    resetQueue,
-    fillQueue,
-    label,
-    accept,
-    correct,
-    skip,
-    undo,
-    exportLabels,
-    exportClassFolders,
-    exportClassifier,
-    exportBackbone,
-    pickFolder,
   };
 });
-
-/** Hands a file to the user as a download (a Blob and an <a download>: Electron and browsers alike). */
-export function saveFile(file: ExportFile): void {
-  const blob = new Blob([file.content], { type: file.mimeType || 'application/octet-stream' });
-  const url = URL.createObjectURL(blob);
-  const link = document.createElement('a');
-  link.href = url;
-  link.download = file.fileName;
-  link.style.display = 'none';
-  document.body.appendChild(link);
-  link.click();
-  link.remove();
-  // Revoking at once can cancel the download in some browsers.
-  setTimeout(() => URL.revokeObjectURL(url), 10_000);
-}
-
-/** Summary of a finished class-folder copy, read from its task (counts, then the final message). */
-export function foldersSummary(
-  task: TaskInfo | undefined,
-): (Pick<ClassFoldersSummary, 'copied' | 'unchanged'> & { failed: number }) | undefined {
-  if (!task || task.status !== 'finished') return undefined;
-  const counts = task.counts ?? {};
-  return { copied: counts.copied ?? task.done, unchanged: counts.unchanged ?? 0, failed: counts.failed ?? 0 };
-}

@@ -286,11 +286,24 @@ export const useRunsStore = defineStore('runs', () => {
     patchRun(run);
   }
 
-  /** Reads an open run's details and curves again, keeping its log. */
+  /**
+   * Reads an open run's details, curves and log again once it has ended: live events sample the steps,
+   * and lines written after the last event (e.g. that the run became the backbone in use) are only in the file.
+   */
   async function reloadCurves(runId: number): Promise<void> {
     if (viewedId.value !== runId) return;
     queued = [];
-    await loadDetails(runId, generation);
+    await Promise.all([loadDetails(runId, generation), reloadLog(runId, generation)]);
+  }
+
+  /** The log file of a run that has ended, then the live lines the file does not hold. */
+  async function reloadLog(runId: number, asked: number): Promise<void> {
+    const result = await api().call('runLog', { runId, lines: maxLogLines });
+    if (asked !== generation || !result.ok) return;
+    const file = result.value.lines;
+    const arrived = log.value.filter((line) => !file.some((known) => known.endsWith(line.text)));
+    log.value = [];
+    appendLog([...file.map((text) => ({ text, level: levelOf(text) })), ...arrived]);
   }
 
   async function loadLog(runId: number, asked: number): Promise<void> {

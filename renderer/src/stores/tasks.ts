@@ -4,9 +4,14 @@ import type { AppError } from '../../../main/common/result';
 import type { TaskInfo } from '../../../main/common/tasks';
 import { api } from '../api';
 
+/** Told of every task event: the task now and what this store held for it before (undefined: new). */
+export type TaskListener = (task: TaskInfo, before: TaskInfo | undefined) => void;
+
 /**
- * Every long task (import, training, ...) mirrored from the core's `task` events: status,
- * counts, rate, ETA, and the cancel action. Views read tasks by kind from here.
+ * Every long task (import, training, embedding, UMAP, fine-tuning, exports, ...) mirrored from the
+ * core's `task` events: status, counts, rate, ETA, and the cancel action. This is the one place tasks are
+ * kept: views read them by id or kind from here, and area stores react to their tasks by `follow`ing
+ * the events (with the state before each one) instead of keeping task maps of their own.
  */
 export const useTasksStore = defineStore('tasks', () => {
   const byId = ref(new Map<string, TaskInfo>());
@@ -16,17 +21,39 @@ export const useTasksStore = defineStore('tasks', () => {
   const all = computed(() => [...byId.value.values()].sort((a, b) => b.startedAt.localeCompare(a.startedAt)));
   const running = computed(() => all.value.filter((task) => task.status === 'running'));
 
+  const listeners = new Set<TaskListener>();
+
+  /** Records a task (e.g. one a call just started); followers are not told, only events tell them. */
   function upsert(task: TaskInfo): void {
     const next = new Map(byId.value);
     next.set(task.id, task);
     byId.value = next;
   }
 
+  /** A task event: recorded, then every follower is told with the state before it. */
+  function receive(task: TaskInfo): void {
+    const before = byId.value.get(task.id);
+    upsert(task);
+    for (const listener of listeners) listener(task, before);
+  }
+
+  /** Calls `listener` on every task event from now on (and starts following the core); returns the stop. */
+  function follow(listener: TaskListener): () => void {
+    listeners.add(listener);
+    void start();
+    return () => listeners.delete(listener);
+  }
+
+  /** The task with this id, as last seen. */
+  function get(id: string | undefined): TaskInfo | undefined {
+    return id === undefined ? undefined : byId.value.get(id);
+  }
+
   /** Loads the current list and follows updates; safe to call more than once. */
   async function start(): Promise<void> {
     if (started) return;
     started = true;
-    api().on('task', upsert);
+    api().on('task', receive);
     const result = await api().call('tasksList', {});
     if (!result.ok) {
       error.value = result.error;
@@ -45,5 +72,5 @@ export const useTasksStore = defineStore('tasks', () => {
     return all.value.find((task) => task.kind === kind);
   }
 
-  return { all, running, error, start, cancel, latest, upsert };
+  return { all, running, error, start, cancel, latest, upsert, follow, get };
 });
