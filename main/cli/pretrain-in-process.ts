@@ -1,6 +1,5 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import cliProgress from 'cli-progress';
 import { ConfigError, resolvePretrainConfig, type PresetName, type PretrainOverrides } from '../common/pretrain-config';
 import { formatEta } from '../common/tasks';
 import { writeRunImages, type RunImages } from '../data/run-images';
@@ -9,7 +8,7 @@ import { JigCluTrainer } from '../engine/trainer';
 import { mainThreadCpuSeconds } from './cpu-time';
 import { chooseEngine, type EngineFlags } from './engine-choice';
 import { listFolders, planResume } from './pretrain-resume';
-import { timedStepsLine } from './pretrain-run';
+import { pretrainBar, timedStepsLine } from './pretrain-run';
 
 /**
  * `jigclu pretrain --cpu-time-limit`: training in this process, as before runs were recorded,
@@ -101,16 +100,7 @@ export async function pretrainInProcess(dataDir: string, folders: string[], opti
   writeRunImages(runDir, images);
   const engine = await chooseEngine(options, config.engine);
   console.error(`Run folder: ${runDir}`);
-  const bar = new cliProgress.SingleBar(
-    {
-      stream: process.stderr,
-      format: '{phase} |{bar}| {value}/{total} · {loss} · {rate} · ETA {eta_text}',
-      noTTYOutput: !process.stderr.isTTY,
-      notTTYSchedule: 10_000,
-      hideCursor: Boolean(process.stderr.isTTY),
-    },
-    cliProgress.Presets.shades_classic,
-  );
+  const bar = pretrainBar();
   let started = false;
   let stop = false;
   let trainingSeconds = 0;

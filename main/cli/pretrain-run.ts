@@ -82,14 +82,9 @@ function progressFields(event: RunEvent): Record<string, string> {
   };
 }
 
-/**
- * Starts a run with `start` (the pretraining service's start or continue) and follows it to its
- * end: a progress bar with the epoch, losses, images/s and ETA, the run's log lines, the engine
- * the trainer chose. Ctrl+C (and --time-limit) stop it at a checkpoint, resumable; a second
- * Ctrl+C quits at once. Resolves with the run as recorded.
- */
-export async function followRun(core: Core, start: () => RunInfo, options: { timeLimitMinutes?: number } = {}): Promise<{ run: RunDetails; usage: TrainingUsage; batch: number }> {
-  const bar = new cliProgress.SingleBar(
+/** The pretraining progress bar on stderr (epoch, losses, images/s, ETA), for both pretrain paths. */
+export function pretrainBar(): cliProgress.SingleBar {
+  return new cliProgress.SingleBar(
     {
       stream: process.stderr,
       format: '{phase} |{bar}| {value}/{total} · {loss} · {rate} · ETA {eta_text}',
@@ -99,6 +94,16 @@ export async function followRun(core: Core, start: () => RunInfo, options: { tim
     },
     cliProgress.Presets.shades_classic,
   );
+}
+
+/**
+ * Starts a run with `start` (the pretraining service's start or continue) and follows it to its
+ * end: a progress bar with the epoch, losses, images/s and ETA, the run's log lines, the engine
+ * the trainer chose. Ctrl+C (and --time-limit) stop it at a checkpoint, resumable; a second
+ * Ctrl+C quits at once. Resolves with the run as recorded.
+ */
+export async function followRun(core: Core, start: () => RunInfo, options: { timeLimitMinutes?: number } = {}): Promise<{ run: RunDetails; usage: TrainingUsage; batch: number }> {
+  const bar = pretrainBar();
   let runId: number | undefined;
   let started = false;
   const usage: TrainingUsage = {};
