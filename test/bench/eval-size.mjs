@@ -59,5 +59,5 @@ const markdown = [
   table,
   '',
 ].join('\n');
-const files = writeResults('eval-size', markdown, { command, git, machine: machine(), started: started.toISOString(), options, results });
+const files = writeResults('eval-size', markdown, { command, git, machine: machine(), started: started.toISOString(), options, results }, runsDir);
 console.log(`\nResults written to ${files.map((f) => path.relative(process.cwd(), f)).join(' and ')}.`);

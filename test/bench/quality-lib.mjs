@@ -73,13 +73,17 @@ export function machine() {
   return { cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model ?? 'unknown', node: process.version, loadAverage: os.loadavg().map((v) => Number(v.toFixed(2))) };
 }
 
-/** Writes results/<name>-<YYYY-MM-DD>.md and .json (the README quotes these) and returns the paths. */
-export function writeResults(name, markdown, json) {
+/**
+ * Writes results/<name>-<YYYY-MM-DD>.md and .json (the README quotes these) and returns the paths.
+ * The runs folder is written as `<runs>`: a committed results file names no path of this machine.
+ */
+export function writeResults(name, markdown, json, runsDir) {
   fs.mkdirSync(resultsDir, { recursive: true });
   const day = new Date().toISOString().slice(0, 10);
   const base = path.join(resultsDir, `${name}-${day}`);
-  fs.writeFileSync(`${base}.md`, markdown);
-  fs.writeFileSync(`${base}.json`, `${JSON.stringify(json, null, 2)}\n`);
+  const portable = (text) => (runsDir ? text.split(runsDir).join('<runs>') : text);
+  fs.writeFileSync(`${base}.md`, portable(markdown));
+  fs.writeFileSync(`${base}.json`, portable(`${JSON.stringify(json, null, 2)}\n`));
   return [`${base}.md`, `${base}.json`];
 }
 

@@ -84,6 +84,6 @@ const markdown = [
   ...notes,
   '',
 ].join('\n');
-const files = writeResults('quality', markdown, { command, git, machine: machine(), started: started.toISOString(), options, targets, perSeed });
+const files = writeResults('quality', markdown, { command, git, machine: machine(), started: started.toISOString(), options, targets, perSeed }, runsDir);
 console.log(`\nResults written to ${files.map((f) => path.relative(process.cwd(), f)).join(' and ')}${options.runs ? `; runs kept in ${runsDir}` : ''}.`);
 if (!options.runs) fs.rmSync(runsDir, { recursive: true, force: true });
