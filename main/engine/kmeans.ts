@@ -231,9 +231,9 @@ function meanVariance(rows: Float32Array, n: number, dim: number): number {
 /**
  * Per-cluster sums (float64) and counts of the rows, kept up to date by moving only the rows
  * that changed cluster: after the first few iterations few do, so an update costs far less
- * than a pass over all rows.
+ * than a pass over all rows. Exported for its tests (test/engine/kmeans-update.test.ts).
  */
-class ClusterSums {
+export class ClusterSums {
   readonly sums: Float64Array;
   readonly counts: Int32Array;
 
@@ -245,7 +245,7 @@ class ClusterSums {
   ) {
     this.sums = new Float64Array(k * dim);
     this.counts = new Int32Array(k);
-    for (let i = 0; i < labels.length; i += 1) this.add(i, labels[i]!, 1);
+    labels.forEach((c, i) => this.add(i, c, 1));
   }
 
   private add(i: number, c: number, sign: 1 | -1): void {
@@ -264,46 +264,55 @@ class ClusterSums {
 }
 
 /**
- * Moves each centre to the mean of its rows; an empty cluster first takes the row farthest from
- * its centre (which leaves its old cluster: `labels` and `sums` change). Returns the total
- * squared shift of the centres.
+ * Moves each centre to the mean of its rows (for 'cosine', the mean scaled to unit length); an
+ * empty cluster first takes the row farthest from its centre (`nearest`; ties: the lowest index)
+ * that no empty cluster took before it, and that row leaves its old cluster: `labels` and `sums`
+ * change. A cluster left with no row (it lost its only one) or, for 'cosine', with a zero mean
+ * keeps its old centre. Returns the total squared shift of the centres. Exported for its tests.
  */
-function updateCentroids(sums: ClusterSums, dim: number, metric: KmeansMetric, labels: Int32Array, nearest: Float32Array, centroids: Float32Array): number {
+export function updateCentroids(sums: ClusterSums, dim: number, metric: KmeansMetric, labels: Int32Array, nearest: Float32Array, centroids: Float32Array): number {
   const { counts } = sums;
-  const k = counts.length;
   let taken: Uint8Array | undefined;
-  for (let c = 0; c < k; c += 1) {
-    if (counts[c] !== 0) continue;
-    taken ??= new Uint8Array(labels.length);
+  // forEach reads each count when it gets there, so a cluster emptied by an earlier reseeding
+  // (a higher index) is reseeded too. There is always a row left: at most k - 1 clusters are
+  // empty and k <= n.
+  counts.forEach((count, c) => {
+    if (count !== 0) return;
+    const free = (taken ??= new Uint8Array(labels.length));
     let far = -1;
-    for (let i = 0; i < labels.length; i += 1) if (!taken[i] && (far < 0 || nearest[i]! > nearest[far]!)) far = i;
-    if (far < 0) break;
-    taken[far] = 1;
+    nearest.forEach((distance, i) => {
+      if (!free[i] && (far < 0 || distance > nearest[far]!)) far = i;
+    });
+    free[far] = 1;
     sums.move(far, labels[far]!, c);
     labels[far] = c;
-  }
+  });
   let shift = 0;
-  const centre = new Float64Array(dim);
-  for (let c = 0; c < k; c += 1) {
-    const count = counts[c]!;
-    if (count === 0) continue; // lost its only row to an empty cluster: keep the old centre
-    let norm = 0;
+  counts.forEach((count, c) => {
+    if (count === 0) return; // lost its only row to an empty cluster: keep the old centre
+    const sum = sums.sums.subarray(c * dim, (c + 1) * dim);
+    // The mean, or for 'cosine' the sum over its length (the mean over the mean's length).
+    const divisor = metric === 'cosine' ? Math.sqrt(sum.reduce((total, v) => total + v * v, 0)) : count;
+    if (!(divisor > 0)) return; // 'cosine' rows that cancel out: keep the old centre
     for (let t = 0; t < dim; t += 1) {
-      centre[t] = sums.sums[c * dim + t]! / count;
-      norm += centre[t]! * centre[t]!;
-    }
-    if (metric === 'cosine') {
-      norm = Math.sqrt(norm);
-      if (!(norm > 0)) continue; // opposite rows cancelled out: keep the old centre
-      for (let t = 0; t < dim; t += 1) centre[t]! /= norm;
-    }
-    for (let t = 0; t < dim; t += 1) {
-      const next = Math.fround(centre[t]!);
+      const next = Math.fround(sum[t]! / divisor);
       shift += (next - centroids[c * dim + t]!) ** 2;
       centroids[c * dim + t] = next;
     }
-  }
+  });
   return shift;
+}
+
+/** Moves in `sums` the rows whose cluster changed from `labels` to `next`; returns how many did. */
+function moveChanged(sums: ClusterSums, labels: Int32Array, next: Int32Array): number {
+  let changed = 0;
+  next.forEach((to, i) => {
+    const from = labels[i]!;
+    if (to === from) return;
+    changed += 1;
+    sums.move(i, from, to);
+  });
+  return changed;
 }
 
 /** Seeding, Lloyd iterations and the final distances, the distance work done by `backend`. */
@@ -347,12 +356,7 @@ function run(features: Float32Array, n: number, dim: number, options: KmeansOpti
       iterations += 1;
       const shift = updateCentroids(sums, dim, metric, labels, nearest, centroids);
       engine.assign(centroids, k, next, nearest);
-      let changed = 0;
-      for (let i = 0; i < n; i += 1) {
-        if (next[i] === labels[i]) continue;
-        changed += 1;
-        sums.move(i, labels[i]!, next[i]!);
-      }
+      const changed = moveChanged(sums, labels, next);
       [labels, next] = [next, labels];
       let inertia = 0;
       for (let i = 0; i < n; i += 1) inertia += nearest[i]!;
