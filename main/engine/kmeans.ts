@@ -289,11 +289,12 @@ export function updateCentroids(sums: ClusterSums, dim: number, metric: KmeansMe
   });
   let shift = 0;
   counts.forEach((count, c) => {
-    if (count === 0) return; // lost its only row to an empty cluster: keep the old centre
     const sum = sums.sums.subarray(c * dim, (c + 1) * dim);
     // The mean, or for 'cosine' the sum over its length (the mean over the mean's length).
     const divisor = metric === 'cosine' ? Math.sqrt(sum.reduce((total, v) => total + v * v, 0)) : count;
-    if (!(divisor > 0)) return; // 'cosine' rows that cancel out: keep the old centre
+    // No row left (it lost its only one to an empty cluster: count and sum are 0), or 'cosine'
+    // rows that cancel out: keep the old centre.
+    if (!(divisor > 0)) return;
     for (let t = 0; t < dim; t += 1) {
       const next = Math.fround(sum[t]! / divisor);
       shift += (next - centroids[c * dim + t]!) ** 2;
@@ -303,16 +304,16 @@ export function updateCentroids(sums: ClusterSums, dim: number, metric: KmeansMe
   return shift;
 }
 
-/** Moves in `sums` the rows whose cluster changed from `labels` to `next`; returns how many did. */
-function moveChanged(sums: ClusterSums, labels: Int32Array, next: Int32Array): number {
-  let changed = 0;
+/** Moves in `sums` the rows whose cluster changed from `labels` to `next`; returns whether any did. */
+function moveChanged(sums: ClusterSums, labels: Int32Array, next: Int32Array): boolean {
+  let moved = false;
   next.forEach((to, i) => {
     const from = labels[i]!;
     if (to === from) return;
-    changed += 1;
+    moved = true;
     sums.move(i, from, to);
   });
-  return changed;
+  return moved;
 }
 
 /** Seeding, Lloyd iterations and the final distances, the distance work done by `backend`. */
@@ -356,11 +357,11 @@ function run(features: Float32Array, n: number, dim: number, options: KmeansOpti
       iterations += 1;
       const shift = updateCentroids(sums, dim, metric, labels, nearest, centroids);
       engine.assign(centroids, k, next, nearest);
-      const changed = moveChanged(sums, labels, next);
+      const moved = moveChanged(sums, labels, next);
       [labels, next] = [next, labels];
       let inertia = 0;
       for (let i = 0; i < n; i += 1) inertia += nearest[i]!;
-      converged = changed === 0 || shift <= threshold;
+      converged = !moved || shift <= threshold;
       if (options.onIteration?.(iterations, inertia) === 'stop' || converged) break;
     }
 

@@ -124,6 +124,12 @@ function compareWithReference(features: Float32Array, dim: number, options: Kmea
   inertias.forEach((inertia, i) => expect(inertia).toBeCloseTo(want.inertias[i]!, 3));
   rowsOf(got.centroids, dim).forEach((centre, c) => centre.forEach((v, t) => expect(v).toBeCloseTo(want.centres[c]![t]!, 6)));
   expect(got.inertia).toBeCloseTo(want.inertia, 3);
+  // Each row's distance to its centre: Euclidean (not squared), or 1 - cos.
+  const rows = prepared(features, dim, options.metric);
+  got.distances.forEach((d, i) => {
+    const squared = distance(rows[i]!, want.centres[want.labels[i]!]!, options.metric);
+    expect(d).toBeCloseTo(options.metric === 'euclidean' ? Math.sqrt(squared) : squared, 5);
+  });
   return { got, want };
 }
 
@@ -279,6 +285,18 @@ describe("kmeansNaive's Lloyd loop against the algorithm written out", () => {
     const { got } = compareWithReference(data, 5, { k: 6, seed: 1, metric: 'euclidean', tolerance: 0, maxIterations: 2 });
     expect(got.iterations).toBe(2);
     expect(got.converged).toBe(false);
+  });
+
+  it("stops where onIteration returns 'stop', not converged", () => {
+    const seen: number[] = [];
+    const onIteration = (i: number) => {
+      seen.push(i);
+      return i === 2 ? 'stop' : undefined;
+    };
+    const stopped = kmeansNaive(data, 120, 5, { k: 6, seed: 1, metric: 'euclidean', tolerance: 0, onIteration });
+    expect(seen).toEqual([1, 2]);
+    expect(stopped.iterations).toBe(2);
+    expect(stopped.converged).toBe(false);
   });
 
   it('returns the seeds, not converged, with maxIterations 0', () => {
