@@ -64,7 +64,6 @@ export function decouplingAxis(size: number, grid: number, mode: Decoupling): Fl
   for (let i = 0; i < grid; i += 1) {
     for (let o = 0; o < side; o += 1) {
       const p = pool[i * side + o]!;
-      if (p === 0) continue;
       for (let y = 0; y < size; y += 1) axis[i * size + y]! += p * resize[o * size + y]!;
     }
   }
