@@ -36,10 +36,10 @@ if (targets.length === 0 && !reportOnly) {
   process.exit(2);
 }
 
-/** The checked-out commit, marked when the code or tests differ from it. */
+/** The checked-out commit, marked when the code or tests differ from it (scores.md, this driver's output, aside). */
 function commitOf() {
   const commit = spawnSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: root, encoding: 'utf8' }).stdout.trim();
-  const dirty = spawnSync('git', ['status', '--porcelain', '--', 'main', 'test'], { cwd: root, encoding: 'utf8' }).stdout.trim() !== '';
+  const dirty = spawnSync('git', ['status', '--porcelain', '--', 'main', 'test', ':!test/mutation/scores.md'], { cwd: root, encoding: 'utf8' }).stdout.trim() !== '';
   return `${commit}${dirty ? ' (with uncommitted changes)' : ''}`;
 }
 
@@ -47,6 +47,8 @@ const stryker = path.join(root, 'node_modules', '@stryker-mutator', 'core', 'bin
 fs.mkdirSync(reportDir, { recursive: true });
 for (const target of targets) {
   const targetStarted = Date.now();
+  // Stryker copies the code and tests when it starts: that is the commit its report belongs to.
+  const commit = commitOf();
   console.log(`\n== ${target.name}: mutating ${target.mutate.join(', ')}; tests ${target.tests.join(', ')}`);
   const run = spawnSync(process.execPath, [stryker, 'run', 'stryker.config.mjs', '--mutate', target.mutate.join(','), '--testFiles', target.tests.join(',')], { cwd: root, stdio: 'inherit' });
   if (run.status !== 0) {
@@ -54,7 +56,7 @@ for (const target of targets) {
     process.exit(1);
   }
   fs.renameSync(path.join(reportDir, 'mutation.json'), path.join(reportDir, `${target.name}.json`));
-  const record = { commit: commitOf(), date: new Date().toISOString().slice(0, 16).replace('T', ' '), minutes: Math.round((Date.now() - targetStarted) / 60000) };
+  const record = { commit, date: new Date().toISOString().slice(0, 16).replace('T', ' '), minutes: Math.round((Date.now() - targetStarted) / 60000) };
   fs.writeFileSync(path.join(reportDir, `${target.name}.run.json`), JSON.stringify(record));
 }
 
