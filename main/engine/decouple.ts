@@ -29,8 +29,10 @@ export function interpolatedSide(grid: number): number {
 export function bilinearMatrix(input: number, output: number): Float64Array {
   const weights = new Float64Array(output * input);
   const scale = input / output;
+  // Stryker disable next-line EqualityOperator: equivalent: one more pass writes past the end of a typed array, which JavaScript ignores (the `>=` variant, no pass, is disabled with it; it would leave the matrix all zero)
   for (let o = 0; o < output; o += 1) {
     const source = Math.max(0, (o + 0.5) * scale - 0.5);
+    // Stryker disable next-line ArithmeticOperator: equivalent: source < input - 0.5 for every o < output, so the clamp (PyTorch's) never bites
     const i0 = Math.min(Math.floor(source), input - 1);
     const i1 = i0 < input - 1 ? i0 + 1 : i0;
     const lambda1 = source - i0;
@@ -46,6 +48,7 @@ export function bilinearMatrix(input: number, output: number): Float64Array {
  */
 export function adaptivePoolMatrix(input: number, output: number): Float64Array {
   const weights = new Float64Array(output * input);
+  // Stryker disable next-line EqualityOperator: equivalent: one more pass writes past the end of a typed array, which JavaScript ignores (the `>=` variant, no pass, is disabled with it; it would leave the matrix all zero)
   for (let i = 0; i < output; i += 1) {
     const start = Math.floor((i * input) / output);
     const end = Math.ceil(((i + 1) * input) / output);
@@ -61,6 +64,7 @@ export function decouplingAxis(size: number, grid: number, mode: Decoupling): Fl
   const resize = bilinearMatrix(size, side);
   const pool = adaptivePoolMatrix(side, grid);
   const axis = new Float64Array(grid * size);
+  // Stryker disable next-line EqualityOperator: equivalent: one more pass writes past the end of a typed array, which JavaScript ignores (the `>=` variant, no pass, is disabled with it; it would leave the matrix all zero)
   for (let i = 0; i < grid; i += 1) {
     for (let o = 0; o < side; o += 1) {
       const p = pool[i * side + o]!;
@@ -80,6 +84,10 @@ export function decouplingKernel(h: number, w: number, grid: number, mode: Decou
     const rows = decouplingAxis(h, grid, mode);
     const cols = decouplingAxis(w, grid, mode);
     kernel = new Float32Array(grid * grid * h * w);
+    // Each extra pass of a `<=` bound writes past the end of the kernel (ignored) or into the next
+    // row or cell, which a later pass overwrites with its right value: equivalent. (The `>=`
+    // variants, no pass, are disabled with them; they would leave the kernel all zero.)
+    // Stryker disable EqualityOperator: equivalent, as said above
     for (let i = 0; i < grid; i += 1) {
       for (let j = 0; j < grid; j += 1) {
         for (let y = 0; y < h; y += 1) {
@@ -87,6 +95,7 @@ export function decouplingKernel(h: number, w: number, grid: number, mode: Decou
         }
       }
     }
+    // Stryker restore EqualityOperator
     kernels.set(key, kernel);
   }
   return kernel;
