@@ -1,4 +1,3 @@
-import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
@@ -6,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as tf from '../../main/engine/tfjs';
 import { wasmDirectory } from '../../main/engine/backend';
 import { adaptivePoolMatrix, bilinearMatrix, decouple, decouplingAxis, decouplingKernel, interpolatedSide, type Decoupling } from '../../main/engine/decouple';
-import { torchPython, torchUnavailable } from '../helpers/torch-python';
+import { describeFixtureCheck } from '../helpers/torch-python';
 import { seeded } from './helpers';
 
 /**
@@ -162,13 +161,4 @@ describe.each(['cpu', 'wasm'] as const)('the decoupling against PyTorch 1.13 on 
   });
 });
 
-const missing = torchUnavailable();
-if (missing) console.warn(`decouple.test.ts: not re-running test/fixtures/decouple_reference.py: ${missing}`);
-
-describe.skipIf(missing !== undefined)('the decoupling fixture', () => {
-  it('is what test/fixtures/decouple_reference.py computes with PyTorch now (one command regenerates it)', () => {
-    const run = spawnSync(torchPython, [path.resolve(__dirname, '../fixtures/decouple_reference.py'), '--check'], { encoding: 'utf8' });
-    expect(run.stdout + run.stderr).toMatch(/matches PyTorch 1\.13/);
-    expect(run.status).toBe(0);
-  }, 60_000);
-});
+describeFixtureCheck('decouple.test.ts', 'decouple_reference.py', 'the decoupling fixture');

@@ -1,4 +1,3 @@
-import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
@@ -11,7 +10,7 @@ import type { JigsawBatch } from '../../main/data/jigsaw';
 import { Rng } from '../../main/data/rng';
 import { JigCluTrainer } from '../../main/engine/trainer';
 import { probeWebGpu, releaseWebGpu } from '../../main/engine/webgpu';
-import { torchPython, torchUnavailable } from '../helpers/torch-python';
+import { describeFixtureCheck } from '../helpers/torch-python';
 import { webGpuUnavailableReason } from './webgpu-helpers';
 
 /**
@@ -237,13 +236,4 @@ describe.each(engines)('three SGD steps against PyTorch on the %s engine', (back
   });
 });
 
-const missing = torchUnavailable();
-if (missing) console.warn(`golden-steps.test.ts: not re-running test/fixtures/golden_steps.py: ${missing}`);
-
-describe.skipIf(missing !== undefined)('the golden fixture', () => {
-  it('is what test/fixtures/golden_steps.py computes with PyTorch now (one command regenerates it)', () => {
-    const run = spawnSync(torchPython, [path.resolve(__dirname, '../fixtures/golden_steps.py'), '--check'], { encoding: 'utf8' });
-    expect(run.stdout + run.stderr).toMatch(/matches PyTorch 1\.13/);
-    expect(run.status).toBe(0);
-  }, 60_000);
-});
+describeFixtureCheck('golden-steps.test.ts', 'golden_steps.py', 'the golden fixture');

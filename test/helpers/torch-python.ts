@@ -1,4 +1,6 @@
 import { spawnSync } from 'node:child_process';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
 
 /**
  * Running a reference script under Debian's Python (/usr/bin/python3 with python3-torch and
@@ -39,4 +41,20 @@ export function torchUnavailable(): string | undefined {
   if (run.error) return `${torchPython} could not run (${run.error.message}); install python3-torch python3-torchvision`;
   if (run.status !== 0) return `${torchPython} cannot import torch and torchvision (${run.stderr.trim().split('\n').pop() ?? ''}); install python3-torch python3-torchvision`;
   return undefined;
+}
+
+/**
+ * The test that a committed fixture is what its script (test/fixtures/<script>, run with
+ * --check) computes with PyTorch now; skipped, with one printed line, where torch is missing.
+ */
+export function describeFixtureCheck(testFile: string, script: string, title: string): void {
+  const missing = torchUnavailable();
+  if (missing) console.warn(`${testFile}: not re-running test/fixtures/${script}: ${missing}`);
+  describe.skipIf(missing !== undefined)(title, () => {
+    it(`is what test/fixtures/${script} computes with PyTorch now (one command regenerates it)`, () => {
+      const run = spawnSync(torchPython, [path.resolve(import.meta.dirname, '../fixtures', script), '--check'], { encoding: 'utf8' });
+      expect(run.stdout + run.stderr).toMatch(/matches PyTorch 1\.13/);
+      expect(run.status).toBe(0);
+    }, 60_000);
+  });
 }
