@@ -41,7 +41,6 @@ interface Embedded {
   files: string[];
   vectors: Float32Array;
   dim: number;
-  what: string;
 }
 
 /**
@@ -63,9 +62,8 @@ async function embedFolder(core: Core, checkpointArg: string, folder: string, op
   const what = options.randomInit ? `random-init ${run.config.arch} x${run.config.width}` : path.basename(checkpoint);
   const how = engine ? `engine ${engineSummary(engine)}` : 'stored before';
   console.error(`${images.length} images embedded (${dim} features, ${started.set.size} px, ${what}, ${how}); the app lists them as ${started.set.label}.`);
-  return { setId: started.set.id, folderIds, ...(under ? { under } : {}), files: images.map((image) => image.path), vectors, dim, what };
+  return { setId: started.set.id, folderIds, ...(under ? { under } : {}), files: images.map((image) => image.path), vectors, dim };
 }
-
 
 /** Registers `embed` and `cluster` on the program. */
 export function registerClusterCommands(program: Command): void {
@@ -87,14 +85,14 @@ export function registerClusterCommands(program: Command): void {
     .requiredOption('--out <file>', 'CSV file to write')
     .action((checkpointArg: string, folder: string, options: EmbedOptions & { out: string }) =>
       withCore(dataDirOf(program), async (core) => {
-      const embedded = await embedFolder(core, checkpointArg, path.resolve(folder), options);
-      const lines = [['path', ...Array.from({ length: embedded.dim }, (_, i) => `f${i}`)].join(',')];
-      embedded.files.forEach((file, i) => {
-        const row = Array.from(embedded.vectors.subarray(i * embedded.dim, (i + 1) * embedded.dim), (value) => value.toPrecision(7));
-        lines.push([csvField(file), ...row].join(','));
-      });
-      fs.writeFileSync(path.resolve(options.out), `${lines.join('\n')}\n`);
-      console.log(`Embeddings written to ${path.resolve(options.out)}`);
+        const embedded = await embedFolder(core, checkpointArg, path.resolve(folder), options);
+        const lines = [['path', ...Array.from({ length: embedded.dim }, (_, i) => `f${i}`)].join(',')];
+        embedded.files.forEach((file, i) => {
+          const row = Array.from(embedded.vectors.subarray(i * embedded.dim, (i + 1) * embedded.dim), (value) => value.toPrecision(7));
+          lines.push([csvField(file), ...row].join(','));
+        });
+        fs.writeFileSync(path.resolve(options.out), `${lines.join('\n')}\n`);
+        console.log(`Embeddings written to ${path.resolve(options.out)}`);
       }),
     );
 
@@ -111,43 +109,43 @@ export function registerClusterCommands(program: Command): void {
     .requiredOption('--out <file>', 'CSV file to write (path, cluster, distance)')
     .action((checkpointArg: string, folder: string, options: EmbedOptions & { k?: number; metric: DistanceMetric; seed: number; out: string }) =>
       withCore(dataDirOf(program), async (core) => {
-      const root = path.resolve(folder);
-      const embedded = await embedFolder(core, checkpointArg, root, options);
-      const n = embedded.files.length;
-      const k = options.k ?? defaultClusterCount(n);
-      if (k < 2 || k > n) throw new Error(`--k must be between 2 and the number of images (${n}).`);
-      const started = performance.now();
-      // Stored as the app's clustering of this embedding set (the Clusters screen lists it).
-      const clustering = await core.services.embeddings.cluster(
-        { setId: embedded.setId, k, metric: options.metric, seed: options.seed, folderIds: embedded.folderIds },
-        { under: embedded.under, engine: options.engine, threads: options.threads },
-      );
-      const byImage = new Map(core.services.embeddings.repo.members(clustering.id).map((member) => [member.image_id, member]));
-      const members = core.services.embeddings.vectorsOf(embedded.setId, embedded.folderIds, embedded.under).images.map((image) => ({ file: image.path, ...byImage.get(image.id)! }));
-      const lines = ['path,cluster,distance'];
-      for (const member of members) lines.push(`${csvField(member.file)},${member.cluster},${member.distance.toPrecision(6)}`);
-      fs.writeFileSync(path.resolve(options.out), `${lines.join('\n')}\n`);
-      const sizes = clustering.clusters.map((cluster) => cluster.size);
-      console.log(
-        `k-means: ${n} images, k = ${k}, ${options.metric}, seed ${options.seed}: ${clustering.iterations} iterations in ${((performance.now() - started) / 1000).toFixed(2)} s, inertia ${clustering.inertia.toFixed(4)}; cluster sizes ${sizes.join(' ')}.`,
-      );
-      // The class folder of each image (its first folder under the one given), as before the app's clustering.
-      const classOf = new Map((await listImageFiles(root)).map((item) => [item.file, item.className]));
-      const classNames = members.map((member) => classOf.get(member.file) ?? '');
-      const names = [...new Set(classNames.filter((name) => name !== ''))].sort();
-      if (names.length >= 2) {
-        const labels = classNames.map((name) => (name === '' ? null : names.indexOf(name)));
-        const scores = clusterScores(members.map((member) => member.cluster), labels);
-        // The same scores as the app's; the app hides them under minScoredImages, a script is told.
-        const rough = scores.labelled < minScoredImages ? ` Fewer than ${minScoredImages} images: a rough guide only (the app hides such scores).` : '';
-        console.log(
-          `Against the ${names.length} class folders (${scores.labelled} labelled images): NMI ${scores.nmi!.toFixed(4)}, ARI ${scores.adjustedRandIndex!.toFixed(4)}, purity ${scores.purity!.toFixed(4)}.${rough}`,
+        const root = path.resolve(folder);
+        const embedded = await embedFolder(core, checkpointArg, root, options);
+        const n = embedded.files.length;
+        const k = options.k ?? defaultClusterCount(n);
+        if (k < 2 || k > n) throw new Error(`--k must be between 2 and the number of images (${n}).`);
+        const started = performance.now();
+        // Stored as the app's clustering of this embedding set (the Clusters screen lists it).
+        const clustering = await core.services.embeddings.cluster(
+          { setId: embedded.setId, k, metric: options.metric, seed: options.seed, folderIds: embedded.folderIds },
+          { under: embedded.under, engine: options.engine, threads: options.threads },
         );
-      } else {
-        console.log('No class folders: no scores against labels.');
-      }
-      console.log(`Clusters written to ${path.resolve(options.out)}`);
-      console.log(`The app lists it as clustering ${clustering.id} of ${core.services.embeddings.sets().find((set) => set.id === embedded.setId)?.label ?? 'its embedding set'}.`);
+        const byImage = new Map(core.services.embeddings.repo.members(clustering.id).map((member) => [member.image_id, member]));
+        const members = core.services.embeddings.vectorsOf(embedded.setId, embedded.folderIds, embedded.under).images.map((image) => ({ file: image.path, ...byImage.get(image.id)! }));
+        const lines = ['path,cluster,distance'];
+        for (const member of members) lines.push(`${csvField(member.file)},${member.cluster},${member.distance.toPrecision(6)}`);
+        fs.writeFileSync(path.resolve(options.out), `${lines.join('\n')}\n`);
+        const sizes = clustering.clusters.map((cluster) => cluster.size);
+        console.log(
+          `k-means: ${n} images, k = ${k}, ${options.metric}, seed ${options.seed}: ${clustering.iterations} iterations in ${((performance.now() - started) / 1000).toFixed(2)} s, inertia ${clustering.inertia.toFixed(4)}; cluster sizes ${sizes.join(' ')}.`,
+        );
+        // Scored against the class folder of each image (its first folder under the one given).
+        const classOf = new Map((await listImageFiles(root)).map((item) => [item.file, item.className]));
+        const classNames = members.map((member) => classOf.get(member.file) ?? '');
+        const names = [...new Set(classNames.filter((name) => name !== ''))].sort();
+        if (names.length >= 2) {
+          const labels = classNames.map((name) => (name === '' ? null : names.indexOf(name)));
+          const scores = clusterScores(members.map((member) => member.cluster), labels);
+          // The same scores as the app's; the app hides them under minScoredImages, a script is told.
+          const rough = scores.labelled < minScoredImages ? ` Fewer than ${minScoredImages} images: a rough guide only (the app hides such scores).` : '';
+          console.log(
+            `Against the ${names.length} class folders (${scores.labelled} labelled images): NMI ${scores.nmi!.toFixed(4)}, ARI ${scores.adjustedRandIndex!.toFixed(4)}, purity ${scores.purity!.toFixed(4)}.${rough}`,
+          );
+        } else {
+          console.log('No class folders: no scores against labels.');
+        }
+        console.log(`Clusters written to ${path.resolve(options.out)}`);
+        console.log(`The app lists it as clustering ${clustering.id} of ${core.services.embeddings.sets().find((set) => set.id === embedded.setId)?.label ?? 'its embedding set'}.`);
       }),
     );
 }
