@@ -25,6 +25,11 @@ export interface JobPlacement {
   onEngine?(engine: EngineReport): void;
 }
 
+/** The engine a job asks for: the host's choice when it names one, else the run's own. */
+export function placedEngine(placement: JobPlacement, own: EngineName | 'auto'): EngineName | 'auto' {
+  return placement.engine && placement.engine !== 'auto' ? placement.engine : own;
+}
+
 /** How one compute job is run: what it reports back, how it is cancelled, which engine it asks for. */
 export interface ComputeJobOptions extends JobPlacement {
   progress?(done: number, total: number): void;

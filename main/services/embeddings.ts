@@ -18,7 +18,7 @@ import { evalSizeFor, type PretrainConfig } from '../common/pretrain-config';
 import { ServiceError } from '../common/result';
 import type { TaskInfo } from '../common/tasks';
 import { isInside } from '../data/scan';
-import type { ComputeJobClient, JobPlacement } from '../jobs/compute-client';
+import { placedEngine, type ComputeJobClient, type JobPlacement } from '../jobs/compute-client';
 import type { TrainerSlot } from '../jobs/trainer-slot';
 import { EmbeddingsRepository, folderKey, type EmbeddableImage, type EmbeddingSetRow } from '../store/embeddings-repository';
 import { RunsRepository } from '../store/runs-repository';
@@ -131,7 +131,7 @@ export class EmbeddingsService {
           { kind: 'embed', checkpoint: checkpointFile ?? undefined, config, files: missing.map((image) => image.path), size: set.size, batch: placement.batch ?? 32 },
           {
             signal: context.signal,
-            engine: placement.engine && placement.engine !== 'auto' ? placement.engine : config.engine,
+            engine: placedEngine(placement, config.engine),
             threads: placement.threads,
             onEngine: placement.onEngine,
             progress: (done, total) => context.progress(done, total, failed ? `${failed} could not be read` : undefined),

@@ -11,7 +11,7 @@ import type { EpochRecord } from '../engine/finetune';
 import { ClassifiersRepository, type ClassifierRow, type NewPrediction } from '../store/classifiers-repository';
 import { EmbeddingsRepository } from '../store/embeddings-repository';
 import { RunsRepository } from '../store/runs-repository';
-import type { ComputeJobClient, JobPlacement } from '../jobs/compute-client';
+import { placedEngine, type ComputeJobClient, type JobPlacement } from '../jobs/compute-client';
 import type { TrainerSlot } from '../jobs/trainer-slot';
 import type { BackboneService } from './backbone';
 import type { AreaHandlers, ServiceContext } from './context';
@@ -176,7 +176,7 @@ export class FinetuneService {
           const result = await this.jobs.runComputeJob(job, {
             progress: (done, total) => context.progress(done, total, label),
             signal: context.signal,
-            engine: placement.engine && placement.engine !== 'auto' ? placement.engine : run.config.engine,
+            engine: placedEngine(placement, run.config.engine),
             threads: placement.threads,
             onEngine: placement.onEngine,
           });
