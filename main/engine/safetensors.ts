@@ -1,33 +1,84 @@
 import fs from 'node:fs';
 
 /**
- * Reading and writing the safetensors format (8-byte little-endian header length, a JSON
- * header of name -> { dtype, shape, data_offsets } plus string `__metadata__`, then the raw
- * little-endian data). PyTorch reads it with `safetensors.torch.load_file`.
+ * The one safetensors codec of the app (8-byte little-endian header length, a JSON header of
+ * name -> { dtype, shape, data_offsets } plus a string-valued `__metadata__`, padded with spaces
+ * so the data starts 8-byte aligned, then the tensors' little-endian bytes back to back).
+ * Checkpoints (F32), golden batches (F32, I32, U8) and PyTorch exports (F32 plus torchvision's
+ * I64 `num_batches_tracked`) are all written and read here; PyTorch reads the files with
+ * `safetensors.torch.load_file`.
  */
 
-export interface NamedTensor {
-  name: string;
-  shape: number[];
-  data: Float32Array | Int32Array | Uint8Array;
+/** The element types the app writes and reads. */
+export type SafetensorsDtype = 'F32' | 'I32' | 'I64' | 'U8';
+
+/** The typed array that holds each dtype. */
+export interface SafetensorsData {
+  F32: Float32Array;
+  I32: Int32Array;
+  I64: BigInt64Array;
+  U8: Uint8Array;
 }
 
-export interface SafetensorsFile {
-  tensors: Map<string, NamedTensor>;
+/** The dtypes tfjs holds: what checkpoints and golden batches use, and what a read accepts by default. */
+export const tfjsDtypes = ['F32', 'I32', 'U8'] as const satisfies readonly SafetensorsDtype[];
+
+export interface NamedTensor<D extends SafetensorsDtype = 'F32' | 'I32' | 'U8'> {
+  name: string;
+  shape: number[];
+  data: SafetensorsData[D];
+  /** The element type; written files take it from `data`, and a given one must agree with it. Reads set it. */
+  dtype?: D;
+}
+
+export interface SafetensorsFile<D extends SafetensorsDtype = 'F32' | 'I32' | 'U8'> {
+  tensors: Map<string, NamedTensor<D> & { dtype: D }>;
   metadata: Record<string, string>;
 }
 
-/** Encodes tensors and metadata; tensors are laid out in the given order. */
-export function encodeSafetensors(tensors: NamedTensor[], metadata: Record<string, string> = {}): Buffer {
+const bytesPer: Record<SafetensorsDtype, number> = { F32: 4, I32: 4, I64: 8, U8: 1 };
+
+function dtypeOf(data: SafetensorsData[SafetensorsDtype]): SafetensorsDtype {
+  if (data instanceof Float32Array) return 'F32';
+  if (data instanceof Int32Array) return 'I32';
+  if (data instanceof BigInt64Array) return 'I64';
+  return 'U8';
+}
+
+function elementCount(shape: number[]): number {
+  return shape.reduce((product, n) => product * n, 1);
+}
+
+/** Whether this machine stores numbers little-endian (every platform Node ships for today). */
+const littleEndian = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+
+/** The tensor's bytes in little-endian order (a view on its data where the machine is little-endian). */
+function littleEndianBytes(data: SafetensorsData[SafetensorsDtype]): Uint8Array {
+  const view = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+  if (littleEndian || data instanceof Uint8Array) return view;
+  const out = new Uint8Array(data.byteLength);
+  const size = data.BYTES_PER_ELEMENT;
+  for (let i = 0; i < data.byteLength; i += size) for (let b = 0; b < size; b += 1) out[i + b] = view[i + size - 1 - b]!;
+  return out;
+}
+
+/**
+ * Encodes tensors and string metadata; tensors are laid out in the given order. Throws on a
+ * duplicate or reserved name, a dtype that disagrees with the data, or a shape that does not
+ * hold the data's element count.
+ */
+export function encodeSafetensors(tensors: readonly NamedTensor<SafetensorsDtype>[], metadata: Record<string, string> = {}): Buffer {
   const header: Record<string, unknown> = { __metadata__: metadata };
   let offset = 0;
   for (const tensor of tensors) {
+    if (tensor.name === '__metadata__' || tensor.name in header) throw new Error(`duplicate or reserved tensor name ${tensor.name}`);
+    const dtype = dtypeOf(tensor.data);
+    if (tensor.dtype !== undefined && tensor.dtype !== dtype) throw new Error(`${tensor.name}: dtype ${tensor.dtype} does not match its data (${dtype})`);
+    if (tensor.data.length !== elementCount(tensor.shape)) {
+      throw new Error(`${tensor.name}: ${tensor.data.length} values for shape [${tensor.shape.join(', ')}]`);
+    }
     const bytes = tensor.data.byteLength;
-    header[tensor.name] = {
-      dtype: tensor.data instanceof Float32Array ? 'F32' : tensor.data instanceof Uint8Array ? 'U8' : 'I32',
-      shape: tensor.shape,
-      data_offsets: [offset, offset + bytes],
-    };
+    header[tensor.name] = { dtype, shape: tensor.shape, data_offsets: [offset, offset + bytes] };
     offset += bytes;
   }
   let json = JSON.stringify(header);
@@ -39,33 +90,53 @@ export function encodeSafetensors(tensors: NamedTensor[], metadata: Record<strin
   headerBytes.copy(out, 8);
   let position = 8 + headerBytes.length;
   for (const tensor of tensors) {
-    Buffer.from(tensor.data.buffer, tensor.data.byteOffset, tensor.data.byteLength).copy(out, position);
+    out.set(littleEndianBytes(tensor.data), position);
     position += tensor.data.byteLength;
   }
   return out;
 }
 
-/** Decodes a safetensors buffer (F32, I32 and U8 tensors). */
-export function decodeSafetensors(buffer: Buffer): SafetensorsFile {
+/** The typed array of `dtype` over a copy of `bytes` (little-endian in the file). */
+function typedData(dtype: SafetensorsDtype, bytes: Uint8Array): SafetensorsData[SafetensorsDtype] {
+  const copy = new Uint8Array(bytes); // aligned, and ours to reorder
+  if (!littleEndian && dtype !== 'U8') {
+    const size = bytesPer[dtype];
+    for (let i = 0; i < copy.length; i += size) copy.subarray(i, i + size).reverse();
+  }
+  if (dtype === 'F32') return new Float32Array(copy.buffer);
+  if (dtype === 'I32') return new Int32Array(copy.buffer);
+  if (dtype === 'I64') return new BigInt64Array(copy.buffer);
+  return copy;
+}
+
+/**
+ * Decodes a safetensors buffer. Only the dtypes in `accept` are read (tfjs's F32, I32 and U8
+ * unless told; PyTorch exports pass ['F32', 'I64']); any other is refused by name, as is a
+ * tensor whose data_offsets do not fit its shape or the file.
+ */
+export function decodeSafetensors<D extends SafetensorsDtype = (typeof tfjsDtypes)[number]>(
+  buffer: Buffer,
+  accept: readonly D[] = tfjsDtypes as unknown as readonly D[],
+): SafetensorsFile<D> {
   if (buffer.length < 8) throw new Error('not a safetensors file: shorter than its header length');
   const headerLength = Number(buffer.readBigUInt64LE(0));
   if (headerLength > buffer.length - 8) throw new Error('not a safetensors file: header length past the end of the file');
   const header = JSON.parse(buffer.subarray(8, 8 + headerLength).toString('utf8')) as Record<string, unknown>;
   const dataStart = 8 + headerLength;
-  const tensors = new Map<string, NamedTensor>();
+  const tensors: SafetensorsFile<D>['tensors'] = new Map();
   let metadata: Record<string, string> = {};
   for (const [name, entry] of Object.entries(header)) {
     if (name === '__metadata__') {
       metadata = (entry ?? {}) as Record<string, string>;
       continue;
     }
-    const { dtype, shape, data_offsets: offsets } = entry as { dtype: string; shape: number[]; data_offsets: [number, number] };
-    const bytes = buffer.subarray(dataStart + offsets[0], dataStart + offsets[1]);
-    const copy = new Uint8Array(bytes).buffer; // aligned copy
-    if (dtype === 'F32') tensors.set(name, { name, shape, data: new Float32Array(copy) });
-    else if (dtype === 'I32') tensors.set(name, { name, shape, data: new Int32Array(copy) });
-    else if (dtype === 'U8') tensors.set(name, { name, shape, data: new Uint8Array(copy) });
-    else throw new Error(`tensor ${name}: dtype ${dtype} is not supported`);
+    const { dtype, shape, data_offsets: offsets } = entry as { dtype: D; shape: number[]; data_offsets: [number, number] };
+    if (!accept.includes(dtype)) throw new Error(`tensor ${name}: dtype ${dtype} is not supported (${accept.join(' and ')} are)`);
+    if (offsets[1] - offsets[0] !== elementCount(shape) * bytesPer[dtype] || dataStart + offsets[1] > buffer.length) {
+      throw new Error(`tensor ${name}: data_offsets [${offsets.join(', ')}] do not fit shape [${shape.join(', ')}] or the file`);
+    }
+    const data = typedData(dtype, buffer.subarray(dataStart + offsets[0], dataStart + offsets[1])) as SafetensorsData[D];
+    tensors.set(name, { name, shape, data, dtype });
   }
   return { tensors, metadata };
 }

@@ -15,7 +15,7 @@ import { defaultConvGradMode } from './conv';
 import { writeFileAtomic } from '../data/atomic-file';
 import { decodeSafetensors, encodeSafetensors, type NamedTensor } from './safetensors';
 import * as tf from './tfjs';
-import { encodeTorchSafetensors, type TorchTensor } from './torch-export';
+import type { TorchTensor } from './torch-export';
 import { toTorchLayout, torchShape } from './torch-layout';
 import { JigCluTrainer, type TrainingPosition } from './trainer';
 
@@ -256,7 +256,7 @@ export async function writeScaleoutJob(job: ScaleoutExportJob, hooks: JobHooks):
   const jobId = crypto.randomUUID();
   const manifest = manifestText(job.images);
   fs.writeFileSync(path.join(job.dir, 'manifest.tsv'), manifest);
-  const init = encodeTorchSafetensors(initTensors(file.tensors, start.globalStep), {
+  const init = encodeSafetensors(initTensors(file.tensors, start.globalStep), {
     format: 'pytorch',
     layout: 'torchvision-nchw-oihw',
     arch: config.arch,

@@ -1,8 +1,8 @@
 import fs from 'node:fs';
-import os from 'node:os';
 import type { ResNetSpec } from './resnet';
 import { ResNet } from './resnet';
 import { writeFileAtomic } from '../data/atomic-file';
+import { decodeSafetensors, encodeSafetensors, type NamedTensor, type SafetensorsFile } from './safetensors';
 import * as tf from './tfjs';
 
 /**
@@ -23,22 +23,16 @@ import * as tf from './tfjs';
  * only: loading it needs a model built with the same channel counts. The metadata says so
  * (`standard_width: "false"` and a `note`).
  *
- * The shared safetensors encoder (./safetensors) writes F32 and I32 only, so this file has its
- * own minimal encoder and decoder for F32 + I64 (the safetensors spec: 8-byte little-endian
- * header length, a JSON header of name -> { dtype, shape, data_offsets } plus a string-valued
- * `__metadata__`, padded with spaces so the data starts 8-byte aligned, then the tensors'
- * little-endian bytes back to back).
+ * The file is written and read by the app's one safetensors codec (./safetensors).
  */
 
 export type TorchDtype = 'F32' | 'I64';
 
-export interface TorchTensor {
-  name: string;
-  /** PyTorch's shape: OIHW for conv weights, [] for num_batches_tracked. */
-  shape: number[];
-  data: Float32Array | BigInt64Array;
-  dtype: TorchDtype;
-}
+/** A tensor as PyTorch holds it: F32, or torchvision's I64 `num_batches_tracked`. */
+export type TorchTensor = NamedTensor<TorchDtype> & { dtype: TorchDtype };
+
+/** What a PyTorch state dict file may hold. */
+export const torchDtypes: readonly TorchDtype[] = ['F32', 'I64'];
 
 export interface TorchExportMetadata {
   /** The checkpoint the backbone came from (a file name or path), if any. */
@@ -63,7 +57,6 @@ export interface TorchExportHeaderMetadata extends Record<string, string> {
   generated_by: string;
 }
 
-const dtypeBytes: Record<TorchDtype, number> = { F32: 4, I64: 8 };
 
 /**
  * Every backbone tensor in PyTorch layout and torchvision's state_dict order (each module's
@@ -107,104 +100,9 @@ export async function torchStateDict(backbone: ResNet, numBatchesTracked = 0): P
   return out;
 }
 
-function elementCount(shape: number[]): number {
-  return shape.reduce((product, n) => product * n, 1);
-}
-
-function littleEndianBytes(tensor: TorchTensor): Buffer {
-  if (os.endianness() === 'LE')
-    return Buffer.from(tensor.data.buffer, tensor.data.byteOffset, tensor.data.byteLength);
-  const bytes = Buffer.alloc(tensor.data.byteLength);
-  const { data } = tensor;
-  for (let i = 0; i < data.length; i += 1) {
-    if (data instanceof BigInt64Array) bytes.writeBigInt64LE(data[i]!, i * 8);
-    else bytes.writeFloatLE(data[i]!, i * 4);
-  }
-  return bytes;
-}
-
-/** Encodes F32 / I64 tensors as safetensors, in the given order, with string metadata. */
-export function encodeTorchSafetensors(
-  tensors: TorchTensor[],
-  metadata: Record<string, string> = {},
-): Buffer {
-  const header: Record<string, unknown> = { __metadata__: metadata };
-  let offset = 0;
-  for (const tensor of tensors) {
-    if (tensor.name === '__metadata__' || tensor.name in header)
-      throw new Error(`duplicate or reserved tensor name ${tensor.name}`);
-    const expected = elementCount(tensor.shape);
-    const isI64 = tensor.data instanceof BigInt64Array;
-    if (isI64 !== (tensor.dtype === 'I64'))
-      throw new Error(`${tensor.name}: dtype ${tensor.dtype} does not match its data`);
-    if (tensor.data.length !== expected)
-      throw new Error(`${tensor.name}: ${tensor.data.length} values for shape [${tensor.shape.join(', ')}]`);
-    const bytes = expected * dtypeBytes[tensor.dtype];
-    header[tensor.name] = {
-      dtype: tensor.dtype,
-      shape: tensor.shape,
-      data_offsets: [offset, offset + bytes],
-    };
-    offset += bytes;
-  }
-  let json = JSON.stringify(header);
-  json += ' '.repeat((8 - ((Buffer.byteLength(json) + 8) % 8)) % 8);
-  const headerBytes = Buffer.from(json, 'utf8');
-  const out = Buffer.alloc(8 + headerBytes.length + offset);
-  out.writeBigUInt64LE(BigInt(headerBytes.length), 0);
-  headerBytes.copy(out, 8);
-  let position = 8 + headerBytes.length;
-  for (const tensor of tensors) {
-    position += littleEndianBytes(tensor).copy(out, position);
-  }
-  return out;
-}
-
-/** Decodes a safetensors buffer of F32 and I64 tensors (others are refused by name). */
-export function decodeTorchSafetensors(buffer: Buffer): {
-  tensors: Map<string, TorchTensor>;
-  metadata: Record<string, string>;
-} {
-  if (buffer.length < 8) throw new Error('not a safetensors file: shorter than its header length');
-  const headerLength = Number(buffer.readBigUInt64LE(0));
-  if (headerLength > buffer.length - 8)
-    throw new Error('not a safetensors file: header length past the end of the file');
-  const header = JSON.parse(buffer.subarray(8, 8 + headerLength).toString('utf8')) as Record<string, unknown>;
-  const dataStart = 8 + headerLength;
-  const tensors = new Map<string, TorchTensor>();
-  let metadata: Record<string, string> = {};
-  for (const [name, entry] of Object.entries(header)) {
-    if (name === '__metadata__') {
-      metadata = (entry ?? {}) as Record<string, string>;
-      continue;
-    }
-    const {
-      dtype,
-      shape,
-      data_offsets: offsets,
-    } = entry as { dtype: string; shape: number[]; data_offsets: [number, number] };
-    if (dtype !== 'F32' && dtype !== 'I64')
-      throw new Error(`tensor ${name}: dtype ${dtype} is not supported (F32 and I64 are)`);
-    const count = elementCount(shape);
-    if (offsets[1] - offsets[0] !== count * dtypeBytes[dtype] || dataStart + offsets[1] > buffer.length) {
-      throw new Error(
-        `tensor ${name}: data_offsets [${offsets.join(', ')}] do not fit shape [${shape.join(', ')}] or the file`,
-      );
-    }
-    const bytes = buffer.subarray(dataStart + offsets[0], dataStart + offsets[1]);
-    let data: Float32Array | BigInt64Array;
-    if (os.endianness() === 'LE') {
-      const copy = new Uint8Array(bytes).buffer; // an aligned copy
-      data = dtype === 'F32' ? new Float32Array(copy) : new BigInt64Array(copy);
-    } else {
-      data =
-        dtype === 'F32'
-          ? Float32Array.from({ length: count }, (_, i) => bytes.readFloatLE(i * 4))
-          : BigInt64Array.from({ length: count }, (_, i) => bytes.readBigInt64LE(i * 8));
-    }
-    tensors.set(name, { name, shape, data, dtype });
-  }
-  return { tensors, metadata };
+/** Decodes a PyTorch state dict file (F32 and I64 tensors; others are refused by name). */
+export function decodeTorchSafetensors(buffer: Buffer): SafetensorsFile<TorchDtype> {
+  return decodeSafetensors(buffer, torchDtypes);
 }
 
 /** Whether torchvision's constructor for the architecture builds these channel counts. */
@@ -251,7 +149,7 @@ export async function exportTorchBackbone(
   metadata: TorchExportMetadata = {},
 ): Promise<string> {
   const tensors = await torchStateDict(backbone, metadata.step ?? 0);
-  writeFileAtomic(file, encodeTorchSafetensors(tensors, torchExportMetadata(backbone, metadata)));
+  writeFileAtomic(file, encodeSafetensors(tensors, torchExportMetadata(backbone, metadata)));
   return file;
 }
 
