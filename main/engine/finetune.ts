@@ -1,6 +1,7 @@
 import * as tf from './tfjs';
 import { Rng } from '../data/rng';
 import { Sgd } from './sgd';
+import { l2NormalizedRows } from './feature-matrix';
 
 /**
  * Few-label classification on top of a backbone (issue 7, "one-click fine-tuning"):
@@ -151,17 +152,6 @@ export interface Predictions {
   probabilities: Float32Array;
 }
 
-function l2NormalizeRows(features: Float32Array, dim: number): Float32Array {
-  const out = new Float32Array(features.length);
-  for (let row = 0; row < features.length / dim; row += 1) {
-    let sum = 0;
-    for (let j = 0; j < dim; j += 1) sum += features[row * dim + j]! ** 2;
-    const scale = 1 / Math.max(Math.sqrt(sum), 1e-12);
-    for (let j = 0; j < dim; j += 1) out[row * dim + j] = features[row * dim + j]! * scale;
-  }
-  return out;
-}
-
 /** Softmax probabilities [n, classes] -> argmax class and its probability per row. */
 export function summarize(probabilities: Float32Array, classes: number): Predictions {
   const n = probabilities.length / classes;
@@ -197,7 +187,7 @@ export async function predictFromFeatures(features: Float32Array, dim: number, h
   if (dim !== head.dim) throw new RangeError(`the head takes ${head.dim}-d features, got ${dim}-d`);
   const n = features.length / dim;
   if (!Number.isInteger(n)) throw new RangeError(`${features.length} values are not rows of ${dim}`);
-  const x = head.input === 'l2-normalized' ? l2NormalizeRows(features, dim) : features;
+  const x = head.input === 'l2-normalized' ? l2NormalizedRows(features, features.length / dim, dim) : features;
   const probabilities = tf.tidy(() => tf.softmax(tf.add(tf.matMul(tf.tensor2d(x, [n, dim]), tf.tensor2d(head.weights, [dim, head.classes])), tf.tensor1d(head.bias))));
   const values = (await probabilities.data()) as Float32Array;
   probabilities.dispose();
@@ -323,7 +313,7 @@ export async function linearProbe(features: Float32Array, dim: number, trainIdx:
   if (trainIdx.length === 0) throw new RangeError('the linear probe needs at least one training image');
   checkLabels(labels, [...trainIdx, ...valIdx], classes);
   if (features.length !== labels.length * dim) throw new RangeError(`features hold ${features.length / dim} rows of ${dim} but there are ${labels.length} labels`);
-  const normalized = l2NormalizeRows(features, dim);
+  const normalized = l2NormalizedRows(features, features.length / dim, dim);
 
   // Standardisation from the training rows, folded into the weights at the end.
   const mean = new Float64Array(dim);

@@ -1,4 +1,5 @@
 import { Rng } from '../data/rng';
+import { checkFeatureMatrix, rowsForMetric, squaredRowNorms, type FeatureMetric } from './feature-matrix';
 import * as tf from './tfjs';
 
 /**
@@ -35,7 +36,7 @@ import * as tf from './tfjs';
  * The two give the same result up to float ties (tfjs computes in float32).
  */
 
-export type KmeansMetric = 'cosine' | 'euclidean';
+export type KmeansMetric = FeatureMetric;
 
 export interface KmeansOptions {
   k: number;
@@ -77,11 +78,7 @@ export function suggestK(n: number): number {
 }
 
 function validate(features: Float32Array, n: number, dim: number, options: KmeansOptions): void {
-  if (!Number.isInteger(n) || n < 0) throw new RangeError(`k-means: n must be a non-negative integer, got ${n}.`);
-  if (!Number.isInteger(dim) || dim < 1) throw new RangeError(`k-means: dim must be a positive integer, got ${dim}.`);
-  if (features.length !== n * dim) {
-    throw new RangeError(`k-means: expected n x dim = ${n} x ${dim} = ${n * dim} features, got ${features.length}.`);
-  }
+  checkFeatureMatrix('k-means', features, n, dim);
   const { k } = options;
   if (!Number.isInteger(k) || k < 1) throw new RangeError(`k-means: k must be a positive integer, got ${k}.`);
   if (k > n) throw new RangeError(`k-means: k = ${k} is more than the number of points (${n}); choose k <= ${n}.`);
@@ -94,28 +91,6 @@ function validate(features: Float32Array, n: number, dim: number, options: Kmean
   }
   const tolerance = options.tolerance ?? 1e-4;
   if (!(tolerance >= 0)) throw new RangeError(`k-means: tolerance must be >= 0, got ${tolerance}.`);
-  for (let i = 0; i < features.length; i += 1) {
-    const value = features[i]!;
-    if (!Number.isFinite(value)) {
-      throw new RangeError(
-        `k-means: the features hold ${value} at row ${Math.floor(i / dim)}, column ${i % dim}; every feature must be a finite number.`,
-      );
-    }
-  }
-}
-
-/** The rows the algorithm works on: for 'cosine' an L2-normalised copy (zero rows stay zero). */
-function prepareRows(features: Float32Array, n: number, dim: number, metric: KmeansMetric): Float32Array {
-  if (metric === 'euclidean') return features;
-  const out = new Float32Array(features.length);
-  for (let i = 0; i < n; i += 1) {
-    const o = i * dim;
-    let norm = 0;
-    for (let t = 0; t < dim; t += 1) norm += features[o + t]! * features[o + t]!;
-    norm = Math.sqrt(norm);
-    if (norm > 0) for (let t = 0; t < dim; t += 1) out[o + t] = features[o + t]! / norm;
-  }
-  return out;
 }
 
 /** Squared Euclidean distance (or 1 - dot for 'cosine') between row `i` of `a` and row `j` of `b`, in float64. */
@@ -310,7 +285,7 @@ function updateCentroids(sums: ClusterSums, dim: number, metric: KmeansMetric, l
 function run(features: Float32Array, n: number, dim: number, options: KmeansOptions, makeBackend: (dim: number, metric: KmeansMetric) => Backend): KmeansResult {
   validate(features, n, dim, options);
   const { k, metric } = options;
-  const rows = prepareRows(features, n, dim, metric);
+  const rows = rowsForMetric(features, n, dim, metric);
   const maxIterations = options.maxIterations ?? 50;
   const tolerance = options.tolerance ?? 1e-4;
   const threshold = tolerance > 0 ? tolerance * meanVariance(rows, n, dim) : 0;
@@ -373,17 +348,6 @@ function run(features: Float32Array, n: number, dim: number, options: KmeansOpti
   }
 }
 
-/** Squared norms of the rows, in float64. */
-function squaredNorms(rows: Float32Array, count: number, dim: number): Float64Array {
-  const out = new Float64Array(count);
-  for (let i = 0; i < count; i += 1) {
-    let sum = 0;
-    for (let t = 0; t < dim; t += 1) sum += rows[i * dim + t]! * rows[i * dim + t]!;
-    out[i] = sum;
-  }
-  return out;
-}
-
 /**
  * The assignment on tfjs: the rows live as tensors (chunks of rows such that a [rows, k] block
  * is at most `blockFloats`) for the whole run; each call uploads one [dim, k] weight matrix
@@ -411,7 +375,7 @@ class TfAssigner implements Assigner {
       this.dispose();
       throw error;
     }
-    this.squaredNorms = metric === 'euclidean' ? squaredNorms(rows, n, dim) : null;
+    this.squaredNorms = metric === 'euclidean' ? squaredRowNorms(rows, n, dim) : null;
   }
 
   assign(centroids: Float32Array, k: number, labels: Int32Array, nearest: Float32Array): void {
@@ -480,7 +444,7 @@ class TfSeeder implements Seeder {
   ) {
     const transposed = new Float32Array(count * dim);
     for (let i = 0; i < count; i += 1) for (let t = 0; t < dim; t += 1) transposed[t * count + i] = sample[i * dim + t]!;
-    const bias = metric === 'euclidean' ? Float32Array.from(squaredNorms(sample, count, dim)) : null;
+    const bias = metric === 'euclidean' ? Float32Array.from(squaredRowNorms(sample, count, dim)) : null;
     this.transposed = tf.tensor2d(transposed, [dim, count]);
     if (bias) this.bias = tf.tensor1d(bias);
   }

@@ -1,5 +1,6 @@
 import { UMAP } from 'umap-js';
 import { Rng } from '../data/rng';
+import { checkFeatureMatrix, rowsForMetric, squaredRowNorms, type FeatureMetric } from './feature-matrix';
 import * as tf from './tfjs';
 
 /**
@@ -9,49 +10,10 @@ import * as tf from './tfjs';
  * tensor it makes.
  */
 
-export type ProjectionMetric = 'cosine' | 'euclidean';
+export type ProjectionMetric = FeatureMetric;
 
 /** Floats in one block of scores on tfjs (rows are chunked to fit). */
 const blockFloats = 1 << 22;
-
-function validate(what: string, features: Float32Array, n: number, dim: number): void {
-  if (!Number.isInteger(n) || n < 0) throw new RangeError(`${what}: n must be a non-negative integer, got ${n}.`);
-  if (!Number.isInteger(dim) || dim < 1) throw new RangeError(`${what}: dim must be a positive integer, got ${dim}.`);
-  if (features.length !== n * dim) {
-    throw new RangeError(`${what}: expected n x dim = ${n} x ${dim} = ${n * dim} features, got ${features.length}.`);
-  }
-  for (let i = 0; i < features.length; i += 1) {
-    const value = features[i]!;
-    if (!Number.isFinite(value)) {
-      throw new RangeError(
-        `${what}: the features hold ${value} at row ${Math.floor(i / dim)}, column ${i % dim}; every feature must be a finite number.`,
-      );
-    }
-  }
-}
-
-/** The rows as the metric sees them: an L2-normalised copy for 'cosine' (zero rows stay zero). */
-function prepareRows(features: Float32Array, n: number, dim: number, metric: ProjectionMetric): Float32Array {
-  if (metric === 'euclidean') return features;
-  const out = new Float32Array(features.length);
-  for (let i = 0; i < n; i += 1) {
-    let norm = 0;
-    for (let t = 0; t < dim; t += 1) norm += features[i * dim + t]! ** 2;
-    norm = Math.sqrt(norm);
-    if (norm > 0) for (let t = 0; t < dim; t += 1) out[i * dim + t] = features[i * dim + t]! / norm;
-  }
-  return out;
-}
-
-function squaredNorms(rows: Float32Array, n: number, dim: number): Float64Array {
-  const out = new Float64Array(n);
-  for (let i = 0; i < n; i += 1) {
-    let sum = 0;
-    for (let t = 0; t < dim; t += 1) sum += rows[i * dim + t]! ** 2;
-    out[i] = sum;
-  }
-  return out;
-}
 
 /**
  * Distance between rows i and j of the original features, in float64: Euclidean, or 1 - cos as
@@ -188,7 +150,7 @@ function fixSign(v: Float64Array): void {
  * runs. The coordinates are the centred rows times the components (tfjs matMul).
  */
 export function pca(features: Float32Array, n: number, dim: number): PcaResult {
-  validate('PCA', features, n, dim);
+  checkFeatureMatrix('PCA', features, n, dim);
   const coordinates = new Float32Array(n * 2);
   const components = new Float32Array(2 * dim);
   if (n === 0) return { coordinates, components, explainedVariance: [0, 0] };
@@ -288,14 +250,14 @@ export function nearDuplicatePairs(
   metric: ProjectionMetric,
   maxPairs = 10_000,
 ): NearDuplicatePair[] {
-  validate('Near-duplicate search', features, n, dim);
+  checkFeatureMatrix('Near-duplicate search', features, n, dim);
   if (!(threshold >= 0)) throw new RangeError(`Near-duplicate search: threshold must be >= 0, got ${threshold}.`);
   if (!Number.isInteger(maxPairs) || maxPairs < 0) throw new RangeError(`Near-duplicate search: maxPairs must be a non-negative integer, got ${maxPairs}.`);
   if (n < 2 || threshold === 0 || maxPairs === 0) return [];
-  const rows = prepareRows(features, n, dim, metric);
+  const rows = rowsForMetric(features, n, dim, metric);
   const euclidean = metric === 'euclidean';
-  const norms = squaredNorms(rows, n, dim);
-  const featureNorms = euclidean ? norms : squaredNorms(features, n, dim).map(Math.sqrt);
+  const norms = squaredRowNorms(rows, n, dim);
+  const featureNorms = euclidean ? norms : squaredRowNorms(features, n, dim).map(Math.sqrt);
   let maxNorm = 0;
   for (let i = 0; i < n; i += 1) maxNorm = Math.max(maxNorm, norms[i]!);
   // A score beats `need[r]` iff the pair may be closer than the threshold (with a float32 margin).
@@ -457,7 +419,7 @@ export interface Umap2dOptions {
  */
 function exactNeighbors(rows: Float32Array, n: number, dim: number, k: number, metric: ProjectionMetric): { indices: number[][]; distances: number[][] } {
   const euclidean = metric === 'euclidean';
-  const norms = squaredNorms(rows, n, dim);
+  const norms = squaredRowNorms(rows, n, dim);
   const indices: number[][] = [];
   const distances: number[][] = [];
   const columns = transposeRows(rows, 0, n, dim);
@@ -511,7 +473,7 @@ const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resol
  * fewer there is nothing to lay out and the PCA coordinates are returned.
  */
 export async function umap2d(features: Float32Array, n: number, dim: number, options: Umap2dOptions): Promise<Float32Array> {
-  validate('UMAP', features, n, dim);
+  checkFeatureMatrix('UMAP', features, n, dim);
   if (n <= 3) return pca2d(features, n, dim);
   const metric = options.metric ?? 'cosine';
   const nNeighbors = Math.max(2, Math.min(options.nNeighbors ?? 15, n - 1));
@@ -524,7 +486,7 @@ export async function umap2d(features: Float32Array, n: number, dim: number, opt
     ...(options.minDist !== undefined ? { minDist: options.minDist } : {}),
     ...(metric === 'cosine' ? { distanceFn: cosineDistance } : {}),
   });
-  const rows = prepareRows(features, n, dim, metric);
+  const rows = rowsForMetric(features, n, dim, metric);
   const data: number[][] = [];
   for (let i = 0; i < n; i += 1) data.push(Array.from(rows.subarray(i * dim, (i + 1) * dim)));
   if (n <= (options.exactNeighborsUpTo ?? 20_000)) {
