@@ -101,6 +101,57 @@ describe('layering rule on single files', () => {
   });
 });
 
+describe('layering inside main/: data and the engine sub-folders', () => {
+  // backend -> nn -> weights, analysis -> jigclu, classify -> compute (eslint.config.js, engineLayers)
+  it.each<[string, string]>([
+    ['main/data/x.ts', '../engine/jigclu/trainer'],
+    ['main/data/augment/x.ts', '../../engine/nn/resnet'],
+    ['main/data/x.ts', '../jobs/protocol'],
+    ['main/data/x.ts', '../store/db'],
+    ['main/engine/backend/x.ts', '../nn/conv'],
+    ['main/engine/nn/x.ts', '../jigclu/trainer'],
+    ['main/engine/nn/x.ts', '../weights/safetensors'],
+    ['main/engine/nn/x.ts', '../../engine/compute/compute-jobs'],
+    ['main/engine/weights/x.ts', '../jigclu/trainer'],
+    ['main/engine/weights/x.ts', '../analysis/knn'],
+    ['main/engine/analysis/x.ts', '../jigclu/trainer'],
+    ['main/engine/analysis/x.ts', '../classify/finetune'],
+    ['main/engine/jigclu/x.ts', '../classify/finetune'],
+    ['main/engine/jigclu/x.ts', '../compute/compute-jobs'],
+    ['main/engine/classify/x.ts', '../jigclu/trainer'],
+    ['main/engine/classify/x.ts', '../compute/compute-jobs'],
+    ['main/engine/compute/x.ts', '../../services/pretraining'],
+    ['main/engine/jigclu/x.ts', '../../store/db'],
+  ])('%s importing %s is a layering error', async (file, specifier) => {
+    const errors = layeringErrors(await lintAs(file, importing(specifier)));
+    expect(errors.length).toBeGreaterThan(0);
+  });
+
+  it.each<[string, string]>([
+    ['main/data/x.ts', '../common/pretrain-config'],
+    ['main/data/augment/x.ts', '../rng'],
+    ['main/engine/nn/x.ts', '../backend/tfjs'],
+    ['main/engine/nn/x.ts', '../../data/augment'],
+    ['main/engine/weights/x.ts', '../nn/resnet'],
+    ['main/engine/analysis/x.ts', '../nn/resnet'],
+    ['main/engine/jigclu/x.ts', '../weights/safetensors'],
+    ['main/engine/jigclu/x.ts', '../analysis/knn'],
+    ['main/engine/classify/x.ts', '../analysis/feature-matrix'],
+    ['main/engine/compute/x.ts', '../jigclu/trainer'],
+    ['main/engine/compute/x.ts', '../classify/finetune'],
+    ['main/engine/backend/x.ts', '../../jobs/launcher'],
+  ])('%s importing %s is allowed', async (file, specifier) => {
+    expect(layeringErrors(await lintAs(file, importing(specifier)))).toEqual([]);
+  });
+
+  it('names what the folder may import, and keeps main/ rules there', async () => {
+    const [error] = layeringErrors(await lintAs('main/engine/nn/x.ts', importing('../jigclu/trainer')));
+    expect(error?.message).toContain('main/engine/nn may import only engine/backend (see main/engine/nn/README.md).');
+    const [electronError] = layeringErrors(await lintAs('main/engine/nn/x.ts', importing('electron')));
+    expect(electronError?.message).toContain('main/ never imports electron');
+  });
+});
+
 describe('layering rule on the real repository', () => {
   it('finds no layering error in main/, electron/ and renderer/', async () => {
     // Only the layering rule runs (the repository's config, its other rules filtered out):
