@@ -34,7 +34,7 @@ const engineFolders = {
     'replica-thread', 'monitor', 'evaluate', 'run-pretraining',
   ],
   classify: ['finetune', 'finetune-backbone', 'finetune-metrics', 'linear-probe', 'splits', 'classifier-model'],
-  compute: ['compute-jobs', 'compute-results', 'compute-runner', 'export-jobs', 'scaleout-job', 'weights-import', 'quality'],
+  compute: ['compute-jobs', 'compute-results', 'job-hooks', 'compute-runner', 'export-jobs', 'scaleout-job', 'weights-import', 'quality'],
 };
 
 /** test/engine/<name>.test.ts -> test/<folder>/<name>.test.ts */
@@ -44,7 +44,7 @@ const engineTests = {
   'engine/jigclu': ['decouple', 'losses', 'trainer', 'parallel-trainer', 'golden-steps', 'feature-rows', 'full-disk-checkpoint'],
   'engine/analysis': ['kmeans', 'projection', 'knn'],
   'engine/classify': ['classifier-model', 'finetune'],
-  'engine/weights': ['export', 'torch-export'],
+  'engine/weights': ['safetensors', 'export', 'torch-export'],
   'engine/compute': ['classify-job', 'import-weights', 'scaleout-job'],
   jobs: ['trainer-process'],
   data: ['batch-source'],
@@ -116,7 +116,8 @@ function planMoves(files, table) {
   const unplaced = [];
   for (const file of files) {
     const dir = posix.dirname(file);
-    if (!placedFolders.includes(dir)) continue;
+    // main/engine's README.md stays; only its modules are placed.
+    if (!placedFolders.includes(dir) || (dir === 'main/engine' && !file.endsWith('.ts'))) continue;
     const to = table.get(file);
     if (to) moves.set(file, to);
     else unplaced.push(file);
@@ -200,11 +201,14 @@ function pathRules(table) {
   for (const [from, to] of table) {
     const fromStem = from.replace(/\.ts$/, '');
     const toStem = to.replace(/\.ts$/, '');
-    rules.push({ pattern: new RegExp(`(?<![\\w-])${escapeRegExp(fromStem)}(?![\\w/-])`, 'g'), replacement: toStem });
+    // backend.ts shares its name with its folder: "main/engine/backend" in prose after the move
+    // means the folder, so that file is recognised only with its extension or in quotes.
+    const end = posix.basename(fromStem) in engineFolders ? '(?=\\.ts\\b|[\'"`])' : '(?![\\w/-])';
+    rules.push({ pattern: new RegExp(`(?<![\\w-])${escapeRegExp(fromStem)}${end}`, 'g'), replacement: toStem });
     // The same file named from main/ (engine/trainer.ts in a comment of main/services).
     if (from.startsWith('main/engine/')) {
       rules.push({
-        pattern: new RegExp(`(?<![\\w/.-])${escapeRegExp(fromStem.slice('main/'.length))}(?![\\w/-])`, 'g'),
+        pattern: new RegExp(`(?<![\\w/.-])${escapeRegExp(fromStem.slice('main/'.length))}${end}`, 'g'),
         replacement: toStem.slice('main/'.length),
       });
     }
