@@ -45,6 +45,53 @@ function cliHelp(): CliHelp {
 /** A README with one shell block holding these lines. */
 const shellBlock = (...lines: string[]): string => ['# Test', '', '```sh', ...lines, '```', ''].join('\n');
 
+/** Top-level folders whose paths the documents name in backticks. */
+const repositoryFolders = ['main', 'test', 'renderer', 'electron', 'docs', 'scripts', 'scaleout', 'resources', 'bin'];
+
+/**
+ * What a document (README.md or docs/*.md, at `doc` in the repository) names that is not in the
+ * repository: relative links that leave it or lead nowhere, backticked repository paths
+ * (`main/engine/nn/resnet.ts`) that do not exist, and ../shared references other than the
+ * datasets the tests read.
+ */
+function missingPaths(doc: string, text: string): string[] {
+  const problems: string[] = [];
+  for (const match of text.matchAll(/\]\(([^)\s#]+)(?:#[^)]*)?\)/g)) {
+    const target = match[1]!;
+    if (/^[a-z]+:/i.test(target)) continue;
+    const file = path.resolve(repoRoot, path.dirname(doc), target);
+    if (!file.startsWith(repoRoot + path.sep)) problems.push(`${doc}: the link ${target} leaves the repository`);
+    else if (!fs.existsSync(file)) problems.push(`${doc}: the link ${target} leads nowhere`);
+  }
+  const pathPattern = new RegExp(`\`((?:${repositoryFolders.join('|')})/[\\w./-]*[\\w/])\``, 'g');
+  for (const match of text.matchAll(pathPattern)) {
+    if (match[1]!.startsWith('test/output/')) continue; // written by the tests, not committed
+    if (!fs.existsSync(path.join(repoRoot, match[1]!))) problems.push(`${doc}: ${match[1]} does not exist`);
+  }
+  for (const match of text.matchAll(/\.\.\/shared\/[\w./-]*/g)) {
+    if (!match[0].startsWith('../shared/datasets/')) problems.push(`${doc}: ${match[0]} is outside the repository`);
+  }
+  return problems;
+}
+
+describe('README and docs/ paths', () => {
+  it('name only paths inside the repository that exist (../shared only for the test datasets)', () => {
+    const docs = ['README.md', ...fs.readdirSync(path.join(repoRoot, 'docs')).filter((name) => name.endsWith('.md')).map((name) => `docs/${name}`)];
+    expect(docs).toContain('docs/architecture.md');
+    expect(docs.flatMap((doc) => missingPaths(doc, fs.readFileSync(path.join(repoRoot, doc), 'utf8')))).toEqual([]);
+  });
+
+  it('fails on a link out of the repository, a path that is not there, or ../shared/docs', () => {
+    expect(missingPaths('README.md', 'See [the notes](../shared/docs/x.md), `main/engine/nowhere.ts` and `../shared/docs/y.md`.')).toEqual([
+      'README.md: the link ../shared/docs/x.md leaves the repository',
+      'README.md: main/engine/nowhere.ts does not exist',
+      'README.md: ../shared/docs/x.md is outside the repository',
+      'README.md: ../shared/docs/y.md is outside the repository',
+    ]);
+    expect(missingPaths('docs/a.md', '[up](../README.md) `docs/jigclu-method.md` `../shared/datasets/tiny`')).toEqual([]);
+  });
+});
+
 describe('README names', () => {
   const help = cliHelp();
 
