@@ -25,7 +25,7 @@ const posix = path.posix;
 
 /** main/engine/<name>.ts -> main/engine/<folder>/<name>.ts */
 const engineFolders = {
-  backend: ['tfjs', 'backend', 'webgpu', 'webgpu-device', 'sgd-webgpu', 'wasm-threads', 'engine-probe', 'probe-process'],
+  backend: ['tfjs', 'backend', 'webgpu', 'webgpu-device', 'sgd-webgpu', 'wasm-threads', 'gpu-host-connection', 'engine-probe', 'probe-process'],
   nn: ['conv', 'ops', 'resnet', 'sgd'],
   weights: ['safetensors', 'torch-layout', 'torch-export', 'checkpoints', 'export', 'foreign-weights'],
   analysis: ['feature-matrix', 'kmeans', 'projection', 'knn'],
@@ -41,7 +41,7 @@ const engineFolders = {
 const engineTests = {
   'engine/backend': ['webgpu', 'wasm-threads'],
   'engine/nn': ['conv', 'resnet', 'sgd'],
-  'engine/jigclu': ['decouple', 'losses', 'trainer', 'parallel-trainer', 'golden-steps', 'feature-rows', 'full-disk-checkpoint'],
+  'engine/jigclu': ['decouple', 'losses', 'trainer', 'parallel-trainer', 'golden-steps', 'feature-rows', 'full-disk-checkpoint', 'learning-gate'],
   'engine/analysis': ['kmeans', 'projection', 'knn'],
   'engine/classify': ['classifier-model', 'finetune'],
   'engine/weights': ['safetensors', 'export', 'torch-export'],
@@ -65,7 +65,7 @@ const unitTests = {
     'charts', 'client', 'clusters-store', 'embedding-map', 'finetune-view', 'label-store', 'line-chart',
     'map-geometry', 'run-form', 'runs-store', 'scaleout-panels', 'storage-alert', 'folder-drop',
   ],
-  electron: ['builder-config', 'electron-hardening', 'electron-runner', 'preload'],
+  electron: ['builder-config', 'electron-hardening', 'electron-runner', 'preload', 'gpu-window'],
   jobs: ['trainer-crash-report', 'trainer-host-end'],
   cli: ['library-cli', 'pretrain-resume', 'cpu-time'],
   common: ['cluster-metrics'],
@@ -73,7 +73,7 @@ const unitTests = {
   'engine/weights': ['checkpoint-files'],
   main: ['log', 'paths'],
   repo: ['readme', 'layering', 'engines'],
-  bench: ['quality-bench'],
+  bench: ['quality-bench', 'eval-size'],
 };
 
 /** Test helpers that lived beside the engine tests but serve every tier. */
