@@ -72,7 +72,7 @@ const unitTests = {
   'engine/backend': ['engine-choice', 'gpu-guidance'],
   'engine/weights': ['checkpoint-files'],
   main: ['log', 'paths'],
-  repo: ['readme', 'layering', 'engines'],
+  repo: ['readme', 'readme-picture', 'layering', 'engines'],
   bench: ['quality-bench', 'eval-size'],
 };
 
