@@ -68,17 +68,37 @@ function missingPaths(doc: string, text: string): string[] {
     if (match[1]!.startsWith('test/output/')) continue; // written by the tests, not committed
     if (!fs.existsSync(path.join(repoRoot, match[1]!))) problems.push(`${doc}: ${match[1]} does not exist`);
   }
+  // ../shared holds the datasets the tests read: a command may name one; prose names none.
+  const prose = text.replace(/^```[^\n]*\n[\s\S]*?^```$/gm, '');
   for (const match of text.matchAll(/\.\.\/shared\/[\w./-]*/g)) {
     if (!match[0].startsWith('../shared/datasets/')) problems.push(`${doc}: ${match[0]} is outside the repository`);
+  }
+  for (const match of prose.matchAll(/\.\.\/shared\/datasets\/[\w./-]*/g)) {
+    problems.push(`${doc}: ${match[0]} is named outside a command`);
   }
   return problems;
 }
 
 describe('README and docs/ paths', () => {
-  it('name only paths inside the repository that exist (../shared only for the test datasets)', () => {
+  it('name only paths inside the repository that exist (../shared only for a dataset in a command)', () => {
     const docs = ['README.md', ...fs.readdirSync(path.join(repoRoot, 'docs')).filter((name) => name.endsWith('.md')).map((name) => `docs/${name}`)];
     expect(docs).toContain('docs/architecture.md');
     expect(docs.flatMap((doc) => missingPaths(doc, fs.readFileSync(path.join(repoRoot, doc), 'utf8')))).toEqual([]);
+  });
+
+  it("lists every folder of the repository, of main/ and of test/ in its tree ('The repository')", () => {
+    const section = readme.slice(readme.indexOf('## The repository'));
+    const tree = section.slice(section.indexOf('```'), section.indexOf('```', section.indexOf('```') + 3));
+    const folders = (dir: string): string[] =>
+      fs.readdirSync(path.join(repoRoot, dir), { withFileTypes: true })
+        .filter((entry) => entry.isDirectory() && !entry.name.startsWith('.') && !['node_modules', 'out', 'dist', 'output', 'test-results'].includes(entry.name))
+        .map((entry) => entry.name);
+    const missing = [
+      ...folders('.').map((name) => `${name}/`),
+      ...folders('main').map((name) => `main/${name}/`),
+      ...folders('test').map((name) => `test/${name}/`),
+    ].filter((folder) => !new RegExp(`(^|\\s)${folder.split('/').at(-2)}/`, 'm').test(tree));
+    expect(missing).toEqual([]);
   });
 
   it('fails on a link out of the repository, a path that is not there, or ../shared/docs', () => {
@@ -88,7 +108,8 @@ describe('README and docs/ paths', () => {
       'README.md: ../shared/docs/x.md is outside the repository',
       'README.md: ../shared/docs/y.md is outside the repository',
     ]);
-    expect(missingPaths('docs/a.md', '[up](../README.md) `docs/jigclu-method.md` `../shared/datasets/tiny`')).toEqual([]);
+    expect(missingPaths('docs/a.md', '[up](../README.md) `docs/jigclu-method.md`\n```sh\nnpx jigclu import ../shared/datasets/tiny\n```\n')).toEqual([]);
+    expect(missingPaths('docs/a.md', 'Measured on `../shared/datasets/tiny`.')).toEqual(['docs/a.md: ../shared/datasets/tiny is named outside a command']);
   });
 });
 
