@@ -13,6 +13,9 @@
  *
  * Idempotent: the table maps old paths to new ones, a second run finds nothing left to move, and
  * references written against the old layout (e.g. by a branch merged later) are still rewritten.
+ * So a branch opened before the move merges main, commits, and runs this once: the files it added
+ * in main/engine, test/engine or test/unit move to their places (after a line in the table) and
+ * its imports of moved files are rewritten.
  * A file in main/engine, test/engine or test/unit that the table does not place stops the script
  * before anything moves: add it to the table.
  */
