@@ -66,7 +66,8 @@ const unitTests = {
   ],
   renderer: [
     'charts', 'client', 'clusters-store', 'embedding-map', 'finetune-view', 'label-store', 'line-chart',
-    'map-geometry', 'run-form', 'runs-store', 'scaleout-panels', 'storage-alert', 'folder-drop',
+    'map-geometry', 'run-form', 'runs-store', 'scaleout-panels', 'storage-alert', 'folder-drop', 'embedding-map-webgl',
+    'regl-without-eval', 'use-call',
   ],
   electron: ['builder-config', 'electron-hardening', 'electron-runner', 'preload', 'gpu-window'],
   jobs: ['trainer-crash-report', 'trainer-host-end'],
