@@ -52,7 +52,7 @@ const engineTests = {
   jobs: ['trainer-process'],
   data: ['batch-source'],
   common: ['pretrain-config'],
-  cli: ['cli', 'cli-resume', 'cli-finetune'],
+  cli: ['cli', 'cli-resume', 'cli-finetune', 'cli-run-recorded'],
   scaleout: ['scaleout-port'],
   'gpu-host': ['gpu-host'],
 };
@@ -76,7 +76,7 @@ const unitTests = {
   'engine/backend': ['engine-choice', 'gpu-guidance'],
   'engine/weights': ['checkpoint-files'],
   main: ['log', 'paths'],
-  repo: ['readme', 'readme-picture', 'layering', 'engines'],
+  repo: ['readme', 'readme-picture', 'layering', 'engines', 'import-cycles'],
   bench: ['quality-bench', 'eval-size'],
 };
 
