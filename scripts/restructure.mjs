@@ -292,6 +292,11 @@ function main() {
     fs.mkdirSync(path.dirname(path.join(root, to)), { recursive: true });
     git('mv', from, to);
   }
+  // A folder emptied by the move goes too (git mv can leave it behind; a stray test/unit/ would
+  // stay on disk, unlisted by git, and fail the README's repository-tree test).
+  for (const folder of new Set([...moves.keys()].map((from) => path.join(root, posix.dirname(from))))) {
+    if (fs.existsSync(folder) && fs.readdirSync(folder).length === 0) fs.rmdirSync(folder);
+  }
 
   const rules = pathRules(table);
   let rewritten = 0;
