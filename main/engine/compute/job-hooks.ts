@@ -4,6 +4,7 @@
  * and the job union in compute-jobs imports them, so it cannot live there without a circle.
  */
 
+/** A chunk of an embed job's vectors, streamed so that a cancelled job keeps what it computed. */
 export interface EmbedChunk {
   /** Index of the first file of the chunk in the job's files. */
   offset: number;
@@ -13,6 +14,7 @@ export interface EmbedChunk {
   failed: { index: number; reason: string }[];
 }
 
+/** The callbacks a compute job reports through. */
 export interface JobHooks {
   progress(done: number, total: number, message?: string): void;
   chunk(chunk: EmbedChunk): void;
