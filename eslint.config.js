@@ -99,6 +99,13 @@ const upward = {
   message: 'main/engine and main/data do not import services, store, server or cli: those call them, not the other way.',
 };
 const mainFolders = {
+  jobs: [
+    {
+      regex: '^(\\.\\./)+(services|store|server|cli)(/|$)',
+      message:
+        'main/jobs (the trainer process, the compute-job client, the trainer slot) does not import services, store, server or cli: createServices hands the client and the slot to the services, not the other way.',
+    },
+  ],
   data: [
     upward,
     {
@@ -176,4 +183,23 @@ export default tseslint.config(
     files: [`main/${folder}/**/*.ts`],
     rules: { 'no-restricted-imports': ['error', { ...layering.main, patterns: [...layering.main.patterns, ...patterns] }] },
   })),
+  {
+    // What every service gets imports no area, so that no service finds a neighbour through it.
+    files: ['main/services/context.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          ...layering.main,
+          patterns: [
+            ...layering.main.patterns,
+            {
+              regex: '^\\./(?!(dispatch|storage-guard|tasks)$)',
+              message: 'main/services/context.ts imports no area service: createServices hands each service its neighbours as constructor arguments.',
+            },
+          ],
+        },
+      ],
+    },
+  },
 );

@@ -152,6 +152,39 @@ describe('layering inside main/: data and the engine sub-folders', () => {
   });
 });
 
+describe('layering of the service composition: main/jobs and services/context.ts', () => {
+  it.each<[string, string]>([
+    ['main/jobs/x.ts', '../services/pretraining'],
+    ['main/jobs/x.ts', '../store/db'],
+    ['main/jobs/x.ts', '../cli/program'],
+    ['main/services/context.ts', './pretraining'],
+    ['main/services/context.ts', './app-services'],
+    ['main/services/context.ts', './runs'],
+  ])('%s importing %s is a layering error', async (file, specifier) => {
+    const errors = layeringErrors(await lintAs(file, importing(specifier)));
+    expect(errors.length).toBeGreaterThan(0);
+  });
+
+  it.each<[string, string]>([
+    ['main/jobs/x.ts', '../engine/compute/compute-jobs'],
+    ['main/jobs/x.ts', '../common/result'],
+    ['main/services/context.ts', './tasks'],
+    ['main/services/context.ts', '../jobs/compute-client'],
+    ['main/services/x.ts', './pretraining'],
+  ])('%s importing %s is allowed', async (file, specifier) => {
+    expect(layeringErrors(await lintAs(file, importing(specifier)))).toEqual([]);
+  });
+
+  it('says why, and keeps main/ rules there', async () => {
+    const [contextError] = layeringErrors(await lintAs('main/services/context.ts', importing('./library')));
+    expect(contextError?.message).toContain('context.ts imports no area service');
+    const [jobsError] = layeringErrors(await lintAs('main/jobs/x.ts', importing('../services/tasks')));
+    expect(jobsError?.message).toContain('main/jobs');
+    const [electronError] = layeringErrors(await lintAs('main/services/context.ts', importing('electron')));
+    expect(electronError?.message).toContain('main/ never imports electron');
+  });
+});
+
 describe('layering rule on the real repository', () => {
   it('finds no layering error in main/, electron/ and renderer/', async () => {
     // Only the layering rule runs (the repository's config, its other rules filtered out):
