@@ -170,7 +170,15 @@ const importSpec = /(\bfrom\s*|\bimport\s*\(\s*|\bimport\s+|\brequire\s*\(\s*|\b
 const dirnameCall = /(path\.(?:resolve|join)\(\s*)(import\.meta\.dirname|__dirname|path\.dirname\(fileURLToPath\(import\.meta\.url\)\))((?:\s*,\s*'[^'\n]*')+)/g;
 const urlCall = /(new URL\(\s*)'(\.{1,2}\/[^'\n]*)'(\s*,\s*import\.meta\.url\s*\))/g;
 
-function rewriteCode(text, oldFile, newFile, exists, mapPath, table) {
+/**
+ * Rewrites the relative paths `oldFile` names for its new place `newFile`. A path built from the
+ * file's own folder is rewritten only when it names something of the source tree (a file, a
+ * folder, or a moved path): `path.join(dirname(import.meta.url), 'batch-worker.js')` in an
+ * engine module names the bundle beside the built chunk in out/main, not a source file, and
+ * must stay as it is.
+ */
+function rewriteCode(text, oldFile, newFile, exists, mapPath, table, isFolder) {
+  const known = (target) => exists(target) || isFolder(target) || table.has(target);
   let out = text.replace(importSpec, (whole, head, quote, spec) => {
     const found = locate(oldFile, spec, exists, table);
     if (!found) return whole;
@@ -180,6 +188,7 @@ function rewriteCode(text, oldFile, newFile, exists, mapPath, table) {
   out = out.replace(dirnameCall, (whole, head, dirExpr, segmentText) => {
     const segments = [...segmentText.matchAll(/'([^'\n]*)'/g)].map((m) => m[1]);
     const oldTarget = posix.normalize(posix.join(posix.dirname(oldFile), ...segments));
+    if (!known(oldTarget)) return whole;
     const newTarget = mapPath(oldTarget);
     let relative = posix.relative(posix.dirname(newFile), newTarget) || '.';
     if (segments.length === 1 && segments[0].startsWith('./') && !relative.startsWith('.')) relative = `./${relative}`;
@@ -190,6 +199,7 @@ function rewriteCode(text, oldFile, newFile, exists, mapPath, table) {
   });
   out = out.replace(urlCall, (whole, head, spec, tail) => {
     const oldTarget = posix.normalize(posix.join(posix.dirname(oldFile), spec));
+    if (!known(oldTarget)) return whole;
     let relative = posix.relative(posix.dirname(newFile), mapPath(oldTarget));
     if (!relative.startsWith('.')) relative = `./${relative}`;
     return relative === spec ? whole : `${head}'${relative}'${tail}`;
@@ -286,6 +296,8 @@ function main() {
   const moves = planMoves(files, table);
   const oldFiles = new Set(files);
   const exists = (file) => oldFiles.has(file);
+  const oldFolders = new Set(files.flatMap((file) => file.split('/').slice(0, -1).map((_, at, parts) => parts.slice(0, at + 1).join('/'))));
+  const isFolder = (folder) => oldFolders.has(folder);
   const mapPath = (file) => moves.get(file) ?? table.get(file) ?? file;
 
   for (const [from, to] of moves) {
@@ -307,7 +319,7 @@ function main() {
     const text = fs.readFileSync(full, 'utf8');
     if (text.includes('\0')) continue;
     let next = text;
-    if (codeExtension.test(newFile)) next = rewriteCode(next, oldFile, newFile, exists, mapPath, table);
+    if (codeExtension.test(newFile)) next = rewriteCode(next, oldFile, newFile, exists, mapPath, table, isFolder);
     next = rewritePaths(next, rules);
     if (next !== text) {
       fs.writeFileSync(full, next);

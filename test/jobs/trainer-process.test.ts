@@ -64,6 +64,11 @@ describe('trainer process', () => {
     // Numbered messages: 1, 2, 3, ... with no gap.
     messages.forEach((message, index) => expect(message.seq).toBe(index + 1));
     expect(messages.some((m) => m.type === 'progress' && m.progress.phase === 'training')).toBe(true);
+    // The bundle finds out/main/batch-worker.js beside its chunk (a wrong path falls back to
+    // making batches between steps, silently but for this line).
+    expect(messages.filter((m) => m.type === 'log' && /images ready/.test(m.message)).map((m) => (m.type === 'log' ? m.message : ''))).toEqual([
+      expect.stringContaining('batches are made in a worker thread'),
+    ]);
     const last = exit.kind === 'stopped' ? exit.lastCheckpoint! : '';
     const { position } = JigCluTrainer.readMetadata(fs.readFileSync(last));
     expect(position.globalStep).toBeGreaterThanOrEqual(3);

@@ -163,7 +163,7 @@ export async function runPretraining(request: PretrainRequest, hooks: PretrainHo
     cacheShortSide: config.crop * 2,
     diskCache: request.cacheDir,
     prefetch: 2,
-    workerScript: path.join(path.dirname(fileURLToPath(import.meta.url)), '../batch-worker.js'),
+    workerScript: path.join(path.dirname(fileURLToPath(import.meta.url)), 'batch-worker.js'),
   });
   let lastReport = 0;
   const imageCount = await source.prepare((done, total) => {
