@@ -146,7 +146,9 @@ describe('layering inside main/: data and the engine sub-folders', () => {
 
   it('names what the folder may import, and keeps main/ rules there', async () => {
     const [error] = layeringErrors(await lintAs('main/engine/nn/x.ts', importing('../jigclu/trainer')));
-    expect(error?.message).toContain('main/engine/nn may import only engine/backend (see main/engine/nn/README.md).');
+    expect(error?.message).toContain(
+      'main/engine/nn may import only engine/backend (see main/engine/nn/README.md).',
+    );
     const [electronError] = layeringErrors(await lintAs('main/engine/nn/x.ts', importing('electron')));
     expect(electronError?.message).toContain('main/ never imports electron');
   });
