@@ -6,7 +6,7 @@ folder by `jigclu export-job`. It trains the same model as the app, step for ste
 
 - the app's batch order from the seed: a port of its sfc32 generator (main/data/rng.ts), of the
   epoch order and batch seeds (main/data/batch-source.ts), of the patch geometry and the
-  per-patch augmentation (main/data/jigsaw.ts, main/data/augment.ts);
+  per-patch augmentation (main/data/jigsaw.ts, main/data/augment/);
 - ONE permutation of all n*m*m patches of the GLOBAL batch, tiled into n montages, each rank
   keeping its slice of montages (the reference's JigClu._batch_gather_ddp). The random draws
   of a whole batch never depend on pixels and are cheap: every rank makes them all and renders
@@ -190,7 +190,7 @@ def patch_rects(width, height, grid, cross):
 
 
 # ---------------------------------------------------------------------------------------------
-# The per-patch augmentation (main/data/augment.ts). The draws come first (they never depend on
+# The per-patch augmentation (main/data/augment/). The draws come first (they never depend on
 # pixels), so every rank can draw a whole global batch and render only its own cells.
 
 REFERENCE_AUGMENTATION = {
