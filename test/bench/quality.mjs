@@ -83,7 +83,7 @@ function pretrainBudgetText(records) {
   });
   const calibration = records[0].calibration;
   return budget === 'wall'
-    ? `${minutes} min of training on the wall clock each (\`--time-limit ${minutes}\`, threads one per core; other work on the machine at nice 19): ${each.join('; ')}; calibrated at ${calibration.imagesPerSecond.toFixed(1)} images/s`
+    ? `${minutes} min of training on the wall clock each (\`--time-limit ${minutes}\`, threads one per core; every other session's autogroup at nice 19, so the run had the cores it could use): ${each.join('; ')}; calibrated at ${calibration.imagesPerSecond.toFixed(1)} images/s`
     : `${minutes} min of the training thread's CPU time each: ${each.join('; ')}; calibrated at ${calibration.imagesPerCpuSecond.toFixed(1)} images per CPU second`;
 }
 console.log(`\n${table}\n\n${notes.join('\n')}`);
