@@ -5,7 +5,7 @@ import { resolvePretrainConfig, type PresetName } from '../common/pretrain-confi
 import type { RunInfo } from '../common/runs';
 import type { TaskInfo } from '../common/tasks';
 import { startCore, type Core } from '../core';
-import { JigCluTrainer } from '../engine/trainer';
+import { JigCluTrainer } from '../engine/jigclu/trainer';
 import { followTask } from './progress';
 
 /**

@@ -5,10 +5,10 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { resolvePretrainConfig } from '../../main/common/pretrain-config';
 import { startCore, type Core } from '../../main/core';
-import { JigCluTrainer } from '../../main/engine/trainer';
+import { JigCluTrainer } from '../../main/engine/jigclu/trainer';
 import { fakeEngineReport } from '../helpers/library';
-import { builtEntry, sharedDataset } from './built';
-import { useCpuBackend } from './helpers';
+import { builtEntry, sharedDataset } from '../helpers/built';
+import { useCpuBackend } from '../helpers/engine';
 
 /**
  * One path for runs (issue 18): `jigclu embed`, `cluster` and `finetune` work through the same
