@@ -43,9 +43,9 @@ const engineFolders = {
 /** test/engine/<name>.test.ts -> test/<folder>/<name>.test.ts */
 const engineTests = {
   'engine/backend': ['webgpu', 'wasm-threads'],
-  'engine/nn': ['conv', 'resnet', 'sgd'],
+  'engine/nn': ['conv', 'resnet', 'sgd', 'batchnorm'],
   'engine/jigclu': ['decouple', 'losses', 'trainer', 'parallel-trainer', 'golden-steps', 'feature-rows', 'full-disk-checkpoint', 'learning-gate'],
-  'engine/analysis': ['kmeans', 'projection', 'knn'],
+  'engine/analysis': ['kmeans', 'kmeans-update', 'projection', 'knn'],
   'engine/classify': ['classifier-model', 'finetune'],
   'engine/weights': ['safetensors', 'export', 'torch-export'],
   'engine/compute': ['classify-job', 'import-weights', 'scaleout-job'],
@@ -76,7 +76,7 @@ const unitTests = {
   'engine/backend': ['engine-choice', 'gpu-guidance'],
   'engine/weights': ['checkpoint-files'],
   main: ['log', 'paths'],
-  repo: ['readme', 'readme-picture', 'layering', 'engines', 'import-cycles'],
+  repo: ['readme', 'readme-picture', 'layering', 'engines', 'import-cycles', 'readme-mutation'],
   bench: ['quality-bench', 'eval-size'],
 };
 
