@@ -206,7 +206,7 @@ function meanVariance(rows: Float32Array, n: number, dim: number): number {
 /**
  * Per-cluster sums (float64) and counts of the rows, kept up to date by moving only the rows
  * that changed cluster: after the first few iterations few do, so an update costs far less
- * than a pass over all rows. Exported for its tests (test/engine/kmeans-update.test.ts).
+ * than a pass over all rows. Exported for its tests (test/engine/analysis/kmeans-update.test.ts).
  */
 export class ClusterSums {
   readonly sums: Float64Array;

@@ -130,7 +130,7 @@ describe('the decoupling matrices', () => {
     expect(decouplingKernel(h, w, 3, 'interpolate')).toHaveLength(9 * h * w);
   });
 
-  it("holds inputs drawn from test/engine/helpers.ts's generator (the script's port of it draws the same)", () => {
+  it("holds inputs drawn from test/helpers/engine.ts's generator (the script's port of it draws the same)", () => {
     cases.forEach((c, i) => {
       const random = seeded(i + 1);
       expect(c.x).toEqual(Array.from({ length: c.x.length }, () => Math.fround(random() * 4 - 2)));

@@ -1,7 +1,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import * as tf from '../../main/engine/tfjs';
-import { batchNormTraining, ResNet, type BatchNormUpdate, type ForwardOptions } from '../../main/engine/resnet';
-import { seeded, useCpuBackend } from './helpers';
+import * as tf from '../../../main/engine/backend/tfjs';
+import { batchNormTraining, ResNet, type BatchNormUpdate, type ForwardOptions } from '../../../main/engine/nn/resnet';
+import { seeded, useCpuBackend } from '../../helpers/engine';
 
 /**
  * BatchNorm on its own against naive float64 loops (issue 16, mutation testing of the training

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { Rng } from '../../main/data/rng';
-import { ClusterSums, kmeansNaive, updateCentroids, type KmeansMetric, type KmeansOptions } from '../../main/engine/kmeans';
+import { Rng } from '../../../main/data/rng';
+import { ClusterSums, kmeansNaive, updateCentroids, type KmeansMetric, type KmeansOptions } from '../../../main/engine/analysis/kmeans';
 
 /**
  * The k-means update on its own (issue 16, mutation testing of the training core): the centroid
@@ -72,7 +72,7 @@ function referenceUpdate(rows: number[][], labels: number[], nearest: number[], 
   return shift;
 }
 
-/** Lloyd's iterations from the given seeds, as documented in main/engine/kmeans.ts. */
+/** Lloyd's iterations from the given seeds, as documented in main/engine/analysis/kmeans.ts. */
 function referenceLloyd(rows: number[][], seeds: number[][], metric: KmeansMetric, maxIterations: number, tolerance: number) {
   const dim = rows[0]!.length;
   let variance = 0;
