@@ -16,7 +16,7 @@ import type { TaskInfo } from '../../../main/common/tasks';
 import { api } from '../api';
 import { useTasksStore } from './tasks';
 import { classColor as colorOfClass } from '../classes';
-import { parseSourceKey, sourceKey } from './clusters';
+import { parseSourceKey, sourceKey } from './backbones';
 
 export type FinetuneMode = 'both' | ClassifierMode;
 export type FinetuneTab = 'results' | 'predictions' | 'review' | 'export';
