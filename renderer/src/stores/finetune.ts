@@ -14,6 +14,7 @@ import type { AppError } from '../../../main/common/result';
 import type { BackboneChoice, CheckpointInfo, RunInfo } from '../../../main/common/runs';
 import type { TaskInfo } from '../../../main/common/tasks';
 import { api } from '../api';
+import { useCall } from '../composables/use-call';
 import { useTasksStore } from './tasks';
 import { classColor as colorOfClass } from '../classes';
 import { parseSourceKey, sourceKey } from './backbones';
@@ -106,8 +107,8 @@ export const useFinetuneStore = defineStore('finetune', () => {
   /** Fine-tuning and export tasks live in the tasks store; this store follows their events. */
   const tasks = useTasksStore();
   const taskId = ref<string>();
-  const startBusy = ref(false);
-  const startError = ref<AppError>();
+  const startCall = useCall((args: CallArgs<'finetuneStart'>) => api().call('finetuneStart', args));
+  const { busy: startBusy, error: startError } = startCall;
   /** The arguments of the last finetuneStart, for Retrain. */
   const lastArgs = ref<CallArgs<'finetuneStart'>>();
 
@@ -355,16 +356,11 @@ export const useFinetuneStore = defineStore('finetune', () => {
       return startError.value;
     }
     const args = given ?? startArgs();
-    startBusy.value = true;
-    startError.value = undefined;
-    const result = await api().call('finetuneStart', args);
-    startBusy.value = false;
-    if (!result.ok) {
-      startError.value = result.error;
-      return result.error;
-    }
+    const error = await startCall.run(args);
+    const answer = startCall.value.value;
+    if (error || !answer) return error;
     lastArgs.value = args;
-    const started = result.value.task;
+    const started = answer.task;
     taskId.value = started.id;
     // Its events may have come first (a quick task): keep the newer state.
     const known = tasks.get(started.id);
