@@ -6,14 +6,7 @@ import { err } from '../../main/common/result';
 import { useClient } from '../../renderer/src/api';
 import { parseSourceKey, sourceKey } from '../../renderer/src/stores/backbones';
 import { useTasksStore } from '../../renderer/src/stores/tasks';
-import {
-  checkpointSource,
-  clusteringInfo,
-  clustersStores,
-  flush,
-  setInfo,
-  standardClient,
-  task } from '../helpers/clusters-fixtures';
+import { checkpointSource, clusteringInfo, clustersStores, flush, setInfo, standardClient, task } from '../helpers/clusters-fixtures';
 
 beforeEach(() => {
   setActivePinia(createPinia());
@@ -153,6 +146,16 @@ describe('embeddings store', () => {
     expect(embeddings.embedding).toBe(false);
     expect(fake.named('embeddingSets').length).toBe(before + 1);
     expect(backbones.set?.images).toBe(6);
+  });
+
+  it('takes up an embedding task still running after a reload', async () => {
+    const fake = standardClient({ tasksList: () => [task('i1', { kind: 'import' }), task('t9')] });
+    useClient(fake.client);
+    const { screen, embeddings } = clustersStores();
+    await screen.start();
+    await flush();
+    expect(embeddings.embedTask?.id).toBe('t9');
+    expect(embeddings.embedding).toBe(true);
   });
 
   it('says when every image is embedded already, and shows a refusal in words', async () => {

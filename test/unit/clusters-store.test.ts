@@ -7,11 +7,7 @@ import { err } from '../../main/common/result';
 import { useClient } from '../../renderer/src/api';
 import { parseK } from '../../renderer/src/stores/clusters';
 import ClustersView from '../../renderer/src/views/ClustersView.vue';
-import {
-  clusteringInfo,
-  clustersStores,
-  flush,
-  standardClient } from '../helpers/clusters-fixtures';
+import { clusteringInfo, clustersStores, flush, standardClient } from '../helpers/clusters-fixtures';
 
 beforeEach(() => {
   setActivePinia(createPinia());

@@ -6,14 +6,7 @@ import { useClient } from '../../renderer/src/api';
 import { classColor as labelColor } from '../../renderer/src/classes';
 import { decodeFloat32 } from '../../renderer/src/stores/embedding-map';
 import { mapColorsFor } from '../../renderer/src/stores/map-colors';
-import {
-  base64,
-  clusteringInfo,
-  clustersStores,
-  flush,
-  projection,
-  standardClient,
-  task } from '../helpers/clusters-fixtures';
+import { base64, clusteringInfo, clustersStores, flush, projection, standardClient, task } from '../helpers/clusters-fixtures';
 
 beforeEach(() => {
   setActivePinia(createPinia());

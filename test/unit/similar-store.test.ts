@@ -3,10 +3,7 @@ import { createPinia, setActivePinia } from 'pinia';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { err } from '../../main/common/result';
 import { useClient } from '../../renderer/src/api';
-import {
-  clustersStores,
-  flush,
-  standardClient } from '../helpers/clusters-fixtures';
+import { clustersStores, flush, standardClient } from '../helpers/clusters-fixtures';
 
 beforeEach(() => {
   setActivePinia(createPinia());

@@ -30,6 +30,61 @@ export function parseSourceKey(key: string): EmbeddingSource | undefined {
 }
 
 /**
+ * The backbone picker's entries: every checkpoint of every run, newest first (the backbone in use
+ * among them, named with `inUseMark`), then a random init of the run's architecture when `random`.
+ */
+export function sourceOptions(
+  runs: RunInfo[],
+  checkpoints: Map<number, CheckpointInfo[]>,
+  backbone: BackboneChoice | null,
+  { random, inUseMark }: { random: boolean; inUseMark: string },
+): SourceOption[] {
+  const list: SourceOption[] = [];
+  for (const run of runs) {
+    const steps = [...new Set((checkpoints.get(run.id) ?? []).map((c) => c.step))].sort((a, b) => b - a);
+    if (backbone?.runId === run.id && !steps.includes(backbone.step)) steps.unshift(backbone.step);
+    for (const step of steps) {
+      const inUse = backbone?.runId === run.id && backbone.step === step;
+      const source: EmbeddingSource = { kind: 'checkpoint', runId: run.id, step };
+      list.push({
+        key: sourceKey(source),
+        source,
+        label: `${run.name} at step ${step.toLocaleString('en-US')}${inUse ? ` (${inUseMark})` : ''}`,
+        runId: run.id,
+        inUse,
+      });
+    }
+    if (!random) continue;
+    const init: EmbeddingSource = { kind: 'random', runId: run.id };
+    list.push({
+      key: sourceKey(init),
+      source: init,
+      label: `Random init (${run.name}'s architecture)`,
+      runId: run.id,
+      inUse: false,
+    });
+  }
+  return list;
+}
+
+/** Every run's checkpoints (4 runs at a time), added to those `known`; a run that cannot be read keeps its old list. */
+export async function readCheckpoints(
+  runIds: number[],
+  known: Map<number, CheckpointInfo[]>,
+): Promise<Map<number, CheckpointInfo[]>> {
+  const queue = [...runIds];
+  const found = new Map(known);
+  const worker = async (): Promise<void> => {
+    for (let id = queue.shift(); id !== undefined; id = queue.shift()) {
+      const result = await api().call('runGet', { runId: id, maxPoints: 10 });
+      if (result.ok) found.set(id, result.value.checkpoints);
+    }
+  };
+  await Promise.all([worker(), worker(), worker(), worker()]);
+  return found;
+}
+
+/**
  * Which backbone embeds the images, and over which folders: the runs with their checkpoints, the
  * backbone in use, the library's folders and classes, the embedding sets, and the choice (a picker
  * value and a scope) with the set it names. Every choice bumps `generation`, so the stores that read
@@ -57,36 +112,9 @@ export const useBackbonesStore = defineStore('backbones', () => {
   let autoSelected = false;
   let setsTimer: ReturnType<typeof setTimeout> | undefined;
 
-  const options = computed<SourceOption[]>(() => {
-    const list: SourceOption[] = [];
-    for (const run of runs.value) {
-      const steps = [...new Set((checkpoints.value.get(run.id) ?? []).map((c) => c.step))].sort(
-        (a, b) => b - a,
-      );
-      if (backbone.value?.runId === run.id && !steps.includes(backbone.value.step))
-        steps.unshift(backbone.value.step);
-      for (const step of steps) {
-        const inUse = backbone.value?.runId === run.id && backbone.value.step === step;
-        const source: EmbeddingSource = { kind: 'checkpoint', runId: run.id, step };
-        list.push({
-          key: sourceKey(source),
-          source,
-          label: `${run.name} at step ${step.toLocaleString('en-US')}${inUse ? ' (in use)' : ''}`,
-          runId: run.id,
-          inUse,
-        });
-      }
-      const random: EmbeddingSource = { kind: 'random', runId: run.id };
-      list.push({
-        key: sourceKey(random),
-        source: random,
-        label: `Random init (${run.name}'s architecture)`,
-        runId: run.id,
-        inUse: false,
-      });
-    }
-    return list;
-  });
+  const options = computed(() =>
+    sourceOptions(runs.value, checkpoints.value, backbone.value, { random: true, inUseMark: 'in use' }),
+  );
   const source = computed(() => (selectedKey.value ? parseSourceKey(selectedKey.value) : undefined));
   const set = computed(() => sets.value.find((known) => sourceKey(known.source) === selectedKey.value));
   const folderIds = computed(() =>
@@ -117,7 +145,7 @@ export const useBackbonesStore = defineStore('backbones', () => {
       scope.value = scope.value.filter((id) => folders.value.some((folder) => folder.id === id));
     }
     if (classesResult.ok) classes.value = classesResult.value;
-    await loadCheckpoints();
+    checkpoints.value = await readCheckpoints(runs.value.map((run) => run.id), checkpoints.value);
     loading.value = false;
     loaded.value = true;
   }
@@ -144,20 +172,6 @@ export const useBackbonesStore = defineStore('backbones', () => {
     }
     const first = runs.value[0];
     return first ? sourceKey({ kind: 'random', runId: first.id }) : undefined;
-  }
-
-  /** Every run's checkpoints (4 runs at a time). */
-  async function loadCheckpoints(): Promise<void> {
-    const queue = runs.value.map((run) => run.id);
-    const found = new Map(checkpoints.value);
-    const worker = async (): Promise<void> => {
-      for (let id = queue.shift(); id !== undefined; id = queue.shift()) {
-        const result = await api().call('runGet', { runId: id, maxPoints: 10 });
-        if (result.ok) found.set(id, result.value.checkpoints);
-      }
-    };
-    await Promise.all([worker(), worker(), worker(), worker()]);
-    checkpoints.value = found;
   }
 
   async function loadSets(): Promise<void> {

@@ -7,11 +7,12 @@ import type {
   DistanceMetric,
   EmbeddingSetInfo,
 } from '../../../main/common/embeddings';
-import type { AppError } from '../../../main/common/result';
+import { ok, type AppError } from '../../../main/common/result';
 import { api } from '../api';
 import { useCall } from '../composables/use-call';
 import { useBackbonesStore } from './backbones';
 import { useImageTilesStore } from './image-tiles';
+import { usePagedList } from './paged-gallery';
 
 /** Rows per page of a cluster's images. */
 export const clusterPageSize = 200;
@@ -65,9 +66,20 @@ export const useClustersStore = defineStore('clusters', () => {
 
   // --- The open cluster.
   const openCluster = ref<number>();
-  const clusterTotal = ref(0);
-  const clusterPages = shallowRef(new Map<number, ClusterItem[]>());
   const clusterItemsError = ref<AppError>();
+  /** The open cluster's images, nearest the centre first (none while no cluster is open). */
+  const clusterList = usePagedList<ClusterItem>(
+    clusterPageSize,
+    (offset, limit) => {
+      const info = clustering.value;
+      const index = openCluster.value;
+      if (!info || index === undefined) return Promise.resolve(ok({ total: 0, items: [] }));
+      return api().call('clusterImages', { clusteringId: info.id, cluster: index, offset, limit });
+    },
+    (error) => (clusterItemsError.value = error),
+    (items) => void tiles.fetchItems(items.map((item) => item.imageId)),
+  );
+  const { total: clusterTotal, pages: clusterPages } = clusterList;
   const clusterOutliers = ref<ClusterItem[]>([]);
 
   // --- Image id -> cluster of the current clustering, read page by page (colours, filters).
@@ -80,7 +92,6 @@ export const useClustersStore = defineStore('clusters', () => {
   let assignmentsAsked: number | undefined;
   /** Bumped when the clustering changes, so late answers for the old one are dropped. */
   let clusteringGeneration = 0;
-  const pendingCluster = new Map<number, Promise<void>>();
 
   const sortedClusters = computed(() => {
     const list = [...(clustering.value?.clusters ?? [])];
@@ -124,10 +135,9 @@ export const useClustersStore = defineStore('clusters', () => {
   function resetClustering(): void {
     clusteringGeneration += 1;
     openCluster.value = undefined;
-    clusterPages.value = new Map();
+    clusterList.clear();
     clusterTotal.value = 0;
     clusterOutliers.value = [];
-    pendingCluster.clear();
     assignments.value = new Map();
     assignmentsFor.value = undefined;
     assignmentsAsked = undefined;
@@ -178,73 +188,18 @@ export const useClustersStore = defineStore('clusters', () => {
   function openClusterDetail(index: number): void {
     if (!clustering.value?.clusters.some((c) => c.cluster === index)) return;
     openCluster.value = index;
-    clusterPages.value = new Map();
-    pendingCluster.clear();
+    clusterList.clear();
     clusterItemsError.value = undefined;
     const info = clustering.value.clusters.find((c) => c.cluster === index)!;
     clusterTotal.value = info.size;
     clusterOutliers.value = [];
-    void loadClusterPage(0);
+    void clusterList.loadPage(0);
     void loadClusterOutliers();
   }
 
   function closeClusterDetail(): void {
     openCluster.value = undefined;
-    clusterPages.value = new Map();
-    pendingCluster.clear();
-  }
-
-  function loadClusterPage(page: number): Promise<void> {
-    const inFlight = pendingCluster.get(page);
-    if (inFlight) return inFlight;
-    const info = clustering.value;
-    const index = openCluster.value;
-    if (!info || index === undefined) return Promise.resolve();
-    const asked = clusteringGeneration;
-    const request = api()
-      .call('clusterImages', {
-        clusteringId: info.id,
-        cluster: index,
-        offset: page * clusterPageSize,
-        limit: clusterPageSize,
-      })
-      .then((result) => {
-        if (asked !== clusteringGeneration || openCluster.value !== index) return;
-        if (!result.ok) {
-          clusterItemsError.value = result.error;
-          return;
-        }
-        clusterTotal.value = result.value.total;
-        const next = new Map(clusterPages.value);
-        next.set(page, result.value.items);
-        clusterPages.value = next;
-        void tiles.fetchItems(result.value.items.map((item) => item.imageId));
-      })
-      .finally(() => {
-        if (pendingCluster.get(page) === request) pendingCluster.delete(page);
-      });
-    pendingCluster.set(page, request);
-    return request;
-  }
-
-  /** Loads the pages holding the images from `first` to `last` (indexes) of the open cluster. */
-  function ensureClusterRange(first: number, last: number): void {
-    if (last < first) return;
-    const from = Math.floor(Math.max(0, first) / clusterPageSize);
-    const to = Math.floor(Math.max(0, last) / clusterPageSize);
-    for (let page = from; page <= to; page += 1)
-      if (!clusterPages.value.has(page)) void loadClusterPage(page);
-  }
-
-  function clusterItemAt(index: number): ClusterItem | undefined {
-    return clusterPages.value.get(Math.floor(index / clusterPageSize))?.[index % clusterPageSize];
-  }
-
-  /** Reads the open cluster's pages shown again (their labels changed). */
-  async function reloadPages(): Promise<void> {
-    const shown = [...clusterPages.value.keys()];
-    pendingCluster.clear();
-    await Promise.all(shown.map((page) => loadClusterPage(page)));
+    clusterList.clear();
   }
 
   /** The open cluster's outliers: its farthest images (the outlier mark is global, so they are its last ones). */
@@ -330,9 +285,9 @@ export const useClustersStore = defineStore('clusters', () => {
     cluster,
     openClusterDetail,
     closeClusterDetail,
-    ensureClusterRange,
-    clusterItemAt,
-    reloadPages,
+    ensureClusterRange: clusterList.ensureRange,
+    clusterItemAt: clusterList.itemAt,
+    reloadPages: clusterList.reload,
     loadAssignments,
   };
 });

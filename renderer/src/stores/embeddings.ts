@@ -42,19 +42,11 @@ export const useEmbeddingsStore = defineStore('embeddings', () => {
     if (following) return;
     following = true;
     tasks.follow(onTask);
-    void recoverTask();
-  }
-
-  async function recoverTask(): Promise<void> {
-    const result = await api().call('tasksList', {});
-    if (!result.ok) return;
-    for (const task of result.value) {
-      if (task.status !== 'running') continue;
-      if (task.kind === 'embed' && !embedTaskId.value) {
-        embedTaskId.value = task.id;
-        tasks.upsert(task);
-      }
-    }
+    void tasks.findRunning('embed').then((task) => {
+      if (!task || embedTaskId.value) return;
+      embedTaskId.value = task.id;
+      tasks.upsert(task);
+    });
   }
 
   /** Starts embedding the images the set lacks (a task), or says none is missing. */

@@ -17,7 +17,7 @@ import { api } from '../api';
 import { useCall } from '../composables/use-call';
 import { useTasksStore } from './tasks';
 import { classColor as colorOfClass } from '../classes';
-import { parseSourceKey, sourceKey } from './backbones';
+import { parseSourceKey, readCheckpoints, sourceKey, sourceOptions, type SourceOption } from './backbones';
 
 export type FinetuneMode = 'both' | ClassifierMode;
 export type FinetuneTab = 'results' | 'predictions' | 'review' | 'export';
@@ -33,13 +33,7 @@ export const reviewRefillAt = 6;
 export const confusionImagesMax = 200;
 
 /** One entry of the backbone picker: a checkpoint of a run. */
-export interface BackboneOption {
-  key: string;
-  source: EmbeddingSource;
-  label: string;
-  runId: number;
-  inUse: boolean;
-}
+export type BackboneOption = SourceOption;
 
 /** A review-queue item and what happened to it in this session. */
 export interface ReviewItem extends PredictionItem {
@@ -143,28 +137,9 @@ export const useFinetuneStore = defineStore('finetune', () => {
   // ------------------------------------------------------------------------------------------
   // Derived state.
 
-  const options = computed<BackboneOption[]>(() => {
-    const list: BackboneOption[] = [];
-    for (const run of runs.value) {
-      const steps = [...new Set((checkpoints.value.get(run.id) ?? []).map((c) => c.step))].sort(
-        (a, b) => b - a,
-      );
-      if (backbone.value?.runId === run.id && !steps.includes(backbone.value.step))
-        steps.unshift(backbone.value.step);
-      for (const step of steps) {
-        const inUse = backbone.value?.runId === run.id && backbone.value.step === step;
-        const source: EmbeddingSource = { kind: 'checkpoint', runId: run.id, step };
-        list.push({
-          key: sourceKey(source),
-          source,
-          label: `${run.name} at step ${step.toLocaleString('en-US')}${inUse ? ' (chosen)' : ''}`,
-          runId: run.id,
-          inUse,
-        });
-      }
-    }
-    return list;
-  });
+  const options = computed<BackboneOption[]>(() =>
+    sourceOptions(runs.value, checkpoints.value, backbone.value, { random: false, inUseMark: 'chosen' }),
+  );
   const backboneKey = computed(() =>
     backbone.value
       ? sourceKey({ kind: 'checkpoint', runId: backbone.value.runId, step: backbone.value.step })
@@ -241,21 +216,13 @@ export const useFinetuneStore = defineStore('finetune', () => {
     if (!started) {
       started = true;
       tasks.follow(onTask);
-      void recoverTasks();
-    }
-    await load();
-  }
-
-  async function recoverTasks(): Promise<void> {
-    const result = await api().call('tasksList', {});
-    if (!result.ok) return;
-    for (const info of result.value) {
-      if (info.status !== 'running') continue;
-      if (info.kind === 'finetune' && !taskId.value) {
+      void tasks.findRunning('finetune').then((info) => {
+        if (!info || taskId.value) return;
         taskId.value = info.id;
         putTask(info);
-      }
+      });
     }
+    await load();
   }
 
   async function load(): Promise<void> {
@@ -271,7 +238,11 @@ export const useFinetuneStore = defineStore('finetune', () => {
     if (backboneResult.ok) backbone.value = backboneResult.value;
     if (runsResult.ok) runs.value = runsResult.value;
     if (classesResult.ok) classes.value = classesResult.value;
-    await Promise.all([loadCheckpoints(), loadClassifiers(), loadRounds()]);
+    await Promise.all([
+      readCheckpoints(runs.value.map((run) => run.id), checkpoints.value).then((found) => (checkpoints.value = found)),
+      loadClassifiers(),
+      loadRounds(),
+    ]);
     loading.value = false;
     loaded.value = true;
   }
@@ -279,20 +250,6 @@ export const useFinetuneStore = defineStore('finetune', () => {
   async function loadClasses(): Promise<void> {
     const result = await api().call('libraryClasses', {});
     if (result.ok) classes.value = result.value;
-  }
-
-  /** Every run's checkpoints (4 runs at a time), for the backbone picker. */
-  async function loadCheckpoints(): Promise<void> {
-    const queueIds = runs.value.map((run) => run.id);
-    const found = new Map(checkpoints.value);
-    const worker = async (): Promise<void> => {
-      for (let id = queueIds.shift(); id !== undefined; id = queueIds.shift()) {
-        const result = await api().call('runGet', { runId: id, maxPoints: 10 });
-        if (result.ok) found.set(id, result.value.checkpoints);
-      }
-    };
-    await Promise.all([worker(), worker(), worker(), worker()]);
-    checkpoints.value = found;
   }
 
   /** Reads the classifiers and the details of the newest round's (and the one looked at). */
