@@ -10,7 +10,7 @@ import type {
   PredictionItem,
 } from '../../../main/common/finetune';
 import type { ClassInfo, GalleryItem } from '../../../main/common/library';
-import type { AppError } from '../../../main/common/result';
+import { ok, type AppError, type Result } from '../../../main/common/result';
 import type { BackboneChoice, CheckpointInfo, RunInfo } from '../../../main/common/runs';
 import type { TaskInfo } from '../../../main/common/tasks';
 import { api } from '../api';
@@ -118,10 +118,20 @@ export const useFinetuneStore = defineStore('finetune', () => {
 
   // --- A confusion cell and its images.
   const cell = ref<{ classifierId: number; trueClassId: number; predictedClassId: number }>();
-  const cellImages = ref<GalleryItem[]>([]);
-  const cellTotal = ref(0);
-  const cellLoading = ref(false);
-  const cellError = ref<AppError>();
+  /** The cell's validation images (the first `confusionImagesMax`) and how many there are; the newest cell asked wins. */
+  const cellCall = useCall(
+    async (args: CallArgs<'confusionImages'>): Promise<Result<{ total: number; images: GalleryItem[] }>> => {
+      const ids = await api().call('confusionImages', args);
+      if (!ids.ok) return ids;
+      if (ids.value.length === 0) return ok({ total: 0, images: [] });
+      const items = await api().call('libraryItems', { ids: ids.value.slice(0, confusionImagesMax) });
+      return items.ok ? ok({ total: ids.value.length, images: items.value }) : items;
+    },
+    { overlap: 'latest' },
+  );
+  const { busy: cellLoading, error: cellError } = cellCall;
+  const cellImages = computed(() => cellCall.value.value?.images ?? []);
+  const cellTotal = computed(() => cellCall.value.value?.total ?? 0);
 
   /** Goes up when the classifiers' outcome changes (a round finished, another one chosen): the
    * predictions and the review queue read again (see stores/predictions.ts and stores/review.ts). */
@@ -132,7 +142,6 @@ export const useFinetuneStore = defineStore('finetune', () => {
   const roundsError = ref<AppError>();
 
   let started = false;
-  let cellGeneration = 0;
 
   // ------------------------------------------------------------------------------------------
   // Derived state.
@@ -388,38 +397,13 @@ export const useFinetuneStore = defineStore('finetune', () => {
   async function openCell(trueClassId: number, predictedClassId: number): Promise<void> {
     const classifierId = viewedId.value;
     if (classifierId === undefined) return;
-    const asked = ++cellGeneration;
     cell.value = { classifierId, trueClassId, predictedClassId };
-    cellImages.value = [];
-    cellTotal.value = 0;
-    cellError.value = undefined;
-    cellLoading.value = true;
-    const ids = await api().call('confusionImages', { classifierId, trueClassId, predictedClassId });
-    if (asked !== cellGeneration) return;
-    if (!ids.ok) {
-      cellLoading.value = false;
-      cellError.value = ids.error;
-      return;
-    }
-    cellTotal.value = ids.value.length;
-    if (ids.value.length === 0) {
-      cellLoading.value = false;
-      return;
-    }
-    const items = await api().call('libraryItems', { ids: ids.value.slice(0, confusionImagesMax) });
-    if (asked !== cellGeneration) return;
-    cellLoading.value = false;
-    if (items.ok) cellImages.value = items.value;
-    else cellError.value = items.error;
+    await cellCall.run({ classifierId, trueClassId, predictedClassId });
   }
 
   function closeCell(): void {
-    cellGeneration += 1;
     cell.value = undefined;
-    cellImages.value = [];
-    cellTotal.value = 0;
-    cellError.value = undefined;
-    cellLoading.value = false;
+    cellCall.reset();
   }
 
   return {
