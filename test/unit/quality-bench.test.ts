@@ -21,10 +21,18 @@ describe('quality benchmark helpers', () => {
     expect(fitEpochs({ minutes: 1, prepCpuSeconds: 50, imagesPerCpuSecond: 10, imagesPerEpoch: 2976 })).toBe(1);
   });
 
+  it('fits a wall-clock budget with a 5% margin, from images per second of training', () => {
+    // 10 minutes * 60 * 0.95 * 250 images/s / 2976 = 47.9 -> 47; the CPU-time fields play no part.
+    expect(fitEpochs({ minutes: 10, budget: 'wall', prepCpuSeconds: 300, imagesPerCpuSecond: 1, imagesPerSecond: 250, imagesPerEpoch: 2976 })).toBe(47);
+  });
+
   it("reads where a pretraining run stopped and what it trained from the CLI's last lines", () => {
     const stdout =
       'Stopped at epoch 7, step 686 on 3000 images; last loss 5.1234.\n21952 images seen in 561.3 s of training (39.1 images/s); the training thread used 540.2 s of CPU (41.0 images per CPU second after the first step).\nCheckpoint: /x/step-00000686.safetensors\n';
-    expect(parsePretrainOutput(stdout)).toEqual({ status: 'stopped', epoch: 7, step: 686, images: 3000, imagesSeen: 21952, trainingSeconds: 561.3, cpuSeconds: 540.2, imagesPerCpuSecond: 41 });
+    expect(parsePretrainOutput(stdout)).toEqual({ status: 'stopped', epoch: 7, step: 686, images: 3000, imagesSeen: 21952, trainingSeconds: 561.3, cpuSeconds: 540.2, imagesPerCpuSecond: 41, imagesPerSecond: null, coresBusy: null });
+    // With the trainer's timed steps: the wall rate and the cores it kept busy.
+    const timed = `${stdout}686 steps in 560.0 s of training, 39.2 images/s (3.1 s of it waiting for a batch after the first; 1.93 cores busy on average).\n`;
+    expect(parsePretrainOutput(timed)).toMatchObject({ imagesPerSecond: 39.2, coresBusy: 1.93 });
     expect(() => parsePretrainOutput('nothing')).toThrow(/unexpected pretraining output/);
   });
 
