@@ -36,7 +36,7 @@ export default defineConfig({
           cli: resolve(root, 'main/cli.ts'),
           serve: resolve(root, 'main/serve.ts'),
           launch: resolve(root, 'main/launch.ts'),
-          'engine-probe': resolve(root, 'main/engine/probe-process.ts'),
+          'engine-probe': resolve(root, 'main/engine/backend/probe-process.ts'),
           'trainer-process': resolve(root, 'main/jobs/trainer-process.ts'),
           'batch-worker': resolve(root, 'main/data/batch-worker.ts'),
           'gpu-bench': resolve(root, 'main/bench/gpu-bench.ts'),

@@ -78,6 +78,56 @@ const layering = {
   },
 };
 
+/**
+ * Inside main/: what each folder may import of its neighbours (each folder's README.md says the
+ * same in words). main/data is the image pipeline: it imports main/common only. main/engine
+ * never reaches up into services, store, server or cli. Its sub-folders are layered, lowest
+ * first; a folder imports only those before it in this list (and itself):
+ *   backend -> nn -> weights, analysis -> jigclu, classify -> compute
+ */
+const engineLayers = {
+  backend: [],
+  nn: ['backend'],
+  weights: ['backend', 'nn'],
+  analysis: ['backend', 'nn'],
+  jigclu: ['backend', 'nn', 'weights', 'analysis'],
+  classify: ['backend', 'nn', 'weights', 'analysis'],
+  compute: ['backend', 'nn', 'weights', 'analysis', 'jigclu', 'classify'],
+};
+const upward = {
+  regex: '^(\\.\\./)+(services|store|server|cli)(/|$)',
+  message: 'main/engine and main/data do not import services, store, server or cli: those call them, not the other way.',
+};
+const mainFolders = {
+  jobs: [
+    {
+      regex: '^(\\.\\./)+(services|store|server|cli)(/|$)',
+      message:
+        'main/jobs (the trainer process, the compute-job client, the trainer slot) does not import services, store, server or cli: createServices hands the client and the slot to the services, not the other way.',
+    },
+  ],
+  data: [
+    upward,
+    {
+      regex: '^(\\.\\./)+(engine|jobs|gpu-host|bench)(/|$)',
+      message: 'main/data imports only main/common (see main/data/README.md): the engine and jobs use data, not the other way.',
+    },
+  ],
+  ...Object.fromEntries(
+    Object.entries(engineLayers).map(([folder, allowed]) => {
+      const refused = Object.keys(engineLayers).filter((other) => other !== folder && !allowed.includes(other));
+      const patterns = [upward];
+      if (refused.length > 0) {
+        patterns.push({
+          regex: `^(\\.\\./)+(engine/)?(${refused.join('|')})(/|$)`,
+          message: `main/engine/${folder} may import only ${allowed.length ? allowed.map((name) => `engine/${name}`).join(', ') : 'no other engine folder'} (see main/engine/${folder}/README.md).`,
+        });
+      }
+      return [`engine/${folder}`, patterns];
+    }),
+  ),
+};
+
 export default tseslint.config(
   { ignores: ['out/**', 'dist/**', 'node_modules/**', 'test/output/**', 'test-results/**', 'renderer/build/*.generated.js'] },
   js.configs.recommended,
@@ -127,5 +177,29 @@ export default tseslint.config(
   {
     files: ['main/common/**/*.ts'],
     rules: { 'no-restricted-imports': ['error', layering.common] },
+  },
+  // Later entries replace the rule's options for their files, so each repeats main's patterns.
+  ...Object.entries(mainFolders).map(([folder, patterns]) => ({
+    files: [`main/${folder}/**/*.ts`],
+    rules: { 'no-restricted-imports': ['error', { ...layering.main, patterns: [...layering.main.patterns, ...patterns] }] },
+  })),
+  {
+    // What every service gets imports no area, so that no service finds a neighbour through it.
+    files: ['main/services/context.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          ...layering.main,
+          patterns: [
+            ...layering.main.patterns,
+            {
+              regex: '^\\./(?!(dispatch|storage-guard|tasks)$)',
+              message: 'main/services/context.ts imports no area service: createServices hands each service its neighbours as constructor arguments.',
+            },
+          ],
+        },
+      ],
+    },
   },
 );

@@ -2,7 +2,7 @@
  * The desktop app's WebGPU compute window: a hidden, sandboxed window whose page
  * (gpu-host/, served as app://gpu-host/) runs tfjs on Chromium's navigator.gpu, because Dawn's
  * Node binding cannot map GPU buffers inside Electron's Node (the trainer). A utility process
- * asks for one (main/engine/gpu-host-connection.ts); the main process opens it and hands one end
+ * asks for one (main/engine/backend/gpu-host-connection.ts); the main process opens it and hands one end
  * of a message channel to the page (through its preload, electron/gpu-preload.ts) and the other
  * to the process. The window lives as long as the process that asked for it.
  */

@@ -5,7 +5,7 @@
  * (main/gpu-host/host.ts) with this page's tfjs and Chromium's navigator.gpu. The tests drive the
  * same page in Playwright's Chromium the same way.
  */
-import * as tf from '../main/engine/tfjs';
+import * as tf from '../main/engine/backend/tfjs';
 import { serveGpuHost } from '../main/gpu-host/host';
 import { gpuHostPortMessage } from '../main/gpu-host/protocol';
 

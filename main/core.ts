@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { HostMode } from './common/api-contract';
-import { createForkedEngineProbe, type EngineProbe } from './engine/engine-probe';
+import { createForkedEngineProbe, type EngineProbe } from './engine/backend/engine-probe';
 import type { ProcessLauncher } from './jobs/launcher';
 import { createServices, type Services } from './services/app-services';
 import type { FirstRunPlan, LibraryOptions, PretrainingOptions, ServiceContext } from './services/context';

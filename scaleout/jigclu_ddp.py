@@ -6,14 +6,14 @@ folder by `jigclu export-job`. It trains the same model as the app, step for ste
 
 - the app's batch order from the seed: a port of its sfc32 generator (main/data/rng.ts), of the
   epoch order and batch seeds (main/data/batch-source.ts), of the patch geometry and the
-  per-patch augmentation (main/data/jigsaw.ts, main/data/augment.ts);
+  per-patch augmentation (main/data/jigsaw.ts, main/data/augment/);
 - ONE permutation of all n*m*m patches of the GLOBAL batch, tiled into n montages, each rank
   keeping its slice of montages (the reference's JigClu._batch_gather_ddp). The random draws
   of a whole batch never depend on pixels and are cheap: every rank makes them all and renders
   only its own cells;
-- the app's ResNet with torchvision's names and a width multiplier (main/engine/resnet.ts), the
-  reference's decoupling (bilinear to 8 x 8, average pool to m x m; main/engine/decouple.ts),
-  the cluster and location heads (main/engine/jigclu-model.ts);
+- the app's ResNet with torchvision's names and a width multiplier (main/engine/nn/resnet.ts), the
+  reference's decoupling (bilinear to 8 x 8, average pool to m x m; main/engine/jigclu/decouple.ts),
+  the cluster and location heads (main/engine/jigclu/jigclu-model.ts);
 - SupClu + location loss over the whole global batch on every rank (features gathered with a
   differentiable all_gather), SyncBatchNorm on GPUs and a global BatchNorm that all-reduces the
   batch statistics on CPU (nn.SyncBatchNorm refuses CPU tensors), so W processes train what one
@@ -190,7 +190,7 @@ def patch_rects(width, height, grid, cross):
 
 
 # ---------------------------------------------------------------------------------------------
-# The per-patch augmentation (main/data/augment.ts). The draws come first (they never depend on
+# The per-patch augmentation (main/data/augment/). The draws come first (they never depend on
 # pixels), so every rank can draw a whole global batch and render only its own cells.
 
 REFERENCE_AUGMENTATION = {
@@ -466,7 +466,7 @@ def to_float_image(rgb_bytes, width, height):
 
 
 # ---------------------------------------------------------------------------------------------
-# The model (main/engine/resnet.ts, decouple.ts, jigclu-model.ts) with the app's names.
+# The model (main/engine/nn/resnet.ts, decouple.ts, jigclu-model.ts) with the app's names.
 
 LAYOUTS = {"resnet18": ((2, 2, 2, 2), False), "resnet50": ((3, 4, 6, 3), True)}
 
@@ -590,7 +590,7 @@ BASE_TEMPERATURE = 0.07
 
 
 def supclu_loss(z, labels, temperature):
-    """SupClu as the reference's SupConLoss with one view (main/engine/losses.ts)."""
+    """SupClu as the reference's SupConLoss with one view (main/engine/jigclu/losses.ts)."""
     n = z.shape[0]
     logits = z @ z.t() / temperature
     logits = logits - logits.max(dim=1, keepdim=True).values.detach()
@@ -603,7 +603,7 @@ def supclu_loss(z, labels, temperature):
 
 def jigclu_losses(z, logits, cluster_labels, location_labels, config):
     """alpha * cluster + beta * location over every patch, with the batch accuracies
-    (main/engine/jigclu-model.ts losses and batchAccuracies)."""
+    (main/engine/jigclu/jigclu-model.ts losses and batchAccuracies)."""
     cluster = supclu_loss(z, cluster_labels, config["temperature"])
     location = F.cross_entropy(logits, location_labels)
     total = config["alpha"] * cluster + config["beta"] * location
@@ -726,7 +726,7 @@ def load_torch_layout(model, optimizer, tensors, source):
 
 def save_app_checkpoint(path, model, optimizer, config, position, extra):
     """The app's checkpoint: weights, BN statistics and momentum buffers in tfjs layout, with the
-    config and position in the metadata (main/engine/trainer.ts serialize)."""
+    config and position in the metadata (main/engine/jigclu/trainer.ts serialize)."""
     tensors = [(name, torch_to_app(t.detach().cpu().float())) for name, t in _named_state(model)]
     by_param = {id(p): name for name, p in model.named_parameters()}
     for group in optimizer.param_groups:

@@ -15,11 +15,11 @@ import { fileURLToPath } from 'node:url';
 import { engineDisplayName, type EngineName } from '../common/engine';
 import { presetNames, resolvePretrainConfig, type PresetName, type PretrainConfig } from '../common/pretrain-config';
 import type { JigsawBatch } from '../data/jigsaw';
-import { backendNames, probeEngines } from '../engine/backend';
-import { defaultConvGradMode } from '../engine/conv';
-import * as tf from '../engine/tfjs';
-import { JigCluTrainer } from '../engine/trainer';
-import { releaseWebGpu } from '../engine/webgpu';
+import { backendNames, probeEngines } from '../engine/backend/backend';
+import { defaultConvGradMode } from '../engine/nn/conv';
+import * as tf from '../engine/backend/tfjs';
+import { JigCluTrainer } from '../engine/jigclu/trainer';
+import { releaseWebGpu } from '../engine/backend/webgpu';
 
 interface Options {
   engines?: EngineName[];

@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { checkpointProblem, newestUsableCheckpoint, skippedMessage } from '../engine/checkpoints';
+import { checkpointProblem, newestUsableCheckpoint, skippedMessage } from '../engine/weights/checkpoints';
 
 /**
  * The checkpoint a command's argument names: a .safetensors file, or a run folder's newest

@@ -6,10 +6,10 @@ import { clusterScores, minScoredImages } from '../common/cluster-metrics';
 import { defaultClusterCount, distanceMetrics, type DistanceMetric } from '../common/embeddings';
 import { evalSizeFor, type PretrainConfig } from '../common/pretrain-config';
 import { listImageFiles } from '../data/files';
-import { onCpuEngine } from '../engine/backend';
-import { embedFiles } from '../engine/compute-jobs';
-import { kmeans } from '../engine/kmeans';
-import { JigCluTrainer } from '../engine/trainer';
+import { onCpuEngine } from '../engine/backend/backend';
+import { embedFiles } from '../engine/compute/compute-jobs';
+import { kmeans } from '../engine/analysis/kmeans';
+import { JigCluTrainer } from '../engine/jigclu/trainer';
 import { resolveCheckpointArgument } from './checkpoint-argument';
 import { addEngineOptions, chooseEngine, engineSummary, type EngineFlags } from './engine-choice';
 

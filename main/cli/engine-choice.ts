@@ -1,6 +1,6 @@
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import { engineNames, threadsLabel, type EngineName, type EngineReport, type ThreadSetting } from '../common/engine';
-import { selectEngine } from '../engine/backend';
+import { selectEngine } from '../engine/backend/backend';
 
 /**
  * The engine a command runs on, and how the command line says it: the one module every

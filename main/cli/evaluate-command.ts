@@ -2,15 +2,15 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { Option, type Command } from 'commander';
 import { evalSizeFor, presetNames, resolvePretrainConfig, type PresetName, type PretrainConfig } from '../common/pretrain-config';
-import { evaluateQuality, type LabelledFiles } from '../engine/quality';
-import { JigCluTrainer } from '../engine/trainer';
+import { evaluateQuality, type LabelledFiles } from '../engine/compute/quality';
+import { JigCluTrainer } from '../engine/jigclu/trainer';
 import { resolveCheckpointArgument } from './checkpoint-argument';
 import { classFolders, integer, phaseBar } from './finetune-commands';
 import { addEngineOptions, chooseEngine, type EngineFlags } from './engine-choice';
 
 /**
  * `jigclu evaluate`: the representation quality of a backbone on labelled class folders in one
- * command (engine/quality.ts): kNN top-1, k-means NMI / ARI / purity with k = the number of
+ * command (engine/compute/quality.ts): kNN top-1, k-means NMI / ARI / purity with k = the number of
  * classes, and the few-label linear probe and LP-FT fine-tune over several label draws. `--json`
  * writes the numbers for scripts; `npm run bench:quality` is built on it.
  */

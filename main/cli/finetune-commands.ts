@@ -6,9 +6,9 @@ import { evalSizeFor, presetNames, resolvePretrainConfig, type PresetName, type 
 import { listImageFiles, type ListedImage } from '../data/files';
 import { Rng } from '../data/rng';
 import { compareNames } from '../data/scan';
-import { loadClassifier, predictFiles } from '../engine/classifier-model';
-import { classifyFiles, type ClassifyJob, type ClassifyResult } from '../engine/compute-jobs';
-import { JigCluTrainer } from '../engine/trainer';
+import { loadClassifier, predictFiles } from '../engine/classify/classifier-model';
+import { classifyFiles, type ClassifyJob, type ClassifyResult } from '../engine/compute/compute-jobs';
+import { JigCluTrainer } from '../engine/jigclu/trainer';
 import { resolveCheckpointArgument } from './checkpoint-argument';
 import { addEngineOptions, chooseEngine, type EngineFlags } from './engine-choice';
 

@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { listImageFiles } from '../data/files';
 import { compareRunImages, describeImageChanges, readRunImages, unchanged, type RunImage } from '../data/run-images';
-import { checkpointProblem, newestUsableCheckpoint, skippedMessage } from '../engine/checkpoints';
+import { checkpointProblem, newestUsableCheckpoint, skippedMessage } from '../engine/weights/checkpoints';
 
 /** What `jigclu pretrain --resume` continues: the run folder, the checkpoint, and the images. */
 export interface ResumePlan {

@@ -5,8 +5,8 @@ import type { RunDetails, RunEvent, RunInfo, TrainingTime } from '../common/runs
 import { formatEta } from '../common/tasks';
 import { writeRunImages, type RunImage } from '../data/run-images';
 import { isInside } from '../data/scan';
-import { wholeCheckpoints } from '../engine/checkpoints';
-import { JigCluTrainer } from '../engine/trainer';
+import { wholeCheckpoints } from '../engine/weights/checkpoints';
+import { JigCluTrainer } from '../engine/jigclu/trainer';
 import type { Core } from '../core';
 import { trainedElsewhere } from '../services/run-owner';
 import { threadCpuSeconds } from './cpu-time';
@@ -188,7 +188,7 @@ function sampleUsage(usage: TrainingUsage, event: RunEvent): void {
 }
 
 /** The line saying how much training this session did, on the wall clock and in the trainer's CPU time (bench:quality reads it). */
-/** "N steps in T s of training, R images/s (…)": test/engine/cli.test.ts and test/bench/threads-e2e.sh read it. */
+/** "N steps in T s of training, R images/s (…)": test/cli/cli.test.ts and test/bench/threads-e2e.sh read it. */
 export function timedStepsLine(training: TrainingTime, batch: number): string {
   return (
     `${training.steps} steps in ${training.seconds.toFixed(1)} s of training, ${((training.steps * batch) / training.seconds).toFixed(1)} images/s ` +

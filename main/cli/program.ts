@@ -4,7 +4,7 @@ import { Command, InvalidArgumentError } from 'commander';
 import type { AppInfo } from '../common/api-contract';
 import { engineDisplayName, threadsLabel } from '../common/engine';
 import { startCore } from '../core';
-import { releaseWebGpu } from '../engine/webgpu';
+import { releaseWebGpu } from '../engine/backend/webgpu';
 import { defaultDataDir } from '../paths';
 import { startBrowserHost } from '../server/host';
 import { registerClusterCommands } from './cluster-commands';

@@ -3,7 +3,7 @@ import path from 'node:path';
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import { presetNames, type PresetName } from '../common/pretrain-config';
 import { startCore, type Core } from '../core';
-import { readSafetensorsHeader } from '../engine/safetensors';
+import { readSafetensorsHeader } from '../engine/weights/safetensors';
 import { quotePath } from './library-commands';
 import { followTask } from './progress';
 

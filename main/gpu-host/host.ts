@@ -9,8 +9,8 @@
  */
 import type * as tfCore from '@tensorflow/tfjs-core';
 import type { PretrainConfig } from '../common/pretrain-config';
-import { JigCluTraining, type TrainingBatch, type TrainingPosition } from '../engine/jigclu-training';
-import type { NamedTensor } from '../engine/safetensors';
+import { JigCluTraining, type TrainingBatch, type TrainingPosition } from '../engine/jigclu/jigclu-training';
+import type { NamedTensor } from '../engine/weights/safetensors';
 import {
   checkTfjsWebGpu,
   defaultApi,
@@ -21,7 +21,7 @@ import {
   registerTfjsWebGpu,
   WebGpuUnavailable,
   type WatchedDevice,
-} from '../engine/webgpu-device';
+} from '../engine/backend/webgpu-device';
 import { isToGpuHost, type FromGpuHost, type GpuError, type GpuPort, type GpuRequest, type GpuResults, type ToGpuHost } from './protocol';
 
 type TfCore = typeof tfCore;

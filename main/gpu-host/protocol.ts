@@ -1,8 +1,8 @@
 import type { GpuAdapterReport } from '../common/engine';
 import type { PretrainConfig } from '../common/pretrain-config';
-import type { StepLosses } from '../engine/jigclu-model';
-import type { InspectOutputs, TrainingBatch, TrainingPosition } from '../engine/jigclu-training';
-import type { NamedTensor } from '../engine/safetensors';
+import type { StepLosses } from '../engine/jigclu/jigclu-model';
+import type { InspectOutputs, TrainingBatch, TrainingPosition } from '../engine/jigclu/jigclu-training';
+import type { NamedTensor } from '../engine/weights/safetensors';
 
 /**
  * Messages between the trainer process and the WebGPU compute host (a hidden window of the

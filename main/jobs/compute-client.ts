@@ -1,6 +1,6 @@
 import type { EngineName, ThreadSetting } from '../common/engine';
 import { ServiceError } from '../common/result';
-import type { ComputeJob, ComputeJobKind, ComputeJobOf, ComputeResults, EmbedChunk } from '../engine/compute-jobs';
+import type { ComputeJob, ComputeJobKind, ComputeJobOf, ComputeResults, EmbedChunk } from '../engine/compute/compute-jobs';
 import { crashDetailsOf, withCrashDetails } from '../log';
 import type { FromTrainer } from './protocol';
 

@@ -1,9 +1,9 @@
 import type { EngineName, EngineReport, ThreadSetting } from '../common/engine';
 import type { PretrainConfig } from '../common/pretrain-config';
 import type { TrainingTime } from '../common/runs';
-import type { ComputeJob, EmbedChunk } from '../engine/compute-jobs';
-import type { BatchInspection, MonitorSet } from '../engine/monitor';
-import type { CheckpointWritten, PretrainProgress } from '../engine/run-pretraining';
+import type { ComputeJob, EmbedChunk } from '../engine/compute/compute-jobs';
+import type { BatchInspection, MonitorSet } from '../engine/jigclu/monitor';
+import type { CheckpointWritten, PretrainProgress } from '../engine/jigclu/run-pretraining';
 
 /**
  * Messages between the app and its trainer process. Every message carries a sequence number

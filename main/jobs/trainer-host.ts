@@ -1,5 +1,5 @@
 import { EventEmitter } from 'node:events';
-import type { ComputeJob } from '../engine/compute-jobs';
+import type { ComputeJob } from '../engine/compute/compute-jobs';
 import type { EngineName, ThreadSetting } from '../common/engine';
 import { appLogger, LineRing, type Logger } from '../log';
 import { forkLauncher, type ChildChannel, type ProcessLauncher } from './launcher';

@@ -4,15 +4,15 @@
  * engine, runs pretraining or a compute job, and reports to its parent with numbered messages.
  * A crash or out-of-memory kills only this process; the app keeps running.
  */
-import { localEngine, selectEngine } from '../engine/backend';
-import { computeWindowFor } from '../engine/gpu-host-connection';
-import { RemoteTrainer, remoteTrainers } from '../engine/remote-trainer';
-import { runComputeJob } from '../engine/compute-runner';
-import { defaultConvGradMode } from '../engine/conv';
-import { measureStepSeconds } from '../engine/monitor';
-import { runPretraining, type InspectRequest } from '../engine/run-pretraining';
-import * as tf from '../engine/tfjs';
-import { releaseWebGpu } from '../engine/webgpu';
+import { localEngine, selectEngine } from '../engine/backend/backend';
+import { computeWindowFor } from '../engine/backend/gpu-host-connection';
+import { RemoteTrainer, remoteTrainers } from '../engine/jigclu/remote-trainer';
+import { runComputeJob } from '../engine/compute/compute-runner';
+import { defaultConvGradMode } from '../engine/nn/conv';
+import { measureStepSeconds } from '../engine/jigclu/monitor';
+import { runPretraining, type InspectRequest } from '../engine/jigclu/run-pretraining';
+import * as tf from '../engine/backend/tfjs';
+import { releaseWebGpu } from '../engine/backend/webgpu';
 import { parentChannel } from './launcher';
 import { isToTrainer, type FromTrainer, type MeasureSpeed, type StartPretraining, type ToTrainer } from './protocol';
 

@@ -1,7 +1,7 @@
 import type { EventName, EventPayload, HostMode } from '../common/api-contract';
 import type { PretrainOverrides } from '../common/pretrain-config';
 import type { ImageDecoder } from '../data/decode';
-import type { EngineProbe } from '../engine/engine-probe';
+import type { EngineProbe } from '../engine/backend/engine-probe';
 import type { ComputeHost } from '../jobs/compute-client';
 import type { ProcessLauncher } from '../jobs/launcher';
 import type { TrainerHandle } from '../jobs/trainer-host';

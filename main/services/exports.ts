@@ -5,7 +5,7 @@ import type { ClassFoldersSummary, ExportFile } from '../common/finetune';
 import { ServiceError } from '../common/result';
 import { fileSha256 } from '../data/files';
 import type { TaskInfo } from '../common/tasks';
-import type { ExportBackboneJob } from '../engine/export-jobs';
+import type { ExportBackboneJob } from '../engine/compute/export-jobs';
 import type { ComputeJobClient } from '../jobs/compute-client';
 import { ClassifiersRepository, type ClassifierRow } from '../store/classifiers-repository';
 import { RunsRepository } from '../store/runs-repository';

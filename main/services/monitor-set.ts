@@ -1,4 +1,4 @@
-import type { MonitorSet } from '../engine/monitor';
+import type { MonitorSet } from '../engine/jigclu/monitor';
 
 /**
  * The kNN monitor's labelled subset of a run's images: images with a class (`labelOf`: the

@@ -19,7 +19,7 @@ import type {
   RunStatus,
   TrainingTime,
 } from '../common/runs';
-import type { BatchInspection, MonitorSet } from '../engine/monitor';
+import type { BatchInspection, MonitorSet } from '../engine/jigclu/monitor';
 import type { FromTrainer } from '../jobs/protocol';
 import { TrainerHost, type TrainerExit, type TrainerHandle } from '../jobs/trainer-host';
 import type { TrainerSlot } from '../jobs/trainer-slot';

@@ -6,7 +6,7 @@ import { ServiceError } from '../common/result';
 import type { CheckpointInfo, RunDetails, RunInfo } from '../common/runs';
 import { readRunImages, runImagesFileName, writeRunImages, type RunImage } from '../data/run-images';
 import { isInside } from '../data/scan';
-import { checkpointProblem } from '../engine/checkpoints';
+import { checkpointProblem } from '../engine/weights/checkpoints';
 import type { TrainerSlot } from '../jobs/trainer-slot';
 import { joinFolderPath } from '../store/library-repository';
 import { RunsRepository, type RunFile } from '../store/runs-repository';

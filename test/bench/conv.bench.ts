@@ -1,10 +1,10 @@
-import * as tf from '../../main/engine/tfjs';
+import * as tf from '../../main/engine/backend/tfjs';
 import '@tensorflow/tfjs-backend-cpu';
 import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
 import { bench, describe } from 'vitest';
-import { wasmDirectory } from '../../main/engine/backend';
-import { conv2d, type ConvGradMode } from '../../main/engine/conv';
-import { maxPool } from '../../main/engine/ops';
+import { wasmDirectory } from '../../main/engine/backend/backend';
+import { conv2d, type ConvGradMode } from '../../main/engine/nn/conv';
+import { maxPool } from '../../main/engine/nn/ops';
 
 /**
  * Forward + backward of the convolutions of ResNet-18 width 0.25 (the cpu-small preset) at

@@ -1,10 +1,10 @@
 import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
 import { afterAll, beforeAll, bench, describe } from 'vitest';
 import { resolvePretrainConfig, type PresetName } from '../../main/common/pretrain-config';
-import { wasmDirectory } from '../../main/engine/backend';
-import { extractFeatures } from '../../main/engine/knn';
-import { ResNet } from '../../main/engine/resnet';
-import * as tf from '../../main/engine/tfjs';
+import { wasmDirectory } from '../../main/engine/backend/backend';
+import { extractFeatures } from '../../main/engine/analysis/knn';
+import { ResNet } from '../../main/engine/nn/resnet';
+import * as tf from '../../main/engine/backend/tfjs';
 
 /**
  * Embedding throughput (issue: clusters): images/s of backbone features (inference-mode

@@ -1,10 +1,10 @@
-import * as tf from '../../main/engine/tfjs';
+import * as tf from '../../main/engine/backend/tfjs';
 import '@tensorflow/tfjs-backend-cpu';
 import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
 import { afterAll, bench, describe } from 'vitest';
 import { Rng } from '../../main/data/rng';
-import { wasmDirectory } from '../../main/engine/backend';
-import { kmeans, kmeansNaive, type KmeansOptions } from '../../main/engine/kmeans';
+import { wasmDirectory } from '../../main/engine/backend/backend';
+import { kmeans, kmeansNaive, type KmeansOptions } from '../../main/engine/analysis/kmeans';
 
 /**
  * k-means speed (issue 6): 100,000 random 128-D features (N(0, 1)), k = 100, 20 Lloyd

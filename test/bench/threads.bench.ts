@@ -5,9 +5,9 @@ import { resolvePretrainConfig } from '../../main/common/pretrain-config';
 import { referenceAugmentation, toFloatImage } from '../../main/data/augment';
 import { makeJigsawBatch, type JigsawBatch } from '../../main/data/jigsaw';
 import { Rng } from '../../main/data/rng';
-import * as tf from '../../main/engine/tfjs';
-import { JigCluTrainer } from '../../main/engine/trainer';
-import { physicalCores, resolveThreads, useWasmThreads, wasmThreadsInUse } from '../../main/engine/wasm-threads';
+import * as tf from '../../main/engine/backend/tfjs';
+import { JigCluTrainer } from '../../main/engine/jigclu/trainer';
+import { physicalCores, resolveThreads, useWasmThreads, wasmThreadsInUse } from '../../main/engine/backend/wasm-threads';
 import { torchStep, type TorchTiming } from './torch-step';
 
 /**

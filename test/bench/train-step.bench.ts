@@ -4,10 +4,10 @@ import { resolvePretrainConfig, type PresetName } from '../../main/common/pretra
 import { referenceAugmentation, toFloatImage } from '../../main/data/augment';
 import { makeJigsawBatch, type JigsawBatch } from '../../main/data/jigsaw';
 import { Rng } from '../../main/data/rng';
-import { wasmDirectory } from '../../main/engine/backend';
-import type { ConvGradMode } from '../../main/engine/conv';
-import * as tf from '../../main/engine/tfjs';
-import { JigCluTrainer } from '../../main/engine/trainer';
+import { wasmDirectory } from '../../main/engine/backend/backend';
+import type { ConvGradMode } from '../../main/engine/nn/conv';
+import * as tf from '../../main/engine/backend/tfjs';
+import { JigCluTrainer } from '../../main/engine/jigclu/trainer';
 
 /**
  * Training-step speed (issue: engine). For each preset on the wasm engine (the best one here):

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { callNames, calls, httpCallPrefix, tokenHeader, type CallName } from '../../main/common/api-contract';
 import { isResult } from '../../main/common/result';
-import { builtEntry, repoRoot } from '../engine/built';
+import { builtEntry, repoRoot } from '../helpers/built';
 import { hostileRequest, hostileValue, Prng, shapedValue } from '../helpers/fuzz';
 import { rawExchange, sendWsFrames, wsFrame } from '../helpers/raw-http';
 

@@ -1,13 +1,13 @@
 import { EventEmitter } from 'node:events';
 import fs from 'node:fs';
 import path from 'node:path';
-import type { ComputeJob } from '../../main/engine/compute-jobs';
-import { selectEngine } from '../../main/engine/backend';
-import { runComputeJob } from '../../main/engine/compute-runner';
+import type { ComputeJob } from '../../main/engine/compute/compute-jobs';
+import { selectEngine } from '../../main/engine/backend/backend';
+import { runComputeJob } from '../../main/engine/compute/compute-runner';
 import type { FromTrainer } from '../../main/jobs/protocol';
 import type { ComputeHost } from '../../main/jobs/compute-client';
 import { startCore, type Core } from '../../main/core';
-import { builtEntry, sharedDataset } from '../engine/built';
+import { builtEntry, sharedDataset } from './built';
 import { fakeEngineReport } from './library';
 
 /** A trainer message without its sequence number (each member of the union on its own). */

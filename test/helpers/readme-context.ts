@@ -5,7 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 
 /**
- * The temporary world the README test (test/unit/readme.test.ts) runs README.md's lines in: a
+ * The temporary world the README test (test/repo/readme.test.ts) runs README.md's lines in: a
  * copy of the repository's files (so its `npm run build` never rewrites the out/ that other tests
  * use; node_modules linked), a temporary HOME (so the default data folder, `~/...` paths and npm's
  * cache are temporary too) and small image folders from ../shared/datasets (tiny, cifar10-dev).

@@ -1,5 +1,5 @@
 /**
- * Reads README.md for the README test (test/unit/readme.test.ts): the command lines of its shell
+ * Reads README.md for the README test (test/repo/readme.test.ts): the command lines of its shell
  * code blocks, and every `jigclu` command, option and `npm run` script it names anywhere; then
  * checks the names against `jigclu --help`, `jigclu <command> --help` and package.json's scripts.
  * Not a test file itself: the README test feeds it the real README and a broken one.

@@ -6,7 +6,7 @@ import { repoFiles, type RunContext } from './readme-context';
 import { jigcluArgs, jigcluCommand, splitShell, type ReadmeCommand } from './readme-parse';
 
 /**
- * Runs the command lines of README.md (test/unit/readme.test.ts) as a new user would, in the
+ * Runs the command lines of README.md (test/repo/readme.test.ts) as a new user would, in the
  * temporary world of readme-context.ts. What the README's placeholders stand for, which lines are
  * shortened, which run as servers and which cannot run here, and what a line claims beyond exit 0
  * are the tables below: extend them when the README gains a command.

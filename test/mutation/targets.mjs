@@ -26,44 +26,44 @@ function span(file, from, to, through = from) {
 /** @returns {{ name: string, mutate: string[], tests: string[] }[]} */
 export function mutationTargets() {
   return [
-    { name: 'losses', mutate: ['main/engine/losses.ts'], tests: ['test/engine/losses.test.ts'] },
+    { name: 'losses', mutate: ['main/engine/jigclu/losses.ts'], tests: ['test/engine/jigclu/losses.test.ts'] },
     {
       // SGD on every engine but the fused WebGPU branch (`if (fused) { ... }`): that branch runs only on
       // a WebGPU adapter, which webgpu.test.ts did not reach inside Stryker's sandbox here (its 6
       // mutants were not covered), so it is left out rather than counted as covered.
       name: 'sgd',
       mutate: [
-        span('main/engine/sgd.ts', /^export class Sgd/, /^ {4}tf\.tidy\(\(\) => \{/),
-        span('main/engine/sgd.ts', /^ {6}for \(const \[name, weight\] of params\)/, /^ {8}if \(!grad\) continue;/),
-        span('main/engine/sgd.ts', /^ {8}const d = this\.weightDecay/, /^}/),
+        span('main/engine/nn/sgd.ts', /^export class Sgd/, /^ {4}tf\.tidy\(\(\) => \{/),
+        span('main/engine/nn/sgd.ts', /^ {6}for \(const \[name, weight\] of params\)/, /^ {8}if \(!grad\) continue;/),
+        span('main/engine/nn/sgd.ts', /^ {8}const d = this\.weightDecay/, /^}/),
       ],
-      tests: ['test/engine/sgd.test.ts'],
+      tests: ['test/engine/nn/sgd.test.ts'],
     },
     {
       // BatchNorm: its parameters, inference and training forward, closed-form gradient and running statistics.
       name: 'batchnorm',
       mutate: [
-        span('main/engine/resnet.ts', /^const bnMomentum/, /^const bnEpsilon/),
-        span('main/engine/resnet.ts', /^function addBatchNorm\(/, /^}/),
-        span('main/engine/resnet.ts', /^ {2}private batchNorm\(/, /^ {2}}/),
-        span('main/engine/resnet.ts', /^ {2}applyBatchNormUpdates\(/, /^ {2}}/),
-        span('main/engine/resnet.ts', /^export function batchNormTraining\(/, /^}/),
+        span('main/engine/nn/resnet.ts', /^const bnMomentum/, /^const bnEpsilon/),
+        span('main/engine/nn/resnet.ts', /^function addBatchNorm\(/, /^}/),
+        span('main/engine/nn/resnet.ts', /^ {2}private batchNorm\(/, /^ {2}}/),
+        span('main/engine/nn/resnet.ts', /^ {2}applyBatchNormUpdates\(/, /^ {2}}/),
+        span('main/engine/nn/resnet.ts', /^export function batchNormTraining\(/, /^}/),
       ],
-      tests: ['test/engine/resnet.test.ts', 'test/engine/sgd.test.ts', 'test/engine/golden-steps.test.ts'],
+      tests: ['test/engine/nn/resnet.test.ts', 'test/engine/nn/sgd.test.ts', 'test/engine/jigclu/golden-steps.test.ts'],
     },
     {
       // Jigsaw batch building: patch geometry, per-patch augmentation and crop, the batch-wide shuffle and tiling.
       name: 'jigsaw',
       mutate: [span('main/data/jigsaw.ts', /^function axisSpans\(/, /^}/, /^function cropAndResize\(/)],
-      tests: ['test/data/jigsaw.test.ts', 'test/data/reference.test.ts', 'test/engine/feature-rows.test.ts'],
+      tests: ['test/data/jigsaw.test.ts', 'test/data/reference.test.ts', 'test/engine/jigclu/feature-rows.test.ts'],
     },
-    { name: 'decouple', mutate: ['main/engine/decouple.ts'], tests: ['test/engine/decouple.test.ts', 'test/engine/feature-rows.test.ts'] },
-    { name: 'knn', mutate: ['main/engine/knn.ts'], tests: ['test/engine/knn.test.ts'] },
+    { name: 'decouple', mutate: ['main/engine/jigclu/decouple.ts'], tests: ['test/engine/jigclu/decouple.test.ts', 'test/engine/jigclu/feature-rows.test.ts'] },
+    { name: 'knn', mutate: ['main/engine/analysis/knn.ts'], tests: ['test/engine/analysis/knn.test.ts'] },
     {
       // The k-means update: cluster sums, the centroid update (empty clusters included) and the Lloyd loop.
       name: 'kmeans-update',
-      mutate: [span('main/engine/kmeans.ts', /^class ClusterSums/, /^\/\*\* Seeding, Lloyd iterations/), span('main/engine/kmeans.ts', /^ {4}let labels = new Int32Array\(n\);/, /^ {4}return \{ assignments/)],
-      tests: ['test/engine/kmeans.test.ts'],
+      mutate: [span('main/engine/analysis/kmeans.ts', /^class ClusterSums/, /^\/\*\* Seeding, Lloyd iterations/), span('main/engine/analysis/kmeans.ts', /^ {4}let labels = new Int32Array\(n\);/, /^ {4}return \{ assignments/)],
+      tests: ['test/engine/analysis/kmeans.test.ts'],
     },
   ];
 }

@@ -1,0 +1,34 @@
+import * as tf from '../../main/engine/backend/tfjs';
+import '@tensorflow/tfjs-backend-cpu';
+import { wasmDirectory } from '../../main/engine/backend/backend';
+
+/** Runs the engine tests on tfjs's cpu backend (the reference for numerics here). */
+export async function useCpuBackend(): Promise<void> {
+  await tf.setBackend('cpu');
+  await tf.ready();
+}
+
+/**
+ * Runs the following tests on tfjs's wasm backend: several times faster than cpu for training,
+ * for tests whose assertions hold on any engine (the app's own choice on a machine without
+ * tfjs-node). Imported here, not at the top: importing the wasm backend registers it, and
+ * tfjs would then pick it over cpu in files that never set a backend.
+ */
+export async function useWasmBackend(): Promise<void> {
+  const { setWasmPaths } = await import('@tensorflow/tfjs-backend-wasm');
+  setWasmPaths(wasmDirectory());
+  if (!(await tf.setBackend('wasm'))) throw new Error('the wasm backend did not initialise');
+  await tf.ready();
+}
+
+/** A small deterministic generator for test data (mulberry32). */
+export function seeded(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
