@@ -52,7 +52,7 @@ const engineTests = {
   jobs: ['trainer-process'],
   data: ['batch-source'],
   common: ['pretrain-config'],
-  cli: ['cli', 'cli-resume', 'cli-finetune', 'cli-run-recorded'],
+  cli: ['cli', 'cli-resume', 'cli-finetune', 'cli-run-recorded', 'cli-analysis-recorded'],
   scaleout: ['scaleout-port'],
   'gpu-host': ['gpu-host'],
 };
@@ -62,7 +62,7 @@ const unitTests = {
   services: [
     'embeddings-service', 'exports-service', 'finetune-service', 'first-run', 'labels-service', 'library-cifar',
     'library-import', 'library-rescan', 'library-resume', 'library-scan', 'media-protocol', 'pretraining-service',
-    'pretraining-storage', 'pretraining-workspace', 'storage-guard', 'reference-classes', 'tasks',
+    'pretraining-storage', 'pretraining-workspace', 'storage-guard', 'reference-classes', 'tasks', 'runs-holder',
   ],
   renderer: [
     'charts', 'client', 'clusters-store', 'embedding-map', 'finetune-view', 'label-store', 'line-chart',

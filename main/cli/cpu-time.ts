@@ -1,15 +1,13 @@
 import fs from 'node:fs';
 
 /**
- * CPU seconds used so far by this process's main thread, where a CLI pretraining run computes
- * its steps (the batch worker has its own thread). On a machine shared with other work the wall
- * clock says little about how much training a budget buys; the training thread's CPU time does
- * (on an idle machine the two are about equal). Linux: /proc/self/task/<pid>/stat, utime + stime
- * in clock ticks of 1/100 s; elsewhere the whole process's CPU time (all threads), which is more.
+ * CPU seconds of a trainer process's main thread, where a pretraining run computes its steps
+ * (the batch worker has its own thread). On a machine shared with other work the wall clock
+ * says little about how much training a budget buys; the training thread's CPU time does (on
+ * an idle machine the two are about equal): `jigclu pretrain --cpu-time-limit` and the line
+ * saying how much CPU a run used read it. Linux: /proc/<pid>/task/<pid>/stat, utime + stime in
+ * clock ticks of 1/100 s.
  */
-export function mainThreadCpuSeconds(): number {
-  return threadCpuSeconds(process.pid) ?? processCpuSeconds();
-}
 
 /** CPU seconds of the main thread of process `pid` (a run's trainer process); undefined where /proc cannot say (not Linux, or it has exited). */
 export function threadCpuSeconds(pid: number): number | undefined {
@@ -21,10 +19,4 @@ export function threadCpuSeconds(pid: number): number | undefined {
   } catch {
     return undefined;
   }
-}
-
-/** This whole process's CPU time (all threads), where /proc is not there. */
-function processCpuSeconds(): number {
-  const usage = process.cpuUsage();
-  return (usage.user + usage.system) / 1e6;
 }

@@ -2,22 +2,26 @@ import fs from 'node:fs';
 import path from 'node:path';
 import cliProgress from 'cli-progress';
 import { InvalidArgumentError, Option, type Command } from 'commander';
-import { evalSizeFor, presetNames, resolvePretrainConfig, type PresetName, type PretrainConfig } from '../common/pretrain-config';
+import { evalSizeFor, presetNames, type PresetName } from '../common/pretrain-config';
+import type { Core } from '../core';
 import { listImageFiles, type ListedImage } from '../data/files';
 import { Rng } from '../data/rng';
 import { compareNames } from '../data/scan';
 import { loadClassifier, predictFiles } from '../engine/classify/classifier-model';
-import { classifyFiles, type ClassifyJob, type ClassifyResult } from '../engine/compute/compute-jobs';
-import { JigCluTrainer } from '../engine/jigclu/trainer';
+import type { ClassifyJob } from '../engine/compute/compute-jobs';
 import { resolveCheckpointArgument } from './checkpoint-argument';
-import { addEngineOptions, chooseEngine, type EngineFlags } from './engine-choice';
+import { checkpointSource, dataDirOf, finishTask, randomInitSource, withCore } from './core-session';
+import { addEngineOptions, chooseEngine, printEngine, type EngineFlags } from './engine-choice';
+import { libraryFoldersOf } from './pretrain-run';
 
 /**
  * `jigclu finetune` and `jigclu predict`: the app's few-label classifier for scripts. finetune
  * picks N labelled images per class from class folders (seeded, stratified), trains a linear
- * probe and/or a full fine-tune on a run's backbone (or a random-init one) in this process,
- * reports validation and test accuracy, and saves the classifier (a TF.js layers model with
- * labels.json). predict classifies every image under a folder with a saved classifier, as CSV.
+ * probe and/or a full fine-tune on a run's backbone (or a random-init one) through the app's
+ * fine-tuning service (recorded, listed in the app), reports validation and test accuracy, and
+ * saves the classifier (a TF.js layers model with labels.json). predict classifies every image
+ * under a folder with a saved classifier, as CSV (analysis only: it reads a saved folder, which
+ * may come from another machine, and records nothing).
  */
 
 type Mode = ClassifyJob['mode'];
@@ -118,12 +122,29 @@ interface FinetuneOptions extends EngineFlags {
   out?: string;
 }
 
-async function finetune(checkpointArg: string | undefined, options: FinetuneOptions): Promise<void> {
+/** The library class of each name (created when the library has none by that name), so the app can show the classifier's predictions. */
+async function libraryClasses(core: Core, names: string[]): Promise<Map<string, { id: number; name: string }>> {
+  const known = new Map((await core.handlers.libraryClasses({})).map((entry) => [entry.name, { id: entry.id, name: entry.name }]));
+  for (const name of names) {
+    if (!known.has(name)) {
+      const created = await core.handlers.classCreate({ name });
+      known.set(name, { id: created.id, name: created.name });
+    }
+  }
+  return known;
+}
+
+/**
+ * `jigclu finetune` through the same core services as the app's fine-tuning: the --train and
+ * --test folders join the library, the checkpoint's run is the backbone, and the fine-tuning
+ * service trains on the labels drawn here (never written as labels of the library) as one
+ * task with its progress bar. Its classifiers, with their validation scores and a prediction
+ * for every image, are stored in the data folder: the app lists them (classifiersList,
+ * finetuneRounds). Test accuracy is read from the stored predictions of the --test images.
+ */
+async function finetune(core: Core, checkpointArg: string | undefined, options: FinetuneOptions): Promise<void> {
   if (!checkpointArg && !options.randomInit) throw new Error('give a run folder or checkpoint, or --random-init for the untrained baseline.');
   const checkpoint = checkpointArg ? resolveCheckpointArgument(checkpointArg) : undefined;
-  // With --random-init and a checkpoint: a fresh backbone of the checkpoint's architecture.
-  const config: PretrainConfig = checkpoint ? JigCluTrainer.readMetadata(fs.readFileSync(checkpoint)).config : resolvePretrainConfig(options.preset);
-  const size = options.size ?? evalSizeFor(config);
   const trainRoot = path.resolve(options.train);
   const train = await classFolders(trainRoot, '--train');
   const classNames = [...train.byClass.keys()];
@@ -134,6 +155,7 @@ async function finetune(checkpointArg: string | undefined, options: FinetuneOpti
   if (train.unlabelled) console.error(`${train.unlabelled} files outside class folders in --train are not used.`);
 
   let test: Labelled[] = [];
+  const roots = [trainRoot];
   if (options.test) {
     const testRoot = path.resolve(options.test);
     const folders = await classFolders(testRoot, '--test');
@@ -141,52 +163,79 @@ async function finetune(checkpointArg: string | undefined, options: FinetuneOpti
     if (unknown.length) console.error(`warning: --test classes not in --train are left out: ${unknown.join(', ')}.`);
     test = pickPerClass(folders.byClass, classNames, undefined, 0);
     if (test.length === 0) throw new Error(`--test ${testRoot} has no images in class folders named like --train's (${classNames.join(', ')}).`);
+    if (testRoot !== trainRoot) roots.push(testRoot);
   }
 
-  await chooseEngine(options);
+  // With --random-init and a checkpoint: a fresh backbone of the checkpoint's architecture; without one, the preset's.
+  const { run, source } = checkpoint ? checkpointSource(core, checkpoint, Boolean(options.randomInit)) : randomInitSource(core, options.preset);
+  const config = run.config;
+  const size = options.size ?? evalSizeFor(config);
+  const { folderIds } = await libraryFoldersOf(core, roots);
+  const imageIds = new Map(core.services.embeddings.repo.images(folderIds).map((image) => [image.path, image.id]));
+  const classes = await libraryClasses(core, classNames);
+  const labels = new Map<number, { id: number; name: string }>();
+  for (const item of labelled) {
+    const id = imageIds.get(item.file);
+    if (id !== undefined) labels.set(id, classes.get(classNames[item.label]!)!);
+  }
+  const tested = test.flatMap((item) => {
+    const id = imageIds.get(item.file);
+    return id === undefined ? [] : [{ id, classId: classes.get(classNames[item.label]!)!.id }];
+  });
+  const left = labelled.length - labels.size + test.length - tested.length;
+  if (left) console.error(`${left} files are not in the library (not readable as images: see jigclu import) and are left out.`);
+
   const what = options.randomInit ? 'random-init' : 'pretrained';
   const backboneName = options.randomInit ? `random-init ${config.arch} x${config.width}` : path.basename(checkpoint!);
-  console.error(`Backbone: ${backboneName}; ${labelled.length} labelled images (${classNames.length} classes)${test.length ? `, ${test.length} test images` : ''}; ${size} px.`);
+  console.error(`Backbone: ${backboneName}; ${labels.size} labelled images (${classNames.length} classes)${tested.length ? `, ${tested.length} test images` : ''}; ${size} px.`);
+  const { task, round } = core.services.finetune.start(
+    { mode: options.mode, source, folderIds, seed: options.seed, epochs: options.epochs },
+    {
+      labels,
+      under: roots,
+      size,
+      backboneLr: options.backboneLr,
+      headLr: options.headLr,
+      engine: options.engine,
+      threads: options.threads,
+      onEngine: once(printEngine),
+    },
+  );
+  await finishTask(core, task, 'the classifiers trained so far are kept in the data folder.');
 
-  const files = [...labelled.map((item) => item.file), ...test.map((item) => item.file)];
-  const labels = [...labelled.map((item) => item.label), ...test.map(() => -1)];
   const modes: Mode[] = options.mode === 'both' ? ['linear-probe', 'fine-tune'] : [options.mode];
   const out = options.out ? path.resolve(options.out) : undefined;
-  const perClassText = options.perClass !== undefined ? `${options.perClass} labels/class` : `${labelled.length} labels`;
+  const perClassText = options.perClass !== undefined ? `${options.perClass} labels/class` : `${labels.size} labels`;
+  const trained = core.services.finetune.repo.byRound().filter((row) => row.round === round);
   for (const mode of modes) {
+    const row = trained.find((candidate) => candidate.mode === mode);
+    if (!row) throw new Error(`the ${mode} classifier was not stored`);
     const title = mode === 'linear-probe' ? 'linear probe' : 'fine-tune';
-    const saveTo = out ? (modes.length > 1 ? path.join(out, mode) : out) : undefined;
-    const bar = phaseBar();
-    let result: ClassifyResult;
-    try {
-      result = await classifyFiles(
-        { kind: 'classify', mode, checkpoint: options.randomInit ? undefined : checkpoint, config, files, labels, classes: classNames.length, size, seed: options.seed, epochs: options.epochs, saveTo, classNames, backboneLr: options.backboneLr, headLr: options.headLr },
-        {
-          progress: (done, total, message) => bar.update(`${title}: ${message === 'reading images' ? 'reading images' : 'epochs'}`, done, total),
-          chunk: () => undefined,
-        },
-      );
-    } finally {
-      bar.stop();
-    }
-    for (const skip of result.skipped) console.error(`Skipped ${files[skip.index]}: ${skip.reason}`);
     let testText = '';
-    if (test.length) {
-      let right = 0;
-      let seen = 0;
-      test.forEach((item, i) => {
-        const predicted = result.predicted[labelled.length + i]!;
-        if (predicted < 0) return;
-        seen += 1;
-        if (predicted === item.label) right += 1;
-      });
-      testText = ` test ${percent(seen ? right / seen : Number.NaN)}`;
+    if (tested.length) {
+      const predicted = new Map(core.services.finetune.repo.rowsOf(row.id, tested.map((item) => item.id)).map((prediction) => [prediction.image_id, prediction.class_id]));
+      const seen = tested.filter((item) => predicted.has(item.id));
+      const right = seen.filter((item) => predicted.get(item.id) === item.classId).length;
+      testText = ` test ${percent(seen.length ? right / seen.length : Number.NaN)}`;
     }
-    const line = `few-label ${title}: val ${percent(result.valAccuracy)}${testText} (${perClassText}, ${classNames.length} classes, ${what})`;
-    console.log(line);
-    if (saveTo) console.error(`Classifier written to ${saveTo} (${(result.saved ?? []).join(', ')}).`);
+    console.log(`few-label ${title}: val ${percent(row.val_accuracy ?? Number.NaN)}${testText} (${perClassText}, ${classNames.length} classes, ${what})`);
+    const saveTo = out ? (modes.length > 1 ? path.join(out, mode) : out) : undefined;
+    if (saveTo && row.model_dir) {
+      fs.cpSync(row.model_dir, saveTo, { recursive: true });
+      console.error(`Classifier written to ${saveTo} (${fs.readdirSync(row.model_dir).sort().join(', ')}).`);
+    }
   }
   if (!out) console.error('Not saved: give --out <folder> to keep the classifier for `jigclu predict`.');
+  console.error(`The app lists them as fine-tune round ${round} on ${run.name}.`);
+}
+
+/** Calls `action` the first time only (one engine line for the jobs of a task). */
+function once<T>(action: (value: T) => void): (value: T) => void {
+  let done = false;
+  return (value) => {
+    if (!done) action(value);
+    done = true;
+  };
 }
 
 async function predictFolder(modelDir: string, folder: string, options: { csv: string; batch: number } & EngineFlags): Promise<void> {
@@ -243,7 +292,7 @@ export function registerFinetuneCommands(program: Command): void {
     .option('--head-lr <rate>', 'fine-tuning: starting learning rate of the head, which starts from the linear probe’s (LP-FT; default 0.1)', positiveNumber('--head-lr'))
     .option('--size <px>', 'input size (default: the size the app uses the backbone at; see the README)', integer('--size', 32))
     .option('--out <folder>', 'where to save the classifier (model.json, weights.bin, labels.json); a subfolder per mode with --mode both');
-  addEngineOptions(finetuneCommand).action(async (checkpointArg: string | undefined, options: FinetuneOptions) => finetune(checkpointArg, options));
+  addEngineOptions(finetuneCommand).action((checkpointArg: string | undefined, options: FinetuneOptions) => withCore(dataDirOf(program), (core) => finetune(core, checkpointArg, options)));
 
   const predictCommand = program
     .command('predict')

@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { InvalidArgumentError, Option, type Command } from 'commander';
-import { evalSizeFor, presetNames, resolvePretrainConfig, stepsPerEpochFor, type PresetName } from '../common/pretrain-config';
+import { evalSizeFor, presetNames, resolvePretrainConfig, stepsPerEpochFor, type PresetName, type PretrainOverrides } from '../common/pretrain-config';
 import type { RunInfo } from '../common/runs';
 import { startCore } from '../core';
 import { defaultConvGradMode, type ConvGradMode } from '../engine/nn/conv';
@@ -12,8 +12,8 @@ import { exportTorchBackbone } from '../engine/weights/torch-export';
 import { JigCluTrainer } from '../engine/jigclu/trainer';
 import * as tf from '../engine/backend/tfjs';
 import { resolveCheckpointArgument } from './checkpoint-argument';
+import { threadCpuSeconds } from './cpu-time';
 import { addEngineOptions, chooseEngine, engineSummary, type EngineFlags } from './engine-choice';
-import { pretrainInProcess, pretrainOverrides, type PretrainOptions } from './pretrain-in-process';
 import { planResume } from './pretrain-resume';
 import { describeEndedRun, followRun, libraryFoldersOf, resumeTarget } from './pretrain-run';
 
@@ -37,6 +37,44 @@ function number(name: string, integer = false) {
   };
 }
 
+/** The options of `jigclu pretrain`. */
+export interface PretrainOptions extends EngineFlags {
+  preset: PresetName;
+  epochs?: number;
+  batch?: number;
+  crop?: number;
+  cross?: number;
+  grid?: number;
+  temperature?: number;
+  lr?: number;
+  seed?: number;
+  convGrad?: 'auto' | 'fast' | 'native';
+  out?: string;
+  resume?: string;
+  allowChangedImages?: boolean;
+  checkpointEvery?: number;
+  timeLimit?: number;
+  cpuTimeLimit?: number;
+  cache: boolean;
+}
+
+/** The settings the options override (the rest come from the preset). */
+export function pretrainOverrides(options: PretrainOptions): PretrainOverrides {
+  return {
+    epochs: options.epochs,
+    batch: options.batch,
+    crop: options.crop,
+    grid: options.grid as 2 | 3 | undefined,
+    cross: options.cross,
+    temperature: options.temperature,
+    lr: options.lr,
+    seed: options.seed,
+    engine: options.engine,
+    convGrad: options.convGrad,
+    checkpointEvery: options.checkpointEvery,
+  };
+}
+
 /** Registers `pretrain` and `knn` on the program. */
 export function registerPretrainCommands(program: Command): void {
   const pretrainCommand = program
@@ -54,7 +92,7 @@ export function registerPretrainCommands(program: Command): void {
     .option('--seed <n>', 'random seed', number('--seed', true))
     .option('--checkpoint-every <steps>', 'write a checkpoint every N steps', number('--checkpoint-every', true))
     .option('--time-limit <minutes>', 'stop (with a checkpoint) after this many minutes of training', number('--time-limit'))
-    .option('--cpu-time-limit <minutes>', "stop (with a checkpoint) once the training thread has used this many minutes of CPU time (a budget that holds on a machine busy with other work; trains in this process, not recorded in the app)", number('--cpu-time-limit'));
+    .option('--cpu-time-limit <minutes>', "stop (with a checkpoint) once the trainer process's training thread has used this many minutes of CPU time (a budget that holds on a machine busy with other work)", number('--cpu-time-limit'));
   addEngineOptions(pretrainCommand)
     .addOption(new Option('--conv-grad <mode>', "conv filter gradient: ours ('fast') or tfjs's ('native')").choices(['auto', 'fast', 'native']))
     .option('--out <folder>', 'run folder for checkpoints (default: <data-dir>/runs/<run id>)')
@@ -63,7 +101,9 @@ export function registerPretrainCommands(program: Command): void {
     .option('--allow-changed-images', "with --resume: train on the images as they are now even when they differ from the run's list")
     .action(async (folders: string[], options: PretrainOptions) => {
       const dataDir = program.opts<{ dataDir: string }>().dataDir;
-      if (options.cpuTimeLimit !== undefined) return pretrainInProcess(dataDir, folders, options, bundledSampleDir());
+      if (options.cpuTimeLimit !== undefined && threadCpuSeconds(process.pid) === undefined) {
+        throw new Error("--cpu-time-limit reads the trainer's CPU time from /proc, which this system does not have: use --time-limit (minutes on the wall clock) instead.");
+      }
       // Planned before the core opens: a refused --resume changes nothing.
       const plan = options.resume ? await planResume(options.resume, folders, Boolean(options.allowChangedImages), (line) => console.error(line)) : undefined;
       const core = startCore({ dataDir, mode: 'cli', library: { autoThumbnails: false } });
@@ -98,7 +138,7 @@ export function registerPretrainCommands(program: Command): void {
           return run;
         };
         try {
-          ended = await followRun(core, begin, { timeLimitMinutes: options.timeLimit });
+          ended = await followRun(core, begin, { timeLimitMinutes: options.timeLimit, cpuTimeLimitMinutes: options.cpuTimeLimit });
         } catch (error) {
           const invalid = /^Invalid run settings: (.*)$/s.exec((error as Error).message);
           if (invalid) throw new Error(`invalid setting ${invalid[1]}`, { cause: error });

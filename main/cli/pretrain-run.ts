@@ -99,24 +99,35 @@ export function pretrainBar(): cliProgress.SingleBar {
 /**
  * Starts a run with `start` (the pretraining service's start or continue) and follows it to its
  * end: a progress bar with the epoch, losses, images/s and ETA, the run's log lines, the engine
- * the trainer chose. Ctrl+C (and --time-limit) stop it at a checkpoint, resumable; a second
+ * the trainer chose. Ctrl+C, --time-limit and --cpu-time-limit (the trainer process's training
+ * thread's CPU time, sampled at each step) stop it at a checkpoint, resumable; a second
  * Ctrl+C quits at once. Resolves with the run as recorded.
  */
-export async function followRun(core: Core, start: () => RunInfo, options: { timeLimitMinutes?: number } = {}): Promise<{ run: RunDetails; usage: TrainingUsage; batch: number }> {
+export async function followRun(core: Core, start: () => RunInfo, options: { timeLimitMinutes?: number; cpuTimeLimitMinutes?: number } = {}): Promise<{ run: RunDetails; usage: TrainingUsage; batch: number }> {
   const bar = pretrainBar();
   let runId: number | undefined;
   let started = false;
   const usage: TrainingUsage = {};
   let timing: NodeJS.Timeout | undefined;
   const pending: RunEvent[] = [];
+  const cpuLimit = options.cpuTimeLimitMinutes;
+  let cpuSpent = false;
   const say = (line: string): void => {
     if (started && process.stderr.isTTY) process.stderr.write('\n');
     console.error(line);
   };
+  const stop = (note: string): void => void core.services.pretraining.stopForQuit(60_000, note);
   const show = (event: RunEvent): void => {
     if (event.engine) printEngine(event.engine);
     if (event.trainerPid !== undefined) usage.pid = event.trainerPid;
-    if (event.phase === 'training') sampleUsage(usage, event);
+    if (event.phase === 'training') {
+      sampleUsage(usage, event);
+      if (cpuLimit !== undefined && !cpuSpent && usage.last && usage.last.cpu >= cpuLimit * 60) {
+        cpuSpent = true;
+        say(`The --cpu-time-limit of ${cpuLimit} minutes of CPU time is reached: stopping at a checkpoint…`);
+        stop(`Stopped at the --cpu-time-limit of ${cpuLimit} minutes of CPU time, at a checkpoint: continue it with jigclu pretrain --resume, or Continue in the app.`);
+      }
+    }
     if (event.training) usage.training = event.training;
     // "Preparing images: n / m" is progress, which the bar shows; other messages are the run's log lines.
     const preparing = event.message ? /^Preparing images: (\d+) \/ (\d+)/.exec(event.message) : null;
@@ -138,7 +149,6 @@ export async function followRun(core: Core, start: () => RunInfo, options: { tim
     if (runId === undefined) pending.push(event);
     else if (event.runId === runId) show(event);
   });
-  const stop = (note: string): void => void core.services.pretraining.stopForQuit(60_000, note);
   // Minutes of training: counted from the first training step, as before runs were recorded.
   const startTimeLimit = (minutes: number): NodeJS.Timeout =>
     setTimeout(() => {

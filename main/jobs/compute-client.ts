@@ -1,4 +1,4 @@
-import type { EngineName, ThreadSetting } from '../common/engine';
+import type { EngineName, EngineReport, ThreadSetting } from '../common/engine';
 import { ServiceError } from '../common/result';
 import type { ComputeJob, ComputeJobKind, ComputeJobOf, ComputeResults, EmbedChunk } from '../engine/compute/compute-jobs';
 import { crashDetailsOf, withCrashDetails } from '../log';
@@ -12,14 +12,30 @@ export interface ComputeHost {
   kill(graceMs?: number): Promise<unknown>;
 }
 
+/**
+ * Which engine a job runs on, as the host that asks for it chooses (the command line's
+ * --engine and --threads), and who hears the engine its process chose.
+ */
+export interface JobPlacement {
+  /** The engine the job asks for ('auto' follows the settings' engine). */
+  engine?: EngineName | 'auto';
+  /** The wasm engine's threads (default: the settings'). */
+  threads?: ThreadSetting;
+  /** Told the engine the job's process chose, once it has started. */
+  onEngine?(engine: EngineReport): void;
+}
+
+/** The engine a job asks for: the host's choice when it names one, else the run's own. */
+export function placedEngine(placement: JobPlacement, own: EngineName | 'auto'): EngineName | 'auto' {
+  return placement.engine && placement.engine !== 'auto' ? placement.engine : own;
+}
+
 /** How one compute job is run: what it reports back, how it is cancelled, which engine it asks for. */
-export interface ComputeJobOptions {
+export interface ComputeJobOptions extends JobPlacement {
   progress?(done: number, total: number): void;
   chunk?(chunk: EmbedChunk): void;
   /** Aborting kills the job's process; the promise rejects with CONFLICT "Cancelled.". */
   signal?: AbortSignal;
-  /** The engine the job asks for ('auto' follows the settings' engine). */
-  engine?: EngineName | 'auto';
 }
 
 /**
@@ -50,7 +66,8 @@ export class ComputeJobClient {
         action();
       };
       host.on('message', (message) => {
-        if (message.type === 'job-progress') options.progress?.(message.done, message.total);
+        if (message.type === 'ready') options.onEngine?.(message.engine);
+        else if (message.type === 'job-progress') options.progress?.(message.done, message.total);
         else if (message.type === 'job-chunk') options.chunk?.(message.chunk);
         // The trainer ran this job through the runner table typed by ComputeResults.
         else if (message.type === 'job-result') finish(() => resolve(message.result as ComputeResults[K]));
@@ -70,7 +87,7 @@ export class ComputeJobClient {
         void host.kill();
         finish(() => reject(new ServiceError('CONFLICT', 'Cancelled.')));
       });
-      host.runJob(job, this.engineFor(options.engine ?? 'auto'), this.threads());
+      host.runJob(job, this.engineFor(options.engine ?? 'auto'), options.threads ?? this.threads());
     });
   }
 }

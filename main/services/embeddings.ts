@@ -17,7 +17,8 @@ import {
 import { evalSizeFor, type PretrainConfig } from '../common/pretrain-config';
 import { ServiceError } from '../common/result';
 import type { TaskInfo } from '../common/tasks';
-import type { ComputeJobClient } from '../jobs/compute-client';
+import { isInside } from '../data/scan';
+import { placedEngine, type ComputeJobClient, type JobPlacement } from '../jobs/compute-client';
 import type { TrainerSlot } from '../jobs/trainer-slot';
 import { EmbeddingsRepository, folderKey, type EmbeddableImage, type EmbeddingSetRow } from '../store/embeddings-repository';
 import { RunsRepository } from '../store/runs-repository';
@@ -27,6 +28,22 @@ import { referenceClasses } from './reference-classes';
 /** The backbone's feature width for a config (torchvision widths x the width multiplier). */
 export function backboneDim(config: Pick<PretrainConfig, 'arch' | 'width'>): number {
   return Math.max(1, Math.round(512 * config.width)) * (config.arch === 'resnet50' ? 4 : 1);
+}
+
+/**
+ * Choices of an embedding the contract does not carry, made by the host that asks (the command
+ * line's folder inside a library folder, --engine, --threads).
+ */
+export interface EmbedPlacement extends JobPlacement {
+  /** Only the chosen folders' images under these paths. */
+  under?: string[];
+  /** Images per forward pass (default 32). */
+  batch?: number;
+}
+
+/** The images under some paths (all of them without `under`). */
+export function imagesUnder<T extends { path: string }>(images: T[], under: string[] | undefined): T[] {
+  return under ? images.filter((image) => under.some((folder) => isInside(folder, image.path))) : images;
 }
 
 /**
@@ -84,7 +101,7 @@ export class EmbeddingsService {
    * Embeds the images of some folders (all by default) that the set lacks (new or changed
    * since), as a task with progress, ETA and cancel; vectors are stored as they come.
    */
-  compute(source: EmbeddingSource, folderIds?: number[]): EmbeddingsComputeResult {
+  compute(source: EmbeddingSource, folderIds?: number[], placement: EmbedPlacement = {}): EmbeddingsComputeResult {
     const run = this.runs.get(source.runId);
     if (!run) throw new ServiceError('NOT_FOUND', `No run with id ${source.runId}.`);
     let checkpointFile: string | null = null;
@@ -100,7 +117,7 @@ export class EmbeddingsService {
       if (unknown.length > 0) throw new ServiceError('NOT_FOUND', `No library folder with id ${unknown.join(', ')}.`);
     }
     const set = this.repo.findSet(source) ?? this.repo.createSet(source, { checkpointFile, dim: backboneDim(run.config), size: evalSizeFor(run.config) });
-    const images = this.repo.images(folderIds);
+    const images = imagesUnder(this.repo.images(folderIds), placement.under);
     if (images.length === 0) throw new ServiceError('INVALID_ARGUMENT', 'There are no images to embed: add a folder to the library first.');
     const missing = this.repo.missing(set.id, images);
     if (missing.length === 0) return { set: this.setInfo(this.repo.getSet(set.id)!), task: null, missing: 0 };
@@ -111,10 +128,12 @@ export class EmbeddingsService {
       try {
         let failed = 0;
         await this.jobs.runComputeJob(
-          { kind: 'embed', checkpoint: checkpointFile ?? undefined, config, files: missing.map((image) => image.path), size: set.size, batch: 32 },
+          { kind: 'embed', checkpoint: checkpointFile ?? undefined, config, files: missing.map((image) => image.path), size: set.size, batch: placement.batch ?? 32 },
           {
             signal: context.signal,
-            engine: config.engine,
+            engine: placedEngine(placement, config.engine),
+            threads: placement.threads,
+            onEngine: placement.onEngine,
             progress: (done, total) => context.progress(done, total, failed ? `${failed} could not be read` : undefined),
             chunk: (chunk) => {
               failed += chunk.failed.length;
@@ -141,10 +160,15 @@ export class EmbeddingsService {
     return { set: this.setInfo(this.repo.getSet(set.id)!), task, missing: missing.length };
   }
 
+  /** The vectors of a set's images: some folders or all (under some paths), those with a vector. */
+  vectorsOf(setId: number, folderIds?: number[], under?: string[]): { images: EmbeddableImage[]; vectors: Float32Array; dim: number } {
+    return this.loaded(setId, folderIds, under);
+  }
+
   /** The images of a set to work on: some folders or all, those with a vector. */
-  private loaded(setId: number, folderIds?: number[]): { images: EmbeddableImage[]; vectors: Float32Array; dim: number } {
+  private loaded(setId: number, folderIds?: number[], under?: string[]): { images: EmbeddableImage[]; vectors: Float32Array; dim: number } {
     const set = this.mustGetSet(setId);
-    const all = this.repo.images(folderIds);
+    const all = imagesUnder(this.repo.images(folderIds), under);
     const loaded = this.repo.vectors(setId, all.map((image) => image.id), set.dim);
     if (loaded.imageIds.length === 0) throw new ServiceError('INVALID_ARGUMENT', 'No image of these folders has an embedding in this set yet: compute the embeddings first.');
     const byId = new Map(all.map((image) => [image.id, image]));
@@ -152,11 +176,11 @@ export class EmbeddingsService {
   }
 
   /** k-means on the set's vectors, stored with its scores against the reference classes of its images. */
-  async cluster(args: { setId: number; k?: number; metric: DistanceMetric; seed: number; folderIds?: number[] }): Promise<ClusteringInfo> {
-    const { images, vectors, dim } = this.loaded(args.setId, args.folderIds);
+  async cluster(args: { setId: number; k?: number; metric: DistanceMetric; seed: number; folderIds?: number[] }, placement: EmbedPlacement = {}): Promise<ClusteringInfo> {
+    const { images, vectors, dim } = this.loaded(args.setId, args.folderIds, placement.under);
     const k = args.k ?? defaultClusterCount(images.length);
     if (k > images.length) throw new ServiceError('INVALID_ARGUMENT', `k: ${k} clusters need at least ${k} embedded images; there are ${images.length}. Lower k.`);
-    const result = await this.jobs.runComputeJob({ kind: 'kmeans', features: vectors, n: images.length, dim, k, seed: args.seed, metric: args.metric });
+    const result = await this.jobs.runComputeJob({ kind: 'kmeans', features: vectors, n: images.length, dim, k, seed: args.seed, metric: args.metric }, placement);
     const outlier = outlierFlags(result.distances);
     const { scores } = this.scores(images.map((image) => image.id), result.assignments);
     const id = this.repo.addClustering({

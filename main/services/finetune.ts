@@ -11,10 +11,11 @@ import type { EpochRecord } from '../engine/classify/finetune';
 import { ClassifiersRepository, type ClassifierRow, type NewPrediction } from '../store/classifiers-repository';
 import { EmbeddingsRepository } from '../store/embeddings-repository';
 import { RunsRepository } from '../store/runs-repository';
-import type { ComputeJobClient } from '../jobs/compute-client';
+import { placedEngine, type ComputeJobClient, type JobPlacement } from '../jobs/compute-client';
 import type { TrainerSlot } from '../jobs/trainer-slot';
 import type { BackboneService } from './backbone';
 import type { AreaHandlers, ServiceContext } from './context';
+import { imagesUnder } from './embeddings';
 
 export interface FinetuneStartArgs {
   mode: ClassifierMode | 'both';
@@ -24,6 +25,21 @@ export interface FinetuneStartArgs {
   epochs?: number | undefined;
   /** Also train the same mode(s) on the random-init backbone of the same run (never chosen automatically). */
   compareRandom?: boolean | undefined;
+}
+
+/**
+ * Choices of a fine-tune the contract does not carry, made by the host that asks for it (the
+ * command line's few labels drawn from class folders, --size, learning rates, --engine).
+ */
+export interface FinetunePlacement extends JobPlacement {
+  /** Train on these labels (image id to library class) instead of the library's; the other images of the scope are only predicted. */
+  labels?: ReadonlyMap<number, { id: number; name: string }>;
+  /** Only the chosen folders' images under these paths. */
+  under?: string[];
+  /** Input size (default: the size the app uses the backbone at). */
+  size?: number;
+  backboneLr?: number;
+  headLr?: number;
 }
 
 /** The options of a predictions page (predictionsPageSchema, parsed). */
@@ -87,7 +103,7 @@ export class FinetuneService {
   }
 
   /** Trains the classifier(s) as one task over every image of the scope with the current labels. */
-  start(args: FinetuneStartArgs): { task: TaskInfo } {
+  start(args: FinetuneStartArgs, placement: FinetunePlacement = {}): { task: TaskInfo; round: number } {
     // The task's current state (start() hands back a snapshot that does not change).
     const active = this.active && this.context.tasks.list().find((task) => task.id === this.active!.id);
     if (active?.status === 'running') throw new ServiceError('CONFLICT', 'A fine-tune is running already: wait for it to finish or cancel it.');
@@ -98,17 +114,26 @@ export class FinetuneService {
     }
     const { source, checkpoint } = this.resolveSource(args.source);
     const run = this.runs.get(source.runId)!;
-    const images = this.images.images(args.folderIds);
+    const images = imagesUnder(this.images.images(args.folderIds), placement.under);
     if (images.length === 0) throw new ServiceError('INVALID_ARGUMENT', 'There are no images to classify: add a folder to the library first.');
+    const given = placement.labels;
+    const classOf = (image: (typeof images)[number]): { id: number; name: string } | undefined =>
+      given ? given.get(image.id) : image.class_id !== null ? { id: image.class_id, name: image.label ?? String(image.class_id) } : undefined;
     const names = new Map<number, string>();
-    for (const image of images) if (image.class_id !== null) names.set(image.class_id, image.label ?? String(image.class_id));
+    for (const image of images) {
+      const known = classOf(image);
+      if (known) names.set(known.id, known.name);
+    }
     const classes = [...names.entries()].map(([id, name]) => ({ id, name })).sort((a, b) => a.name.localeCompare(b.name) || a.id - b.id);
     if (classes.length < 2) {
       const have = classes.length === 0 ? 'no image has a label' : `only class "${classes[0]!.name}" has labelled images`;
       throw new ServiceError('INVALID_ARGUMENT', `Fine-tuning needs labelled images of at least 2 classes, but ${have}: label a few images of each class first.`);
     }
     const indexOf = new Map(classes.map((c, index) => [c.id, index]));
-    const labels = images.map((image) => (image.class_id === null ? -1 : indexOf.get(image.class_id)!));
+    const labels = images.map((image) => {
+      const known = classOf(image);
+      return known ? indexOf.get(known.id)! : -1;
+    });
     const modes: ClassifierMode[] = args.mode === 'both' ? ['linear-probe', 'fine-tune'] : [args.mode];
     const step = source.kind === 'checkpoint' ? source.step : 0;
     const labelled = labels.filter((label) => label >= 0).length;
@@ -138,15 +163,23 @@ export class FinetuneService {
             files: images.map((image) => image.path),
             labels,
             classes: classes.length,
-            size: evalSizeFor(run.config),
+            size: placement.size ?? evalSizeFor(run.config),
             seed: args.seed ?? 0,
             epochs: args.epochs,
             saveTo,
             classNames: classes.map((c) => c.name),
+            ...(placement.backboneLr !== undefined ? { backboneLr: placement.backboneLr } : {}),
+            ...(placement.headLr !== undefined ? { headLr: placement.headLr } : {}),
           };
           const prefix = plan.length > 1 ? `${index + 1}/${plan.length} ` : '';
           const label = `${prefix}${mode === 'linear-probe' ? 'linear probe' : 'fine-tuning'}${own ? '' : ' (random init)'}`;
-          const result = await this.jobs.runComputeJob(job, { progress: (done, total) => context.progress(done, total, label), signal: context.signal, engine: run.config.engine });
+          const result = await this.jobs.runComputeJob(job, {
+            progress: (done, total) => context.progress(done, total, label),
+            signal: context.signal,
+            engine: placedEngine(placement, run.config.engine),
+            threads: placement.threads,
+            onEngine: placement.onEngine,
+          });
           const split = new Map<number, NewPrediction['split']>();
           for (const file of result.train) split.set(file, 'train');
           for (const file of result.validation) split.set(file, 'validation');
@@ -163,7 +196,7 @@ export class FinetuneService {
               classId: classes[predicted]!.id,
               confidence: result.confidence[file]!,
               split: split.get(file) ?? 'none',
-              labelClassId: image.class_id,
+              labelClassId: classOf(image)?.id ?? null,
               validationClassId: validationClass !== undefined && validationClass >= 0 && validationClass !== predicted ? classes[validationClass]!.id : null,
             });
           });
@@ -204,7 +237,7 @@ export class FinetuneService {
       }
     });
     this.active = task;
-    return { task };
+    return { task, round };
   }
 
   /** Chooses the classifier of a round with the best validation accuracy (the first on a tie). */
@@ -325,7 +358,7 @@ export class FinetuneService {
   /** The calls of the contract this service serves. */
   handlers(): AreaHandlers<FinetuneCalls> {
     return {
-      finetuneStart: (args) => this.start(args),
+      finetuneStart: (args) => ({ task: this.start(args).task }),
       classifiersList: () => this.list(),
       classifierGet: ({ classifierId }) => this.get(classifierId),
       classifierChoose: ({ classifierId }) => this.choose(classifierId),

@@ -6,7 +6,7 @@ import { ServiceError } from '../common/result';
 import type { CheckpointInfo, RunDetails, RunInfo } from '../common/runs';
 import { readRunImages, runImagesFileName, writeRunImages, type RunImage } from '../data/run-images';
 import { isInside } from '../data/scan';
-import { checkpointProblem } from '../engine/weights/checkpoints';
+import { checkpointProblem, wholeCheckpoints } from '../engine/weights/checkpoints';
 import type { TrainerSlot } from '../jobs/trainer-slot';
 import { joinFolderPath } from '../store/library-repository';
 import { RunsRepository, type RunFile } from '../store/runs-repository';
@@ -154,6 +154,67 @@ export class RunsService {
     for (const checkpoint of spec.checkpoints) this.repo.addCheckpoint(run.id, { ...checkpoint, kind: 'step' });
     this.repo.setStatus(run.id, 'interrupted', 'Trained from the command line before its runs were recorded; continue it from its last checkpoint.');
     return this.repo.get(run.id)!;
+  }
+
+  /**
+   * The run holding a checkpoint file the command line was given, recorded now when the
+   * database has none: the recorded run of its folder (the checkpoint added to it), the run
+   * folder `jigclu pretrain` trained before runs were recorded (adopted, as --resume does), or
+   * else a run of its own in the runs folder that names the file where it is (never copied or
+   * moved). What is computed from it (embeddings, clusterings, classifiers) is then listed in
+   * the app under that run.
+   */
+  holderOf(file: string, spec: { config: PretrainConfig; step: number; epoch: number }): { run: RunInfo; step: number } {
+    const wanted = path.resolve(file);
+    for (const run of this.repo.list()) {
+      const known = this.repo.checkpoints(run.id).find((checkpoint) => path.resolve(checkpoint.file) === wanted);
+      if (known) return { run, step: known.step };
+    }
+    const checkpoint = { file: wanted, step: spec.step, epoch: spec.epoch, kind: 'step' as const };
+    const runDir = path.dirname(path.dirname(wanted));
+    const inRunFolder = path.basename(path.dirname(wanted)) === 'checkpoints';
+    const recorded = inRunFolder ? this.findByFolder(runDir) : undefined;
+    if (recorded) {
+      this.repo.addCheckpoint(recorded.id, checkpoint);
+      return { run: recorded, step: spec.step };
+    }
+    let list: ReturnType<typeof readRunImages>;
+    try {
+      list = inRunFolder ? readRunImages(runDir) : undefined;
+    } catch {
+      list = undefined;
+    }
+    if (list) {
+      const run = this.adoptFolder(runDir, { config: spec.config, folders: list.folders, files: list.files, checkpoints: [...wholeCheckpoints(runDir).filter((other) => path.resolve(other.file) !== wanted), checkpoint] });
+      return { run, step: spec.step };
+    }
+    const run = this.createRun({
+      name: `${path.basename(wanted)} (given to the command line)`,
+      config: spec.config,
+      imageCount: 0,
+      filesHash: crypto.createHash('sha256').update('[]').digest('hex'),
+      files: [],
+      monitor: null,
+    });
+    this.repo.addCheckpoint(run.id, checkpoint);
+    this.repo.setStatus(run.id, 'finished', null);
+    this.appendLog(run.runDir, `Recorded the checkpoint ${wanted} (step ${spec.step}), given to the command line; it stays where it is.`);
+    return { run: this.mustGet(run.id), step: spec.step };
+  }
+
+  /**
+   * A run that stands for an architecture untrained (the command line's --random-init without a
+   * checkpoint): recorded once per config, with no checkpoint, so classifiers trained on its
+   * random init are listed in the app under it.
+   */
+  architectureRun(config: PretrainConfig): RunInfo {
+    const name = `Random init (${config.preset}, ${config.arch} x${config.width}, seed ${config.seed})`;
+    const same = this.repo.list().find((run) => run.name === name && JSON.stringify(run.config) === JSON.stringify(config));
+    if (same) return same;
+    const run = this.createRun({ name, config, imageCount: 0, filesHash: crypto.createHash('sha256').update('[]').digest('hex'), files: [], monitor: null });
+    this.repo.setStatus(run.id, 'finished', null);
+    this.appendLog(run.runDir, `Recorded for a baseline on the random init of ${config.arch} x${config.width} (seed ${config.seed}), asked for on the command line; it has no checkpoint.`);
+    return this.mustGet(run.id);
   }
 
   /** The images a run trains on, from its folder (files.json). */

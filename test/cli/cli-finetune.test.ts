@@ -5,13 +5,12 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { resolvePretrainConfig } from '../../main/common/pretrain-config';
 import { JigCluTrainer } from '../../main/engine/jigclu/trainer';
-import { buildCli, removeBuiltCli } from '../helpers/build-cli';
-import { sharedDataset } from '../helpers/built';
+import { builtEntry, sharedDataset } from '../helpers/built';
 import { useCpuBackend } from '../helpers/engine';
 
 /**
- * `jigclu finetune` and `jigclu predict`, run as the user runs them (the CLI built from the
- * current sources, in a child process): few labels per class from ../shared/datasets/tiny on a
+ * `jigclu finetune` and `jigclu predict`, run as the user runs them (the built CLI, in a child
+ * process, on a temporary data folder): few labels per class from ../shared/datasets/tiny on a
  * small checkpoint, both modes, saved; then the saved fine-tune classifier predicts the folder
  * into a CSV with one row per image.
  */
@@ -20,16 +19,16 @@ let cli = '';
 let dir = '';
 beforeAll(async () => {
   await useCpuBackend();
-  cli = await buildCli();
+  // The built app (npm run build): the command runs its jobs in the trainer process beside it.
+  cli = builtEntry('cli');
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'jigclu-cli-finetune-'));
 }, 180_000);
 afterAll(() => {
-  if (cli) removeBuiltCli(cli);
   if (dir) fs.rmSync(dir, { recursive: true, force: true });
 });
 
 function jigclu(args: string[]) {
-  const result = spawnSync(process.execPath, [cli, ...args], { encoding: 'utf8', timeout: 300_000 });
+  const result = spawnSync(process.execPath, [cli, '--data-dir', path.join(dir, 'data'), ...args], { encoding: 'utf8', timeout: 300_000 });
   return { code: result.status, stdout: result.stdout, stderr: result.stderr, all: result.stdout + result.stderr };
 }
 

@@ -3,8 +3,10 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { startCore } from '../../main/core';
 import { decodeSafetensors } from '../../main/engine/weights/safetensors';
 import { builtEntry, sharedDataset } from '../helpers/built';
+import { fakeEngineReport } from '../helpers/library';
 
 const dirs: string[] = [];
 afterEach(() => {
@@ -55,7 +57,7 @@ describe('jigclu CLI', () => {
 
     // embed: one CSV row per image, 128 L2-normalised features (ResNet-18 x 0.25).
     const embeddings = path.join(dataDir, 'embeddings.csv');
-    const embed = jigclu(['embed', runDir, tiny, '--out', embeddings]);
+    const embed = jigclu(['--data-dir', dataDir, 'embed', runDir, tiny, '--out', embeddings]);
     expect(embed.code, embed.all).toBe(0);
     expect(embed.stderr).toMatch(/24 images embedded \(128 features, 32 px, step-00000006\.safetensors/);
     const rows = fs.readFileSync(embeddings, 'utf8').trim().split('\n');
@@ -66,7 +68,7 @@ describe('jigclu CLI', () => {
 
     // cluster: path, cluster, distance for each image, and scores against the 3 class folders.
     const clusters = path.join(dataDir, 'clusters.csv');
-    const cluster = jigclu(['cluster', runDir, tiny, '--k', '3', '--out', clusters]);
+    const cluster = jigclu(['--data-dir', dataDir, 'cluster', runDir, tiny, '--k', '3', '--out', clusters]);
     expect(cluster.code, cluster.all).toBe(0);
     expect(cluster.stdout).toMatch(/k-means: 24 images, k = 3, cosine, seed 0: \d+ iterations/);
     expect(cluster.stdout).toMatch(/Against the 3 class folders \(24 labelled images\): NMI \d\.\d{4}, ARI -?\d\.\d{4}, purity \d\.\d{4}\. Fewer than 30 images: a rough guide only/);
@@ -84,7 +86,7 @@ describe('jigclu CLI', () => {
     expect(header['conv1.weight']!.shape).toEqual([16, 3, 7, 7]);
     expect(header['layer4.1.bn2.running_var']!.shape).toEqual([128]);
     expect(Object.keys(header).some((name) => name.startsWith('fc.'))).toBe(false);
-    const bad = jigclu(['cluster', runDir, tiny, '--k', '99', '--out', clusters]);
+    const bad = jigclu(['--data-dir', dataDir, 'cluster', runDir, tiny, '--k', '99', '--out', clusters]);
     expect(bad.code).toBe(1);
     expect(bad.all).toMatch(/--k must be between 2 and the number of images \(24\)/);
     // --resume without folders continues on the run's own images, on the engine asked for.
@@ -144,5 +146,16 @@ describe('jigclu CLI', () => {
     expect(cpu).toBeGreaterThanOrEqual(3);
     expect(cpu).toBeLessThan(30);
     expect(fs.readdirSync(path.join(runDir, 'checkpoints')).some((name) => name.endsWith('.safetensors'))).toBe(true);
+    // Trained through the core like every pretrain: the app lists the run, stopped at the budget, with its curve.
+    const core = startCore({ dataDir, mode: 'browser', probeEngines: async () => fakeEngineReport, library: { autoThumbnails: false } });
+    try {
+      const runs = core.services.runs.list();
+      expect(runs).toHaveLength(1);
+      expect(runs[0]).toMatchObject({ status: 'interrupted', runDir, lastStep: Number(stopped![1]) });
+      expect(runs[0]!.error).toMatch(/--cpu-time-limit of 0\.05 minutes/);
+      expect(core.services.runs.get(runs[0]!.id).metrics).toHaveLength(Number(stopped![1]));
+    } finally {
+      core.close();
+    }
   }, 120_000);
 });

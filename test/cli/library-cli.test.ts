@@ -4,7 +4,8 @@ import path from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { quotePath } from '../../main/cli/library-commands';
 import { buildProgram } from '../../main/cli/program';
-import { brokenCopy, brokenExpectations } from '../helpers/library';
+import { startCore } from '../../main/core';
+import { brokenCopy, brokenExpectations, fakeEngineReport } from '../helpers/library';
 
 /** `jigclu import <folder>`: the report it prints, rescans on a second run, labels on request. */
 
@@ -45,6 +46,15 @@ describe('jigclu import', () => {
     expect(report.folder.lastScan).toMatchObject({ decoded: 0, imported: 0 });
     // And the thumbnails were made (the default).
     expect(fs.readdirSync(path.join(dataDir, 'thumbnails')).length).toBeGreaterThan(0);
+    // Through the same core as the app: an app opened on the data folder lists the folder and its problems.
+    const app = startCore({ dataDir, mode: 'browser', probeEngines: async () => fakeEngineReport, library: { autoThumbnails: false } });
+    try {
+      const folders = await app.handlers.libraryFolders({});
+      expect(folders.map((entry) => [entry.path, entry.images, entry.rejected])).toEqual([[folder, imported, rejected.length]]);
+      expect((await app.handlers.libraryProblems({ folderId: folders[0]!.id, offset: 0, limit: 100 })).total).toBe(rejected.length);
+    } finally {
+      app.close();
+    }
   });
 
   it('quotes paths that a shell would split or expand', () => {
