@@ -17,7 +17,7 @@ import { useImageTilesStore } from '../../renderer/src/stores/image-tiles';
 import { useSelectionStore } from '../../renderer/src/stores/selection';
 import { useSimilarStore } from '../../renderer/src/stores/similar';
 import { fakeClient, type Handler } from './fake-client';
-import { runInfo as baseRunInfo } from './run-fixtures';
+import { folderInfo, runInfo as baseRunInfo } from './run-fixtures';
 
 /**
  * The Clusters screen's fixtures for the renderer tests of its stores (backbones, embeddings,
@@ -58,23 +58,15 @@ export function setInfo(id: number, source: EmbeddingSource, images = 6): Embedd
     updatedAt: '2026-01-01T11:00:00.000Z' };
 }
 
+/** A folder of class subfolders, every image labelled by it. */
 export function folder(id: number, name: string, images: number): FolderInfo {
-  return {
-    id,
+  return folderInfo(id, name, images, {
     path: `/images/${name}`,
-    name,
-    minSide: 8,
-    maxPixels: 1e8,
     addedAt: '2026-01-01T09:00:00.000Z',
-    images,
-    rejected: 0,
     labelled: images,
-    duplicates: 0,
-    thumbnailsPending: 0,
-    scanStatus: 'finished',
-    classes: [],
     looksLikeClasses: true,
-    labelsFromFolders: true };
+    labelsFromFolders: true,
+  });
 }
 
 export function cluster(index: number, size: number, purity: number | null, imageIds: number[]): ClusterInfo {
