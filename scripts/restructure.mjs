@@ -67,7 +67,7 @@ const unitTests = {
   renderer: [
     'charts', 'client', 'clusters-store', 'embedding-map', 'finetune-view', 'label-store', 'line-chart',
     'map-geometry', 'run-form', 'runs-store', 'scaleout-panels', 'storage-alert', 'folder-drop', 'embedding-map-webgl',
-    'regl-without-eval', 'use-call',
+    'regl-without-eval', 'use-call', 'backbones-store', 'embedding-map-store', 'similar-store',
   ],
   electron: ['builder-config', 'electron-hardening', 'electron-runner', 'preload', 'gpu-window'],
   jobs: ['trainer-crash-report', 'trainer-host-end'],

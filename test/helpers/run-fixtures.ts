@@ -1,4 +1,5 @@
 import { presets } from '../../main/common/pretrain-config';
+import type { FolderInfo } from '../../main/common/library';
 import type { RunInfo } from '../../main/common/runs';
 
 /** A finished cpu-small run as the contract lists it (renderer tests); `patch` sets any field. */
@@ -24,6 +25,28 @@ export function runInfo(id: number, patch: Partial<RunInfo> = {}): RunInfo {
     parentRunId: null,
     parentStep: null,
     monitor: null,
+    ...patch,
+  };
+}
+
+/** A library folder as the contract lists it (renderer tests): scanned, no labels; `patch` sets any field. */
+export function folderInfo(id: number, name: string, images: number, patch: Partial<FolderInfo> = {}): FolderInfo {
+  return {
+    id,
+    path: `/photos/${name}`,
+    name,
+    minSide: 8,
+    maxPixels: 1e8,
+    addedAt: '2026-01-01T00:00:00.000Z',
+    images,
+    rejected: 0,
+    labelled: 0,
+    duplicates: 0,
+    thumbnailsPending: 0,
+    scanStatus: 'finished',
+    looksLikeClasses: false,
+    labelsFromFolders: false,
+    classes: [],
     ...patch,
   };
 }

@@ -12,27 +12,11 @@ import { err } from '../../main/common/result';
 import type { PretrainEstimate, RunInfo } from '../../main/common/runs';
 import { useClient } from '../../renderer/src/api';
 import { fakeClient, type Handler } from '../helpers/fake-client';
+import { folderInfo } from '../helpers/run-fixtures';
 import RunForm from '../../renderer/src/components/runs/RunForm.vue';
 
 
-function folder(id: number, name: string, images: number): FolderInfo {
-  return {
-    id,
-    path: `/photos/${name}`,
-    name,
-    minSide: 8,
-    maxPixels: 1e8,
-    addedAt: '2026-01-01T00:00:00.000Z',
-    images,
-    rejected: 0,
-    labelled: 0,
-    duplicates: 0,
-    thumbnailsPending: 0,
-    scanStatus: 'finished',
-    looksLikeClasses: false,
-    labelsFromFolders: false,
-    classes: [] } as FolderInfo;
-}
+const folder = (id: number, name: string, images: number): FolderInfo => folderInfo(id, name, images);
 
 const engine: EngineReport = {
   chosen: 'wasm',

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { err, ok, type Result } from '../../main/common/result';
-import { useCall } from '../../renderer/src/composables/use-call';
+import { err, ok, type AppError, type Result } from '../../main/common/result';
+import { useAction, useActions, useCall } from '../../renderer/src/composables/use-call';
 
 describe('useCall', () => {
   it('is busy while the call runs, then keeps its value and tells onValue', async () => {
@@ -71,5 +71,33 @@ describe('useCall for reads (overlap: latest)', () => {
     expect(await third).toBeUndefined();
     expect(call.error.value).toBeUndefined();
     expect(call.value.value).toBeUndefined();
+  });
+});
+
+describe('useAction and useActions (store actions that answer with their error)', () => {
+  it('useAction keeps the error an action answers with, and clears it on the next run', async () => {
+    let failure: AppError | undefined = { code: 'CONFLICT', message: 'a run is training' };
+    const action = useAction(async (_runId: number) => failure);
+    expect(await action.run(1)).toEqual(failure);
+    expect(action.error.value?.message).toBe('a run is training');
+    failure = undefined;
+    expect(await action.run(1)).toBeUndefined();
+    expect(action.error.value).toBeUndefined();
+    expect(action.busy.value).toBe(false);
+  });
+
+  it('useActions names the action running, refuses another meanwhile, and keeps the last error', async () => {
+    const { busy, error, act } = useActions();
+    let finish!: (error: AppError | undefined) => void;
+    const pausing = act('pause', () => new Promise((resolve) => (finish = resolve)));
+    expect(busy.value).toBe('pause');
+    expect((await act('delete', async () => undefined))?.code).toBe('CONFLICT');
+    expect(busy.value).toBe('pause');
+    finish({ code: 'NOT_FOUND', message: 'no such run' });
+    expect(await pausing).toEqual({ code: 'NOT_FOUND', message: 'no such run' });
+    expect(busy.value).toBeUndefined();
+    expect(error.value?.message).toBe('no such run');
+    await act('resume', async () => undefined);
+    expect(error.value).toBeUndefined();
   });
 });

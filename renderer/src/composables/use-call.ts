@@ -1,4 +1,4 @@
-import { ref, shallowRef, type Ref, type ShallowRef } from 'vue';
+import { computed, ref, shallowRef, type ComputedRef, type Ref, type ShallowRef } from 'vue';
 import type { AppError, Result } from '../../../main/common/result';
 
 /** One call's state for the view: whether it runs, its last error, its last value. */
@@ -70,4 +70,39 @@ export function useCall<Args extends unknown[], Value>(
   }
 
   return { busy, error, value, run, reset };
+}
+
+/**
+ * `useCall` for a store action that answers with its error, or undefined when it succeeded (the
+ * store keeps what it changed): busy and error for the button that runs it.
+ */
+export function useAction<Args extends unknown[]>(
+  action: (...args: Args) => Promise<AppError | undefined>,
+  options: CallOptions<undefined> = {},
+): CallState<Args, undefined> {
+  return useCall(async (...args: Args): Promise<Result<undefined>> => {
+    const error = await action(...args);
+    return error ? { ok: false, error } : { ok: true, value: undefined };
+  }, options);
+}
+
+/** A row of buttons, one action at a time: which one runs, and the last one's error. */
+export interface ActionsState {
+  /** The name of the action running, if one is. */
+  busy: ComputedRef<string | undefined>;
+  error: Ref<AppError | undefined>;
+  /** Runs `action` under `name` (refused with CONFLICT while another runs). */
+  act(name: string, action: () => Promise<AppError | undefined>): Promise<AppError | undefined>;
+}
+
+/** `useAction` for several actions that share one busy state and one error (a run's controls). */
+export function useActions(): ActionsState {
+  const call = useAction((_name: string, action: () => Promise<AppError | undefined>) => action());
+  const running = ref<string>();
+  const busy = computed(() => (call.busy.value ? running.value : undefined));
+  function act(name: string, action: () => Promise<AppError | undefined>): Promise<AppError | undefined> {
+    if (!call.busy.value) running.value = name;
+    return call.run(name, action);
+  }
+  return { busy, error: call.error, act };
 }

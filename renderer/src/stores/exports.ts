@@ -18,8 +18,11 @@ export const useExportsStore = defineStore('exports', () => {
   const tasks = useTasksStore();
 
   const exportInclude = ref<ExportInclude>('both');
-  const exportBusy = ref<'csv' | 'json'>();
-  const exportError = ref<AppError>();
+  const labelsExportCall = useCall((args: CallArgs<'labelsExport'>) => api().call('labelsExport', args));
+  const exportError = labelsExportCall.error;
+  const exportFormat = ref<'csv' | 'json'>();
+  /** The format being exported, if an export runs. */
+  const exportBusy = computed(() => (labelsExportCall.busy.value ? exportFormat.value : undefined));
   const lastExport = ref<{ fileName: string; rows: number }>();
   const foldersDestination = ref('');
   const foldersInclude = ref<'labels' | 'both'>('labels');
@@ -52,7 +55,8 @@ export const useExportsStore = defineStore('exports', () => {
     error: backboneExportError,
     value: backboneExported,
   } = backboneExportCall;
-  const pickError = ref<AppError>();
+  const pickCall = useCall(() => api().call('libraryPickFolder', {}), { overlap: 'latest' });
+  const pickError = pickCall.error;
 
   const foldersTask = computed(() => tasks.get(foldersTaskId.value));
   let following = false;
@@ -69,19 +73,15 @@ export const useExportsStore = defineStore('exports', () => {
 
   /** Labels and/or predictions as a CSV or JSON file, saved through the browser's download. */
   async function exportLabels(format: 'csv' | 'json'): Promise<AppError | undefined> {
-    exportBusy.value = format;
-    exportError.value = undefined;
     const args: CallArgs<'labelsExport'> = { format, include: exportInclude.value };
     const selectedId = useFinetuneStore().selectedId;
     if (exportInclude.value !== 'labels' && selectedId !== undefined) args.classifierId = selectedId;
-    const result = await api().call('labelsExport', args);
-    exportBusy.value = undefined;
-    if (!result.ok) {
-      exportError.value = result.error;
-      return result.error;
-    }
-    saveFile(result.value);
-    lastExport.value = { fileName: result.value.fileName, rows: result.value.rows };
+    if (!labelsExportCall.busy.value) exportFormat.value = format;
+    const error = await labelsExportCall.run(args);
+    const file = labelsExportCall.value.value;
+    if (error || !file) return error;
+    saveFile(file);
+    lastExport.value = { fileName: file.fileName, rows: file.rows };
     return undefined;
   }
 
@@ -116,13 +116,8 @@ export const useExportsStore = defineStore('exports', () => {
 
   /** The native folder dialog (desktop app only); null when cancelled or not available. */
   async function pickFolder(): Promise<string | null> {
-    pickError.value = undefined;
-    const result = await api().call('libraryPickFolder', {});
-    if (!result.ok) {
-      pickError.value = result.error;
-      return null;
-    }
-    return result.value.path;
+    await pickCall.run();
+    return pickCall.value.value?.path ?? null;
   }
 
   return {

@@ -10,13 +10,14 @@ import type {
   PredictionItem,
 } from '../../../main/common/finetune';
 import type { ClassInfo, GalleryItem } from '../../../main/common/library';
-import type { AppError } from '../../../main/common/result';
+import { ok, type AppError, type Result } from '../../../main/common/result';
 import type { BackboneChoice, CheckpointInfo, RunInfo } from '../../../main/common/runs';
 import type { TaskInfo } from '../../../main/common/tasks';
 import { api } from '../api';
+import { useCall } from '../composables/use-call';
 import { useTasksStore } from './tasks';
 import { classColor as colorOfClass } from '../classes';
-import { parseSourceKey, sourceKey } from './clusters';
+import { parseSourceKey, readCheckpoints, sourceKey, sourceOptions, type SourceOption } from './backbones';
 
 export type FinetuneMode = 'both' | ClassifierMode;
 export type FinetuneTab = 'results' | 'predictions' | 'review' | 'export';
@@ -32,13 +33,7 @@ export const reviewRefillAt = 6;
 export const confusionImagesMax = 200;
 
 /** One entry of the backbone picker: a checkpoint of a run. */
-export interface BackboneOption {
-  key: string;
-  source: EmbeddingSource;
-  label: string;
-  runId: number;
-  inUse: boolean;
-}
+export type BackboneOption = SourceOption;
 
 /** A review-queue item and what happened to it in this session. */
 export interface ReviewItem extends PredictionItem {
@@ -106,8 +101,8 @@ export const useFinetuneStore = defineStore('finetune', () => {
   /** Fine-tuning and export tasks live in the tasks store; this store follows their events. */
   const tasks = useTasksStore();
   const taskId = ref<string>();
-  const startBusy = ref(false);
-  const startError = ref<AppError>();
+  const startCall = useCall((args: CallArgs<'finetuneStart'>) => api().call('finetuneStart', args));
+  const { busy: startBusy, error: startError } = startCall;
   /** The arguments of the last finetuneStart, for Retrain. */
   const lastArgs = ref<CallArgs<'finetuneStart'>>();
 
@@ -123,10 +118,20 @@ export const useFinetuneStore = defineStore('finetune', () => {
 
   // --- A confusion cell and its images.
   const cell = ref<{ classifierId: number; trueClassId: number; predictedClassId: number }>();
-  const cellImages = ref<GalleryItem[]>([]);
-  const cellTotal = ref(0);
-  const cellLoading = ref(false);
-  const cellError = ref<AppError>();
+  /** The cell's validation images (the first `confusionImagesMax`) and how many there are; the newest cell asked wins. */
+  const cellCall = useCall(
+    async (args: CallArgs<'confusionImages'>): Promise<Result<{ total: number; images: GalleryItem[] }>> => {
+      const ids = await api().call('confusionImages', args);
+      if (!ids.ok) return ids;
+      if (ids.value.length === 0) return ok({ total: 0, images: [] });
+      const items = await api().call('libraryItems', { ids: ids.value.slice(0, confusionImagesMax) });
+      return items.ok ? ok({ total: ids.value.length, images: items.value }) : items;
+    },
+    { overlap: 'latest' },
+  );
+  const { busy: cellLoading, error: cellError } = cellCall;
+  const cellImages = computed(() => cellCall.value.value?.images ?? []);
+  const cellTotal = computed(() => cellCall.value.value?.total ?? 0);
 
   /** Goes up when the classifiers' outcome changes (a round finished, another one chosen): the
    * predictions and the review queue read again (see stores/predictions.ts and stores/review.ts). */
@@ -137,33 +142,13 @@ export const useFinetuneStore = defineStore('finetune', () => {
   const roundsError = ref<AppError>();
 
   let started = false;
-  let cellGeneration = 0;
 
   // ------------------------------------------------------------------------------------------
   // Derived state.
 
-  const options = computed<BackboneOption[]>(() => {
-    const list: BackboneOption[] = [];
-    for (const run of runs.value) {
-      const steps = [...new Set((checkpoints.value.get(run.id) ?? []).map((c) => c.step))].sort(
-        (a, b) => b - a,
-      );
-      if (backbone.value?.runId === run.id && !steps.includes(backbone.value.step))
-        steps.unshift(backbone.value.step);
-      for (const step of steps) {
-        const inUse = backbone.value?.runId === run.id && backbone.value.step === step;
-        const source: EmbeddingSource = { kind: 'checkpoint', runId: run.id, step };
-        list.push({
-          key: sourceKey(source),
-          source,
-          label: `${run.name} at step ${step.toLocaleString('en-US')}${inUse ? ' (chosen)' : ''}`,
-          runId: run.id,
-          inUse,
-        });
-      }
-    }
-    return list;
-  });
+  const options = computed<BackboneOption[]>(() =>
+    sourceOptions(runs.value, checkpoints.value, backbone.value, { random: false, inUseMark: 'chosen' }),
+  );
   const backboneKey = computed(() =>
     backbone.value
       ? sourceKey({ kind: 'checkpoint', runId: backbone.value.runId, step: backbone.value.step })
@@ -240,21 +225,13 @@ export const useFinetuneStore = defineStore('finetune', () => {
     if (!started) {
       started = true;
       tasks.follow(onTask);
-      void recoverTasks();
-    }
-    await load();
-  }
-
-  async function recoverTasks(): Promise<void> {
-    const result = await api().call('tasksList', {});
-    if (!result.ok) return;
-    for (const info of result.value) {
-      if (info.status !== 'running') continue;
-      if (info.kind === 'finetune' && !taskId.value) {
+      void tasks.findRunning('finetune').then((info) => {
+        if (!info || taskId.value) return;
         taskId.value = info.id;
         putTask(info);
-      }
+      });
     }
+    await load();
   }
 
   async function load(): Promise<void> {
@@ -270,7 +247,11 @@ export const useFinetuneStore = defineStore('finetune', () => {
     if (backboneResult.ok) backbone.value = backboneResult.value;
     if (runsResult.ok) runs.value = runsResult.value;
     if (classesResult.ok) classes.value = classesResult.value;
-    await Promise.all([loadCheckpoints(), loadClassifiers(), loadRounds()]);
+    await Promise.all([
+      readCheckpoints(runs.value.map((run) => run.id), checkpoints.value).then((found) => (checkpoints.value = found)),
+      loadClassifiers(),
+      loadRounds(),
+    ]);
     loading.value = false;
     loaded.value = true;
   }
@@ -278,20 +259,6 @@ export const useFinetuneStore = defineStore('finetune', () => {
   async function loadClasses(): Promise<void> {
     const result = await api().call('libraryClasses', {});
     if (result.ok) classes.value = result.value;
-  }
-
-  /** Every run's checkpoints (4 runs at a time), for the backbone picker. */
-  async function loadCheckpoints(): Promise<void> {
-    const queueIds = runs.value.map((run) => run.id);
-    const found = new Map(checkpoints.value);
-    const worker = async (): Promise<void> => {
-      for (let id = queueIds.shift(); id !== undefined; id = queueIds.shift()) {
-        const result = await api().call('runGet', { runId: id, maxPoints: 10 });
-        if (result.ok) found.set(id, result.value.checkpoints);
-      }
-    };
-    await Promise.all([worker(), worker(), worker(), worker()]);
-    checkpoints.value = found;
   }
 
   /** Reads the classifiers and the details of the newest round's (and the one looked at). */
@@ -355,16 +322,11 @@ export const useFinetuneStore = defineStore('finetune', () => {
       return startError.value;
     }
     const args = given ?? startArgs();
-    startBusy.value = true;
-    startError.value = undefined;
-    const result = await api().call('finetuneStart', args);
-    startBusy.value = false;
-    if (!result.ok) {
-      startError.value = result.error;
-      return result.error;
-    }
+    const error = await startCall.run(args);
+    const answer = startCall.value.value;
+    if (error || !answer) return error;
     lastArgs.value = args;
-    const started = result.value.task;
+    const started = answer.task;
     taskId.value = started.id;
     // Its events may have come first (a quick task): keep the newer state.
     const known = tasks.get(started.id);
@@ -435,38 +397,13 @@ export const useFinetuneStore = defineStore('finetune', () => {
   async function openCell(trueClassId: number, predictedClassId: number): Promise<void> {
     const classifierId = viewedId.value;
     if (classifierId === undefined) return;
-    const asked = ++cellGeneration;
     cell.value = { classifierId, trueClassId, predictedClassId };
-    cellImages.value = [];
-    cellTotal.value = 0;
-    cellError.value = undefined;
-    cellLoading.value = true;
-    const ids = await api().call('confusionImages', { classifierId, trueClassId, predictedClassId });
-    if (asked !== cellGeneration) return;
-    if (!ids.ok) {
-      cellLoading.value = false;
-      cellError.value = ids.error;
-      return;
-    }
-    cellTotal.value = ids.value.length;
-    if (ids.value.length === 0) {
-      cellLoading.value = false;
-      return;
-    }
-    const items = await api().call('libraryItems', { ids: ids.value.slice(0, confusionImagesMax) });
-    if (asked !== cellGeneration) return;
-    cellLoading.value = false;
-    if (items.ok) cellImages.value = items.value;
-    else cellError.value = items.error;
+    await cellCall.run({ classifierId, trueClassId, predictedClassId });
   }
 
   function closeCell(): void {
-    cellGeneration += 1;
     cell.value = undefined;
-    cellImages.value = [];
-    cellTotal.value = 0;
-    cellError.value = undefined;
-    cellLoading.value = false;
+    cellCall.reset();
   }
 
   return {

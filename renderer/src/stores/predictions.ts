@@ -2,8 +2,9 @@ import { defineStore } from 'pinia';
 import { ref, watch } from 'vue';
 import type { CallArgs } from '../../../main/common/api-contract';
 import type { PredictionItem } from '../../../main/common/finetune';
-import type { AppError } from '../../../main/common/result';
+import { ok } from '../../../main/common/result';
 import { api } from '../api';
+import { useCall } from '../composables/use-call';
 import { predictionsPageSize, useFinetuneStore } from './finetune';
 
 /**
@@ -19,10 +20,21 @@ export const usePredictionsStore = defineStore('predictions', () => {
   const predictionOrder = ref<'confidence-asc' | 'confidence-desc'>('confidence-desc');
   const predictions = ref<PredictionItem[]>([]);
   const predictionsTotal = ref(0);
-  const predictionsLoading = ref(false);
-  const predictionsError = ref<AppError>();
-
-  let predictionsGeneration = 0;
+  /** A page of predictions; `more` pages add to the gallery, others replace it (the newest asked wins). */
+  const pageCall = useCall(
+    async (args: CallArgs<'predictionsPage'>, more: boolean) => {
+      const result = await api().call('predictionsPage', args);
+      return result.ok ? ok({ ...result.value, more }) : result;
+    },
+    {
+      overlap: 'latest',
+      onValue: (page) => {
+        predictions.value = page.more ? [...predictions.value, ...page.items] : page.items;
+        predictionsTotal.value = page.total;
+      },
+    },
+  );
+  const { busy: predictionsLoading, error: predictionsError } = pageCall;
   let following = false;
 
   /** Reads again when the fine-tune store looks at another classifier or finishes a round. */
@@ -49,19 +61,8 @@ export const usePredictionsStore = defineStore('predictions', () => {
   async function loadPredictions(more = false): Promise<void> {
     follow();
     if (useFinetuneStore().classifiers.length === 0) return;
-    const asked = more ? predictionsGeneration : ++predictionsGeneration;
     const offset = more ? predictions.value.length : 0;
-    predictionsLoading.value = true;
-    predictionsError.value = undefined;
-    const result = await api().call('predictionsPage', { ...predictionFilter(), offset });
-    if (asked !== predictionsGeneration) return;
-    predictionsLoading.value = false;
-    if (!result.ok) {
-      predictionsError.value = result.error;
-      return;
-    }
-    predictions.value = more ? [...predictions.value, ...result.value.items] : result.value.items;
-    predictionsTotal.value = result.value.total;
+    await pageCall.run({ ...predictionFilter(), offset }, more);
   }
 
   function setPredictionFilter(patch: {

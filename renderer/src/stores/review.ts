@@ -4,6 +4,7 @@ import type { CallArgs } from '../../../main/common/api-contract';
 import type { AppError } from '../../../main/common/result';
 import { api } from '../api';
 import { classOfKey } from '../classes';
+import { useAction } from '../composables/use-call';
 import { reviewPageSize, reviewRefillAt, useFinetuneStore, type ReviewItem } from './finetune';
 
 /**
@@ -17,10 +18,11 @@ export const useReviewStore = defineStore('review', () => {
   const queueTotal = ref(0);
   const queueLoading = ref(false);
   const queueLoaded = ref(false);
-  const reviewError = ref<AppError>();
+  /** Labelling and undoing, one at a time; its error is also where a failed queue read is told. */
+  const reviewCall = useAction((action: () => Promise<AppError | undefined>) => action());
+  const { busy: reviewBusy, error: reviewError } = reviewCall;
   const reviewed = ref(0);
   const skipped = ref(0);
-  const reviewBusy = ref(false);
   /** Labels given in this session, newest last: what Ctrl+Z takes back. */
   const history = ref<{ index: number; imageId: number; classId: number }[]>([]);
 
@@ -94,23 +96,19 @@ export const useReviewStore = defineStore('review', () => {
     const item = current.value;
     if (!item || reviewBusy.value) return undefined;
     const given = classId ?? item.classId;
-    reviewBusy.value = true;
-    reviewError.value = undefined;
-    const result = await api().call('labelSet', { imageIds: [item.imageId], classId: given });
-    reviewBusy.value = false;
-    if (!result.ok) {
-      reviewError.value = result.error;
-      return result.error;
-    }
-    const index = queue.value.indexOf(item);
-    if (index >= 0) queue.value.splice(index, 1, { ...item, labelledAs: given });
-    history.value = [
-      ...history.value,
-      { index: index >= 0 ? index : position.value, imageId: item.imageId, classId: given },
-    ];
-    reviewed.value += 1;
-    advance();
-    return undefined;
+    return reviewCall.run(async () => {
+      const result = await api().call('labelSet', { imageIds: [item.imageId], classId: given });
+      if (!result.ok) return result.error;
+      const index = queue.value.indexOf(item);
+      if (index >= 0) queue.value.splice(index, 1, { ...item, labelledAs: given });
+      history.value = [
+        ...history.value,
+        { index: index >= 0 ? index : position.value, imageId: item.imageId, classId: given },
+      ];
+      reviewed.value += 1;
+      advance();
+      return undefined;
+    });
   }
 
   const accept = () => label();
@@ -131,26 +129,22 @@ export const useReviewStore = defineStore('review', () => {
   /** Takes back the last label (labelUndo) and shows that image again. */
   async function undo(): Promise<AppError | undefined> {
     if (reviewBusy.value) return undefined;
-    reviewBusy.value = true;
-    reviewError.value = undefined;
-    const result = await api().call('labelUndo', {});
-    reviewBusy.value = false;
-    if (!result.ok) {
-      reviewError.value = result.error;
-      return result.error;
-    }
-    const last = history.value[history.value.length - 1];
-    if (last && result.value.imageIds.includes(last.imageId)) {
-      history.value = history.value.slice(0, -1);
-      const index = queue.value.findIndex((item) => item.imageId === last.imageId);
-      if (index >= 0) {
-        const { labelledAs: _given, ...item } = queue.value[index]!;
-        queue.value.splice(index, 1, item);
-        position.value = index;
+    return reviewCall.run(async () => {
+      const result = await api().call('labelUndo', {});
+      if (!result.ok) return result.error;
+      const last = history.value[history.value.length - 1];
+      if (last && result.value.imageIds.includes(last.imageId)) {
+        history.value = history.value.slice(0, -1);
+        const index = queue.value.findIndex((item) => item.imageId === last.imageId);
+        if (index >= 0) {
+          const { labelledAs: _given, ...item } = queue.value[index]!;
+          queue.value.splice(index, 1, item);
+          position.value = index;
+        }
+        reviewed.value = Math.max(0, reviewed.value - 1);
       }
-      reviewed.value = Math.max(0, reviewed.value - 1);
-    }
-    return undefined;
+      return undefined;
+    });
   }
 
   return {

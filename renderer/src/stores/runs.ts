@@ -15,6 +15,7 @@ import type {
 } from '../../../main/common/runs';
 import { api } from '../api';
 import { LiveSeries, type ChartPoint } from '../charts/series';
+import { useCall } from '../composables/use-call';
 
 /** The curves a run view draws, one live buffer each. */
 export const seriesKeys = ['total', 'cluster', 'location', 'lr', 'imagesPerSecond', 'locationAccuracy', 'clusterAccuracy'] as const;
@@ -95,8 +96,21 @@ export const useRunsStore = defineStore('runs', () => {
   /** Bumped (at most every chartRefreshMs) when the live curves grew, so the charts redraw. */
   const seriesVersion = ref(0);
   const log = shallowRef<LogLine[]>([]);
-  const logLoading = ref(false);
-  const logError = ref<AppError>();
+  /** The open run's log file; the answer for the run opened last wins. */
+  const logCall = useCall((runId: number) => api().call('runLog', { runId, lines: maxLogLines }), {
+    overlap: 'latest',
+    onValue: (answer) => {
+      // Lines that came live while the file was read are in it already, unless they came after.
+      const arrived = log.value;
+      const tail = answer.lines.slice(-50);
+      log.value = [];
+      appendLog([
+        ...answer.lines.map((text) => ({ text, level: levelOf(text) })),
+        ...arrived.filter((line) => !tail.some((known) => known.endsWith(line.text))),
+      ]);
+    },
+  });
+  const { busy: logLoading, error: logError } = logCall;
 
   let started = false;
   let generation = 0;
@@ -255,11 +269,10 @@ export const useRunsStore = defineStore('runs', () => {
     for (const key of seriesKeys) series[key].reset();
     knn.value = [];
     log.value = [];
-    logError.value = undefined;
     lastStep = 0;
     queued = [];
     seriesVersion.value += 1;
-    await Promise.all([loadDetails(runId, asked), loadLog(runId, asked)]);
+    await Promise.all([loadDetails(runId, asked), logCall.run(runId)]);
   }
 
   async function loadDetails(runId: number, asked: number): Promise<void> {
@@ -306,31 +319,13 @@ export const useRunsStore = defineStore('runs', () => {
     appendLog([...file.map((text) => ({ text, level: levelOf(text) })), ...arrived]);
   }
 
-  async function loadLog(runId: number, asked: number): Promise<void> {
-    logLoading.value = true;
-    const result = await api().call('runLog', { runId, lines: maxLogLines });
-    if (asked !== generation) return;
-    logLoading.value = false;
-    if (!result.ok) {
-      logError.value = result.error;
-      return;
-    }
-    // Lines that came live while the file was read are in it already, unless they came after.
-    const arrived = log.value;
-    const tail = result.value.lines.slice(-50);
-    log.value = [];
-    appendLog([
-      ...result.value.lines.map((text) => ({ text, level: levelOf(text) })),
-      ...arrived.filter((line) => !tail.some((known) => known.endsWith(line.text))),
-    ]);
-  }
-
   /** Forgets the open run (the view closed). */
   function closeRun(): void {
     generation += 1;
     viewedId.value = undefined;
     details.value = undefined;
     queued = undefined;
+    logCall.reset();
   }
 
   function fail<T>(result: Result<T>): Result<T> {

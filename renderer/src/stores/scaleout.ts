@@ -1,10 +1,25 @@
 import { defineStore } from 'pinia';
-import { ref } from 'vue';
-import type { AppError } from '../../../main/common/result';
+import { computed, ref } from 'vue';
+import type { CallArgs } from '../../../main/common/api-contract';
+import { ok, type Result } from '../../../main/common/result';
 import type { JobImportResult, WeightsImportResult } from '../../../main/common/scaleout';
 import type { TaskInfo } from '../../../main/common/tasks';
 import { api } from '../api';
+import { useCall } from '../composables/use-call';
 import { useTasksStore } from './tasks';
+
+/** What an import brought in: a job's output, or weights trained elsewhere. */
+export type Imported = { kind: 'job'; result: JobImportResult } | { kind: 'weights'; result: WeightsImportResult };
+
+/** Reads a job's output or outside weights back in, as `Imported`. */
+async function importCall(kind: 'job' | 'weights', path: string): Promise<Result<Imported>> {
+  if (kind === 'job') {
+    const result = await api().call('jobImport', { path });
+    return result.ok ? ok({ kind, result: result.value }) : result;
+  }
+  const result = await api().call('weightsImport', { path });
+  return result.ok ? ok({ kind, result: result.value }) : result;
+}
 
 /**
  * Scaling out from the app: a run exported as a PyTorch DDP job (a task, followed through the
@@ -12,20 +27,20 @@ import { useTasksStore } from './tasks';
  */
 export const useScaleoutStore = defineStore('scaleout', () => {
   const exporting = ref<{ runId: number; taskId: string; path: string }>();
-  const exportError = ref<AppError>();
-  const importing = ref<'job' | 'weights'>();
-  const importError = ref<AppError>();
-  const imported = ref<{ kind: 'job'; result: JobImportResult } | { kind: 'weights'; result: WeightsImportResult }>();
+  const exportCall = useCall((args: CallArgs<'jobExport'>) => api().call('jobExport', args), { overlap: 'latest' });
+  const { error: exportError } = exportCall;
+  const importKind = ref<'job' | 'weights'>();
+  const imports = useCall(importCall, { overlap: 'latest' });
+  const { error: importError, value: imported } = imports;
+  /** The kind of import under way, if one is. */
+  const importing = computed(() => (imports.busy.value ? importKind.value : undefined));
 
   async function exportJob(runId: number, step: number | undefined, destination: string): Promise<void> {
-    exportError.value = undefined;
-    const result = await api().call('jobExport', { runId, destination, ...(step === undefined ? {} : { step }) });
-    if (!result.ok) {
-      exportError.value = result.error;
-      return;
-    }
-    useTasksStore().upsert(result.value.task);
-    exporting.value = { runId, taskId: result.value.task.id, path: result.value.path };
+    await exportCall.run({ runId, destination, ...(step === undefined ? {} : { step }) });
+    const answer = exportCall.value.value;
+    if (!answer) return;
+    useTasksStore().upsert(answer.task);
+    exporting.value = { runId, taskId: answer.task.id, path: answer.path };
   }
 
   /** The export task of a run, as the tasks store follows it. */
@@ -35,19 +50,8 @@ export const useScaleoutStore = defineStore('scaleout', () => {
   }
 
   async function importFrom(kind: 'job' | 'weights', path: string): Promise<void> {
-    importing.value = kind;
-    importError.value = undefined;
-    imported.value = undefined;
-    if (kind === 'job') {
-      const result = await api().call('jobImport', { path });
-      if (result.ok) imported.value = { kind, result: result.value };
-      else importError.value = result.error;
-    } else {
-      const result = await api().call('weightsImport', { path });
-      if (result.ok) imported.value = { kind, result: result.value };
-      else importError.value = result.error;
-    }
-    importing.value = undefined;
+    importKind.value = kind;
+    await imports.run(kind, path);
   }
 
   return { exporting, exportError, importing, importError, imported, exportJob, exportTask, importFrom };

@@ -67,10 +67,16 @@ export const useTasksStore = defineStore('tasks', () => {
     if (!result.ok) error.value = result.error;
   }
 
+  /** The first running task of a kind the core lists now (one started before the window was reloaded). */
+  async function findRunning(kind: string): Promise<TaskInfo | undefined> {
+    const result = await api().call('tasksList', {});
+    return result.ok ? result.value.find((task) => task.status === 'running' && task.kind === kind) : undefined;
+  }
+
   /** The newest task of a kind, if any. */
   function latest(kind: string): TaskInfo | undefined {
     return all.value.find((task) => task.kind === kind);
   }
 
-  return { all, running, error, start, cancel, latest, upsert, follow, get };
+  return { all, running, error, start, cancel, latest, findRunning, upsert, follow, get };
 });

@@ -3,6 +3,7 @@ import { computed, ref, watch } from 'vue';
 import type { FirstRunInfo } from '../../../main/common/first-run';
 import type { AppError } from '../../../main/common/result';
 import { api } from '../api';
+import { useCall } from '../composables/use-call';
 import { useTasksStore } from './tasks';
 
 /**
@@ -12,8 +13,12 @@ import { useTasksStore } from './tasks';
 export const useWelcomeStore = defineStore('welcome', () => {
   const info = ref<FirstRunInfo>();
   const error = ref<AppError>();
-  const starting = ref(false);
   const tasks = useTasksStore();
+  const startCall = useCall(async () => {
+    await tasks.start();
+    return api().call('firstRunStart', {});
+  });
+  const starting = startCall.busy;
 
   const taskId = computed(() => info.value?.run?.taskId);
   /** The live task (events), falling back to the state the core last reported. */
@@ -30,19 +35,11 @@ export const useWelcomeStore = defineStore('welcome', () => {
 
   async function start(): Promise<void> {
     error.value = undefined;
-    starting.value = true;
-    try {
-      await tasks.start();
-      const answer = await api().call('firstRunStart', {});
-      if (!answer.ok) {
-        error.value = answer.error;
-        return;
-      }
-      tasks.upsert(answer.value.task);
-      info.value = { ...(info.value ?? { fresh: true, sampleDir: null }), run: answer.value.state };
-    } finally {
-      starting.value = false;
-    }
+    error.value = await startCall.run();
+    const answer = startCall.value.value;
+    if (!answer) return;
+    tasks.upsert(answer.task);
+    info.value = { ...(info.value ?? { fresh: true, sampleDir: null }), run: answer.state };
   }
 
   async function cancel(): Promise<void> {
