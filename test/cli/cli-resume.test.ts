@@ -1,10 +1,9 @@
-import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { readRunImages } from '../../main/data/run-images';
-import { builtEntry, sharedDataset } from '../helpers/built';
+import { sharedDataset, runBuiltCli } from '../helpers/built';
 
 /**
  * The README's `jigclu pretrain --resume <run>` with no folders (issue 17): it continues on the
@@ -17,10 +16,7 @@ afterEach(() => {
   for (const dir of dirs.splice(0)) fs.rmSync(dir, { recursive: true, force: true });
 });
 
-function jigclu(args: string[]) {
-  const result = spawnSync(process.execPath, [builtEntry('cli'), ...args], { encoding: 'utf8', timeout: 180_000 });
-  return { code: result.status, stdout: result.stdout, stderr: result.stderr, all: result.stdout + result.stderr };
-}
+const jigclu = runBuiltCli;
 
 describe('jigclu pretrain --resume', () => {
   it("continues on the run's own images without folders, and refuses changed ones", () => {

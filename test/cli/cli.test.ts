@@ -1,11 +1,10 @@
-import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startCore } from '../../main/core';
 import { decodeSafetensors } from '../../main/engine/weights/safetensors';
-import { builtEntry, sharedDataset } from '../helpers/built';
+import { sharedDataset, runBuiltCli } from '../helpers/built';
 import { fakeEngineReport } from '../helpers/library';
 
 const dirs: string[] = [];
@@ -13,10 +12,7 @@ afterEach(() => {
   for (const dir of dirs.splice(0)) fs.rmSync(dir, { recursive: true, force: true });
 });
 
-function jigclu(args: string[]) {
-  const result = spawnSync(process.execPath, [builtEntry('cli'), ...args], { encoding: 'utf8', timeout: 180_000 });
-  return { code: result.status, stdout: result.stdout, stderr: result.stderr, all: result.stdout + result.stderr };
-}
+const jigclu = runBuiltCli;
 
 describe('jigclu CLI', () => {
   it('pretrains 2 short epochs on tiny, then runs knn on the checkpoint and the random-init baseline', () => {

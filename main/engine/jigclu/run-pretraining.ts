@@ -4,6 +4,7 @@ import { fileURLToPath } from 'node:url';
 import * as tf from '../backend/tfjs';
 import { threadsLabel, type EngineReport } from '../../common/engine';
 import { evalSizeFor, gpuBatchProblem, type PretrainConfig } from '../../common/pretrain-config';
+import type { RunMetric } from '../../common/runs';
 import { JigsawBatchSource, type RejectedFile } from '../../data/batch-source';
 import { referenceAugmentation } from '../../data/augment';
 import { defaultConvGradMode, type ConvGradMode } from '../nn/conv';
@@ -13,20 +14,8 @@ import { checkpointPath, checkpointsDir, removePartialCheckpoints, writeCheckpoi
 import { assertWebGpuHealthy } from '../backend/webgpu';
 import { inspectBatch, loadMonitorImages, monitorAccuracy, type BatchInspection, type MonitorImages, type MonitorSet } from './monitor';
 
-/** The numbers of one training step, as stored in the run's metrics. */
-export interface StepMetric {
-  /** The global step after this step (1 for the first). */
-  step: number;
-  /** The epoch the step trained in (0-based). */
-  epoch: number;
-  total: number;
-  cluster: number;
-  location: number;
-  lr: number;
-  imagesPerSecond: number | null;
-  locationAccuracy: number | null;
-  clusterAccuracy: number | null;
-}
+/** The numbers of one training step, as stored in the run's metrics (step: the global step after it, 1 for the first; epoch: 0-based). */
+export type StepMetric = RunMetric;
 
 /** A request of the montage inspector, answered between two steps (or while paused). */
 export interface InspectRequest {
