@@ -37,7 +37,7 @@ describe('quality benchmark helpers', () => {
   });
 
   it('parses options against their defaults and refuses unknown ones', () => {
-    expect(parseArgs(['--minutes', '2', '--per-class', '5', '--runs', '/tmp/r'], { minutes: 10, perClass: 10, runs: '' })).toEqual({ minutes: 2, perClass: 5, runs: '/tmp/r' });
+    expect(parseArgs(['--minutes', '2', '--per-class', '5', '--runs', 'bench-runs'], { minutes: 10, perClass: 10, runs: '' })).toEqual({ minutes: 2, perClass: 5, runs: 'bench-runs' });
     expect(() => parseArgs(['--minute', '2'], { minutes: 10 })).toThrow(/unknown option --minute/);
   });
 
