@@ -43,7 +43,7 @@ function estimateFor(args: { folderIds?: number[]; preset: 'cpu-small'; override
     totalSteps: stepsPerEpoch * config.epochs,
     memoryMb: 321,
     engine,
-    timing: args.measure ? { secondsPerStep: 0.5, secondsPerEpoch: 125, totalSeconds: 3725, source: 'measured', note: 'Measured over 5 steps.' } : null,
+    timing: args.measure ? { secondsPerStep: 0.5, secondsPerEpoch: 125, totalSeconds: 3725, source: 'measured', note: 'measured: 3 warm-up steps on wasm took 500 ms each' } : null,
     timingNote: args.measure ? null : 'Not measured yet.' };
 }
 
@@ -202,6 +202,10 @@ describe('RunForm', () => {
     expect(fake.calls.at(-1)).toEqual({ name: 'pretrainEstimate', args: { preset: 'cpu-small', overrides: {}, measure: true } });
     expect(wrapper.get('[data-testid="estimate-epoch-time"]').text()).toBe('2m 05s');
     expect(wrapper.get('[data-testid="estimate-total-time"]').text()).toBe('1h 02m');
+    // The figure once, with where it comes from said once (the note says "measured").
+    const timingText = wrapper.get('[data-testid="estimate-timing"]').text();
+    expect(timingText).toContain('0.5 s per step (measured: 3 warm-up steps on wasm took 500 ms each).');
+    expect(timingText.match(/measured/gi)).toHaveLength(1);
     // Other settings: the measurement no longer applies.
     await wrapper.get('[data-testid="field-batch"]').setValue('64');
     expect(wrapper.find('[data-testid="estimate-epoch-time"]').exists()).toBe(false);
