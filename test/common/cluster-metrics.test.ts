@@ -1,17 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { adjustedRandIndex, clusterPurity, clusterScores, nmi, purity } from '../../main/common/cluster-metrics';
+import { seeded } from '../helpers/random';
 
-/** A seeded mulberry32 stream, for random labellings. */
-function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 describe('adjustedRandIndex', () => {
   it('matches hand-computed values', () => {

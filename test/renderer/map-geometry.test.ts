@@ -19,18 +19,9 @@ import {
   paletteRgb,
   parseCssColor,
 } from '../../renderer/src/map/palette';
+import { seeded } from '../helpers/random';
 
-/** A small deterministic PRNG (mulberry32) so failures reproduce. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const rng = seeded;
 
 function randomPoints(n: number, seed: number, spread = 10): Float32Array {
   const random = rng(seed);
