@@ -426,19 +426,25 @@ describe('labels store', () => {
 
 describe('Label view', () => {
   const stubs = { RouterLink: { props: ['to'], template: '<a :href="String(to)"><slot /></a>' } };
-  const settle = async () => {
-    for (let i = 0; i < 8; i += 1) await flushPromises();
-  };
-  beforeEach(() => setActivePinia(createPinia()));
 
-  it('labels with the keyboard, not while typing, and undoes with Ctrl+Z', async () => {
-    const core = fakeCore();
+  /** The label view over a fresh fake core (fakeCore's arguments), mounted on the page and settled. */
+  async function mountLabelView(...args: Parameters<typeof fakeCore>) {
+    const core = fakeCore(...args);
     useClient(core.client);
     const wrapper = mount(LabelView, {
       global: { plugins: [createPinia()], stubs },
       attachTo: document.body,
     });
     await settle();
+    return { core, wrapper };
+  }
+  const settle = async () => {
+    for (let i = 0; i < 8; i += 1) await flushPromises();
+  };
+  beforeEach(() => setActivePinia(createPinia()));
+
+  it('labels with the keyboard, not while typing, and undoes with Ctrl+Z', async () => {
+    const { core, wrapper } = await mountLabelView();
     const rows = wrapper.findAll('[data-testid="class-row"]');
     expect(rows.map((row) => row.attributes('data-class-name'))).toEqual(['bird', 'cat', 'dog']);
     expect(rows.map((row) => row.attributes('data-key'))).toEqual(['1', '2', '3']);
@@ -474,13 +480,7 @@ describe('Label view', () => {
   });
 
   it('quick keys label one image after the other; a held key does not', async () => {
-    const core = fakeCore();
-    useClient(core.client);
-    const wrapper = mount(LabelView, {
-      global: { plugins: [createPinia()], stubs },
-      attachTo: document.body,
-    });
-    await settle();
+    const { core, wrapper } = await mountLabelView();
     window.dispatchEvent(new KeyboardEvent('keydown', { key: '1', bubbles: true }));
     window.dispatchEvent(new KeyboardEvent('keydown', { key: '3', bubbles: true }));
     window.dispatchEvent(new KeyboardEvent('keydown', { key: '3', repeat: true, bubbles: true }));
@@ -501,13 +501,7 @@ describe('Label view', () => {
   });
 
   it('creates a class and asks before deleting one, saying how many labels go', async () => {
-    const core = fakeCore();
-    useClient(core.client);
-    const wrapper = mount(LabelView, {
-      global: { plugins: [createPinia()], stubs },
-      attachTo: document.body,
-    });
-    await settle();
+    const { core, wrapper } = await mountLabelView();
     // A name too long is not cut short: the field says so, with its length, and Add waits.
     await wrapper.get('[data-testid="class-create-name"]').setValue('x'.repeat(150));
     expect(wrapper.get('[data-testid="class-create-error"]').text()).toBe('A class name has at most 100 characters; this one has 150.');
@@ -545,13 +539,7 @@ describe('Label view', () => {
   });
 
   it('the By cluster tab chooses no class for a cluster and asks before labelling it', async () => {
-    const core = fakeCore(12, { clusterSize: 30 });
-    useClient(core.client);
-    const wrapper = mount(LabelView, {
-      global: { plugins: [createPinia()], stubs },
-      attachTo: document.body,
-    });
-    await settle();
+    const { core, wrapper } = await mountLabelView(12, { clusterSize: 30 });
     await wrapper.get('[data-testid="label-tab-clusters"]').trigger('click');
     await settle();
     const buttons = wrapper.findAll('[data-testid="label-cluster-apply"]');
