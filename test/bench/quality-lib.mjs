@@ -108,7 +108,7 @@ export function parseArgs(argv, defaults) {
  *   that holds on a machine busy with other work, at the price of the threads' speed-up.
  */
 export const budgets = {
-  wall: { flag: '--time-limit', threads: 'auto', calibration: 'calibration-wall.json', rate: (m) => m.imagesPerSecond, unit: 'images per second of training' },
+  wall: { flag: '--time-limit', threads: 'auto', calibration: 'calibration-wall.json', rate: (m) => m.imagesPerSecond, unit: 'images/s' },
   cpu: { flag: '--cpu-time-limit', threads: '1', calibration: 'calibration.json', rate: (m) => m.imagesPerCpuSecond, unit: 'images per CPU second' },
 };
 

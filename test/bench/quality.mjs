@@ -17,7 +17,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { dataset, evaluateRun, formatMeanSd, gitState, machine, meanSd, parseArgs, pretrainSeed, writeResults } from './quality-lib.mjs';
+import { budgets, dataset, evaluateRun, formatMeanSd, gitState, machine, meanSd, parseArgs, pretrainSeed, writeResults } from './quality-lib.mjs';
 
 /** The issue's Must-show gains (pretrained minus random init). */
 const targets = { knn: 10, nmi: 0.1, probe: 8, fineTune: 5 };
@@ -81,10 +81,11 @@ function pretrainBudgetText(records) {
       ? `${base} in ${(r.trainingSeconds / 60).toFixed(1)} min of training (${r.imagesPerSecond?.toFixed(1)} images/s, ${r.coresBusy?.toFixed(2)} cores busy; load ${r.loadAverage.before.toFixed(1)} to ${r.loadAverage.after.toFixed(1)})`
       : `${base}, ${(r.cpuSeconds / 60).toFixed(1)} CPU min in ${r.wallMinutes.toFixed(1)} wall min (load ${r.loadAverage.before.toFixed(1)} to ${r.loadAverage.after.toFixed(1)})`;
   });
-  const calibration = records[0].calibration;
-  return budget === 'wall'
-    ? `${minutes} min of training on the wall clock each (\`--time-limit ${minutes}\`, threads one per core; every other session's autogroup at nice 19, so the run had the cores it could use): ${each.join('; ')}; calibrated at ${calibration.imagesPerSecond.toFixed(1)} images/s`
-    : `${minutes} min of the training thread's CPU time each: ${each.join('; ')}; calibrated at ${calibration.imagesPerCpuSecond.toFixed(1)} images per CPU second`;
+  const what =
+    budget === 'wall'
+      ? `${minutes} min of training on the wall clock each (\`--time-limit ${minutes}\`, threads one per core; every other session's autogroup at nice 19, so the run had the cores it could use)`
+      : `${minutes} min of the training thread's CPU time each`;
+  return `${what}: ${each.join('; ')}; calibrated at ${budgets[budget].rate(records[0].calibration).toFixed(1)} ${budgets[budget].unit}`;
 }
 console.log(`\n${table}\n\n${notes.join('\n')}`);
 
