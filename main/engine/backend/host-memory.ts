@@ -5,7 +5,7 @@
  * write their outputs in place, with no copy in or out; one such kernel replaces a chain of
  * element-wise ops, each of which costs a dispatch and a full pass over the tensor.
  */
-import * as tf from './tfjs';
+import type * as tf from './tfjs';
 
 /** The engines whose tensors these kernels can read and write. */
 export const hostMemoryBackends = ['wasm', 'cpu'] as const;
@@ -40,7 +40,9 @@ export function floatView(backend: tf.KernelBackend, info: tf.TensorInfo): Float
  * an allocation may grow the WebAssembly memory, which detaches the views taken before it.
  */
 export function newFloatOutput(backend: tf.KernelBackend, shape: number[]): tf.TensorInfo {
-  if ('makeOutput' in backend) return (backend as unknown as WasmBackendLike).makeOutput(shape, 'float32');
+  // Tell the engines apart by typedArrayFromHeap: the cpu backend has a makeOutput too, with
+  // other arguments (values, shape, dtype).
+  if ('typedArrayFromHeap' in backend) return (backend as unknown as WasmBackendLike).makeOutput(shape, 'float32');
   const values = new Float32Array(shape.reduce((a, b) => a * b, 1));
   return (backend as unknown as CpuBackendLike).makeTensorInfo(shape, 'float32', values);
 }

@@ -1,3 +1,4 @@
+import { hostSgdReady, hostSgdStep } from '../backend/sgd-host';
 import { fusedMomentum, fusedStep, webGpuSgdReady } from '../backend/sgd-webgpu';
 import * as tf from '../backend/tfjs';
 
@@ -10,41 +11,57 @@ export class Sgd {
   /** Momentum buffers by parameter name; absent until a parameter's first step. */
   readonly buffers = new Map<string, tf.Variable>();
 
+  /**
+   * `kernels` false: always the tfjs element-wise ops (the path of engines without an SGD
+   * kernel, tfjs-node), which the tests compare with the kernels bit for bit.
+   */
   constructor(
     public momentum: number,
     public weightDecay: number,
+    readonly kernels = true,
   ) {}
 
   /** Applies one step; `grads` maps parameter names to gradients (disposed by the caller's tidy). */
   step(params: [string, tf.Variable][], grads: Record<string, tf.Tensor>, lr: number): void {
     tf.tidy(() => {
-      const fused = webGpuSgdReady();
+      const host = this.kernels && hostSgdReady();
+      const fused = this.kernels && webGpuSgdReady();
       for (const [name, weight] of params) {
         const grad = grads[name];
         if (!grad) continue;
-        if (fused) {
+        const existing = this.buffers.get(name);
+        let next: [tf.Tensor, tf.Tensor];
+        if (host) {
+          // One kernel per parameter on wasm and cpu (sgd-host.ts), the same float32 arithmetic.
+          next = hostSgdStep(weight, grad, existing, this.momentum, this.weightDecay, lr);
+        } else if (fused) {
           // Two kernels per parameter on WebGPU (sgd-webgpu.ts), the same arithmetic.
-          const existing = this.buffers.get(name);
-          const next = fusedMomentum(weight, grad, existing, this.momentum, this.weightDecay);
-          if (existing) existing.assign(next);
-          else this.buffers.set(name, tf.variable(next, false, `sgd_${name}_${Math.random().toString(36).slice(2, 8)}`));
-          weight.assign(fusedStep(weight, this.buffers.get(name)!, lr));
-          continue;
-        }
-        const d = this.weightDecay ? tf.add(grad, tf.mul(weight, this.weightDecay)) : grad;
-        let buffer = this.buffers.get(name);
-        if (!buffer) {
-          // The name only labels the variable in tfjs's registry: any unique string behaves the
-          // same, and so does none (tfjs numbers unnamed variables).
-          // Stryker disable next-line StringLiteral,MethodExpression: equivalent, as said above
-          buffer = tf.variable(d, false, `sgd_${name}_${Math.random().toString(36).slice(2, 8)}`);
-          this.buffers.set(name, buffer);
+          const buffer = fusedMomentum(weight, grad, existing, this.momentum, this.weightDecay);
+          next = [buffer, fusedStep(weight, buffer, lr)];
         } else {
-          buffer.assign(tf.add(tf.mul(buffer, this.momentum), d));
+          next = this.opStep(weight, grad, existing, lr);
         }
-        weight.assign(tf.sub(weight, tf.mul(buffer, lr)));
+        const [buffer, nextWeight] = next;
+        if (existing) existing.assign(buffer);
+        else this.buffers.set(name, this.newBuffer(name, buffer));
+        weight.assign(nextWeight);
       }
     });
+  }
+
+  /** One parameter's [new buffer, new weight] as tfjs element-wise ops. */
+  private opStep(weight: tf.Tensor, grad: tf.Tensor, buffer: tf.Tensor | undefined, lr: number): [tf.Tensor, tf.Tensor] {
+    const d = this.weightDecay ? tf.add(grad, tf.mul(weight, this.weightDecay)) : grad;
+    const next = buffer ? tf.add(tf.mul(buffer, this.momentum), d) : d;
+    return [next, tf.sub(weight, tf.mul(next, lr))];
+  }
+
+  /** A momentum buffer holding `value`, out of training (not trainable). */
+  private newBuffer(name: string, value: tf.Tensor): tf.Variable {
+    // The name only labels the variable in tfjs's registry: any unique string behaves the
+    // same, and so does none (tfjs numbers unnamed variables).
+    // Stryker disable next-line StringLiteral,MethodExpression: equivalent, as said above
+    return tf.variable(value, false, `sgd_${name}_${Math.random().toString(36).slice(2, 8)}`);
   }
 
   dispose(): void {

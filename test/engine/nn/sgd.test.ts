@@ -4,9 +4,8 @@ import type { JigsawBatch } from '../../../main/data/jigsaw';
 import { Sgd } from '../../../main/engine/nn/sgd';
 import * as tf from '../../../main/engine/backend/tfjs';
 import { JigCluTrainer } from '../../../main/engine/jigclu/trainer';
-import { seeded, useCpuBackend } from '../../helpers/engine';
+import { seeded, useCpuBackend, useWasmBackend } from '../../helpers/engine';
 
-beforeAll(useCpuBackend);
 
 /**
  * The optimiser and the BatchNorm running statistics of a training step, each against a loop
@@ -14,6 +13,17 @@ beforeAll(useCpuBackend);
  * nn.BatchNorm2d with momentum 0.1 and the unbiased batch variance), so a flipped weight-decay
  * sign, a dampening term or running statistics that never move fail here.
  */
+
+/**
+ * The same in float32, rounded after each operation in the order of Sgd's tfjs ops: the SGD
+ * kernel of wasm and cpu (sgd-host.ts) must give exactly these bits.
+ */
+function naiveSgd32(weights: number[], buffer: number[] | undefined, grad: number[], lr: number, momentum: number, weightDecay: number): { weights: number[]; buffer: number[] } {
+  const f = Math.fround;
+  const d = grad.map((g, i) => (weightDecay ? f(g + f(weights[i]! * f(weightDecay))) : g));
+  const next = buffer ? buffer.map((b, i) => f(f(b * f(momentum)) + d[i]!)) : d;
+  return { weights: weights.map((w, i) => f(w - f(next[i]! * f(lr)))), buffer: next };
+}
 
 /** torch.optim.SGD's step, loop by loop: d = g + wd w; buf = d (first step) or mu buf + d; w -= lr buf. */
 function naiveSgd(weights: number[], buffer: number[] | undefined, grad: number[], lr: number, momentum: number, weightDecay: number): { weights: number[]; buffer: number[] } {
@@ -29,67 +39,120 @@ function maxDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
   return worst;
 }
 
-describe('SGD', () => {
-  it("equals PyTorch's formula (momentum, weight decay, no dampening) over 4 steps with changing lr, to 1e-6", () => {
-    const random = seeded(7);
-    const values = (n: number) => Array.from({ length: n }, () => random() * 2 - 1);
-    const shapes: Record<string, number[]> = { a: [3, 4], b: [5] };
-    const optimizer = new Sgd(0.9, 0.05);
-    const variables = Object.entries(shapes).map(([name, shape]) => [name, tf.variable(tf.tensor(values(shape.reduce((x, y) => x * y, 1)), shape))] as [string, tf.Variable]);
-    const expected = new Map(variables.map(([name, v]) => [name, { weights: Array.from(v.dataSync()), buffer: undefined as number[] | undefined }]));
-    try {
-      for (const [step, lr] of [0.1, 0.1, 0.05, 0.02].entries()) {
-        const grads: Record<string, tf.Tensor> = {};
-        for (const [name, v] of variables) grads[name] = tf.tensor(values(v.size), v.shape);
-        for (const [name] of variables) {
-          const state = expected.get(name)!;
-          expected.set(name, naiveSgd(state.weights, state.buffer, Array.from(grads[name]!.dataSync()), lr, 0.9, 0.05));
+for (const backend of ['cpu', 'wasm'] as const) {
+  describe(`SGD on the ${backend} backend`, () => {
+    beforeAll(backend === 'cpu' ? useCpuBackend : useWasmBackend);
+
+    for (const kernels of [true, false]) {
+      it(`${kernels ? 'kernel' : 'tfjs ops'}: equals PyTorch's formula (momentum, weight decay, no dampening) over 4 steps with changing lr, to 1e-6`, () => {
+        const random = seeded(7);
+        const values = (n: number) => Array.from({ length: n }, () => random() * 2 - 1);
+        const shapes: Record<string, number[]> = { a: [3, 4], b: [5] };
+        const optimizer = new Sgd(0.9, 0.05, kernels);
+        const variables = Object.entries(shapes).map(([name, shape]) => [name, tf.variable(tf.tensor(values(shape.reduce((x, y) => x * y, 1)), shape))] as [string, tf.Variable]);
+        const expected = new Map(variables.map(([name, v]) => [name, { weights: Array.from(v.dataSync()), buffer: undefined as number[] | undefined }]));
+        try {
+          for (const [step, lr] of [0.1, 0.1, 0.05, 0.02].entries()) {
+            const grads: Record<string, tf.Tensor> = {};
+            for (const [name, v] of variables) grads[name] = tf.tensor(values(v.size), v.shape);
+            for (const [name] of variables) {
+              const state = expected.get(name)!;
+              expected.set(name, naiveSgd(state.weights, state.buffer, Array.from(grads[name]!.dataSync()), lr, 0.9, 0.05));
+            }
+            optimizer.step(variables, grads, lr);
+            for (const grad of Object.values(grads)) grad.dispose();
+            for (const [name, v] of variables) {
+              expect(maxDiff(v.dataSync(), expected.get(name)!.weights), `${name} after step ${step + 1}`).toBeLessThan(1e-6);
+              expect(maxDiff(optimizer.buffers.get(name)!.dataSync(), expected.get(name)!.buffer!), `${name} buffer after step ${step + 1}`).toBeLessThan(1e-6);
+            }
+          }
+        } finally {
+          optimizer.dispose();
+          for (const [, v] of variables) v.dispose();
         }
-        optimizer.step(variables, grads, lr);
-        for (const grad of Object.values(grads)) grad.dispose();
-        for (const [name, v] of variables) {
-          expect(maxDiff(v.dataSync(), expected.get(name)!.weights), `${name} after step ${step + 1}`).toBeLessThan(1e-6);
-          expect(maxDiff(optimizer.buffers.get(name)!.dataSync(), expected.get(name)!.buffer!), `${name} buffer after step ${step + 1}`).toBeLessThan(1e-6);
+      });
+
+      it(`${kernels ? 'kernel' : 'tfjs ops'}: keeps its momentum buffers out of training and frees them on dispose`, () => {
+        const optimizer = new Sgd(0.9, 0, kernels);
+        const w = tf.variable(tf.tensor1d([1, 2]));
+        const grad = tf.tensor1d([0.5, -0.5]);
+        try {
+          optimizer.step([['w', w]], { w: grad }, 0.1);
+          expect(optimizer.buffers.get('w')!.trainable).toBe(false);
+          const before = tf.memory().numTensors;
+          optimizer.dispose();
+          expect(tf.memory().numTensors).toBe(before - 1);
+          expect(optimizer.buffers.size).toBe(0);
+        } finally {
+          w.dispose();
+          grad.dispose();
+        }
+      });
+
+      it(`${kernels ? 'kernel' : 'tfjs ops'}: leaves a parameter without a gradient untouched and gives it no buffer`, () => {
+        const optimizer = new Sgd(0.9, 0.1, kernels);
+        const w = tf.variable(tf.tensor1d([1, 2]));
+        try {
+          optimizer.step([['w', w]], {}, 0.1);
+          expect(Array.from(w.dataSync())).toEqual([1, 2]);
+          expect(optimizer.buffers.size).toBe(0);
+        } finally {
+          optimizer.dispose();
+          w.dispose();
+        }
+      });
+    }
+
+    it('kernel: gives the bits of the float32 formula in the ops\' order, as the tfjs ops do, over 3 steps (with and without weight decay)', () => {
+      const random = seeded(11);
+      const values = (n: number) => Array.from({ length: n }, () => random() * 2 - 1);
+      for (const weightDecay of [0.05, 0]) {
+        const start = values(257);
+        const [kernelOptimizer, opOptimizer] = [new Sgd(0.9, weightDecay, true), new Sgd(0.9, weightDecay, false)];
+        const [kernelWeight, opWeight] = [tf.variable(tf.tensor1d(start)), tf.variable(tf.tensor1d(start))];
+        let expected = { weights: start.map(Math.fround), buffer: undefined as number[] | undefined };
+        try {
+          for (const lr of [0.1, 0.03, 0.07]) {
+            const grad = tf.tensor1d(values(257));
+            const gradValues = Array.from(grad.dataSync());
+            expected = naiveSgd32(expected.weights, expected.buffer, gradValues, lr, 0.9, weightDecay);
+            const before = tf.memory().numTensors;
+            kernelOptimizer.step([['w', kernelWeight]], { w: grad }, lr);
+            opOptimizer.step([['w', opWeight]], { w: grad }, lr);
+            grad.dispose();
+            expect(Array.from(kernelWeight.dataSync()), `weights, lr ${lr}, weight decay ${weightDecay}`).toEqual(expected.weights);
+            expect(Array.from(kernelOptimizer.buffers.get('w')!.dataSync()), `buffer, lr ${lr}`).toEqual(expected.buffer);
+            expect(Array.from(opWeight.dataSync()), `tfjs ops' weights, lr ${lr}`).toEqual(expected.weights);
+            expect(Array.from(opOptimizer.buffers.get('w')!.dataSync()), `tfjs ops' buffer, lr ${lr}`).toEqual(expected.buffer);
+            // Only the buffers made on the first step stay (one per optimizer), the gradient is gone.
+            expect(tf.memory().numTensors).toBe(before - 1 + (lr === 0.1 ? 2 : 0));
+          }
+        } finally {
+          kernelOptimizer.dispose();
+          opOptimizer.dispose();
+          kernelWeight.dispose();
+          opWeight.dispose();
         }
       }
-    } finally {
-      optimizer.dispose();
-      for (const [, v] of variables) v.dispose();
-    }
-  });
+    });
 
-  it('keeps its momentum buffers out of training and frees them on dispose', () => {
-    const optimizer = new Sgd(0.9, 0);
-    const w = tf.variable(tf.tensor1d([1, 2]));
-    const grad = tf.tensor1d([0.5, -0.5]);
-    try {
-      optimizer.step([['w', w]], { w: grad }, 0.1);
-      expect(optimizer.buffers.get('w')!.trainable).toBe(false);
-      const before = tf.memory().numTensors;
-      optimizer.dispose();
-      expect(tf.memory().numTensors).toBe(before - 1);
-      expect(optimizer.buffers.size).toBe(0);
-    } finally {
-      w.dispose();
-      grad.dispose();
-    }
+    it('kernel: names a gradient of the wrong size', () => {
+      const optimizer = new Sgd(0.9, 0.1);
+      const w = tf.variable(tf.tensor1d([1, 2]));
+      const grad = tf.tensor1d([1, 2, 3]);
+      try {
+        expect(() => optimizer.step([['w', w]], { w: grad }, 0.1)).toThrow('SGD: the gradient has shape [3] but the weight has [2]');
+      } finally {
+        optimizer.dispose();
+        w.dispose();
+        grad.dispose();
+      }
+    });
   });
-
-  it('leaves a parameter without a gradient untouched and gives it no buffer', () => {
-    const optimizer = new Sgd(0.9, 0.1);
-    const w = tf.variable(tf.tensor1d([1, 2]));
-    try {
-      optimizer.step([['w', w]], {}, 0.1);
-      expect(Array.from(w.dataSync())).toEqual([1, 2]);
-      expect(optimizer.buffers.size).toBe(0);
-    } finally {
-      optimizer.dispose();
-      w.dispose();
-    }
-  });
-});
+}
 
 describe('a training step', () => {
+  beforeAll(useCpuBackend);
   const trainers: JigCluTrainer[] = [];
   afterAll(() => trainers.forEach((t) => t.dispose()));
 
