@@ -1,4 +1,5 @@
 import * as tf from '../backend/tfjs';
+import { matMul } from '../nn/matmul';
 
 /**
  * The parameter-free decoupling of JigClu: the backbone's last feature map [n, h, w, c] becomes
@@ -10,7 +11,8 @@ import * as tf from '../backend/tfjs';
  * Both steps are linear and separable, so per axis they are one fixed m x h matrix
  * A = Pool(T -> m) . Bilinear(h -> T), and the whole map is out[i, j] = sum_yx A[i, y] A[j, x]
  * in[y, x]: one batched matMul by the (m*m) x (h*w) matrix kron(A_h, A_w). Its gradient is the
- * transposed matMul, and it costs the same on every engine (wasm, cpu, WebGPU, tfjs-node).
+ * transposed matMul (nn/matmul.ts: on wasm an explicit transpose and a plain product), and it
+ * costs the same on every engine (wasm, cpu, WebGPU, tfjs-node).
  *
  * 'pool' is the decoupling of configs written before the reference was followed here
  * (adaptive average pooling straight to m x m); those runs keep it so they continue unchanged.
@@ -108,6 +110,6 @@ export function decouple(map: tf.Tensor4D, grid: number, mode: Decoupling): tf.T
     const cells = grid * grid;
     const kernel = tf.tensor3d(decouplingKernel(h, w, grid, mode), [1, cells, h * w]);
     // tfjs's batched matMul broadcasts the kernel's batch of 1 over the n feature maps.
-    return tf.matMul(kernel, tf.reshape(map, [n, h * w, c])) as tf.Tensor3D;
+    return matMul(kernel, tf.reshape(map, [n, h * w, c])) as tf.Tensor3D;
   });
 }

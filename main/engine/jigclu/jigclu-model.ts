@@ -1,4 +1,5 @@
 import * as tf from '../backend/tfjs';
+import { matMul } from '../nn/matmul';
 import type { PretrainConfig } from '../../common/pretrain-config';
 import type { ConvGradMode } from '../nn/conv';
 import { locationLoss, supCluLoss } from './losses';
@@ -24,7 +25,7 @@ export function batchAccuracies(embeddings: tf.Tensor2D, locationLogits: tf.Tens
     const n = z.shape[0];
     const location = tf.mean(tf.cast(tf.equal(tf.argMax(locationLogits, 1), tf.cast(locationLabels, 'int32')), 'float32')) as tf.Scalar;
     // Cosine similarity with every other patch (self pushed below every real value).
-    const similarity = tf.sub(tf.matMul(z, z, false, true), tf.mul(tf.eye(n), 4));
+    const similarity = tf.sub(matMul(z, z, false, true), tf.mul(tf.eye(n), 4));
     const nearest = tf.argMax(similarity, 1);
     const labels = tf.cast(clusterLabels, 'int32');
     const cluster = tf.mean(tf.cast(tf.equal(tf.gather(labels, nearest), labels), 'float32')) as tf.Scalar;
@@ -84,14 +85,14 @@ export class JigCluModel {
 
   /** Cluster head with L2 normalisation: [N, d] -> [N, projectionDim]. */
   clusterEmbeddings(features: tf.Tensor2D): tf.Tensor2D {
-    const h = tf.relu(tf.add(tf.matMul(features, this.heads.get('cluster_head.0.weight') as tf.Tensor2D), this.heads.get('cluster_head.0.bias')));
-    const z = tf.add(tf.matMul(h, this.heads.get('cluster_head.2.weight') as tf.Tensor2D), this.heads.get('cluster_head.2.bias')) as tf.Tensor2D;
+    const h = tf.relu(tf.add(matMul(features, this.heads.get('cluster_head.0.weight') as tf.Tensor2D), this.heads.get('cluster_head.0.bias')));
+    const z = tf.add(matMul(h, this.heads.get('cluster_head.2.weight') as tf.Tensor2D), this.heads.get('cluster_head.2.bias')) as tf.Tensor2D;
     // F.normalize(dim=1): z / max(||z||, 1e-12)
     return tf.div(z, tf.maximum(tf.norm(z, 2, 1, true), 1e-12)) as tf.Tensor2D;
   }
 
   locationLogits(features: tf.Tensor2D): tf.Tensor2D {
-    return tf.add(tf.matMul(features, this.heads.get('location_head.weight') as tf.Tensor2D), this.heads.get('location_head.bias')) as tf.Tensor2D;
+    return tf.add(matMul(features, this.heads.get('location_head.weight') as tf.Tensor2D), this.heads.get('location_head.bias')) as tf.Tensor2D;
   }
 
   /** The training objective: alpha * cluster loss + beta * location loss, with both parts. */

@@ -5,6 +5,7 @@
  * build refuses them.
  */
 import * as tf from '../backend/tfjs';
+import { matMul } from '../nn/matmul';
 import { learningRateAt, type PretrainConfig } from '../../common/pretrain-config';
 import type { JigsawBatch } from '../../data/jigsaw';
 import type { ConvGradMode } from '../nn/conv';
@@ -216,7 +217,7 @@ export class JigCluTraining {
       const clusterLabels = tf.tensor1d(batch.clusterLabels, 'int32');
       const locationLabels = tf.tensor1d(batch.locationLabels, 'int32');
       const accuracies = batchAccuracies(z, logits, clusterLabels, locationLabels);
-      const similarity = tf.sub(tf.matMul(z, z, false, true), tf.mul(tf.eye(z.shape[0]), 4));
+      const similarity = tf.sub(matMul(z, z, false, true), tf.mul(tf.eye(z.shape[0]), 4));
       const top = tf.topk(similarity, k);
       return [tf.argMax(logits, 1), top.indices, top.values, accuracies.location, accuracies.cluster];
     });

@@ -1,4 +1,5 @@
 import * as tf from '../backend/tfjs';
+import { matMul } from '../nn/matmul';
 
 /** The reference's base temperature: the cluster loss is scaled by t / 0.07. */
 export const baseTemperature = 0.07;
@@ -14,7 +15,7 @@ export const baseTemperature = 0.07;
 export function supCluLoss(z: tf.Tensor2D, labels: tf.Tensor1D, temperature: number): tf.Scalar {
   return tf.tidy(() => {
     const n = z.shape[0];
-    const logitsRaw = tf.div(tf.matMul(z, z, false, true), temperature);
+    const logitsRaw = tf.div(matMul(z, z, false, true), temperature);
     // The max is a constant shift for stability (detached in the reference): stopGradient.
     const rowMax = tf.max(logitsRaw, 1, true);
     const logits = tf.sub(logitsRaw, stopGradient(rowMax));

@@ -25,6 +25,7 @@ export class Sgd {
   step(params: [string, tf.Variable][], grads: Record<string, tf.Tensor>, lr: number): void {
     tf.tidy(() => {
       const host = this.kernels && hostSgdReady();
+      // Stryker disable next-line ConditionalExpression,LogicalOperator: the WebGPU branch; mutation runs have no WebGPU adapter (test/mutation/targets.mjs)
       const fused = this.kernels && webGpuSgdReady();
       for (const [name, weight] of params) {
         const grad = grads[name];
@@ -34,6 +35,7 @@ export class Sgd {
         if (host) {
           // One kernel per parameter on wasm and cpu (sgd-host.ts), the same float32 arithmetic.
           next = hostSgdStep(weight, grad, existing, this.momentum, this.weightDecay, lr);
+          // Stryker disable next-line ConditionalExpression: the WebGPU branch, as above
         } else if (fused) {
           // Two kernels per parameter on WebGPU (sgd-webgpu.ts), the same arithmetic.
           const buffer = fusedMomentum(weight, grad, existing, this.momentum, this.weightDecay);

@@ -136,12 +136,31 @@ for (const backend of ['cpu', 'wasm'] as const) {
       }
     });
 
+    it('kernel: one JigCluSgdMomentum per parameter and no element-wise op; tfjs ops: the six ops', async () => {
+      const kernelNames = async (kernels: boolean) => {
+        const optimizer = new Sgd(0.9, 0.1, kernels);
+        const w = tf.variable(tf.tensor1d([1, 2]));
+        const grad = tf.tensor1d([0.5, -0.5]);
+        try {
+          optimizer.step([['w', w]], { w: grad }, 0.1);
+          const profile = await tf.profile(() => optimizer.step([['w', w]], { w: grad }, 0.1));
+          return profile.kernels.map((k) => k.name);
+        } finally {
+          optimizer.dispose();
+          w.dispose();
+          grad.dispose();
+        }
+      };
+      expect(await kernelNames(true)).toEqual(['JigCluSgdMomentum']);
+      expect((await kernelNames(false)).filter((name) => ['Multiply', 'Add', 'Sub'].includes(name))).toHaveLength(6);
+    });
+
     it('kernel: names a gradient of the wrong size', () => {
       const optimizer = new Sgd(0.9, 0.1);
-      const w = tf.variable(tf.tensor1d([1, 2]));
-      const grad = tf.tensor1d([1, 2, 3]);
+      const w = tf.variable(tf.tensor2d([1, 2, 3, 4], [2, 2]));
+      const grad = tf.tensor2d([1, 2, 3, 4, 5, 6], [3, 2]);
       try {
-        expect(() => optimizer.step([['w', w]], { w: grad }, 0.1)).toThrow('SGD: the gradient has shape [3] but the weight has [2]');
+        expect(() => optimizer.step([['w', w]], { w: grad }, 0.1)).toThrow('SGD: the gradient has shape [3,2] but the weight has [2,2]');
       } finally {
         optimizer.dispose();
         w.dispose();
