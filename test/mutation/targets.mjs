@@ -28,13 +28,13 @@ export function mutationTargets() {
   return [
     { name: 'losses', mutate: ['main/engine/jigclu/losses.ts'], tests: ['test/engine/jigclu/losses.test.ts'] },
     {
-      // SGD on every engine but the fused WebGPU branch (`} else if (fused) { ... }`): that branch runs only on
+      // SGD on every engine but the fused WebGPU branch (`} else if (fused) { ... }`, and `fused`): that branch runs only on
       // a WebGPU adapter, which webgpu.test.ts did not reach inside Stryker's sandbox here (its 6
       // mutants were not covered), so it is left out rather than counted as covered. With it the
       // wasm/cpu kernel (sgd-host.ts), which sgd.test.ts checks bit for bit on both engines.
       name: 'sgd',
       mutate: [
-        span('main/engine/nn/sgd.ts', /^export class Sgd/, /^ {8}\} else if \(fused\) \{/),
+        span('main/engine/nn/sgd.ts', /^export class Sgd/, /^ {10}next = hostSgdStep\(/),
         span('main/engine/nn/sgd.ts', /^ {8}\} else \{$/, /^}/),
         span('main/engine/backend/sgd-host.ts', /^function sgdMomentumKernel\(/, /^}/),
         // (Not its registration at import: tfjs's kernel registry outlives Stryker's module reloads.)

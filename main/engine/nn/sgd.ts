@@ -35,7 +35,6 @@ export class Sgd {
         if (host) {
           // One kernel per parameter on wasm and cpu (sgd-host.ts), the same float32 arithmetic.
           next = hostSgdStep(weight, grad, existing, this.momentum, this.weightDecay, lr);
-          // Stryker disable next-line ConditionalExpression: the WebGPU branch, as above
         } else if (fused) {
           // Two kernels per parameter on WebGPU (sgd-webgpu.ts), the same arithmetic.
           const buffer = fusedMomentum(weight, grad, existing, this.momentum, this.weightDecay);
