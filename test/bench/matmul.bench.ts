@@ -23,13 +23,13 @@ beforeAll(async () => {
 });
 afterAll(() => tf.dispose(tensors));
 
-type Product = (a: tf.Tensor2D, b: tf.Tensor2D, transposeA?: boolean, transposeB?: boolean) => tf.Tensor2D;
+type Product = (a: tf.Tensor, b: tf.Tensor, transposeA?: boolean, transposeB?: boolean) => tf.Tensor;
 
 /** The heads (features x W1, h x W2, features x W_location) and z z^T, differentiated. */
 function step(product: Product): void {
   tf.tidy(() => {
-    const [features, w1, w2, location] = tensors as [tf.Tensor2D, tf.Tensor2D, tf.Tensor2D, tf.Tensor2D];
-    const grads = tf.grads((x: tf.Tensor2D, a: tf.Tensor2D, b: tf.Tensor2D, c: tf.Tensor2D) => {
+    const [features, w1, w2, location] = tensors as [tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor];
+    const grads = tf.grads((x: tf.Tensor, a: tf.Tensor, b: tf.Tensor, c: tf.Tensor) => {
       const z = product(tf.relu(product(x, a)), b);
       return tf.add(tf.sum(product(z, z, false, true)), tf.sum(product(x, c)));
     })([features, w1, w2, location]);
