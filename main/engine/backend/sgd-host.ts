@@ -33,7 +33,20 @@ function sgdMomentumKernel({ inputs, backend, attrs }: { inputs: tf.NamedTensorI
   const mu = fround(momentum);
   const decay = fround(weightDecay);
   const rate = fround(lr);
-  // Stryker disable next-line EqualityOperator: i <= size writes one float past each output, which a cpu typed array ignores and wasm puts in heap padding no result shows
+  // Stryker disable next-line ConditionalExpression: false takes the general loop below, which gives the same bits
+  if (b && decay) {
+    // Every step but a parameter's first (with weight decay): the same as the loop below, with
+    // its tests out of the loop (twice as fast in V8).
+    // Stryker disable next-line EqualityOperator: i <= size writes one float past each output, which a cpu typed array ignores and wasm puts in heap padding no result shows
+    for (let i = 0; i < size; i += 1) {
+      const wi = w[i]!;
+      const next = fround(fround(b[i]! * mu) + fround(g[i]! + fround(wi * decay)));
+      nextBuffer[i] = next;
+      nextWeight[i] = fround(wi - fround(next * rate));
+    }
+    return [bufferOut, weightOut];
+  }
+  // Stryker disable next-line EqualityOperator: as above
   for (let i = 0; i < size; i += 1) {
     const d = decay ? fround(g[i]! + fround(w[i]! * decay)) : g[i]!;
     const next = b ? fround(fround(b[i]! * mu) + d) : d;
