@@ -33,7 +33,7 @@ function sgdMomentumKernel({ inputs, backend, attrs }: { inputs: tf.NamedTensorI
   const mu = fround(momentum);
   const decay = fround(weightDecay);
   const rate = fround(lr);
-  // Stryker disable next-line ConditionalExpression: false takes the general loop below, which gives the same bits
+  // Stryker disable next-line ConditionalExpression,BlockStatement: false, or an empty block, takes the general loop below, which gives the same bits
   if (b && decay) {
     // Every step but a parameter's first (with weight decay): the same as the loop below, with
     // its tests out of the loop (twice as fast in V8).
