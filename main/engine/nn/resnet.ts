@@ -1,4 +1,6 @@
 import * as tf from '../backend/tfjs';
+import { isHostMemoryBackend } from '../backend/host-memory';
+import { fusedBatchNormTraining } from './batchnorm-fused';
 import { conv2d, type ConvGradMode } from './conv';
 import { maxPool } from './ops';
 
@@ -237,8 +239,17 @@ export class ResNet {
  *   dx = gamma / sqrt(var + eps) / N * (N dy - sum(dy) - xhat * sum(dy * xhat))
  *   dgamma = sum(dy * xhat),  dbeta = sum(dy)
  * Returns y and (not differentiated) the batch mean and biased variance, for the running stats.
+ * On wasm and cpu ('fused', the default there) the same formulas run as two kernels written as
+ * loops over the tensors' memory (batchnorm-fused.ts); 'ops' is the tfjs-op form below, used on
+ * the other engines.
  */
-export function batchNormTraining(x: tf.Tensor4D, gamma: tf.Tensor1D, beta: tf.Tensor1D): { y: tf.Tensor4D; mean: tf.Tensor1D; variance: tf.Tensor1D } {
+export function batchNormTraining(
+  x: tf.Tensor4D,
+  gamma: tf.Tensor1D,
+  beta: tf.Tensor1D,
+  form: 'fused' | 'ops' = isHostMemoryBackend(tf.getBackend()) ? 'fused' : 'ops',
+): { y: tf.Tensor4D; mean: tf.Tensor1D; variance: tf.Tensor1D } {
+  if (form === 'fused') return fusedBatchNormTraining(x, gamma, beta, bnEpsilon);
   let mean!: tf.Tensor1D;
   let variance!: tf.Tensor1D;
   const count = x.shape[0] * x.shape[1] * x.shape[2];
