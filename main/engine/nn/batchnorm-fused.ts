@@ -12,6 +12,12 @@
  *             y = x * scale + shift with scale = gamma * invStd, shift = beta - mean * scale
  *   backward: xhat = (x - mean) * invStd; dgamma = sum(dy * xhat), dbeta = sum(dy);
  *             dx = gamma * invStd / N * (N dy - dbeta - xhat * dgamma)
+ *
+ * The ReLU after a BatchNorm, and a ResNet block's residual added before its last ReLU, are
+ * part of the same kernels (out = relu(y [+ residual])): the forward writes out in its last pass,
+ * the backward masks dy with out > 0 and hands that masked dy to the residual as its gradient.
+ * That saves the ReLU's and the add's own passes and their gradients' (ReLU is the only
+ * activation ResNet uses here).
  */
 import { floatView, hostMemoryBackends, instantiateOnHeap, newFloatOutput, wasmHeap, type WasmHeap, type WasmMemory } from '../backend/host-memory';
 import * as tf from '../backend/tfjs';
@@ -22,9 +28,9 @@ export const BN_BACKWARD = 'JigCluBatchNormBackward';
 
 interface SimdExports {
   stats(x: number, rows: number, c: number, acc: number): void;
-  apply(x: number, y: number, rows: number, c: number, scale: number, shift: number): void;
-  gradSums(dy: number, x: number, mean: number, rows: number, c: number, acc: number): void;
-  gradInput(dy: number, x: number, dx: number, rows: number, c: number, mean: number, a: number, b: number, k: number): void;
+  apply(x: number, y: number, rows: number, c: number, scale: number, shift: number, residual: number, relu: number): void;
+  gradSums(dy: number, x: number, mean: number, rows: number, c: number, acc: number, y: number): void;
+  gradInput(dy: number, x: number, dx: number, rows: number, c: number, mean: number, a: number, b: number, k: number, y: number, dres: number): void;
 }
 
 const simdInstances = new WeakMap<WasmMemory, SimdExports>();
@@ -56,124 +62,130 @@ function scratch(heap: WasmHeap, f64: number, f32: number): { at: number; f32At:
   return { at: aligned, f32At: aligned + f64 * 8, release: () => heap.free(at) };
 }
 
-/** Forward: x [.., c], gamma [c], beta [c] -> y, mean [c], biased variance [c], invStd [c]. */
+/** What follows the normalisation inside the kernels. */
+export interface BatchNormEpilogue {
+  /** Added before the ReLU (a ResNet block's shortcut), same shape as x. */
+  residual?: tf.Tensor;
+  /** max(0, .) at the end. */
+  relu?: boolean;
+}
+
+interface ForwardAttrs {
+  epsilon: number;
+  relu: boolean;
+}
+
+/** Forward: x [.., c], gamma [c], beta [c] (, residual) -> out, mean [c], biased variance [c], invStd [c]. */
 const forwardKernel: tf.KernelFunc = ({ inputs, backend, attrs }) => {
-  const { x, gamma, beta } = inputs as { x: tf.TensorInfo; gamma: tf.TensorInfo; beta: tf.TensorInfo };
-  const epsilon = (attrs as { epsilon: number }).epsilon;
+  const { x, gamma, beta, residual } = inputs as { x: tf.TensorInfo; gamma: tf.TensorInfo; beta: tf.TensorInfo; residual?: tf.TensorInfo };
+  const { epsilon, relu } = attrs as unknown as ForwardAttrs;
   const c = x.shape[x.shape.length - 1]!;
   const outputs = [newFloatOutput(backend, x.shape), newFloatOutput(backend, [c]), newFloatOutput(backend, [c]), newFloatOutput(backend, [c])];
+  const rows = tf.util.sizeFromShape(x.shape) / c;
   const heap = simdHeap(backend, c);
-  if (heap) {
-    const rows = tf.util.sizeFromShape(x.shape) / c;
-    const simd = simdFor(heap);
-    const work = scratch(heap, 2 * c, 2 * c);
-    simd.stats(heap.offset(x), rows, c, work.at);
-    const sums = new Float64Array(heap.memory.buffer, work.at, 2 * c);
-    const scale = new Float32Array(heap.memory.buffer, work.f32At, c);
-    const shift = new Float32Array(heap.memory.buffer, work.f32At + 4 * c, c);
-    const [, meanOut, varianceOut, invStdOut] = outputs.map((info) => floatView(backend, info)) as Float32Array[];
-    const g = floatView(backend, gamma);
-    const b = floatView(backend, beta);
-    for (let k = 0; k < c; k++) {
-      const mean = sums[k]! / rows;
-      meanOut![k] = mean;
-      varianceOut![k] = Math.max(0, sums[c + k]! / rows - mean * mean);
-      invStdOut![k] = 1 / Math.sqrt(varianceOut![k]! + epsilon);
-      scale[k] = g[k]! * invStdOut![k]!;
-      shift[k] = b[k]! - meanOut![k]! * scale[k]!;
-    }
-    simd.apply(heap.offset(x), heap.offset(outputs[0]!), rows, c, work.f32At, work.f32At + 4 * c);
-    work.release();
-    return outputs;
-  }
-  const [y, meanOut, varianceOut, invStdOut] = outputs.map((info) => floatView(backend, info)) as [Float32Array, Float32Array, Float32Array, Float32Array];
+  const work = heap ? scratch(heap, 2 * c, 2 * c) : undefined;
+  const sums = heap && work ? new Float64Array(heap.memory.buffer, work.at, 2 * c) : new Float64Array(2 * c);
+  const scale = heap && work ? new Float32Array(heap.memory.buffer, work.f32At, c) : new Float32Array(c);
+  const shift = heap && work ? new Float32Array(heap.memory.buffer, work.f32At + 4 * c, c) : new Float32Array(c);
+  const [out, meanOut, varianceOut, invStdOut] = outputs.map((info) => floatView(backend, info)) as [Float32Array, Float32Array, Float32Array, Float32Array];
   const xv = floatView(backend, x);
+  if (heap && work) {
+    simdFor(heap).stats(heap.offset(x), rows, c, work.at);
+  } else {
+    for (let i = 0; i < xv.length; i += c) {
+      for (let k = 0; k < c; k++) {
+        const v = xv[i + k]!;
+        sums[k]! += v;
+        sums[c + k]! += v * v;
+      }
+    }
+  }
   const g = floatView(backend, gamma);
   const b = floatView(backend, beta);
-  const size = xv.length;
-  const count = size / c;
-  const sum = new Float64Array(c);
-  for (let i = 0; i < size; i += c) for (let k = 0; k < c; k++) sum[k]! += xv[i + k]!;
-  const mean = new Float64Array(c);
-  for (let k = 0; k < c; k++) mean[k] = sum[k]! / count;
-  const squares = new Float64Array(c);
-  for (let i = 0; i < size; i += c) {
-    for (let k = 0; k < c; k++) {
-      const d = xv[i + k]! - mean[k]!;
-      squares[k]! += d * d;
-    }
-  }
-  const scale = new Float32Array(c);
-  const shift = new Float32Array(c);
   for (let k = 0; k < c; k++) {
-    meanOut[k] = mean[k]!;
-    varianceOut[k] = squares[k]! / count;
+    const mean = sums[k]! / rows;
+    meanOut[k] = mean;
+    // E[x^2] - mean^2 in float64 from float32 values: no cancellation that matters here.
+    varianceOut[k] = Math.max(0, sums[c + k]! / rows - mean * mean);
     invStdOut[k] = 1 / Math.sqrt(varianceOut[k]! + epsilon);
     scale[k] = g[k]! * invStdOut[k]!;
     shift[k] = b[k]! - meanOut[k]! * scale[k]!;
   }
-  for (let i = 0; i < size; i += c) for (let k = 0; k < c; k++) y[i + k] = xv[i + k]! * scale[k]! + shift[k]!;
-  return outputs;
-};
-
-/** Backward: dy, x, gamma, mean, invStd -> dx, dgamma, dbeta. */
-const backwardKernel: tf.KernelFunc = ({ inputs, backend }) => {
-  const { dy, x, gamma, mean, invStd } = inputs as Record<'dy' | 'x' | 'gamma' | 'mean' | 'invStd', tf.TensorInfo>;
-  const c = x.shape[x.shape.length - 1]!;
-  const outputs = [newFloatOutput(backend, x.shape), newFloatOutput(backend, [c]), newFloatOutput(backend, [c])];
-  const heap = simdHeap(backend, c);
-  if (heap) {
-    const rows = tf.util.sizeFromShape(x.shape) / c;
-    const simd = simdFor(heap);
-    const work = scratch(heap, 2 * c, 3 * c);
-    simd.gradSums(heap.offset(dy), heap.offset(x), heap.offset(mean), rows, c, work.at);
-    const sums = new Float64Array(heap.memory.buffer, work.at, 2 * c);
-    const [a, bias, k] = [0, 1, 2].map((i) => new Float32Array(heap.memory.buffer, work.f32At + i * 4 * c, c)) as [Float32Array, Float32Array, Float32Array];
-    const [, dGammaOut, dBetaOut] = outputs.map((info) => floatView(backend, info)) as Float32Array[];
-    const g = floatView(backend, gamma);
-    const s = floatView(backend, invStd);
-    for (let ch = 0; ch < c; ch++) {
-      const sumDy = sums[ch]!;
-      const sumDyXhat = sums[c + ch]! * s[ch]!;
-      dGammaOut![ch] = sumDyXhat;
-      dBetaOut![ch] = sumDy;
-      const factor = (g[ch]! * s[ch]!) / rows;
-      // dx = factor (N dy - sum(dy) - xhat sum(dy xhat)), xhat = (x - mean) invStd
-      a[ch] = factor * rows;
-      bias[ch] = factor * sumDy;
-      k[ch] = factor * sumDyXhat * s[ch]!;
-    }
-    simd.gradInput(heap.offset(dy), heap.offset(x), heap.offset(outputs[0]!), rows, c, heap.offset(mean), work.f32At, work.f32At + 4 * c, work.f32At + 8 * c);
+  if (heap && work) {
+    simdFor(heap).apply(heap.offset(x), heap.offset(outputs[0]!), rows, c, work.f32At, work.f32At + 4 * c, residual ? heap.offset(residual) : 0, relu ? 1 : 0);
     work.release();
     return outputs;
   }
-  const [dx, dGammaOut, dBetaOut] = outputs.map((info) => floatView(backend, info)) as [Float32Array, Float32Array, Float32Array];
-  const dv = floatView(backend, dy);
-  const xv = floatView(backend, x);
-  const g = floatView(backend, gamma);
-  const m = floatView(backend, mean);
-  const s = floatView(backend, invStd);
-  const size = xv.length;
-  const count = size / c;
-  const sumDy = new Float64Array(c);
-  const sumDyXhat = new Float64Array(c);
-  for (let i = 0; i < size; i += c) {
+  const rv = residual ? floatView(backend, residual) : undefined;
+  for (let i = 0; i < xv.length; i += c) {
     for (let k = 0; k < c; k++) {
-      const d = dv[i + k]!;
-      sumDy[k]! += d;
-      sumDyXhat[k]! += d * (xv[i + k]! - m[k]!) * s[k]!;
+      let v = Math.fround(xv[i + k]! * scale[k]!) + shift[k]!;
+      if (rv) v = Math.fround(v) + rv[i + k]!;
+      out[i + k] = relu && v < 0 ? 0 : v;
     }
   }
-  const factor = new Float64Array(c);
-  for (let k = 0; k < c; k++) {
-    dGammaOut[k] = sumDyXhat[k]!;
-    dBetaOut[k] = sumDy[k]!;
-    factor[k] = (g[k]! * s[k]!) / count;
+  return outputs;
+};
+
+interface BackwardAttrs {
+  relu: boolean;
+  residual: boolean;
+}
+
+/** Backward: dy, x, gamma, mean, invStd (, out with a ReLU) -> dx, dgamma, dbeta (, dresidual). */
+const backwardKernel: tf.KernelFunc = ({ inputs, backend, attrs }) => {
+  const { dy, x, gamma, mean, invStd, out } = inputs as Record<'dy' | 'x' | 'gamma' | 'mean' | 'invStd', tf.TensorInfo> & { out?: tf.TensorInfo };
+  const { residual } = attrs as unknown as BackwardAttrs;
+  const c = x.shape[x.shape.length - 1]!;
+  const outputs = [newFloatOutput(backend, x.shape), newFloatOutput(backend, [c]), newFloatOutput(backend, [c])];
+  if (residual) outputs.push(newFloatOutput(backend, x.shape));
+  const rows = tf.util.sizeFromShape(x.shape) / c;
+  const heap = simdHeap(backend, c);
+  const work = heap ? scratch(heap, 2 * c, 3 * c) : undefined;
+  const sums = heap && work ? new Float64Array(heap.memory.buffer, work.at, 2 * c) : new Float64Array(2 * c);
+  const [a, bias, k] = [0, 1, 2].map((i) => (heap && work ? new Float32Array(heap.memory.buffer, work.f32At + i * 4 * c, c) : new Float32Array(c))) as [Float32Array, Float32Array, Float32Array];
+  const [dx, dGammaOut, dBetaOut, dResidual] = outputs.map((info) => floatView(backend, info)) as [Float32Array, Float32Array, Float32Array, Float32Array | undefined];
+  const dv = floatView(backend, dy);
+  const xv = floatView(backend, x);
+  const m = floatView(backend, mean);
+  const ov = out ? floatView(backend, out) : undefined;
+  /** dy where the ReLU let the value through (all of dy without a ReLU). */
+  const masked = (i: number): number => (ov && !(ov[i]! > 0) ? 0 : dv[i]!);
+  if (heap && work) {
+    simdFor(heap).gradSums(heap.offset(dy), heap.offset(x), heap.offset(mean), rows, c, work.at, out ? heap.offset(out) : 0);
+  } else {
+    for (let i = 0; i < xv.length; i += c) {
+      for (let ch = 0; ch < c; ch++) {
+        const d = masked(i + ch);
+        sums[ch]! += d;
+        sums[c + ch]! += d * (xv[i + ch]! - m[ch]!);
+      }
+    }
   }
-  for (let i = 0; i < size; i += c) {
-    for (let k = 0; k < c; k++) {
-      const xhat = (xv[i + k]! - m[k]!) * s[k]!;
-      dx[i + k] = factor[k]! * (count * dv[i + k]! - sumDy[k]! - xhat * sumDyXhat[k]!);
+  const g = floatView(backend, gamma);
+  const s = floatView(backend, invStd);
+  for (let ch = 0; ch < c; ch++) {
+    const sumDy = sums[ch]!;
+    const sumDyXhat = sums[c + ch]! * s[ch]!;
+    dGammaOut[ch] = sumDyXhat;
+    dBetaOut[ch] = sumDy;
+    const factor = (g[ch]! * s[ch]!) / rows;
+    // dx = factor (N dy - sum(dy) - xhat sum(dy xhat)), xhat = (x - mean) invStd
+    a[ch] = factor * rows;
+    bias[ch] = factor * sumDy;
+    k[ch] = factor * sumDyXhat * s[ch]!;
+  }
+  if (heap && work) {
+    const at = work.f32At;
+    simdFor(heap).gradInput(heap.offset(dy), heap.offset(x), heap.offset(outputs[0]!), rows, c, heap.offset(mean), at, at + 4 * c, at + 8 * c, out ? heap.offset(out) : 0, residual ? heap.offset(outputs[3]!) : 0);
+    work.release();
+    return outputs;
+  }
+  for (let i = 0; i < xv.length; i += c) {
+    for (let ch = 0; ch < c; ch++) {
+      const d = masked(i + ch);
+      if (dResidual) dResidual[i + ch] = d;
+      dx[i + ch] = Math.fround(a[ch]! * d) - bias[ch]! - Math.fround(k[ch]! * Math.fround(xv[i + ch]! - m[ch]!));
     }
   }
   return outputs;
@@ -192,28 +204,35 @@ export function ensureFusedBatchNormRegistered(): void {
 }
 
 /**
- * Training-mode BatchNorm over all but the last axis with the two kernels above: y, and (not
- * differentiated) the batch mean and biased variance for the running statistics.
+ * Training-mode BatchNorm over all but the last axis with the two kernels above, followed by
+ * the epilogue (a residual, a ReLU): the output, and (not differentiated) the batch mean and
+ * biased variance for the running statistics.
  */
-export function fusedBatchNormTraining<T extends tf.Tensor>(x: T, gamma: tf.Tensor1D, beta: tf.Tensor1D, epsilon: number): { y: T; mean: tf.Tensor1D; variance: tf.Tensor1D } {
+export function fusedBatchNormTraining<T extends tf.Tensor>(x: T, gamma: tf.Tensor1D, beta: tf.Tensor1D, epsilon: number, epilogue: BatchNormEpilogue = {}): { y: T; mean: tf.Tensor1D; variance: tf.Tensor1D } {
   ensureFusedBatchNormRegistered();
+  const relu = epilogue.relu ?? false;
+  const residual = epilogue.residual;
   let mean!: tf.Tensor1D;
   let variance!: tf.Tensor1D;
   const normalize = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
-    const [input, g, b] = args as [T, tf.Tensor1D, tf.Tensor1D];
-    const save = args[3] as tf.GradSaveFunc;
-    const [y, m, v, invStd] = tf.engine().runKernel(BN_FORWARD, { x: input, gamma: g, beta: b }, { epsilon } as unknown as tf.NamedAttrMap) as tf.Tensor[];
+    const save = args.at(-1) as tf.GradSaveFunc;
+    const [input, g, b, shortcut] = args.slice(0, -1) as [T, tf.Tensor1D, tf.Tensor1D, tf.Tensor | undefined];
+    const forwardInputs: tf.NamedTensorMap = { x: input, gamma: g, beta: b };
+    if (shortcut) forwardInputs.residual = shortcut;
+    const [out, m, v, invStd] = tf.engine().runKernel(BN_FORWARD, forwardInputs, { epsilon, relu } as unknown as tf.NamedAttrMap) as tf.Tensor[];
     mean = tf.keep(m as tf.Tensor1D);
     variance = tf.keep(v as tf.Tensor1D);
-    save([input, g, m!, invStd!]);
+    save(relu ? [input, g, m!, invStd!, out!] : [input, g, m!, invStd!]);
     return {
-      value: y as T,
+      value: out as T,
       gradFunc: (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]) => {
-        const [savedX, savedGamma, savedMean, savedInvStd] = saved as [tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor];
-        return tf.engine().runKernel(BN_BACKWARD, { dy: dy as tf.Tensor, x: savedX, gamma: savedGamma, mean: savedMean, invStd: savedInvStd }, {}) as tf.Tensor[];
+        const [savedX, savedGamma, savedMean, savedInvStd, savedOut] = saved as [tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor | undefined];
+        const backwardInputs: tf.NamedTensorMap = { dy: dy as tf.Tensor, x: savedX, gamma: savedGamma, mean: savedMean, invStd: savedInvStd };
+        if (savedOut) backwardInputs.out = savedOut;
+        return tf.engine().runKernel(BN_BACKWARD, backwardInputs, { relu, residual: residual !== undefined } as unknown as tf.NamedAttrMap) as tf.Tensor[];
       },
     };
   });
-  const y = normalize(x, gamma, beta) as T;
+  const y = (residual ? normalize(x, gamma, beta, residual) : normalize(x, gamma, beta)) as T;
   return { y, mean, variance };
 }

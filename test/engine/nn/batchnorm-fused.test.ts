@@ -30,8 +30,10 @@ function values(length: number, seed: number, spread: (i: number) => number): Fl
   return Float32Array.from({ length }, (_, i) => spread(i) * (next() * 2 - 1));
 }
 
-/** Forward and all three gradients of sum(y * dy) for one BatchNorm form. */
-function run(shape: [number, number, number, number], form: 'fused' | 'ops') {
+type Epilogue = 'none' | 'relu' | 'residual + relu';
+
+/** Forward and all gradients (x, gamma, beta, the residual's) of sum(y * dy) for one BatchNorm form. */
+function run(shape: [number, number, number, number], form: 'fused' | 'ops', epilogue: Epilogue = 'none') {
   const c = shape[3];
   const size = shape.reduce((a, b) => a * b, 1);
   // Channel means far from 0 and spreads that differ, so a wrong axis or a lost centring shows.
@@ -39,19 +41,22 @@ function run(shape: [number, number, number, number], form: 'fused' | 'ops') {
   const gamma = tf.tensor1d(values(c, 2, () => 2));
   const beta = tf.tensor1d(values(c, 3, () => 1));
   const dy = tf.tensor4d(values(size, 4, () => 1), shape);
+  const shortcut = tf.tensor4d(values(size, 5, () => 2), shape);
+  const options = (r: tf.Tensor) => ({ form, epilogue: epilogue === 'none' ? {} : epilogue === 'relu' ? { relu: true } : { relu: true, residual: r } });
   const result = tf.tidy(() => {
-    const { y, mean, variance } = batchNormTraining(x, gamma, beta, form);
-    const grads = tf.grads((a: tf.Tensor, g: tf.Tensor, b: tf.Tensor) => {
-      const out = batchNormTraining(a as tf.Tensor4D, g as tf.Tensor1D, b as tf.Tensor1D, form);
+    const { y, mean, variance } = batchNormTraining(x, gamma, beta, options(shortcut));
+    const grads = tf.grads((a: tf.Tensor, g: tf.Tensor, b: tf.Tensor, r: tf.Tensor) => {
+      const out = batchNormTraining(a as tf.Tensor4D, g as tf.Tensor1D, b as tf.Tensor1D, options(r));
       out.mean.dispose();
       out.variance.dispose();
-      return tf.sum(tf.mul(out.y, dy));
-    })([x, gamma, beta]);
+      // (Without the residual in the epilogue, r's gradient is zero: keep it in the graph.)
+      return tf.add(tf.sum(tf.mul(out.y, dy)), tf.mul(tf.sum(r), 0));
+    })([x, gamma, beta, shortcut]);
     return [y, mean, variance, ...grads].map((t) => t.dataSync() as Float32Array);
   });
   const [xv] = [x.dataSync() as Float32Array];
-  tf.dispose([x, gamma, beta, dy]);
-  return { x: xv, y: result[0]!, mean: result[1]!, variance: result[2]!, dx: result[3]!, dgamma: result[4]!, dbeta: result[5]! };
+  tf.dispose([x, gamma, beta, dy, shortcut]);
+  return { x: xv, y: result[0]!, mean: result[1]!, variance: result[2]!, dx: result[3]!, dgamma: result[4]!, dbeta: result[5]!, dresidual: result[6]! };
 }
 
 function worst(got: Float32Array, want: ArrayLike<number>): number {
@@ -78,6 +83,25 @@ describe.each(['wasm, 1 thread', 'wasm, 2 threads', 'cpu'])('fused BatchNorm on 
     expect(worst(fused.mean, mean), 'mean').toBeLessThan(1e-5);
     expect(worst(fused.variance, variance), 'variance').toBeLessThan(1e-4);
     for (const key of ['y', 'mean', 'variance', 'dx', 'dgamma', 'dbeta'] as const) {
+      const scale = Math.max(1, ...Array.from(ops[key], Math.abs));
+      expect(worst(fused[key], ops[key]) / scale, `${key}: fused vs ops`).toBeLessThan(2e-5);
+    }
+  });
+
+  it.each([
+    ['relu', [2, 5, 3, 8]],
+    ['relu', [2, 5, 3, 6]],
+    ['residual + relu', [2, 5, 3, 8]],
+    ['residual + relu', [2, 5, 3, 6]],
+  ] as [Epilogue, [number, number, number, number]][])('with the %s after it equals the tfjs ops, shape %j', async (epilogue, shape) => {
+    await onEngine(engine);
+    const fused = run(shape, 'fused', epilogue);
+    const ops = run(shape, 'ops', epilogue);
+    // The ReLU really cut something, and the residual really changed the output.
+    expect(Array.from(fused.y).filter((v) => v === 0).length).toBeGreaterThan(fused.y.length / 5);
+    const plain = run(shape, 'ops', 'relu');
+    expect(worst(fused.y, plain.y) > 0.1).toBe(epilogue === 'residual + relu');
+    for (const key of ['y', 'dx', 'dgamma', 'dbeta', 'dresidual'] as const) {
       const scale = Math.max(1, ...Array.from(ops[key], Math.abs));
       expect(worst(fused[key], ops[key]) / scale, `${key}: fused vs ops`).toBeLessThan(2e-5);
     }
