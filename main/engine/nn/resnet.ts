@@ -1,4 +1,6 @@
 import * as tf from '../backend/tfjs';
+import { isHostMemoryBackend } from '../backend/host-memory';
+import { fusedBatchNormTraining, type BatchNormEpilogue } from './batchnorm-fused';
 import { conv2d, type ConvGradMode } from './conv';
 import { maxPool } from './ops';
 
@@ -177,7 +179,7 @@ export class ResNet {
   forward(x: tf.Tensor4D, options: ForwardOptions): tf.Tensor4D {
     const p = this.params;
     let y = conv2d(x, p.get('conv1.weight') as tf.Tensor4D, 2, 3, options.convGrad);
-    y = tf.relu(this.batchNorm(y, 'bn1', options));
+    y = this.batchNorm(y, 'bn1', options, { relu: true });
     y = maxPool(y, 3, 2, 1, options.convGrad);
     for (const block of this.blocks) {
       const identity = block.downsample
@@ -186,21 +188,24 @@ export class ResNet {
       let out = y;
       block.convs.forEach(([name, , stride, padding], i) => {
         out = conv2d(out, p.get(`${block.prefix}.${name}.weight`) as tf.Tensor4D, stride, padding, options.convGrad);
-        out = this.batchNorm(out, `${block.prefix}.bn${i + 1}`, options);
-        if (i < block.convs.length - 1) out = tf.relu(out);
+        // The ReLU, and after the last conv the shortcut and the ReLU, go with the BatchNorm.
+        const last = i === block.convs.length - 1;
+        out = this.batchNorm(out, `${block.prefix}.bn${i + 1}`, options, last ? { residual: identity, relu: true } : { relu: true });
       });
-      y = tf.relu(tf.add(out, identity)) as tf.Tensor4D;
+      y = out;
     }
     return y;
   }
 
-  private batchNorm(x: tf.Tensor4D, prefix: string, options: ForwardOptions): tf.Tensor4D {
+  /** BatchNorm `prefix` on x, then the epilogue: relu(bn(x) [+ residual]). */
+  private batchNorm(x: tf.Tensor4D, prefix: string, options: ForwardOptions, epilogue: BatchNormEpilogue = {}): tf.Tensor4D {
     const gamma = this.params.get(`${prefix}.weight`) as tf.Tensor1D;
     const beta = this.params.get(`${prefix}.bias`) as tf.Tensor1D;
     if (!options.training) {
-      return tf.batchNorm4d(x, this.params.get(`${prefix}.running_mean`) as tf.Tensor1D, this.params.get(`${prefix}.running_var`) as tf.Tensor1D, beta, gamma, bnEpsilon);
+      const normalized = tf.batchNorm4d(x, this.params.get(`${prefix}.running_mean`) as tf.Tensor1D, this.params.get(`${prefix}.running_var`) as tf.Tensor1D, beta, gamma, bnEpsilon);
+      return applyEpilogue(normalized, epilogue);
     }
-    const { y, mean, variance } = batchNormTraining(x, gamma, beta);
+    const { y, mean, variance } = batchNormTraining(x, gamma, beta, { epilogue });
     if (options.batchNormUpdates) {
       options.batchNormUpdates.push({ prefix, mean: tf.keep(mean), variance: tf.keep(variance), count: x.shape[0] * x.shape[1] * x.shape[2] });
     } else {
@@ -237,8 +242,29 @@ export class ResNet {
  *   dx = gamma / sqrt(var + eps) / N * (N dy - sum(dy) - xhat * sum(dy * xhat))
  *   dgamma = sum(dy * xhat),  dbeta = sum(dy)
  * Returns y and (not differentiated) the batch mean and biased variance, for the running stats.
+ * On wasm and cpu ('fused', the default there) the same formulas run as two kernels written as
+ * loops over the tensors' memory (batchnorm-fused.ts); 'ops' is the tfjs-op form below, used on
+ * the other engines.
  */
-export function batchNormTraining(x: tf.Tensor4D, gamma: tf.Tensor1D, beta: tf.Tensor1D): { y: tf.Tensor4D; mean: tf.Tensor1D; variance: tf.Tensor1D } {
+export function batchNormTraining(
+  x: tf.Tensor4D,
+  gamma: tf.Tensor1D,
+  beta: tf.Tensor1D,
+  { form = isHostMemoryBackend(tf.getBackend()) ? 'fused' : 'ops', epilogue = {} }: { form?: 'fused' | 'ops'; epilogue?: BatchNormEpilogue } = {},
+): { y: tf.Tensor4D; mean: tf.Tensor1D; variance: tf.Tensor1D } {
+  if (form === 'fused') return fusedBatchNormTraining(x, gamma, beta, bnEpsilon, epilogue);
+  const normalized = batchNormOps(x, gamma, beta);
+  return { ...normalized, y: applyEpilogue(normalized.y, epilogue) };
+}
+
+/** relu(y [+ residual]) as tfjs ops (the fused kernels' epilogue on the other engines). */
+function applyEpilogue(y: tf.Tensor4D, { residual, relu }: BatchNormEpilogue): tf.Tensor4D {
+  const sum = residual ? (tf.add(y, residual) as tf.Tensor4D) : y;
+  return relu ? tf.relu(sum) : sum;
+}
+
+/** The BatchNorm above as tfjs ops, with its closed-form gradient. */
+function batchNormOps(x: tf.Tensor4D, gamma: tf.Tensor1D, beta: tf.Tensor1D): { y: tf.Tensor4D; mean: tf.Tensor1D; variance: tf.Tensor1D } {
   let mean!: tf.Tensor1D;
   let variance!: tf.Tensor1D;
   const count = x.shape[0] * x.shape[1] * x.shape[2];

@@ -67,10 +67,11 @@ function expectClose(label: string, got: ArrayLike<number>, want: ArrayLike<numb
   expect(worst, `${label}: largest difference`).toBeLessThan(tolerance);
 }
 
-describe('batchNormTraining', () => {
+// Both forms: the fused kernels (batchnorm-fused.ts; their JavaScript loops on this engine) and the tfjs ops.
+describe.each(['fused', 'ops'] as const)('batchNormTraining (%s)', (form) => {
   it('normalises each channel with the batch mean and biased variance, and returns them', () => {
     tf.tidy(() => {
-      const { y, mean, variance } = batchNormTraining(tf.tensor4d(x, [n, h, w, c]), tf.tensor1d(gamma), tf.tensor1d(beta));
+      const { y, mean, variance } = batchNormTraining(tf.tensor4d(x, [n, h, w, c]), tf.tensor1d(gamma), tf.tensor1d(beta), { form });
       const want = moments(x);
       expectClose('y', y.dataSync(), naiveTraining(x, gamma, beta), 1e-5);
       expectClose('mean', mean.dataSync(), want.mean, 1e-6);
@@ -84,7 +85,7 @@ describe('batchNormTraining', () => {
     tf.tidy(() => {
       const upstream = tf.tensor4d(dy, [n, h, w, c]);
       const loss = (a: tf.Tensor, g: tf.Tensor, b: tf.Tensor) => {
-        const { y, mean, variance } = batchNormTraining(a as tf.Tensor4D, g as tf.Tensor1D, b as tf.Tensor1D);
+        const { y, mean, variance } = batchNormTraining(a as tf.Tensor4D, g as tf.Tensor1D, b as tf.Tensor1D, { form });
         mean.dispose();
         variance.dispose();
         return tf.sum(tf.mul(y, upstream));
