@@ -1,6 +1,7 @@
 import * as tf from '../../main/engine/backend/tfjs';
 import '@tensorflow/tfjs-backend-cpu';
 import { wasmDirectory } from '../../main/engine/backend/backend';
+import { shareWasmIdentity } from '../../main/engine/backend/host-memory';
 
 /** Runs the engine tests on tfjs's cpu backend (the reference for numerics here). */
 export async function useCpuBackend(): Promise<void> {
@@ -17,6 +18,8 @@ export async function useCpuBackend(): Promise<void> {
 export async function useWasmBackend(): Promise<void> {
   const { setWasmPaths } = await import('@tensorflow/tfjs-backend-wasm');
   setWasmPaths(wasmDirectory());
+  // As the app does (wasm-threads.ts): the Identity that shares data instead of copying it.
+  shareWasmIdentity();
   if (!(await tf.setBackend('wasm'))) throw new Error('the wasm backend did not initialise');
   await tf.ready();
 }

@@ -5,7 +5,7 @@
  * write their outputs in place, with no copy in or out; one such kernel replaces a chain of
  * element-wise ops, each of which costs a dispatch and a full pass over the tensor.
  */
-import type * as tf from './tfjs';
+import * as tf from './tfjs';
 
 /** The engines whose tensors these kernels can read and write. */
 export const hostMemoryBackends = ['wasm', 'cpu'] as const;
@@ -98,3 +98,29 @@ export function wasmHeap(backend: object): WasmHeap | undefined {
 export function instantiateOnHeap<T>(bytes: Uint8Array, heap: WasmHeap): T {
   return new WebAssembly.Instance(new WebAssembly.Module(bytes), { env: { memory: heap.memory } }).exports as T;
 }
+
+/**
+ * tfjs keeps every tensor a gradient needs by cloning it (engine.saveTensorsForBackwardMode),
+ * and the wasm backend's Identity kernel clones by copying the whole tensor: ~225 copies of
+ * activations per cpu-small training step. The cpu backend's Identity shares the data and counts
+ * one more reference (tfjs tensors are never written in place; the wasm backend's own Reshape
+ * shares data the same way). This puts that Identity on wasm; strings keep the package's kernel.
+ * Call it after @tensorflow/tfjs-backend-wasm is loaded (it registers its kernels on import).
+ */
+export function shareWasmIdentity(): void {
+  const current = tf.getKernel('Identity', 'wasm');
+  if (!current || current.kernelFunc === sharingIdentity.kernelFunc) return;
+  const copying = current.kernelFunc;
+  sharingIdentity = {
+    kernelFunc: (args) => {
+      const { x } = args.inputs as { x: tf.TensorInfo };
+      if (x.dtype === 'string') return copying(args);
+      (args.backend as { incRef(dataId: tf.DataId): void }).incRef(x.dataId);
+      return { dataId: x.dataId, shape: x.shape, dtype: x.dtype };
+    },
+  };
+  tf.unregisterKernel('Identity', 'wasm');
+  tf.registerKernel({ kernelName: 'Identity', backendName: 'wasm', kernelFunc: sharingIdentity.kernelFunc });
+}
+
+let sharingIdentity: { kernelFunc?: tf.KernelFunc } = {};

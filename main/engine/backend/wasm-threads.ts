@@ -31,6 +31,7 @@ import { execFileSync } from 'node:child_process';
 import * as tf from '@tensorflow/tfjs-core';
 import type * as WasmPackageModule from '@tensorflow/tfjs-backend-wasm';
 import type { ThreadSetting } from '../../common/engine';
+import { shareWasmIdentity } from './host-memory';
 
 const requireHere = createRequire(import.meta.url);
 
@@ -228,6 +229,7 @@ async function packageState(): Promise<NonNullable<typeof state>> {
   if (!state) {
     const wasm = await import('@tensorflow/tfjs-backend-wasm');
     wasm.setWasmPaths(wasmDirectory());
+    shareWasmIdentity();
     const packageFactory = tf.findBackendFactory('wasm');
     if (!packageFactory) throw new Error('@tensorflow/tfjs-backend-wasm did not register its backend.');
     state = { wasm, packageFactory, threads: 1 };
