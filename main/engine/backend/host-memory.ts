@@ -111,16 +111,15 @@ export function shareWasmIdentity(): void {
   const current = tf.getKernel('Identity', 'wasm');
   if (!current || current.kernelFunc === sharingIdentity.kernelFunc) return;
   const copying = current.kernelFunc;
-  sharingIdentity = {
-    kernelFunc: (args) => {
-      const { x } = args.inputs as { x: tf.TensorInfo };
-      if (x.dtype === 'string') return copying(args);
-      (args.backend as { incRef(dataId: tf.DataId): void }).incRef(x.dataId);
-      return { dataId: x.dataId, shape: x.shape, dtype: x.dtype };
-    },
+  const kernelFunc: tf.KernelFunc = (args) => {
+    const { x } = args.inputs as { x: tf.TensorInfo };
+    if (x.dtype === 'string') return copying(args);
+    (args.backend as { incRef(dataId: tf.DataId): void }).incRef(x.dataId);
+    return { dataId: x.dataId, shape: x.shape, dtype: x.dtype };
   };
+  sharingIdentity = { kernelFunc };
   tf.unregisterKernel('Identity', 'wasm');
-  tf.registerKernel({ kernelName: 'Identity', backendName: 'wasm', kernelFunc: sharingIdentity.kernelFunc });
+  tf.registerKernel({ kernelName: 'Identity', backendName: 'wasm', kernelFunc });
 }
 
 let sharingIdentity: { kernelFunc?: tf.KernelFunc } = {};
