@@ -43,18 +43,22 @@ export function mutationTargets() {
       tests: ['test/engine/nn/sgd.test.ts'],
     },
     {
-      // BatchNorm: its parameters, inference and training forward, closed-form gradient and running statistics.
+      // BatchNorm: its parameters, inference and training forward (tfjs ops, and the fused kernels with
+      // their ReLU / shortcut epilogue: JavaScript loops on cpu, WebAssembly SIMD on wasm), closed-form
+      // gradient and running statistics.
       name: 'batchnorm',
       mutate: [
         span('main/engine/nn/resnet.ts', /^const bnMomentum/, /^const bnEpsilon/),
         span('main/engine/nn/resnet.ts', /^function addBatchNorm\(/, /^}/),
         span('main/engine/nn/resnet.ts', /^ {2}private batchNorm\(/, /^ {2}}/),
         span('main/engine/nn/resnet.ts', /^ {2}applyBatchNormUpdates\(/, /^ {2}}/),
-        span('main/engine/nn/resnet.ts', /^export function batchNormTraining\(/, /^}/),
+        span('main/engine/nn/resnet.ts', /^export function batchNormTraining\(/, /^}/, /^function batchNormOps\(/),
+        'main/engine/nn/batchnorm-fused.ts',
       ],
-      // Its focused tests (naive loops; a second here): golden-steps.test.ts checks it against PyTorch in
-      // whole training steps, too slow to run once per mutant on this machine.
-      tests: ['test/engine/nn/batchnorm.test.ts'],
+      // Its focused tests (naive loops, and the fused kernels against the ops on wasm and cpu; seconds
+      // here): golden-steps.test.ts checks it against PyTorch in whole training steps, too slow to run
+      // once per mutant on this machine.
+      tests: ['test/engine/nn/batchnorm.test.ts', 'test/engine/nn/batchnorm-fused.test.ts'],
     },
     {
       // Jigsaw batch building: patch geometry, per-patch augmentation and crop, the batch-wide shuffle and tiling.
