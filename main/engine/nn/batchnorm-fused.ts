@@ -191,16 +191,11 @@ const backwardKernel: tf.KernelFunc = ({ inputs, backend, attrs }) => {
   return outputs;
 };
 
-let registered = false;
-
-/** Registers both kernels on every host-memory engine (once). */
-export function ensureFusedBatchNormRegistered(): void {
-  if (registered) return;
-  for (const backendName of hostMemoryBackends) {
-    tf.registerKernel({ kernelName: BN_FORWARD, backendName, kernelFunc: forwardKernel });
-    tf.registerKernel({ kernelName: BN_BACKWARD, backendName, kernelFunc: backwardKernel });
-  }
-  registered = true;
+// At import, as sgd-host.ts does: registering is cheap, and the kernels are then there whichever
+// host-memory engine is chosen later.
+for (const backendName of hostMemoryBackends) {
+  tf.registerKernel({ kernelName: BN_FORWARD, backendName, kernelFunc: forwardKernel });
+  tf.registerKernel({ kernelName: BN_BACKWARD, backendName, kernelFunc: backwardKernel });
 }
 
 /**
@@ -209,7 +204,6 @@ export function ensureFusedBatchNormRegistered(): void {
  * biased variance for the running statistics.
  */
 export function fusedBatchNormTraining<T extends tf.Tensor>(x: T, gamma: tf.Tensor1D, beta: tf.Tensor1D, epsilon: number, epilogue: BatchNormEpilogue = {}): { y: T; mean: tf.Tensor1D; variance: tf.Tensor1D } {
-  ensureFusedBatchNormRegistered();
   const relu = epilogue.relu ?? false;
   const residual = epilogue.residual;
   let mean!: tf.Tensor1D;
