@@ -206,6 +206,11 @@ for (const backendName of hostMemoryBackends) {
 export function fusedBatchNormTraining<T extends tf.Tensor>(x: T, gamma: tf.Tensor1D, beta: tf.Tensor1D, epsilon: number, epilogue: BatchNormEpilogue = {}): { y: T; mean: tf.Tensor1D; variance: tf.Tensor1D } {
   const relu = epilogue.relu ?? false;
   const residual = epilogue.residual;
+  // The kernels trust their shapes (they index the tensors' memory directly): check them here.
+  const c = x.shape[x.rank - 1];
+  if (x.dtype !== 'float32') throw new Error(`batchNormTraining: x must be float32, got ${x.dtype}`);
+  if (gamma.size !== c || beta.size !== c) throw new Error(`batchNormTraining: x has ${c} channels but gamma has ${gamma.size} and beta ${beta.size} values`);
+  if (residual && !tf.util.arraysEqual(residual.shape, x.shape)) throw new Error(`batchNormTraining: the residual has shape [${residual.shape.join(',')}] but x has [${x.shape.join(',')}]`);
   let mean!: tf.Tensor1D;
   let variance!: tf.Tensor1D;
   const normalize = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {

@@ -108,6 +108,17 @@ describe.each(['wasm, 1 thread', 'wasm, 2 threads', 'cpu'])('fused BatchNorm on 
   });
 });
 
+describe('fused BatchNorm, bad shapes', () => {
+  it('names a gamma, beta or residual that does not fit x instead of reading past them', async () => {
+    await onEngine('wasm, 1 thread');
+    tf.tidy(() => {
+      const x = tf.zeros([2, 3, 3, 8]) as tf.Tensor4D;
+      expect(() => batchNormTraining(x, tf.ones([4]), tf.zeros([8]), { form: 'fused' })).toThrow('x has 8 channels but gamma has 4 and beta 8 values');
+      expect(() => batchNormTraining(x, tf.ones([8]), tf.zeros([8]), { form: 'fused', epilogue: { relu: true, residual: tf.zeros([2, 3, 3, 4]) } })).toThrow('the residual has shape [2,3,3,4] but x has [2,3,3,8]');
+    });
+  });
+});
+
 describe('the SIMD module', () => {
   it('is what batchnorm-simd.wat assembles to (node scripts/build-wasm.mjs --check)', () => {
     expect(execFileSync(process.execPath, ['scripts/build-wasm.mjs', '--check'], { encoding: 'utf8' })).toContain('matches');
